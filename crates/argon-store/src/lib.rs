@@ -1,1 +1,31 @@
-//! placeholder
+//! Argon's versioned store: projects, branches as pointers into the WAL,
+//! and reads of any branch at any LSN or time without replaying history.
+//!
+//! ```text
+//!  write ─▶ commit thread ─▶ WAL (source of truth, fsync per group)
+//!                        └──▶ index (LMDB: every version, keyed newest-first)
+//!  read  ─▶ Snapshot(branch, LSN) ─▶ one seek per timeline of the branch's chain
+//! ```
+//!
+//! See docs/ARCHITECTURE.md at the repository root for the full picture.
+
+mod commit;
+mod entry;
+mod error;
+mod index;
+mod keys;
+mod lock;
+mod meta;
+mod snapshot;
+mod store;
+mod write;
+
+pub use argon_types::{CommitTime, Lsn, TimelineId};
+pub use argon_wal::SyncMode;
+pub use entry::{Commit, DocOpKind, Entry, Op};
+pub use error::{Result, StoreError};
+pub use lock::DirLock;
+pub use meta::{Catalog, Chain, CollectionMeta};
+pub use snapshot::{decode_doc, ReadView, Scan, Snapshot};
+pub use store::{At, BranchInfo, LogReader, ProjectInfo, RestorePreview, Store, StoreOptions, StoreStats};
+pub use write::{Check, CommitOutcome, OpEffect, ReadBase, WriteMode, WriteOp, WriteRequest};

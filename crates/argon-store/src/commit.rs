@@ -1,0 +1,638 @@
+//! The commit thread: the single writer of the WAL and the index.
+//!
+//! ```text
+//!  callers ──jobs──▶ [commit thread] ── validate against head (index + this batch)
+//!                        │              append records to the WAL buffer
+//!                        │              apply them to one LMDB write txn
+//!                        ▼
+//!                    WAL commit (one fdatasync for the whole batch: group commit)
+//!                    LMDB commit (no fsync; it records the LSN it covers)
+//!                    publish metadata, then the visible LSN; wake the callers
+//! ```
+//!
+//! Concurrent writers are serialised here; validation sees every earlier
+//! commit, so duplicate keys and write conflicts are decided exactly. A
+//! failed WAL write or fsync stops the thread: the store refuses further
+//! writes until reopened (never retry an fsync).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::Arc;
+
+use argon_types::names::{check_branch, check_collection, check_project, MAIN_BRANCH};
+use argon_types::{keycodec, CommitTime, Lsn, TimelineId};
+use argon_wal::Wal;
+use bson::{doc, Bson, Document};
+use heed::RwTxn;
+use tokio::sync::oneshot;
+
+use crate::entry::{Commit, DocOpKind, Entry, Op};
+use crate::error::{Result, StoreError};
+use crate::meta::{Catalog, Chain, Meta};
+use crate::store::{At, Shared};
+use crate::write::{Check, CommitOutcome, OpEffect, WriteMode, WriteOp, WriteRequest};
+
+/// Work for the commit thread.
+pub(crate) enum Job {
+    Write(WriteRequest),
+    CreateProject {
+        project: String,
+        actor: String,
+    },
+    DropProject {
+        project: String,
+        actor: String,
+    },
+    CreateBranch {
+        project: String,
+        branch: String,
+        from: String,
+        at: At,
+        expires_at: Option<CommitTime>,
+        actor: String,
+    },
+    DeleteBranch {
+        project: String,
+        branch: String,
+        actor: String,
+    },
+    ResetBranch {
+        project: String,
+        branch: String,
+        at: At,
+        backup: Option<String>,
+        actor: String,
+    },
+    ProtectBranch {
+        project: String,
+        branch: String,
+        protected: bool,
+        actor: String,
+    },
+    /// Make everything durable (fsync WAL, sync index): checkpoints and shutdown.
+    Sync,
+}
+
+pub(crate) type Reply = oneshot::Sender<Result<CommitOutcome>>;
+
+/// Most jobs taken into one group commit.
+const MAX_BATCH: usize = 4096;
+
+pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>) {
+    let mut batch: Vec<(Job, Reply)> = Vec::new();
+    loop {
+        match rx.recv() {
+            Ok(j) => batch.push(j),
+            Err(_) => break, // every sender dropped: the store is closing
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
+            }
+        }
+        if let Err(e) = group_commit(&shared, &mut wal, &mut batch) {
+            tracing::error!("commit thread stopping: {e}");
+            shared.failed.store(true, Ordering::SeqCst);
+            for (_, reply) in batch.drain(..) {
+                let _ = reply.send(Err(StoreError::Closed));
+            }
+            break;
+        }
+    }
+    // Closing (or failed): make what was written durable, then say so.
+    let _ = wal.sync();
+    let _ = shared.index.env.force_sync();
+    shared.closed.store(true, Ordering::SeqCst);
+    // Fail anything still queued.
+    while let Ok((_, reply)) = rx.try_recv() {
+        let _ = reply.send(Err(StoreError::Closed));
+    }
+}
+
+/// One group commit. `Err` only for failures that must stop the writer.
+fn group_commit(shared: &Shared, wal: &mut Wal, batch: &mut Vec<(Job, Reply)>) -> Result<()> {
+    let published = shared.meta.read().clone();
+    let mut meta: Meta = (*published).clone();
+    let mut w = shared.index.env.write_txn()?;
+    let mut outcomes: Vec<Result<CommitOutcome>> = Vec::with_capacity(batch.len());
+    let mut sync_requested = false;
+    let mut wrote = false;
+
+    for (job, _) in batch.iter_mut() {
+        if matches!(job, Job::Sync) {
+            sync_requested = true;
+            outcomes.push(Ok(CommitOutcome { lsn: None, time: meta.counters.applied_time, results: vec![] }));
+            continue;
+        }
+        let prepared = prepare(shared, &meta, &w, job);
+        let outcome = match prepared {
+            Ok((entries, results)) => {
+                let mut last = None;
+                let mut time = meta.counters.applied_time;
+                for entry in &entries {
+                    time = CommitTime::now().max(meta.counters.applied_time);
+                    let payload = entry.encode()?;
+                    let lsn = wal.append(time, &payload)?;
+                    shared.index.apply(&mut w, &mut meta, entry, lsn, time)?;
+                    last = Some(lsn);
+                    wrote = true;
+                }
+                Ok(CommitOutcome { lsn: last, time, results })
+            }
+            Err(e) => Err(e),
+        };
+        outcomes.push(outcome);
+    }
+
+    if wrote {
+        wal.commit()?;
+    }
+    if sync_requested {
+        wal.sync()?;
+    }
+    shared.index.put_counters(&mut w, &meta.counters)?;
+    w.commit()?;
+    if sync_requested {
+        shared.index.env.force_sync()?;
+    }
+    let visible = meta.counters.applied_lsn;
+    let time = meta.counters.applied_time;
+    *shared.meta.write() = Arc::new(meta);
+    shared.visible_lsn.store(visible.0, Ordering::SeqCst);
+    shared.visible_time.store(time.0, Ordering::SeqCst);
+    shared.stats.commits.fetch_add(batch.len() as u64, Ordering::Relaxed);
+    shared.stats.groups.fetch_add(1, Ordering::Relaxed);
+
+    for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
+        let _ = reply.send(outcome);
+    }
+    Ok(())
+}
+
+/// Validates a job against the head state and turns it into WAL entries.
+/// Nothing is changed here: the entries are applied by [`Index::apply`].
+fn prepare(
+    shared: &Shared,
+    meta: &Meta,
+    w: &RwTxn,
+    job: &mut Job,
+) -> Result<(Vec<Entry>, Vec<Result<OpEffect>>)> {
+    let mut next_timeline = meta.counters.next_timeline.max(1);
+    let mut alloc_timeline = || {
+        let t = TimelineId(next_timeline);
+        next_timeline += 1;
+        t
+    };
+    let head = meta.counters.applied_lsn;
+    match job {
+        Job::Write(req) => prepare_write(shared, meta, w, req),
+        Job::CreateProject { project, actor } => {
+            check_project(project)?;
+            if meta.project(project).is_some() {
+                return Err(StoreError::ProjectExists(project.clone()));
+            }
+            let e = Entry::CreateProject {
+                project: project.clone(),
+                main_timeline: alloc_timeline(),
+                actor: actor.clone(),
+            };
+            Ok((vec![e], vec![]))
+        }
+        Job::DropProject { project, actor } => {
+            let p = meta.project(project).ok_or_else(|| StoreError::ProjectNotFound(project.clone()))?;
+            if let Some(b) = p.branches.values().find(|b| b.protected) {
+                return Err(StoreError::BranchProtected {
+                    project: project.clone(),
+                    branch: b.name.clone(),
+                    action: "drop the project of",
+                });
+            }
+            Ok((vec![Entry::DropProject { project: project.clone(), actor: actor.clone() }], vec![]))
+        }
+        Job::CreateBranch { project, branch, from, at, expires_at, actor } => {
+            check_branch(branch)?;
+            let p = meta.project(project).ok_or_else(|| StoreError::ProjectNotFound(project.clone()))?;
+            if p.branches.contains_key(branch.as_str()) {
+                return Err(StoreError::BranchExists { project: project.clone(), branch: branch.clone() });
+            }
+            let parent = meta.branch(project, from).ok_or_else(|| StoreError::BranchNotFound {
+                project: project.clone(),
+                branch: from.clone(),
+            })?;
+            let fork_lsn = resolve_at(shared, w, at, head)?;
+            Ok((
+                vec![Entry::CreateBranch {
+                    project: project.clone(),
+                    branch: branch.clone(),
+                    parent: from.clone(),
+                    timeline: alloc_timeline(),
+                    ancestor: parent.timeline,
+                    fork_lsn,
+                    expires_at_ms: expires_at.map(|t| t.as_millis()),
+                    actor: actor.clone(),
+                }],
+                vec![],
+            ))
+        }
+        Job::DeleteBranch { project, branch, actor } => {
+            let p = meta.project(project).ok_or_else(|| StoreError::ProjectNotFound(project.clone()))?;
+            let b = p.branches.get(branch.as_str()).ok_or_else(|| StoreError::BranchNotFound {
+                project: project.clone(),
+                branch: branch.clone(),
+            })?;
+            let refuse = |reason: String| StoreError::BranchDeleteRefused {
+                project: project.clone(),
+                branch: branch.clone(),
+                reason,
+            };
+            if branch == MAIN_BRANCH {
+                return Err(refuse("main cannot be deleted (drop the project instead)".into()));
+            }
+            if b.protected {
+                return Err(refuse("it is protected; unprotect it first".into()));
+            }
+            let children: Vec<&str> = p
+                .branches
+                .values()
+                .filter(|c| c.parent.as_deref() == Some(branch.as_str()))
+                .map(|c| c.name.as_str())
+                .collect();
+            if !children.is_empty() {
+                return Err(refuse(format!("it has child branches: {}", children.join(", "))));
+            }
+            Ok((
+                vec![Entry::DeleteBranch {
+                    project: project.clone(),
+                    branch: branch.clone(),
+                    actor: actor.clone(),
+                }],
+                vec![],
+            ))
+        }
+        Job::ResetBranch { project, branch, at, backup, actor } => {
+            let p = meta.project(project).ok_or_else(|| StoreError::ProjectNotFound(project.clone()))?;
+            let b = p.branches.get(branch.as_str()).ok_or_else(|| StoreError::BranchNotFound {
+                project: project.clone(),
+                branch: branch.clone(),
+            })?;
+            if b.protected {
+                return Err(StoreError::BranchProtected {
+                    project: project.clone(),
+                    branch: branch.clone(),
+                    action: "reset",
+                });
+            }
+            let to_lsn = resolve_at(shared, w, at, head)?;
+            let mut entries = Vec::new();
+            if let Some(name) = backup {
+                check_branch(name)?;
+                if p.branches.contains_key(name.as_str()) {
+                    return Err(StoreError::BranchExists { project: project.clone(), branch: name.clone() });
+                }
+                entries.push(Entry::CreateBranch {
+                    project: project.clone(),
+                    branch: name.clone(),
+                    parent: branch.clone(),
+                    timeline: alloc_timeline(),
+                    ancestor: b.timeline,
+                    fork_lsn: head,
+                    expires_at_ms: None,
+                    actor: actor.clone(),
+                });
+            }
+            entries.push(Entry::ResetBranch {
+                project: project.clone(),
+                branch: branch.clone(),
+                timeline: alloc_timeline(),
+                ancestor: b.timeline,
+                to_lsn,
+                actor: actor.clone(),
+            });
+            Ok((entries, vec![]))
+        }
+        Job::ProtectBranch { project, branch, protected, actor } => {
+            meta.branch(project, branch).ok_or_else(|| StoreError::BranchNotFound {
+                project: project.clone(),
+                branch: branch.clone(),
+            })?;
+            Ok((
+                vec![Entry::ProtectBranch {
+                    project: project.clone(),
+                    branch: branch.clone(),
+                    protected: *protected,
+                    actor: actor.clone(),
+                }],
+                vec![],
+            ))
+        }
+        Job::Sync => Ok((vec![], vec![])),
+    }
+}
+
+/// Resolves a point in history for a write-side operation (fork, reset).
+fn resolve_at(shared: &Shared, w: &RwTxn, at: &At, head: Lsn) -> Result<Lsn> {
+    match *at {
+        At::Head => Ok(head),
+        At::Lsn(l) if l > head => Err(StoreError::LsnBeyondHead { requested: l, head }),
+        At::Lsn(l) => Ok(l),
+        At::Time(t) => shared.index.lsn_at_time(w, t),
+    }
+}
+
+/// The state of one document as a request sees it: committed head plus the
+/// request's own earlier ops.
+struct Pending {
+    docs: HashMap<(u64, Vec<u8>), Option<Document>>,
+}
+
+fn prepare_write(
+    shared: &Shared,
+    meta: &Meta,
+    w: &RwTxn,
+    req: &mut WriteRequest,
+) -> Result<(Vec<Entry>, Vec<Result<OpEffect>>)> {
+    let mut entries = Vec::new();
+    let mut next_timeline = meta.counters.next_timeline.max(1);
+    let project_exists = meta.project(&req.project).is_some();
+    let timeline = if project_exists {
+        let b = meta.branch(&req.project, &req.branch).ok_or_else(|| StoreError::BranchNotFound {
+            project: req.project.clone(),
+            branch: req.branch.clone(),
+        })?;
+        b.timeline
+    } else if req.create_project && req.branch == MAIN_BRANCH {
+        check_project(&req.project)?;
+        let t = TimelineId(next_timeline);
+        next_timeline += 1;
+        entries.push(Entry::CreateProject {
+            project: req.project.clone(),
+            main_timeline: t,
+            actor: req.actor.clone(),
+        });
+        t
+    } else {
+        return Err(StoreError::ProjectNotFound(req.project.clone()));
+    };
+    let _ = next_timeline;
+    if let Some(base) = req.base {
+        if base.timeline != timeline {
+            return Err(StoreError::WriteConflict(format!(
+                "branch {} of project {} was reset or replaced since this operation started",
+                req.branch, req.project
+            )));
+        }
+    }
+    let chain =
+        if project_exists { meta.chain(timeline, Lsn::MAX) } else { Chain(vec![(timeline, Lsn::MAX)]) };
+    let mut catalog: Catalog = (*meta.catalog(&chain)).clone();
+    let mut next_collection = meta.counters.next_collection.max(1);
+    let mut pending = Pending { docs: HashMap::new() };
+    let mut ops: Vec<Op> = Vec::new();
+    let mut results = Vec::with_capacity(req.ops.len());
+    let ns = |coll: &str| format!("{}.{}", req.project, coll);
+
+    for op in req.ops.drain(..) {
+        let mark = ops.len();
+        let catalog_before = catalog.clone();
+        let r = prepare_op(
+            shared,
+            w,
+            &chain,
+            &mut catalog,
+            &mut next_collection,
+            &mut pending,
+            &mut ops,
+            req.base.map(|b| b.lsn),
+            &ns,
+            op,
+        );
+        match r {
+            Ok(effect) => results.push(Ok(effect)),
+            Err(e) => {
+                // Undo this op's partial effects (for example an implicit
+                // collection creation before a failing insert).
+                ops.truncate(mark);
+                catalog = catalog_before;
+                match req.mode {
+                    WriteMode::Atomic => return Err(e),
+                    WriteMode::Ordered => {
+                        results.push(Err(e));
+                        break;
+                    }
+                    WriteMode::Unordered => results.push(Err(e)),
+                }
+            }
+        }
+    }
+    if !ops.is_empty() {
+        entries.push(Entry::Commit(Commit {
+            project: req.project.clone(),
+            branch: req.branch.clone(),
+            timeline,
+            actor: req.actor.clone(),
+            txn: req.txn.clone(),
+            ops,
+        }));
+    }
+    Ok((entries, results))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn prepare_op(
+    shared: &Shared,
+    w: &RwTxn,
+    chain: &Chain,
+    catalog: &mut Catalog,
+    next_collection: &mut u64,
+    pending: &mut Pending,
+    ops: &mut Vec<Op>,
+    base_lsn: Option<Lsn>,
+    ns: &dyn Fn(&str) -> String,
+    op: WriteOp,
+) -> Result<OpEffect> {
+    // Creates a collection implicitly (MongoDB does on first insert).
+    let mut ensure_collection = |catalog: &mut Catalog, ops: &mut Vec<Op>, name: &str| -> Result<u64> {
+        if let Some(c) = catalog.get(name) {
+            return Ok(c.id);
+        }
+        check_collection(name)?;
+        let id = *next_collection;
+        *next_collection += 1;
+        let op = Op::CreateCollection { name: name.to_string(), coll_id: id, options: Document::new() };
+        catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+        ops.push(op);
+        Ok(id)
+    };
+    // The current version of a document: (LSN if committed, document).
+    let current =
+        |pending: &Pending, coll_id: u64, id_key: &[u8]| -> Result<(Option<Lsn>, Option<Document>)> {
+            if let Some(d) = pending.docs.get(&(coll_id, id_key.to_vec())) {
+                return Ok((None, d.clone()));
+            }
+            match shared.index.get_version(w, chain, coll_id, id_key)? {
+                Some((lsn, Some(bytes))) => Ok((Some(lsn), Some(crate::snapshot::decode_doc(bytes)?))),
+                Some((lsn, None)) => Ok((Some(lsn), None)),
+                None => Ok((None, None)),
+            }
+        };
+    let conflict_check = |check: Check, version: Option<Lsn>, coll: &str, id: &Bson| -> Result<()> {
+        if let (Check::UnchangedSinceBase, Some(base), Some(v)) = (check, base_lsn, version) {
+            if v > base {
+                return Err(StoreError::WriteConflict(format!(
+                    "document {id} in {} was changed at LSN {v}, after this operation's snapshot at LSN {base}",
+                    ns(coll)
+                )));
+            }
+        }
+        Ok(())
+    };
+
+    match op {
+        WriteOp::Insert { coll, doc } => {
+            let id = doc
+                .get("_id")
+                .cloned()
+                .ok_or_else(|| StoreError::InvalidArgument("document to insert has no _id".into()))?;
+            if matches!(id, Bson::Array(_)) {
+                return Err(StoreError::InvalidArgument("The '_id' value cannot be of type array".into()));
+            }
+            let coll_id = ensure_collection(catalog, ops, &coll)?;
+            let id_key = keycodec::encode(&id);
+            let (_, cur) = current(pending, coll_id, &id_key)?;
+            if cur.is_some() {
+                return Err(StoreError::DuplicateKey {
+                    ns: ns(&coll),
+                    index: "_id_".into(),
+                    key_pattern: doc! {"_id": 1},
+                    key_value: doc! {"_id": id.clone()},
+                });
+            }
+            pending.docs.insert((coll_id, id_key), Some(doc.clone()));
+            ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Insert, id, post: Some(doc), pre: None });
+            Ok(OpEffect::Written)
+        }
+        WriteOp::Update { coll, id, doc, replace, check } => {
+            if doc.get("_id").is_some_and(|d| keycodec::encode(d) != keycodec::encode(&id)) {
+                return Err(StoreError::InvalidArgument(
+                    "the new version of a document must keep its _id".into(),
+                ));
+            }
+            let coll_id = ensure_collection(catalog, ops, &coll)?;
+            let id_key = keycodec::encode(&id);
+            let (version, cur) = current(pending, coll_id, &id_key)?;
+            conflict_check(check, version, &coll, &id)?;
+            if check == Check::UnchangedSinceBase && cur.is_none() && version.is_some() {
+                return Err(StoreError::WriteConflict(format!(
+                    "document {id} in {} was deleted concurrently",
+                    ns(&coll)
+                )));
+            }
+            let kind = match (&cur, replace) {
+                (None, _) => DocOpKind::Insert,
+                (Some(_), true) => DocOpKind::Replace,
+                (Some(_), false) => DocOpKind::Update,
+            };
+            pending.docs.insert((coll_id, id_key), Some(doc.clone()));
+            ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(doc), pre: cur });
+            Ok(OpEffect::Written)
+        }
+        WriteOp::Delete { coll, id, check } => {
+            let Some(c) = catalog.get(&coll) else { return Ok(OpEffect::NoOp) };
+            let coll_id = c.id;
+            let id_key = keycodec::encode(&id);
+            let (version, cur) = current(pending, coll_id, &id_key)?;
+            conflict_check(check, version, &coll, &id)?;
+            let Some(pre) = cur else {
+                if check == Check::UnchangedSinceBase
+                    && version.is_some_and(|v| base_lsn.is_some_and(|b| v > b))
+                {
+                    return Err(StoreError::WriteConflict(format!(
+                        "document {id} in {} was deleted concurrently",
+                        ns(&coll)
+                    )));
+                }
+                return Ok(OpEffect::NoOp);
+            };
+            pending.docs.insert((coll_id, id_key), None);
+            ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Delete, id, post: None, pre: Some(pre) });
+            Ok(OpEffect::Written)
+        }
+        WriteOp::Read { coll, id } => {
+            if let Some(c) = catalog.get(&coll) {
+                let (version, _) = current(pending, c.id, &keycodec::encode(&id))?;
+                conflict_check(Check::UnchangedSinceBase, version, &coll, &id)?;
+            }
+            Ok(OpEffect::NoOp)
+        }
+        WriteOp::CreateCollection { name, options } => {
+            check_collection(&name)?;
+            if catalog.get(&name).is_some() {
+                return Err(StoreError::NamespaceExists(ns(&name)));
+            }
+            let id = *next_collection;
+            *next_collection += 1;
+            let op = Op::CreateCollection { name, coll_id: id, options };
+            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            ops.push(op);
+            Ok(OpEffect::Written)
+        }
+        WriteOp::DropCollection { name } => {
+            let c = catalog.get(&name).ok_or_else(|| StoreError::NamespaceNotFound(ns(&name)))?;
+            let op = Op::DropCollection { coll_id: c.id, name };
+            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            ops.push(op);
+            Ok(OpEffect::Written)
+        }
+        WriteOp::RenameCollection { from, to, drop_target } => {
+            check_collection(&to)?;
+            let c = catalog.get(&from).ok_or_else(|| StoreError::NamespaceNotFound(ns(&from)))?;
+            let coll_id = c.id;
+            if let Some(target) = catalog.get(&to) {
+                if !drop_target {
+                    return Err(StoreError::NamespaceExists(ns(&to)));
+                }
+                let op = Op::DropCollection { coll_id: target.id, name: to.clone() };
+                catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+                ops.push(op);
+            }
+            let op = Op::RenameCollection { from, to, coll_id };
+            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            ops.push(op);
+            Ok(OpEffect::Written)
+        }
+        WriteOp::CreateIndex { coll, spec } => {
+            let name = spec
+                .get_str("name")
+                .map_err(|_| StoreError::InvalidArgument("index spec must have a string 'name'".into()))?
+                .to_string();
+            ensure_collection(catalog, ops, &coll)?;
+            let existing = catalog.get(&coll).and_then(|c| {
+                c.indexes.iter().find(|s| s.get_str("name").ok() == Some(name.as_str())).cloned()
+            });
+            if let Some(e) = existing {
+                if e.get("key") == spec.get("key") {
+                    return Ok(OpEffect::NoOp);
+                }
+                return Err(StoreError::InvalidArgument(format!(
+                    "An existing index has the same name as the requested index: {name}"
+                )));
+            }
+            let op = Op::CreateIndex { coll, spec };
+            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            ops.push(op);
+            Ok(OpEffect::Written)
+        }
+        WriteOp::DropIndex { coll, name } => {
+            let c = catalog.get(&coll).ok_or_else(|| StoreError::NamespaceNotFound(ns(&coll)))?;
+            if !c.indexes.iter().any(|s| s.get_str("name").ok() == Some(name.as_str())) {
+                return Err(StoreError::InvalidArgument(format!("index not found with name [{name}]")));
+            }
+            let op = Op::DropIndex { coll, name };
+            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            ops.push(op);
+            Ok(OpEffect::Written)
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The derived, versioned index: an LMDB environment (via `heed`) holding
+//! every document version plus the metadata needed to open quickly.
+//!
+//! The WAL is the source of truth; this index is derived from it and can be
+//! rebuilt from it. It is written without its own fsync (LMDB `NO_SYNC`): it
+//! records the LSN it covers (`applied_lsn`) in the same LMDB transaction as
+//! the data, so after a crash the store replays the WAL from there.
+//!
+//! Tables:
+//! - `docs`: versioned documents, see [`crate::keys`].
+//! - `projects`: name → project (with its branches), BSON.
+//! - `timelines`: id → timeline, BSON.
+//! - `catalogs`: timeline | LSN → catalog as of that LSN, BSON.
+//! - `times`: commit time | LSN → (), to map a time to an LSN.
+//! - `state`: `counters` → watermarks and id counters, BSON.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use argon_types::{CommitTime, Lsn, TimelineId};
+use heed::types::Bytes;
+use heed::{Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
+
+use crate::entry::{Commit, Entry, Op};
+use crate::error::{Result, StoreError};
+use crate::keys::{self, DocKey};
+use crate::meta::{BranchMeta, Catalog, Chain, CollectionMeta, Counters, Meta, ProjectMeta, TimelineMeta};
+
+/// Handles to the LMDB environment and its tables.
+#[derive(Clone)]
+pub struct Index {
+    pub env: Env<WithoutTls>,
+    pub docs: Database<Bytes, Bytes>,
+    projects: Database<Bytes, Bytes>,
+    timelines: Database<Bytes, Bytes>,
+    catalogs: Database<Bytes, Bytes>,
+    times: Database<Bytes, Bytes>,
+    state: Database<Bytes, Bytes>,
+}
+
+const COUNTERS_KEY: &[u8] = b"counters";
+
+fn to_bson<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
+    bson::serialize_to_vec(v).map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))
+}
+
+fn from_bson<T: serde::de::DeserializeOwned>(b: &[u8], what: &str) -> Result<T> {
+    bson::deserialize_from_slice(b)
+        .map_err(|e| StoreError::Corrupt(format!("undecodable {what} in index: {e}")))
+}
+
+fn time_key(time: CommitTime, lsn: Lsn) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&((time.0 as u64) ^ (1 << 63)).to_be_bytes());
+    k[8..].copy_from_slice(&lsn.to_be_bytes());
+    k
+}
+
+fn catalog_key(tl: TimelineId, lsn: Lsn) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&tl.0.to_be_bytes());
+    k[8..].copy_from_slice(&lsn.to_be_bytes());
+    k
+}
+
+impl Index {
+    /// Opens (creating) the index in `dir`. `map_bytes` is LMDB's address
+    /// space reservation, not memory use.
+    pub fn open(dir: &Path, map_bytes: usize) -> Result<Index> {
+        std::fs::create_dir_all(dir)?;
+        let mut opts = EnvOpenOptions::new().read_txn_without_tls();
+        opts.map_size(map_bytes).max_dbs(8).max_readers(1024);
+        // SAFETY: NO_SYNC and NO_READAHEAD only trade durability of the
+        // index (the WAL is the durable copy) and readahead; the environment
+        // is opened once per process, guarded by the data dir lock.
+        let env = unsafe {
+            opts.flags(EnvFlags::NO_SYNC | EnvFlags::NO_READ_AHEAD);
+            opts.open(dir)?
+        };
+        let mut wtxn = env.write_txn()?;
+        let docs = env.create_database(&mut wtxn, Some("docs"))?;
+        let projects = env.create_database(&mut wtxn, Some("projects"))?;
+        let timelines = env.create_database(&mut wtxn, Some("timelines"))?;
+        let catalogs = env.create_database(&mut wtxn, Some("catalogs"))?;
+        let times = env.create_database(&mut wtxn, Some("times"))?;
+        let state = env.create_database(&mut wtxn, Some("state"))?;
+        wtxn.commit()?;
+        Ok(Index { env, docs, projects, timelines, catalogs, times, state })
+    }
+
+    /// Loads all metadata (small: projects, branches, timelines, catalogs).
+    pub fn load_meta(&self) -> Result<Meta> {
+        let txn = self.env.read_txn()?;
+        let mut meta = Meta::default();
+        if let Some(c) = self.state.get(&txn, COUNTERS_KEY)? {
+            meta.counters = from_bson::<Counters>(c, "counters")?;
+        }
+        for r in self.projects.iter(&txn)? {
+            let (_, v) = r?;
+            let p: ProjectMeta = from_bson(v, "project")?;
+            meta.projects.insert(p.name.clone(), Arc::new(p));
+        }
+        for r in self.timelines.iter(&txn)? {
+            let (_, v) = r?;
+            let t: TimelineMeta = from_bson(v, "timeline")?;
+            meta.timelines.insert(t.id, Arc::new(t));
+        }
+        for r in self.catalogs.iter(&txn)? {
+            let (k, v) = r?;
+            if k.len() != 16 {
+                return Err(StoreError::Corrupt("bad catalog key".into()));
+            }
+            let tl = TimelineId(u64::from_be_bytes(k[..8].try_into().unwrap_or_default()));
+            let lsn = Lsn(u64::from_be_bytes(k[8..].try_into().unwrap_or_default()));
+            let c: Catalog = from_bson(v, "catalog")?;
+            if let Some(t) = meta.timelines.get_mut(&tl) {
+                Arc::make_mut(t).catalogs.insert(lsn, Arc::new(c));
+            }
+        }
+        Ok(meta)
+    }
+
+    /// Empties every table (before a rebuild from the WAL).
+    pub fn clear(&self) -> Result<()> {
+        let mut w = self.env.write_txn()?;
+        for db in [&self.docs, &self.projects, &self.timelines, &self.catalogs, &self.times, &self.state] {
+            db.clear(&mut w)?;
+        }
+        w.commit()?;
+        Ok(())
+    }
+
+    /// Records the watermarks; called once per group commit.
+    pub fn put_counters(&self, w: &mut RwTxn, c: &Counters) -> Result<()> {
+        self.state.put(w, COUNTERS_KEY, &to_bson(c)?)?;
+        Ok(())
+    }
+
+    fn put_project(&self, w: &mut RwTxn, p: &ProjectMeta) -> Result<()> {
+        self.projects.put(w, p.name.as_bytes(), &to_bson(p)?)?;
+        Ok(())
+    }
+
+    fn put_timeline(&self, w: &mut RwTxn, t: &TimelineMeta) -> Result<()> {
+        self.timelines.put(w, &t.id.0.to_be_bytes(), &to_bson(t)?)?;
+        Ok(())
+    }
+
+    /// The newest LSN whose commit time is at or before `time` (0 if none).
+    pub fn lsn_at_time(&self, txn: &RoTxn, time: CommitTime) -> Result<Lsn> {
+        let key = time_key(time, Lsn::MAX);
+        Ok(match self.times.get_lower_than_or_equal_to(txn, &key)? {
+            Some((k, _)) if k.len() == 16 => Lsn(u64::from_be_bytes(k[8..].try_into().unwrap_or_default())),
+            _ => Lsn::ZERO,
+        })
+    }
+
+    /// Commit time of an LSN, if it is known.
+    pub fn time_of_lsn(&self, txn: &RoTxn, lsn: Lsn) -> Result<Option<CommitTime>> {
+        // The times table is ordered by (time, lsn) and both grow together, so
+        // scan backwards from the newest entry whose time could hold it.
+        for r in self.times.rev_iter(txn)? {
+            let (k, _) = r?;
+            if k.len() != 16 {
+                break;
+            }
+            let l = Lsn(u64::from_be_bytes(k[8..].try_into().unwrap_or_default()));
+            if l == lsn {
+                let t = u64::from_be_bytes(k[..8].try_into().unwrap_or_default()) ^ (1 << 63);
+                return Ok(Some(CommitTime(t as i64)));
+            }
+            if l < lsn {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The newest version of a document visible through `chain`: its LSN and
+    /// its bytes (`None` for a tombstone). `None` if no version is visible.
+    pub fn get_version<'t>(
+        &self,
+        txn: &'t RoTxn,
+        chain: &Chain,
+        coll_id: u64,
+        id_key: &[u8],
+    ) -> Result<Option<(Lsn, Option<&'t [u8]>)>> {
+        for &(tl, bound) in &chain.0 {
+            let dk = DocKey::from_parts(tl, coll_id, id_key);
+            let seek = dk.at(bound);
+            if let Some((k, v)) = self.docs.get_greater_than_or_equal_to(txn, seek.as_bytes())? {
+                if let Some((doc, lsn)) = keys::split_version_key(k) {
+                    if doc == dk.as_bytes() {
+                        return Ok(Some((lsn, keys::value::doc_bytes(v))));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Applies one WAL entry at `lsn` to the index and to `meta`. This is the
+    /// only function that changes derived state, used both by the commit
+    /// thread and by recovery, so replay is exactly what happened live.
+    pub fn apply(
+        &self,
+        w: &mut RwTxn,
+        meta: &mut Meta,
+        entry: &Entry,
+        lsn: Lsn,
+        time: CommitTime,
+    ) -> Result<()> {
+        match entry {
+            Entry::CreateProject { project, main_timeline, .. } => {
+                let main = BranchMeta {
+                    name: argon_types::names::MAIN_BRANCH.to_string(),
+                    parent: None,
+                    timeline: *main_timeline,
+                    fork_lsn: Lsn::ZERO,
+                    created_lsn: lsn,
+                    created_at: time,
+                    expires_at: None,
+                    protected: false,
+                };
+                let p = ProjectMeta {
+                    name: project.clone(),
+                    created_lsn: lsn,
+                    created_at: time,
+                    branches: [(main.name.clone(), main)].into_iter().collect(),
+                };
+                self.put_project(w, &p)?;
+                meta.projects.insert(project.clone(), Arc::new(p));
+                self.new_timeline(w, meta, *main_timeline, project, None, lsn, time)?;
+            }
+            Entry::DropProject { project, .. } => {
+                meta.projects.remove(project);
+                self.projects.delete(w, project.as_bytes())?;
+            }
+            Entry::CreateBranch {
+                project,
+                branch,
+                parent,
+                timeline,
+                ancestor,
+                fork_lsn,
+                expires_at_ms,
+                ..
+            } => {
+                let b = BranchMeta {
+                    name: branch.clone(),
+                    parent: Some(parent.clone()),
+                    timeline: *timeline,
+                    fork_lsn: *fork_lsn,
+                    created_lsn: lsn,
+                    created_at: time,
+                    expires_at: expires_at_ms.map(CommitTime::from_millis),
+                    protected: false,
+                };
+                self.update_project(w, meta, project, |p| {
+                    p.branches.insert(branch.clone(), b);
+                })?;
+                self.new_timeline(w, meta, *timeline, project, Some((*ancestor, *fork_lsn)), lsn, time)?;
+            }
+            Entry::DeleteBranch { project, branch, .. } => {
+                self.update_project(w, meta, project, |p| {
+                    p.branches.remove(branch);
+                })?;
+            }
+            Entry::ResetBranch { project, branch, timeline, ancestor, to_lsn, .. } => {
+                self.update_project(w, meta, project, |p| {
+                    if let Some(b) = p.branches.get_mut(branch) {
+                        b.timeline = *timeline;
+                    }
+                })?;
+                self.new_timeline(w, meta, *timeline, project, Some((*ancestor, *to_lsn)), lsn, time)?;
+            }
+            Entry::ProtectBranch { project, branch, protected, .. } => {
+                self.update_project(w, meta, project, |p| {
+                    if let Some(b) = p.branches.get_mut(branch) {
+                        b.protected = *protected;
+                    }
+                })?;
+            }
+            Entry::Commit(c) => self.apply_commit(w, meta, c, lsn, time)?,
+        }
+        self.times.put(w, &time_key(time, lsn), &[])?;
+        meta.counters.applied_lsn = lsn;
+        meta.counters.applied_time = time;
+        Ok(())
+    }
+
+    fn update_project(
+        &self,
+        w: &mut RwTxn,
+        meta: &mut Meta,
+        project: &str,
+        f: impl FnOnce(&mut ProjectMeta),
+    ) -> Result<()> {
+        let p = meta
+            .projects
+            .get_mut(project)
+            .ok_or_else(|| StoreError::Corrupt(format!("WAL entry names unknown project {project:?}")))?;
+        let p = Arc::make_mut(p);
+        f(p);
+        self.put_project(w, p)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn new_timeline(
+        &self,
+        w: &mut RwTxn,
+        meta: &mut Meta,
+        id: TimelineId,
+        project: &str,
+        ancestor: Option<(TimelineId, Lsn)>,
+        lsn: Lsn,
+        time: CommitTime,
+    ) -> Result<()> {
+        let t = TimelineMeta {
+            id,
+            project: project.to_string(),
+            ancestor,
+            created_lsn: lsn,
+            last_lsn: lsn,
+            last_time: time,
+            commits: 0,
+            catalogs: Default::default(),
+        };
+        self.put_timeline(w, &t)?;
+        meta.timelines.insert(id, Arc::new(t));
+        meta.counters.next_timeline = meta.counters.next_timeline.max(id.0 + 1);
+        Ok(())
+    }
+
+    fn apply_commit(
+        &self,
+        w: &mut RwTxn,
+        meta: &mut Meta,
+        c: &Commit,
+        lsn: Lsn,
+        time: CommitTime,
+    ) -> Result<()> {
+        let mut catalog: Option<Catalog> = None;
+        for op in &c.ops {
+            match op {
+                Op::Doc { coll_id, id, post, .. } => {
+                    let key = DocKey::new(c.timeline, *coll_id, id).at(lsn);
+                    let value = match post {
+                        Some(doc) => keys::value::live(
+                            &doc.to_vec().map_err(|e| StoreError::Corrupt(format!("bad document: {e}")))?,
+                        ),
+                        None => keys::value::tombstone(),
+                    };
+                    self.docs.put(w, key.as_bytes(), &value)?;
+                }
+                ddl => {
+                    let cat = catalog
+                        .get_or_insert_with(|| (*meta.catalog(&meta.chain(c.timeline, Lsn::MAX))).clone());
+                    cat.apply(ddl, lsn).map_err(StoreError::Corrupt)?;
+                    if let Op::CreateCollection { coll_id, .. } = ddl {
+                        meta.counters.next_collection = meta.counters.next_collection.max(coll_id + 1);
+                    }
+                }
+            }
+        }
+        let t = meta
+            .timelines
+            .get_mut(&c.timeline)
+            .ok_or_else(|| StoreError::Corrupt(format!("WAL entry names unknown timeline {}", c.timeline)))?;
+        let t = Arc::make_mut(t);
+        t.last_lsn = lsn;
+        t.last_time = time;
+        t.commits += 1;
+        if let Some(cat) = catalog {
+            self.catalogs.put(w, &catalog_key(c.timeline, lsn), &to_bson(&cat)?)?;
+            t.catalogs.insert(lsn, Arc::new(cat));
+        }
+        let t = t.clone();
+        self.put_timeline(w, &t)
+    }
+}
+
+impl Catalog {
+    /// Applies a catalog operation. Used by the commit thread to validate a
+    /// request and by [`Index::apply`], so both agree on the outcome.
+    pub fn apply(&mut self, op: &Op, lsn: Lsn) -> std::result::Result<(), String> {
+        match op {
+            Op::CreateCollection { name, coll_id, options } => {
+                if self.collections.contains_key(name) {
+                    return Err(format!("collection {name} already exists"));
+                }
+                self.collections.insert(
+                    name.clone(),
+                    CollectionMeta {
+                        id: *coll_id,
+                        created_lsn: lsn,
+                        options: options.clone(),
+                        indexes: vec![],
+                    },
+                );
+            }
+            Op::DropCollection { name, .. } => {
+                self.collections.remove(name).ok_or_else(|| format!("collection {name} does not exist"))?;
+            }
+            Op::RenameCollection { from, to, .. } => {
+                if self.collections.contains_key(to) {
+                    return Err(format!("collection {to} already exists"));
+                }
+                let c = self
+                    .collections
+                    .remove(from)
+                    .ok_or_else(|| format!("collection {from} does not exist"))?;
+                self.collections.insert(to.clone(), c);
+            }
+            Op::CreateIndex { coll, spec } => {
+                let c = self
+                    .collections
+                    .get_mut(coll)
+                    .ok_or_else(|| format!("collection {coll} does not exist"))?;
+                let name = spec.get_str("name").unwrap_or_default();
+                c.indexes.retain(|s| s.get_str("name").unwrap_or_default() != name);
+                c.indexes.push(spec.clone());
+            }
+            Op::DropIndex { coll, name } => {
+                let c = self
+                    .collections
+                    .get_mut(coll)
+                    .ok_or_else(|| format!("collection {coll} does not exist"))?;
+                c.indexes.retain(|s| s.get_str("name").unwrap_or_default() != name);
+            }
+            Op::Doc { .. } => {}
+        }
+        Ok(())
+    }
+}

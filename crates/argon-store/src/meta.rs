@@ -1,0 +1,151 @@
+//! The store's metadata: projects, branches, timelines and the versioned
+//! catalog of collections and indexes.
+//!
+//! A **branch** is a name that points at a **timeline**. A timeline has an
+//! optional ancestor timeline and the LSN it forked at (`fork_lsn`); reading
+//! a branch at LSN `L` reads its timeline at `L`, then falls through to the
+//! ancestor at `min(L, fork_lsn)`, and so on: the [`Chain`]. Nothing is
+//! copied when a branch is created or reset.
+//!
+//! The catalog (which collections and indexes exist, and their ids) is
+//! versioned the same way: each timeline keeps the catalog as of every LSN
+//! that changed it, and a read finds the newest one at or below its LSN
+//! along the chain.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use argon_types::{CommitTime, Lsn, TimelineId};
+use bson::Document;
+use serde::{Deserialize, Serialize};
+
+/// A branch as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BranchMeta {
+    pub name: String,
+    /// The branch it was created from (`None` for `main`).
+    pub parent: Option<String>,
+    /// The timeline this name points at now (changes on reset).
+    pub timeline: TimelineId,
+    /// The LSN this branch's history forked from its parent (0 for `main`).
+    pub fork_lsn: Lsn,
+    /// The LSN of the entry that created the branch.
+    pub created_lsn: Lsn,
+    pub created_at: CommitTime,
+    pub expires_at: Option<CommitTime>,
+    pub protected: bool,
+}
+
+/// A project as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProjectMeta {
+    pub name: String,
+    pub created_lsn: Lsn,
+    pub created_at: CommitTime,
+    pub branches: BTreeMap<String, BranchMeta>,
+}
+
+/// A timeline as stored.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineMeta {
+    pub id: TimelineId,
+    pub project: String,
+    /// The timeline this one continues, and the last LSN of it that is visible here.
+    pub ancestor: Option<(TimelineId, Lsn)>,
+    pub created_lsn: Lsn,
+    /// The LSN of the newest entry written on this timeline (its head).
+    pub last_lsn: Lsn,
+    /// Time of that entry.
+    pub last_time: CommitTime,
+    /// Number of commit entries written on this timeline.
+    pub commits: u64,
+    /// Catalog versions on this timeline, by the LSN that produced them.
+    #[serde(skip)]
+    pub catalogs: BTreeMap<Lsn, Arc<Catalog>>,
+}
+
+/// The collections and indexes visible at one point of one branch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub collections: BTreeMap<String, CollectionMeta>,
+}
+
+/// One collection in a catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CollectionMeta {
+    /// Stable id used in index keys; a dropped and re-created collection gets a new one.
+    pub id: u64,
+    pub created_lsn: Lsn,
+    pub options: Document,
+    /// Secondary index specs (`{key, name, unique, ...}`), in creation order.
+    pub indexes: Vec<Document>,
+}
+
+/// Counters and watermarks of the whole data dir.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    /// The last LSN whose effects are in the index.
+    pub applied_lsn: Lsn,
+    /// Commit time of that LSN.
+    pub applied_time: CommitTime,
+    pub next_timeline: u64,
+    pub next_collection: u64,
+}
+
+/// The whole metadata, shared by readers as an immutable `Arc<Meta>` and
+/// replaced by the commit thread after each group commit.
+#[derive(Clone, Debug, Default)]
+pub struct Meta {
+    pub projects: BTreeMap<String, Arc<ProjectMeta>>,
+    pub timelines: BTreeMap<TimelineId, Arc<TimelineMeta>>,
+    pub counters: Counters,
+}
+
+/// The timelines a read consults, child first, each with the highest LSN
+/// visible on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chain(pub Vec<(TimelineId, Lsn)>);
+
+impl Meta {
+    /// The chain for reading `timeline` at `lsn`.
+    pub fn chain(&self, timeline: TimelineId, lsn: Lsn) -> Chain {
+        let mut out = Vec::new();
+        let mut cur = Some((timeline, lsn));
+        while let Some((tl, bound)) = cur {
+            out.push((tl, bound));
+            cur = self.timelines.get(&tl).and_then(|t| t.ancestor).map(|(anc, fork)| (anc, fork.min(bound)));
+        }
+        Chain(out)
+    }
+
+    /// The catalog visible through `chain`.
+    pub fn catalog(&self, chain: &Chain) -> Arc<Catalog> {
+        for &(tl, bound) in &chain.0 {
+            if let Some(t) = self.timelines.get(&tl) {
+                if let Some((_, c)) = t.catalogs.range(..=bound).next_back() {
+                    return c.clone();
+                }
+            }
+        }
+        Arc::new(Catalog::default())
+    }
+
+    pub fn project(&self, name: &str) -> Option<&ProjectMeta> {
+        self.projects.get(name).map(|p| p.as_ref())
+    }
+
+    pub fn branch(&self, project: &str, branch: &str) -> Option<&BranchMeta> {
+        self.project(project).and_then(|p| p.branches.get(branch))
+    }
+
+    /// The head LSN of a branch: its newest entry (at least its creation).
+    pub fn branch_head(&self, b: &BranchMeta) -> Lsn {
+        self.timelines.get(&b.timeline).map(|t| t.last_lsn).unwrap_or(b.created_lsn)
+    }
+}
+
+impl Catalog {
+    pub fn get(&self, name: &str) -> Option<&CollectionMeta> {
+        self.collections.get(name)
+    }
+}

@@ -1,0 +1,256 @@
+//! Reads: a [`Snapshot`] is one consistent view of one branch at one LSN.
+//!
+//! A point read is one LMDB seek per timeline in the chain ("newest version
+//! at or below the bound"); a scan merges one ordered range per timeline,
+//! child first, skipping versions newer than the bound and older versions of
+//! a document already seen. Neither replays history: the cost depends on the
+//! data visible and on the chain length, not on how long the log is.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use argon_types::{keycodec, Lsn, TimelineId};
+use bson::{Bson, Document};
+use heed::types::Bytes;
+use heed::{RoRange, RoTxn, WithoutTls};
+
+use crate::error::{Result, StoreError};
+use crate::index::Index;
+use crate::keys::{self, collection_prefix, prefix_end};
+use crate::meta::{Catalog, Chain, CollectionMeta};
+
+/// What a snapshot reads: which branch, at which LSN, through which chain.
+/// Cheap to clone; a cursor keeps one to reopen the same view later.
+#[derive(Clone, Debug)]
+pub struct ReadView {
+    pub project: String,
+    pub branch: String,
+    pub timeline: TimelineId,
+    /// Every version with LSN at or below this is visible, nothing above.
+    pub lsn: Lsn,
+    pub chain: Chain,
+    pub catalog: Arc<Catalog>,
+}
+
+/// An open, consistent read of one branch at one LSN.
+pub struct Snapshot {
+    pub(crate) index: Index,
+    pub(crate) txn: RoTxn<'static, WithoutTls>,
+    pub(crate) view: ReadView,
+}
+
+/// Decodes stored document bytes.
+pub fn decode_doc(bytes: &[u8]) -> Result<Document> {
+    Document::from_reader(bytes).map_err(|e| StoreError::Corrupt(format!("bad stored document: {e}")))
+}
+
+impl Snapshot {
+    /// The view this snapshot reads.
+    pub fn view(&self) -> &ReadView {
+        &self.view
+    }
+
+    /// The LSN this snapshot reads at.
+    pub fn lsn(&self) -> Lsn {
+        self.view.lsn
+    }
+
+    /// Collections visible in this snapshot, by name.
+    pub fn collections(&self) -> impl Iterator<Item = (&String, &CollectionMeta)> {
+        self.view.catalog.collections.iter()
+    }
+
+    /// One collection's metadata, if it exists here.
+    pub fn collection(&self, name: &str) -> Option<&CollectionMeta> {
+        self.view.catalog.get(name)
+    }
+
+    /// The document with this `_id`, if visible.
+    pub fn get(&self, coll: &str, id: &Bson) -> Result<Option<Document>> {
+        match self.get_raw(coll, id)? {
+            Some(bytes) => Ok(Some(decode_doc(bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The stored bytes of the document with this `_id`, if visible.
+    pub fn get_raw(&self, coll: &str, id: &Bson) -> Result<Option<&[u8]>> {
+        let Some(c) = self.view.catalog.get(coll) else { return Ok(None) };
+        let id_key = keycodec::encode(id);
+        Ok(self.index.get_version(&self.txn, &self.view.chain, c.id, &id_key)?.and_then(|(_, d)| d))
+    }
+
+    /// The LSN of the visible version of a document (also for a deletion).
+    pub fn version_lsn(&self, coll: &str, id: &Bson) -> Result<Option<Lsn>> {
+        let Some(c) = self.view.catalog.get(coll) else { return Ok(None) };
+        let id_key = keycodec::encode(id);
+        Ok(self.index.get_version(&self.txn, &self.view.chain, c.id, &id_key)?.map(|(l, _)| l))
+    }
+
+    /// All visible documents of a collection in `_id` order.
+    pub fn scan(&self, coll: &str) -> Result<Scan<'_>> {
+        self.scan_after(coll, None)
+    }
+
+    /// Visible documents with an encoded `_id` greater than `after` (a value
+    /// from [`Scan::last_id_key`]), to resume a scan in a new snapshot of
+    /// the same view.
+    pub fn scan_after(&self, coll: &str, after: Option<&[u8]>) -> Result<Scan<'_>> {
+        let Some(c) = self.view.catalog.get(coll) else {
+            return Ok(Scan { levels: vec![], last: None });
+        };
+        let mut levels = Vec::with_capacity(self.view.chain.0.len());
+        for &(tl, bound) in &self.view.chain.0 {
+            let prefix = collection_prefix(tl, c.id);
+            let start = match after {
+                Some(a) => {
+                    let mut s = prefix.to_vec();
+                    s.extend_from_slice(a);
+                    s.extend_from_slice(&[0xFF; 8]);
+                    s
+                }
+                None => prefix.to_vec(),
+            };
+            let mut level = Level {
+                index: &self.index,
+                txn: &self.txn,
+                end: prefix_end(&prefix),
+                bound,
+                iter: None,
+                last_id: None,
+                head: None,
+            };
+            level.seek(&start)?;
+            level.advance()?;
+            levels.push(level);
+        }
+        Ok(Scan { levels, last: None })
+    }
+
+    /// Number of visible documents in a collection.
+    pub fn count(&self, coll: &str) -> Result<u64> {
+        let mut scan = self.scan(coll)?;
+        let mut n = 0;
+        while scan.next_raw()?.is_some() {
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// Resolves the visible version of each document on one timeline.
+struct Level<'t> {
+    index: &'t Index,
+    txn: &'t RoTxn<'static, WithoutTls>,
+    end: Vec<u8>,
+    bound: Lsn,
+    iter: Option<RoRange<'t, Bytes, Bytes>>,
+    last_id: Option<&'t [u8]>,
+    /// The next visible version: (encoded `_id`, bytes or `None` for a tombstone).
+    head: Option<(&'t [u8], Option<&'t [u8]>)>,
+}
+
+/// After this many skipped versions in a row, reposition with a seek.
+const SKIP_BEFORE_SEEK: u32 = 4;
+
+impl<'t> Level<'t> {
+    fn seek(&mut self, from: &[u8]) -> Result<()> {
+        let range = (Bound::Included(from), Bound::Excluded(self.end.as_slice()));
+        self.iter = Some(self.index.docs.range(self.txn, &range)?);
+        Ok(())
+    }
+
+    /// Moves `head` to the next document's visible version on this timeline.
+    fn advance(&mut self) -> Result<()> {
+        self.head = None;
+        let mut skipped = 0u32;
+        loop {
+            let Some(iter) = self.iter.as_mut() else { return Ok(()) };
+            let Some(item) = iter.next() else {
+                self.iter = None;
+                return Ok(());
+            };
+            let (k, v) = item?;
+            let (doc, lsn) =
+                keys::split_version_key(k).ok_or_else(|| StoreError::Corrupt("short key".into()))?;
+            let id_key = &doc[16..];
+            if self.last_id == Some(id_key) {
+                // An older version of the document just returned.
+                skipped += 1;
+                if skipped >= SKIP_BEFORE_SEEK {
+                    let mut past = doc.to_vec();
+                    past.extend_from_slice(&[0xFF; 8]);
+                    self.seek(&past)?;
+                    skipped = 0;
+                }
+                continue;
+            }
+            if lsn > self.bound {
+                // Too new for this read: jump to the newest version <= bound.
+                skipped += 1;
+                if skipped >= SKIP_BEFORE_SEEK {
+                    let mut at = doc.to_vec();
+                    at.extend_from_slice(&self.bound.to_desc_bytes());
+                    self.seek(&at)?;
+                    skipped = 0;
+                }
+                continue;
+            }
+            self.last_id = Some(id_key);
+            self.head = Some((id_key, keys::value::doc_bytes(v)));
+            return Ok(());
+        }
+    }
+}
+
+/// An ordered scan of one collection in a snapshot (a k-way merge of the
+/// chain's timelines, where the child's version of a document wins).
+pub struct Scan<'t> {
+    levels: Vec<Level<'t>>,
+    last: Option<&'t [u8]>,
+}
+
+impl<'t> Scan<'t> {
+    /// The next visible document as (encoded `_id`, BSON bytes).
+    pub fn next_raw(&mut self) -> Result<Option<(&'t [u8], &'t [u8])>> {
+        loop {
+            let mut min: Option<&'t [u8]> = None;
+            let mut winner = None;
+            for (i, l) in self.levels.iter().enumerate() {
+                if let Some((id, _)) = l.head {
+                    if min.is_none_or(|m| id < m) {
+                        min = Some(id);
+                        winner = Some(i);
+                    }
+                }
+            }
+            let (Some(id), Some(w)) = (min, winner) else { return Ok(None) };
+            let value = self.levels[w].head.and_then(|(_, v)| v);
+            for l in self.levels.iter_mut() {
+                if matches!(l.head, Some((h, _)) if h == id) {
+                    l.advance()?;
+                }
+            }
+            if let Some(bytes) = value {
+                self.last = Some(id);
+                return Ok(Some((id, bytes)));
+            }
+        }
+    }
+
+    /// The encoded `_id` of the last document returned (to resume later).
+    pub fn last_id_key(&self) -> Option<&'t [u8]> {
+        self.last
+    }
+}
+
+impl Iterator for Scan<'_> {
+    type Item = Result<Document>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_raw() {
+            Ok(Some((_, bytes))) => Some(decode_doc(bytes)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+}

@@ -1,0 +1,629 @@
+//! The public face of the store: open a data dir, manage projects and
+//! branches, write, read at any point, restore.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use argon_types::{CommitTime, Lsn, TimelineId};
+use argon_wal::{SyncMode, Wal, WalOptions, WalReader};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::oneshot;
+
+use crate::commit::{self, Job, Reply};
+use crate::entry::{Entry, Op};
+use crate::error::{Result, StoreError};
+use crate::index::Index;
+use crate::lock::DirLock;
+use crate::meta::{BranchMeta, Meta};
+use crate::snapshot::{ReadView, Snapshot};
+use crate::write::{CommitOutcome, WriteRequest};
+
+/// A point in a branch's history.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum At {
+    /// The newest committed state.
+    Head,
+    /// The state right after the entry with this LSN.
+    Lsn(Lsn),
+    /// The state at this wall-clock time (the newest LSN committed at or before it).
+    Time(CommitTime),
+}
+
+/// How to open a data dir.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// WAL durability. Default = [`SyncMode::Always`].
+    pub sync: SyncMode,
+    /// WAL segment size. Default = 64 MiB.
+    pub wal_segment_bytes: u64,
+    /// Address space reserved for the index (not memory). Default = 1 TiB.
+    pub index_map_bytes: usize,
+    /// Drop the index and rebuild it from the WAL. Default = false.
+    pub rebuild_index: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sync: SyncMode::Always,
+            wal_segment_bytes: 64 << 20,
+            index_map_bytes: 1 << 40,
+            rebuild_index: false,
+        }
+    }
+}
+
+/// Counters for metrics.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub commits: AtomicU64,
+    pub groups: AtomicU64,
+}
+
+/// State shared by readers and the commit thread.
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub index: Index,
+    pub meta: RwLock<Arc<Meta>>,
+    /// Newest LSN that is durable (per the sync mode) and applied to the index.
+    pub visible_lsn: AtomicU64,
+    pub visible_time: AtomicI64,
+    pub failed: AtomicBool,
+    pub closed: AtomicBool,
+    pub stats: Counters,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    tx: Mutex<Option<Sender<(Job, Reply)>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    _lock: DirLock,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.tx.lock().take();
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// An open data dir. Cheap to clone; the data dir closes when the last
+/// clone is dropped (after making everything durable).
+///
+/// ```
+/// use argon_store::{At, Store, WriteOp, WriteRequest};
+/// use bson::doc;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = Store::open(dir.path()).unwrap();
+/// store.create_project("app").unwrap();
+/// let first = store
+///     .write(WriteRequest::new("app", "main").op(WriteOp::Insert {
+///         coll: "users".into(),
+///         doc: doc! {"_id": 1, "name": "ada"},
+///     }))
+///     .unwrap();
+/// store.create_branch("app", "feature", "main", At::Head).unwrap();
+/// store
+///     .write(WriteRequest::new("app", "feature").op(WriteOp::Delete {
+///         coll: "users".into(),
+///         id: 1.into(),
+///         check: argon_store::Check::Blind,
+///     }))
+///     .unwrap();
+/// // The branch no longer has the document; main still does, and so does
+/// // the branch's own past.
+/// let feature = store.snapshot("app", "feature", At::Head).unwrap();
+/// assert!(feature.get("users", &1.into()).unwrap().is_none());
+/// let main = store.snapshot("app", "main", At::Head).unwrap();
+/// assert!(main.get("users", &1.into()).unwrap().is_some());
+/// let past = store.snapshot("app", "feature", At::Lsn(first.lsn.unwrap())).unwrap();
+/// assert!(past.get("users", &1.into()).unwrap().is_some());
+/// ```
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+/// A branch as reported to users.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BranchInfo {
+    pub project: String,
+    pub name: String,
+    pub parent: Option<String>,
+    pub timeline: TimelineId,
+    /// Where its history forks from the parent's (0 for `main`).
+    pub base_lsn: Lsn,
+    /// Its newest entry.
+    pub head_lsn: Lsn,
+    pub created_lsn: Lsn,
+    pub created_at: CommitTime,
+    pub head_time: CommitTime,
+    pub expires_at: Option<CommitTime>,
+    pub protected: bool,
+    /// Commits written on the branch's current timeline.
+    pub commits: u64,
+}
+
+/// A project as reported to users.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProjectInfo {
+    pub name: String,
+    pub created_lsn: Lsn,
+    pub created_at: CommitTime,
+    pub branches: usize,
+}
+
+/// What resetting a branch would discard.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RestorePreview {
+    pub project: String,
+    pub branch: String,
+    pub target_lsn: Lsn,
+    pub head_lsn: Lsn,
+    /// Commit entries after the target on the branch's history.
+    pub entries: u64,
+    /// Per collection: distinct documents changed after the target.
+    pub collections: BTreeMap<String, u64>,
+    /// Catalog changes after the target (for example "drop users").
+    pub catalog_changes: Vec<String>,
+}
+
+/// Counters for `status` and metrics.
+#[derive(Clone, Debug, Default)]
+pub struct StoreStats {
+    pub visible_lsn: Lsn,
+    pub projects: usize,
+    pub branches: usize,
+    pub timelines: usize,
+    pub commits: u64,
+    pub group_commits: u64,
+    pub wal_bytes: u64,
+    pub index_bytes: u64,
+}
+
+fn branch_info(meta: &Meta, project: &str, b: &BranchMeta) -> BranchInfo {
+    let t = meta.timelines.get(&b.timeline);
+    BranchInfo {
+        project: project.to_string(),
+        name: b.name.clone(),
+        parent: b.parent.clone(),
+        timeline: b.timeline,
+        base_lsn: b.fork_lsn,
+        head_lsn: meta.branch_head(b),
+        created_lsn: b.created_lsn,
+        created_at: b.created_at,
+        head_time: t.map(|t| t.last_time).unwrap_or(b.created_at),
+        expires_at: b.expires_at,
+        protected: b.protected,
+        commits: t.map(|t| t.commits).unwrap_or(0),
+    }
+}
+
+impl Store {
+    /// Opens (or creates) a data dir with default options.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Store> {
+        Store::open_with(dir, StoreOptions::default())
+    }
+
+    /// Opens (or creates) a data dir: takes its lock, opens the index at its
+    /// last checkpoint, and replays the WAL tail into it.
+    pub fn open_with(dir: impl AsRef<Path>, opts: StoreOptions) -> Result<Store> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir)?;
+        let lock = DirLock::acquire(&dir)?;
+        let index = Index::open(&dir.join("index"), opts.index_map_bytes)?;
+        let wal_opts =
+            WalOptions { sync: opts.sync, segment_bytes: opts.wal_segment_bytes, ..WalOptions::default() };
+        let wal = Wal::open(&dir.join("wal"), wal_opts)?;
+        let mut meta = index.load_meta()?;
+        if opts.rebuild_index || meta.counters.applied_lsn > wal.last_lsn() {
+            if !opts.rebuild_index {
+                tracing::warn!(
+                    "index covers LSN {} but the WAL ends at {}; rebuilding the index from the WAL",
+                    meta.counters.applied_lsn,
+                    wal.last_lsn()
+                );
+            }
+            index.clear()?;
+            meta = Meta::default();
+        }
+        replay(&index, &mut meta, &wal)?;
+        let shared = Arc::new(Shared {
+            dir,
+            index,
+            visible_lsn: AtomicU64::new(meta.counters.applied_lsn.0),
+            visible_time: AtomicI64::new(meta.counters.applied_time.0),
+            meta: RwLock::new(Arc::new(meta)),
+            failed: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            stats: Counters::default(),
+        });
+        let (tx, rx) = mpsc::channel();
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("argon-commit".into())
+            .spawn(move || commit::run(thread_shared, wal, rx))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                shared,
+                tx: Mutex::new(Some(tx)),
+                thread: Mutex::new(Some(thread)),
+                _lock: lock,
+            }),
+        })
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// The data dir.
+    pub fn dir(&self) -> &Path {
+        &self.shared().dir
+    }
+
+    fn submit(&self, job: Job) -> Result<oneshot::Receiver<Result<CommitOutcome>>> {
+        if self.shared().failed.load(Ordering::SeqCst) {
+            return Err(StoreError::Closed);
+        }
+        let (tx, rx) = oneshot::channel();
+        let guard = self.inner.tx.lock();
+        let sender = guard.as_ref().ok_or(StoreError::Closed)?;
+        sender.send((job, tx)).map_err(|_| StoreError::Closed)?;
+        Ok(rx)
+    }
+
+    fn run(&self, job: Job) -> Result<CommitOutcome> {
+        self.submit(job)?.blocking_recv().map_err(|_| StoreError::Closed)?
+    }
+
+    /// Commits a write request and waits until it is durable (per the sync
+    /// mode). Do not call from inside an async runtime; use [`Store::write_async`].
+    pub fn write(&self, req: WriteRequest) -> Result<CommitOutcome> {
+        self.run(Job::Write(req))
+    }
+
+    /// Like [`Store::write`], for async callers.
+    pub async fn write_async(&self, req: WriteRequest) -> Result<CommitOutcome> {
+        self.submit(Job::Write(req))?.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Creates a project with its `main` branch.
+    pub fn create_project(&self, project: &str) -> Result<Lsn> {
+        let o = self.run(Job::CreateProject { project: project.into(), actor: "admin".into() })?;
+        o.lsn.ok_or(StoreError::Closed)
+    }
+
+    /// Drops a project and its branches (refused if a branch is protected).
+    /// Its history stays in the WAL.
+    pub fn drop_project(&self, project: &str) -> Result<Lsn> {
+        let o = self.run(Job::DropProject { project: project.into(), actor: "admin".into() })?;
+        o.lsn.ok_or(StoreError::Closed)
+    }
+
+    /// Creates branch `name` from branch `from` at a point of its history.
+    /// A metadata write: nothing is copied.
+    pub fn create_branch(&self, project: &str, name: &str, from: &str, at: At) -> Result<BranchInfo> {
+        self.create_branch_with(project, name, from, at, None)
+    }
+
+    /// [`Store::create_branch`] with an expiry time.
+    pub fn create_branch_with(
+        &self,
+        project: &str,
+        name: &str,
+        from: &str,
+        at: At,
+        expires_at: Option<CommitTime>,
+    ) -> Result<BranchInfo> {
+        let at = self.clamp_at(at)?;
+        self.run(Job::CreateBranch {
+            project: project.into(),
+            branch: name.into(),
+            from: from.into(),
+            at,
+            expires_at,
+            actor: "admin".into(),
+        })?;
+        self.branch(project, name)
+    }
+
+    /// Deletes a branch name (refused for `main`, protected branches and
+    /// branches with children). Its history stays.
+    pub fn delete_branch(&self, project: &str, name: &str) -> Result<Lsn> {
+        let o = self.run(Job::DeleteBranch {
+            project: project.into(),
+            branch: name.into(),
+            actor: "admin".into(),
+        })?;
+        o.lsn.ok_or(StoreError::Closed)
+    }
+
+    /// Sets or clears a branch's protected flag.
+    pub fn protect_branch(&self, project: &str, name: &str, protected: bool) -> Result<Lsn> {
+        let o = self.run(Job::ProtectBranch {
+            project: project.into(),
+            branch: name.into(),
+            protected,
+            actor: "admin".into(),
+        })?;
+        o.lsn.ok_or(StoreError::Closed)
+    }
+
+    /// Points a branch back at a past state. With `backup`, first forks the
+    /// current head as a branch of that name. Nothing is deleted: the
+    /// discarded entries stay in the log and in branches forked before.
+    pub fn reset_branch(
+        &self,
+        project: &str,
+        branch: &str,
+        at: At,
+        backup: Option<&str>,
+    ) -> Result<BranchInfo> {
+        let at = self.clamp_at(at)?;
+        self.run(Job::ResetBranch {
+            project: project.into(),
+            branch: branch.into(),
+            at,
+            backup: backup.map(str::to_string),
+            actor: "admin".into(),
+        })?;
+        self.branch(project, branch)
+    }
+
+    /// Makes everything written so far durable, whatever the sync mode, and
+    /// checkpoints the index.
+    pub fn sync(&self) -> Result<()> {
+        self.run(Job::Sync).map(|_| ())
+    }
+
+    /// The projects, by name.
+    pub fn projects(&self) -> Vec<ProjectInfo> {
+        let meta = self.meta();
+        meta.projects
+            .values()
+            .map(|p| ProjectInfo {
+                name: p.name.clone(),
+                created_lsn: p.created_lsn,
+                created_at: p.created_at,
+                branches: p.branches.len(),
+            })
+            .collect()
+    }
+
+    /// A project's branches, by name.
+    pub fn branches(&self, project: &str) -> Result<Vec<BranchInfo>> {
+        let meta = self.meta();
+        let p = meta.project(project).ok_or_else(|| StoreError::ProjectNotFound(project.into()))?;
+        Ok(p.branches.values().map(|b| branch_info(&meta, project, b)).collect())
+    }
+
+    /// One branch.
+    pub fn branch(&self, project: &str, name: &str) -> Result<BranchInfo> {
+        let meta = self.meta();
+        let p = meta.project(project).ok_or_else(|| StoreError::ProjectNotFound(project.into()))?;
+        let b = p
+            .branches
+            .get(name)
+            .ok_or_else(|| StoreError::BranchNotFound { project: project.into(), branch: name.into() })?;
+        Ok(branch_info(&meta, project, b))
+    }
+
+    /// The newest visible LSN of the whole data dir.
+    pub fn visible_lsn(&self) -> Lsn {
+        Lsn(self.shared().visible_lsn.load(Ordering::SeqCst))
+    }
+
+    /// Commit time of the newest visible LSN.
+    pub fn visible_time(&self) -> CommitTime {
+        CommitTime(self.shared().visible_time.load(Ordering::SeqCst))
+    }
+
+    fn meta(&self) -> Arc<Meta> {
+        self.shared().meta.read().clone()
+    }
+
+    /// Turns a time into an LSN and checks an LSN against the head.
+    fn clamp_at(&self, at: At) -> Result<At> {
+        Ok(match at {
+            At::Head => At::Head,
+            At::Lsn(l) => At::Lsn(self.check_lsn(l)?),
+            At::Time(t) => At::Lsn(self.lsn_at_time(t)?),
+        })
+    }
+
+    fn check_lsn(&self, l: Lsn) -> Result<Lsn> {
+        let head = self.visible_lsn();
+        if l > head {
+            return Err(StoreError::LsnBeyondHead { requested: l, head });
+        }
+        Ok(l)
+    }
+
+    /// The LSN a point in history stands for.
+    pub fn resolve(&self, at: At) -> Result<Lsn> {
+        match at {
+            At::Head => Ok(self.visible_lsn()),
+            At::Lsn(l) => self.check_lsn(l),
+            At::Time(t) => self.lsn_at_time(t),
+        }
+    }
+
+    /// The newest LSN committed at or before `time` (0 if none).
+    pub fn lsn_at_time(&self, time: CommitTime) -> Result<Lsn> {
+        let txn = self.shared().index.env.read_txn()?;
+        Ok(self.shared().index.lsn_at_time(&txn, time)?.min(self.visible_lsn()))
+    }
+
+    /// Commit time of an LSN.
+    pub fn time_of_lsn(&self, lsn: Lsn) -> Result<Option<CommitTime>> {
+        let txn = self.shared().index.env.read_txn()?;
+        self.shared().index.time_of_lsn(&txn, lsn)
+    }
+
+    /// Opens a consistent read of a branch at a point in its history.
+    pub fn snapshot(&self, project: &str, branch: &str, at: At) -> Result<Snapshot> {
+        let lsn = self.resolve(at)?;
+        let meta = self.meta();
+        let b = meta.branch(project, branch).ok_or_else(|| match meta.project(project) {
+            None => StoreError::ProjectNotFound(project.into()),
+            Some(_) => StoreError::BranchNotFound { project: project.into(), branch: branch.into() },
+        })?;
+        let chain = meta.chain(b.timeline, lsn);
+        let catalog = meta.catalog(&chain);
+        let view = ReadView {
+            project: project.into(),
+            branch: branch.into(),
+            timeline: b.timeline,
+            lsn,
+            chain,
+            catalog,
+        };
+        self.reopen(&view)
+    }
+
+    /// Opens a new snapshot of a view taken earlier (a cursor's next batch).
+    /// It reads exactly the same state, however much was written since.
+    pub fn reopen(&self, view: &ReadView) -> Result<Snapshot> {
+        let index = self.shared().index.clone();
+        let txn = index.env.clone().static_read_txn()?;
+        Ok(Snapshot { index, txn, view: view.clone() })
+    }
+
+    /// What resetting `branch` to `at` would discard.
+    pub fn restore_preview(&self, project: &str, branch: &str, at: At) -> Result<RestorePreview> {
+        let target = self.resolve(at)?;
+        let head = self.visible_lsn();
+        let meta = self.meta();
+        let b = meta
+            .branch(project, branch)
+            .ok_or_else(|| StoreError::BranchNotFound { project: project.into(), branch: branch.into() })?;
+        let chain = meta.chain(b.timeline, Lsn::MAX);
+        let on_branch = |tl: TimelineId, lsn: Lsn| chain.0.iter().any(|&(t, bound)| t == tl && lsn <= bound);
+        let mut preview = RestorePreview {
+            project: project.into(),
+            branch: branch.into(),
+            target_lsn: target,
+            head_lsn: meta.branch_head(b),
+            entries: 0,
+            collections: BTreeMap::new(),
+            catalog_changes: vec![],
+        };
+        let mut seen = std::collections::HashSet::new();
+        for r in WalReader::open(&self.dir().join("wal"), target.next())? {
+            let (_, rec) = r?;
+            if rec.lsn > head {
+                break;
+            }
+            let Entry::Commit(c) = Entry::decode(&rec.payload)? else { continue };
+            if !on_branch(c.timeline, rec.lsn) {
+                continue;
+            }
+            preview.entries += 1;
+            for op in &c.ops {
+                match op {
+                    Op::Doc { coll, id, .. } => {
+                        let key = (coll.clone(), argon_types::keycodec::encode(id));
+                        if seen.insert(key) {
+                            *preview.collections.entry(coll.clone()).or_default() += 1;
+                        }
+                    }
+                    Op::CreateCollection { name, .. } => {
+                        preview.catalog_changes.push(format!("create {name}"))
+                    }
+                    Op::DropCollection { name, .. } => preview.catalog_changes.push(format!("drop {name}")),
+                    Op::RenameCollection { from, to, .. } => {
+                        preview.catalog_changes.push(format!("rename {from} to {to}"))
+                    }
+                    Op::CreateIndex { coll, spec } => preview
+                        .catalog_changes
+                        .push(format!("create index {} on {coll}", spec.get_str("name").unwrap_or("?"))),
+                    Op::DropIndex { coll, name } => {
+                        preview.catalog_changes.push(format!("drop index {name} on {coll}"))
+                    }
+                }
+            }
+        }
+        Ok(preview)
+    }
+
+    /// The log from `from` up to the newest visible entry, decoded. This
+    /// reads the WAL files (for history, audit and change streams), not the
+    /// index.
+    pub fn log(&self, from: Lsn) -> Result<LogReader> {
+        Ok(LogReader {
+            inner: WalReader::open(&self.dir().join("wal"), from.max(Lsn(1)))?,
+            until: self.visible_lsn(),
+        })
+    }
+
+    /// Counters for `status` and metrics.
+    pub fn stats(&self) -> StoreStats {
+        let meta = self.meta();
+        let dir_bytes = |d: PathBuf| -> u64 {
+            std::fs::read_dir(d)
+                .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+                .unwrap_or(0)
+        };
+        StoreStats {
+            visible_lsn: self.visible_lsn(),
+            projects: meta.projects.len(),
+            branches: meta.projects.values().map(|p| p.branches.len()).sum(),
+            timelines: meta.timelines.len(),
+            commits: self.shared().stats.commits.load(Ordering::Relaxed),
+            group_commits: self.shared().stats.groups.load(Ordering::Relaxed),
+            wal_bytes: dir_bytes(self.dir().join("wal")),
+            index_bytes: dir_bytes(self.dir().join("index")),
+        }
+    }
+}
+
+/// Decoded WAL entries in LSN order: `(lsn, commit time, entry)`.
+pub struct LogReader {
+    inner: WalReader,
+    until: Lsn,
+}
+
+impl Iterator for LogReader {
+    type Item = Result<(Lsn, CommitTime, Entry)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.inner.next()? {
+            Ok((_, rec)) if rec.lsn > self.until => None,
+            Ok((_, rec)) => Some(Entry::decode(&rec.payload).map(|e| (rec.lsn, rec.time, e))),
+            Err(e) => Some(Err(e.into())),
+        }
+    }
+}
+
+/// Applies every WAL record after the index's checkpoint.
+fn replay(index: &Index, meta: &mut Meta, wal: &Wal) -> Result<()> {
+    let from = meta.counters.applied_lsn.next();
+    if from > wal.last_lsn() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let mut w = index.env.write_txn()?;
+    let mut n = 0u64;
+    for r in wal.reader(from)? {
+        let (_, rec) = r?;
+        let entry = Entry::decode(&rec.payload)?;
+        index.apply(&mut w, meta, &entry, rec.lsn, rec.time)?;
+        n += 1;
+        if n % 50_000 == 0 {
+            index.put_counters(&mut w, &meta.counters)?;
+            w.commit()?;
+            w = index.env.write_txn()?;
+        }
+    }
+    index.put_counters(&mut w, &meta.counters)?;
+    w.commit()?;
+    tracing::info!("replayed {n} WAL records from LSN {from} in {:?}", started.elapsed());
+    Ok(())
+}

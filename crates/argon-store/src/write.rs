@@ -1,0 +1,142 @@
+//! What callers ask the commit thread to do.
+
+use argon_types::{Lsn, TimelineId};
+use bson::{Bson, Document};
+
+/// A group of writes to one branch.
+#[derive(Clone, Debug)]
+pub struct WriteRequest {
+    pub project: String,
+    pub branch: String,
+    /// Who is writing (recorded in the WAL).
+    pub actor: String,
+    /// The client's transaction identity, recorded in the WAL.
+    pub txn: Option<Bson>,
+    /// The snapshot the writes were computed from. With it, a document that
+    /// another commit changed after `base.lsn` (or a branch reset since) makes
+    /// the request fail with [`crate::StoreError::WriteConflict`].
+    pub base: Option<ReadBase>,
+    /// Create the project if it does not exist (MongoDB creates databases on
+    /// first write).
+    pub create_project: bool,
+    pub mode: WriteMode,
+    pub ops: Vec<WriteOp>,
+}
+
+impl WriteRequest {
+    /// A request with no ops yet, ordered mode, anonymous actor.
+    pub fn new(project: impl Into<String>, branch: impl Into<String>) -> WriteRequest {
+        WriteRequest {
+            project: project.into(),
+            branch: branch.into(),
+            actor: "anonymous".into(),
+            txn: None,
+            base: None,
+            create_project: false,
+            mode: WriteMode::Atomic,
+            ops: vec![],
+        }
+    }
+
+    pub fn op(mut self, op: WriteOp) -> WriteRequest {
+        self.ops.push(op);
+        self
+    }
+}
+
+/// The view a write was computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadBase {
+    pub timeline: TimelineId,
+    pub lsn: Lsn,
+}
+
+/// What happens when one op of a request fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteMode {
+    /// All ops commit together or none does (a transaction).
+    Atomic,
+    /// Ops before the failing one commit; the rest are skipped (an ordered batch).
+    Ordered,
+    /// Every op that can commit does (an unordered batch).
+    Unordered,
+}
+
+/// Whether an update or delete checks for concurrent changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Write whatever is there now.
+    Blind,
+    /// Fail with a write conflict if the document changed after the request's base LSN.
+    UnchangedSinceBase,
+}
+
+/// One operation.
+#[derive(Clone, Debug)]
+pub enum WriteOp {
+    /// Inserts a document (it must have an `_id`); fails with a duplicate key
+    /// error if one with that `_id` exists. Creates the collection if needed.
+    Insert {
+        coll: String,
+        doc: Document,
+    },
+    /// Stores `doc` as the new version of document `id` (an update's outcome).
+    /// Creates the document when it does not exist (an upsert's outcome).
+    Update {
+        coll: String,
+        id: Bson,
+        doc: Document,
+        replace: bool,
+        check: Check,
+    },
+    /// Deletes document `id` (no-op if absent).
+    Delete {
+        coll: String,
+        id: Bson,
+        check: Check,
+    },
+    /// Records that the request read this document, for conflict detection.
+    Read {
+        coll: String,
+        id: Bson,
+    },
+    CreateCollection {
+        name: String,
+        options: Document,
+    },
+    DropCollection {
+        name: String,
+    },
+    RenameCollection {
+        from: String,
+        to: String,
+        drop_target: bool,
+    },
+    CreateIndex {
+        coll: String,
+        spec: Document,
+    },
+    DropIndex {
+        coll: String,
+        name: String,
+    },
+}
+
+/// The outcome of a request.
+#[derive(Debug)]
+pub struct CommitOutcome {
+    /// The commit point (`None` if nothing was written).
+    pub lsn: Option<Lsn>,
+    pub time: argon_types::CommitTime,
+    /// Per op: what it did, or why it failed (non-atomic modes). For an
+    /// ordered batch, ops after the first failure are absent.
+    pub results: Vec<Result<OpEffect, crate::StoreError>>,
+}
+
+/// What one op did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpEffect {
+    Written,
+    /// A delete of an absent document, or an index that already existed.
+    NoOp,
+}

@@ -1,0 +1,48 @@
+//! Reopening restores the index from its checkpoint and replays the WAL
+//! tail; a lost index is rebuilt; a second opener gets a clear error.
+
+mod common;
+use argon_store::{At, Store, StoreError, StoreOptions};
+use common::*;
+
+#[test]
+fn state_survives_reopen_and_index_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_project("app").unwrap();
+        for i in 0..100 {
+            insert(&store, "app", "main", "c", doc_v(i, i));
+        }
+        store.create_branch("app", "f", "main", At::Head).unwrap();
+        put(&store, "app", "f", "c", doc_v(1, 100));
+    }
+    let expect_main: Vec<(i32, i32)> = (0..100).map(|i| (i, i)).collect();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(read_all(&store, "app", "main", "c", At::Head), expect_main);
+        assert_eq!(read_all(&store, "app", "f", "c", At::Head)[1], (1, 100));
+    }
+    // Lose the index entirely: it is rebuilt from the WAL.
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(read_all(&store, "app", "main", "c", At::Head), expect_main);
+        assert_eq!(read_all(&store, "app", "f", "c", At::Head)[1], (1, 100));
+        assert_eq!(store.branches("app").unwrap().len(), 2);
+    }
+    let store =
+        Store::open_with(dir.path(), StoreOptions { rebuild_index: true, ..Default::default() }).unwrap();
+    assert_eq!(read_all(&store, "app", "main", "c", At::Head), expect_main);
+}
+
+#[test]
+fn a_second_opener_is_told_who_holds_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let _store = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(StoreError::Locked { pid, .. }) => assert_eq!(pid, std::process::id().to_string()),
+        Err(e) => panic!("unexpected error {e}"),
+        Ok(_) => panic!("second open succeeded"),
+    }
+}
