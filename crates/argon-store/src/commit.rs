@@ -29,7 +29,9 @@ use tokio::sync::oneshot;
 
 use crate::entry::{Commit, DocOpKind, Entry, Op};
 use crate::error::{Result, StoreError};
-use crate::meta::{Catalog, Chain, Meta};
+use crate::meta::{Catalog, Chain, CollectionMeta, Meta};
+use crate::secondary::IndexDef;
+use crate::snapshot::scan_chain;
 use crate::store::{At, Shared};
 use crate::write::{Check, CommitOutcome, OpEffect, WriteMode, WriteOp, WriteRequest};
 
@@ -345,6 +347,79 @@ fn resolve_at(shared: &Shared, w: &RwTxn, at: &At, head: Lsn) -> Result<Lsn> {
 /// request's own earlier ops.
 struct Pending {
     docs: HashMap<(u64, Vec<u8>), Option<Document>>,
+    /// Unique index keys written by earlier ops of the request:
+    /// (index id, key values) → encoded `_id`.
+    unique: HashMap<(u64, Vec<u8>), Vec<u8>>,
+}
+
+impl Pending {
+    fn record_unique(&mut self, cm: &CollectionMeta, id_key: &[u8], doc: &Document) {
+        for ix in cm.indexes.iter().filter(|i| i.spec.get_bool("unique").unwrap_or(false)) {
+            for kv in IndexDef::from_spec(&ix.spec).key_values(doc) {
+                self.unique.insert((ix.id, kv), id_key.to_vec());
+            }
+        }
+    }
+}
+
+/// Fails with a duplicate key error if `doc` would give a unique index of
+/// the collection a key another visible document already has.
+fn check_unique(
+    shared: &Shared,
+    w: &RwTxn,
+    chain: &Chain,
+    cm: &CollectionMeta,
+    pending: &Pending,
+    id: &Bson,
+    doc: &Document,
+    ns: &str,
+) -> Result<()> {
+    let id_key = keycodec::encode(id);
+    for ix in cm.indexes.iter().filter(|i| i.spec.get_bool("unique").unwrap_or(false)) {
+        let def = IndexDef::from_spec(&ix.spec);
+        let still_has = |other: &[u8], kv: &[u8]| match pending.docs.get(&(cm.id, other.to_vec())) {
+            Some(d) => d.as_ref().is_some_and(|d| def.key_values(d).contains(kv)),
+            None => true,
+        };
+        for kv in def.key_values(doc) {
+            let end = crate::keys::prefix_end(&kv);
+            let mut scan = scan_chain(
+                &shared.index.idx,
+                w,
+                chain,
+                ix.id,
+                std::ops::Bound::Included(kv.as_slice()),
+                Some(&end),
+            )?;
+            let mut clash = false;
+            while let Some((_, other)) = scan.next_raw()? {
+                if other != id_key.as_slice() && still_has(other, &kv) {
+                    clash = true;
+                    break;
+                }
+            }
+            if !clash {
+                if let Some(other) = pending.unique.get(&(ix.id, kv.clone())) {
+                    clash = *other != id_key && still_has(other, &kv);
+                }
+            }
+            if clash {
+                let mut key_value = Document::new();
+                for f in &def.fields {
+                    let v =
+                        crate::secondary::values_at(doc, &f.path).into_iter().next().unwrap_or(Bson::Null);
+                    key_value.insert(f.path.clone(), v);
+                }
+                return Err(StoreError::DuplicateKey {
+                    ns: ns.to_string(),
+                    index: ix.name().to_string(),
+                    key_pattern: ix.spec.get_document("key").cloned().unwrap_or_default(),
+                    key_value,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn prepare_write(
@@ -388,7 +463,7 @@ fn prepare_write(
         if project_exists { meta.chain(timeline, Lsn::MAX) } else { Chain(vec![(timeline, Lsn::MAX)]) };
     let mut catalog: Catalog = (*meta.catalog(&chain)).clone();
     let mut next_collection = meta.counters.next_collection.max(1);
-    let mut pending = Pending { docs: HashMap::new() };
+    let mut pending = Pending { docs: HashMap::new(), unique: HashMap::new() };
     let mut ops: Vec<Op> = Vec::new();
     let mut results = Vec::with_capacity(req.ops.len());
     let ns = |coll: &str| format!("{}.{}", req.project, coll);
@@ -509,6 +584,10 @@ fn prepare_op(
                     key_value: doc! {"_id": id.clone()},
                 });
             }
+            if let Some(cm) = catalog.get(&coll) {
+                check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
+                pending.record_unique(cm, &id_key, &doc);
+            }
             pending.docs.insert((coll_id, id_key), Some(doc.clone()));
             ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Insert, id, post: Some(doc), pre: None });
             Ok(OpEffect::Written)
@@ -534,6 +613,10 @@ fn prepare_op(
                 (Some(_), true) => DocOpKind::Replace,
                 (Some(_), false) => DocOpKind::Update,
             };
+            if let Some(cm) = catalog.get(&coll) {
+                check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
+                pending.record_unique(cm, &id_key, &doc);
+            }
             pending.docs.insert((coll_id, id_key), Some(doc.clone()));
             ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(doc), pre: cur });
             Ok(OpEffect::Written)
@@ -608,25 +691,32 @@ fn prepare_op(
                 .map_err(|_| StoreError::InvalidArgument("index spec must have a string 'name'".into()))?
                 .to_string();
             ensure_collection(catalog, ops, &coll)?;
-            let existing = catalog.get(&coll).and_then(|c| {
-                c.indexes.iter().find(|s| s.get_str("name").ok() == Some(name.as_str())).cloned()
-            });
+            let existing = catalog
+                .get(&coll)
+                .and_then(|c| c.indexes.iter().find(|i| i.name() == name.as_str()).cloned());
             if let Some(e) = existing {
-                if e.get("key") == spec.get("key") {
+                if e.spec.get("key") == spec.get("key") {
                     return Ok(OpEffect::NoOp);
                 }
                 return Err(StoreError::InvalidArgument(format!(
                     "An existing index has the same name as the requested index: {name}"
                 )));
             }
-            let op = Op::CreateIndex { coll, spec };
+            if spec.get_bool("unique").unwrap_or(false) {
+                if let Some(cm) = catalog.get(&coll) {
+                    check_existing_unique(shared, w, chain, cm, &spec, &name, &ns(&coll))?;
+                }
+            }
+            let index_id = *next_collection;
+            *next_collection += 1;
+            let op = Op::CreateIndex { coll, index_id, spec };
             catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
             ops.push(op);
             Ok(OpEffect::Written)
         }
         WriteOp::DropIndex { coll, name } => {
             let c = catalog.get(&coll).ok_or_else(|| StoreError::NamespaceNotFound(ns(&coll)))?;
-            if !c.indexes.iter().any(|s| s.get_str("name").ok() == Some(name.as_str())) {
+            if !c.indexes.iter().any(|i| i.name() == name.as_str()) {
                 return Err(StoreError::InvalidArgument(format!("index not found with name [{name}]")));
             }
             let op = Op::DropIndex { coll, name };
@@ -635,4 +725,39 @@ fn prepare_op(
             Ok(OpEffect::Written)
         }
     }
+}
+
+/// Before a unique index is created: the visible documents must not share a key.
+fn check_existing_unique(
+    shared: &Shared,
+    w: &RwTxn,
+    chain: &Chain,
+    cm: &CollectionMeta,
+    spec: &Document,
+    name: &str,
+    ns: &str,
+) -> Result<()> {
+    let def = IndexDef::from_spec(spec);
+    let mut seen = std::collections::HashSet::new();
+    let mut scan = scan_chain(&shared.index.docs, w, chain, cm.id, std::ops::Bound::Unbounded, None)?;
+    while let Some((_, bytes)) = scan.next_raw()? {
+        let doc = crate::snapshot::decode_doc(bytes)?;
+        for kv in def.key_values(&doc) {
+            if !seen.insert(kv) {
+                let mut key_value = Document::new();
+                for f in &def.fields {
+                    let v =
+                        crate::secondary::values_at(&doc, &f.path).into_iter().next().unwrap_or(Bson::Null);
+                    key_value.insert(f.path.clone(), v);
+                }
+                return Err(StoreError::DuplicateKey {
+                    ns: ns.to_string(),
+                    index: name.to_string(),
+                    key_pattern: spec.get_document("key").cloned().unwrap_or_default(),
+                    key_value,
+                });
+            }
+        }
+    }
+    Ok(())
 }

@@ -106,6 +106,7 @@ pub enum Op {
     },
     CreateIndex {
         coll: String,
+        index_id: u64,
         spec: Document,
     },
     DropIndex {

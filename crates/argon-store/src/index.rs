@@ -13,6 +13,7 @@
 //! - `catalogs`: timeline | LSN → catalog as of that LSN, BSON.
 //! - `times`: commit time | LSN → (), to map a time to an LSN.
 //! - `state`: `counters` → watermarks and id counters, BSON.
+//! - `idx`: versioned secondary index entries, see [`crate::secondary`].
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,10 +22,16 @@ use argon_types::{CommitTime, Lsn, TimelineId};
 use heed::types::Bytes;
 use heed::{Database, Env, EnvFlags, EnvOpenOptions, RoTxn, RwTxn, WithoutTls};
 
+use argon_types::keycodec;
+use bson::{Bson, Document};
+
 use crate::entry::{Commit, Entry, Op};
 use crate::error::{Result, StoreError};
 use crate::keys::{self, DocKey};
-use crate::meta::{BranchMeta, Catalog, Chain, CollectionMeta, Counters, Meta, ProjectMeta, TimelineMeta};
+use crate::meta::{
+    BranchMeta, Catalog, Chain, CollectionMeta, Counters, IndexMeta, Meta, ProjectMeta, TimelineMeta,
+};
+use crate::secondary::{self, IndexDef};
 
 /// Handles to the LMDB environment and its tables.
 #[derive(Clone)]
@@ -36,6 +43,8 @@ pub struct Index {
     catalogs: Database<Bytes, Bytes>,
     times: Database<Bytes, Bytes>,
     state: Database<Bytes, Bytes>,
+    /// Versioned secondary index entries, see [`crate::secondary`].
+    pub idx: Database<Bytes, Bytes>,
 }
 
 const COUNTERS_KEY: &[u8] = b"counters";
@@ -84,8 +93,9 @@ impl Index {
         let catalogs = env.create_database(&mut wtxn, Some("catalogs"))?;
         let times = env.create_database(&mut wtxn, Some("times"))?;
         let state = env.create_database(&mut wtxn, Some("state"))?;
+        let idx = env.create_database(&mut wtxn, Some("idx"))?;
         wtxn.commit()?;
-        Ok(Index { env, docs, projects, timelines, catalogs, times, state })
+        Ok(Index { env, docs, projects, timelines, catalogs, times, state, idx })
     }
 
     /// Loads all metadata (small: projects, branches, timelines, catalogs).
@@ -123,7 +133,9 @@ impl Index {
     /// Empties every table (before a rebuild from the WAL).
     pub fn clear(&self) -> Result<()> {
         let mut w = self.env.write_txn()?;
-        for db in [&self.docs, &self.projects, &self.timelines, &self.catalogs, &self.times, &self.state] {
+        for db in
+            [&self.docs, &self.projects, &self.timelines, &self.catalogs, &self.times, &self.state, &self.idx]
+        {
             db.clear(&mut w)?;
         }
         w.commit()?;
@@ -340,10 +352,11 @@ impl Index {
         lsn: Lsn,
         time: CommitTime,
     ) -> Result<()> {
+        let base = meta.catalog(&meta.chain(c.timeline, Lsn::MAX));
         let mut catalog: Option<Catalog> = None;
         for op in &c.ops {
             match op {
-                Op::Doc { coll_id, id, post, .. } => {
+                Op::Doc { coll, coll_id, id, post, pre, .. } => {
                     let key = DocKey::new(c.timeline, *coll_id, id).at(lsn);
                     let value = match post {
                         Some(doc) => keys::value::live(
@@ -352,13 +365,39 @@ impl Index {
                         None => keys::value::tombstone(),
                     };
                     self.docs.put(w, key.as_bytes(), &value)?;
+                    let cat = catalog.as_ref().unwrap_or(&base);
+                    if let Some(cm) = cat.get(coll).filter(|cm| cm.id == *coll_id) {
+                        for ix in &cm.indexes {
+                            self.update_index_entries(
+                                w,
+                                c.timeline,
+                                ix,
+                                id,
+                                pre.as_ref(),
+                                post.as_ref(),
+                                lsn,
+                            )?;
+                        }
+                    }
                 }
                 ddl => {
-                    let cat = catalog
-                        .get_or_insert_with(|| (*meta.catalog(&meta.chain(c.timeline, Lsn::MAX))).clone());
+                    let cat = catalog.get_or_insert_with(|| (*base).clone());
                     cat.apply(ddl, lsn).map_err(StoreError::Corrupt)?;
-                    if let Op::CreateCollection { coll_id, .. } = ddl {
-                        meta.counters.next_collection = meta.counters.next_collection.max(coll_id + 1);
+                    match ddl {
+                        Op::CreateCollection { coll_id, .. } => {
+                            meta.counters.next_collection = meta.counters.next_collection.max(coll_id + 1);
+                        }
+                        Op::CreateIndex { coll, index_id, .. } => {
+                            meta.counters.next_collection = meta.counters.next_collection.max(index_id + 1);
+                            let cm = cat.get(coll).cloned().ok_or_else(|| {
+                                StoreError::Corrupt(format!("index on unknown collection {coll}"))
+                            })?;
+                            if let Some(ix) = cm.indexes.iter().find(|i| i.id == *index_id) {
+                                let chain = meta.chain(c.timeline, Lsn::MAX);
+                                self.build_index(w, &chain, c.timeline, cm.id, ix, lsn)?;
+                            }
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -377,6 +416,78 @@ impl Index {
         }
         let t = t.clone();
         self.put_timeline(w, &t)
+    }
+
+    /// Writes the index entries a document change adds and removes.
+    #[allow(clippy::too_many_arguments)]
+    fn update_index_entries(
+        &self,
+        w: &mut RwTxn,
+        tl: TimelineId,
+        ix: &IndexMeta,
+        id: &Bson,
+        pre: Option<&Document>,
+        post: Option<&Document>,
+        lsn: Lsn,
+    ) -> Result<()> {
+        let def = IndexDef::from_spec(&ix.spec);
+        let old = pre.map(|d| def.key_values(d)).unwrap_or_default();
+        let new = post.map(|d| def.key_values(d)).unwrap_or_default();
+        let id_key = keycodec::encode(id);
+        for gone in old.difference(&new) {
+            let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(gone, id)).at(lsn);
+            self.idx.put(w, k.as_bytes(), &keys::value::tombstone())?;
+        }
+        for added in new.difference(&old) {
+            let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(added, id)).at(lsn);
+            self.idx.put(w, k.as_bytes(), &keys::value::live(&id_key))?;
+        }
+        Ok(())
+    }
+
+    /// Builds a new index's entries for every document visible on the
+    /// timeline, in bounded batches (never the whole collection in memory).
+    fn build_index(
+        &self,
+        w: &mut RwTxn,
+        chain: &Chain,
+        tl: TimelineId,
+        coll_id: u64,
+        ix: &IndexMeta,
+        lsn: Lsn,
+    ) -> Result<()> {
+        const BATCH: usize = 4096;
+        let def = IndexDef::from_spec(&ix.spec);
+        let mut after: Option<Vec<u8>> = None;
+        loop {
+            let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(BATCH);
+            let mut docs = 0;
+            {
+                let lower = match &after {
+                    Some(a) => std::ops::Bound::Excluded(a.as_slice()),
+                    None => std::ops::Bound::Unbounded,
+                };
+                let mut scan = crate::snapshot::scan_chain(&self.docs, w, chain, coll_id, lower, None)?;
+                while docs < BATCH {
+                    let Some((id_key, bytes)) = scan.next_raw()? else { break };
+                    let doc = crate::snapshot::decode_doc(bytes)?;
+                    let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+                    for kv in def.key_values(&doc) {
+                        let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(&kv, &id)).at(lsn);
+                        entries.push((k.as_bytes().to_vec(), keys::value::live(id_key)));
+                    }
+                    after = Some(id_key.to_vec());
+                    docs += 1;
+                }
+            }
+            for (k, v) in &entries {
+                self.idx.put(w, k, v)?;
+            }
+            if docs < BATCH {
+                break;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -412,21 +523,21 @@ impl Catalog {
                     .ok_or_else(|| format!("collection {from} does not exist"))?;
                 self.collections.insert(to.clone(), c);
             }
-            Op::CreateIndex { coll, spec } => {
+            Op::CreateIndex { coll, index_id, spec } => {
                 let c = self
                     .collections
                     .get_mut(coll)
                     .ok_or_else(|| format!("collection {coll} does not exist"))?;
                 let name = spec.get_str("name").unwrap_or_default();
-                c.indexes.retain(|s| s.get_str("name").unwrap_or_default() != name);
-                c.indexes.push(spec.clone());
+                c.indexes.retain(|i| i.name() != name);
+                c.indexes.push(IndexMeta { id: *index_id, created_lsn: lsn, spec: spec.clone() });
             }
             Op::DropIndex { coll, name } => {
                 let c = self
                     .collections
                     .get_mut(coll)
                     .ok_or_else(|| format!("collection {coll} does not exist"))?;
-                c.indexes.retain(|s| s.get_str("name").unwrap_or_default() != name);
+                c.indexes.retain(|i| i.name() != name);
             }
             Op::Doc { .. } => {}
         }

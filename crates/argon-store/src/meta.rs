@@ -77,8 +77,25 @@ pub struct CollectionMeta {
     pub id: u64,
     pub created_lsn: Lsn,
     pub options: Document,
-    /// Secondary index specs (`{key, name, unique, ...}`), in creation order.
-    pub indexes: Vec<Document>,
+    /// Secondary indexes, in creation order.
+    pub indexes: Vec<IndexMeta>,
+}
+
+/// One secondary index in a catalog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexMeta {
+    /// Stable id used in index entry keys.
+    pub id: u64,
+    /// The LSN of the entry that created it (its entries exist from there on).
+    pub created_lsn: Lsn,
+    /// The spec as given (`{v, key, name, unique, sparse, ...}`).
+    pub spec: Document,
+}
+
+impl IndexMeta {
+    pub fn name(&self) -> &str {
+        self.spec.get_str("name").unwrap_or_default()
+    }
 }
 
 /// Counters and watermarks of the whole data dir.

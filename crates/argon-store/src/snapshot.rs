@@ -12,7 +12,7 @@ use std::sync::Arc;
 use argon_types::{keycodec, Lsn, TimelineId};
 use bson::{Bson, Document};
 use heed::types::Bytes;
-use heed::{RoRange, RoTxn, WithoutTls};
+use heed::{Database, RoRange, RoTxn, WithoutTls};
 
 use crate::error::{Result, StoreError};
 use crate::index::Index;
@@ -99,32 +99,58 @@ impl Snapshot {
         let Some(c) = self.view.catalog.get(coll) else {
             return Ok(Scan { levels: vec![], last: None });
         };
-        let mut levels = Vec::with_capacity(self.view.chain.0.len());
-        for &(tl, bound) in &self.view.chain.0 {
-            let prefix = collection_prefix(tl, c.id);
-            let start = match after {
-                Some(a) => {
-                    let mut s = prefix.to_vec();
-                    s.extend_from_slice(a);
-                    s.extend_from_slice(&[0xFF; 8]);
-                    s
-                }
-                None => prefix.to_vec(),
-            };
-            let mut level = Level {
-                index: &self.index,
-                txn: &self.txn,
-                end: prefix_end(&prefix),
-                bound,
-                iter: None,
-                last_id: None,
-                head: None,
-            };
-            level.seek(&start)?;
-            level.advance()?;
-            levels.push(level);
+        let lower = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Unbounded,
+        };
+        scan_chain(&self.index.docs, &self.txn, &self.view.chain, c.id, lower, None)
+    }
+
+    /// The document whose encoded `_id` is `id_key` (from an index scan).
+    pub fn get_by_id_key(&self, coll: &str, id_key: &[u8]) -> Result<Option<Document>> {
+        let Some(c) = self.view.catalog.get(coll) else { return Ok(None) };
+        match self.index.get_version(&self.txn, &self.view.chain, c.id, id_key)? {
+            Some((_, Some(bytes))) => Ok(Some(decode_doc(bytes)?)),
+            _ => Ok(None),
         }
-        Ok(Scan { levels, last: None })
+    }
+
+    /// Entries of a secondary index with key values between `lower` and
+    /// `upper` (encoded as [`crate::IndexDef`] does; the bounds apply to the
+    /// key prefix), in index order: `(entry key, encoded _id)`.
+    pub fn index_scan(
+        &self,
+        coll: &str,
+        index_name: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Result<Scan<'_>> {
+        let Some(c) = self.view.catalog.get(coll) else {
+            return Ok(Scan { levels: vec![], last: None });
+        };
+        let Some(ix) = c.indexes.iter().find(|i| i.name() == index_name) else {
+            return Err(StoreError::InvalidArgument(format!("index {index_name} does not exist on {coll}")));
+        };
+        // Bounds are on key prefixes: an excluded lower bound must skip every
+        // entry starting with it, an included upper bound must take them all.
+        let lower_owned;
+        let lower = match lower {
+            Bound::Excluded(l) => {
+                lower_owned = prefix_end(l);
+                Bound::Included(lower_owned.as_slice())
+            }
+            b => b,
+        };
+        let upper_owned;
+        let upper = match upper {
+            Bound::Included(u) => {
+                upper_owned = prefix_end(u);
+                Some(upper_owned.as_slice())
+            }
+            Bound::Excluded(u) => Some(u),
+            Bound::Unbounded => None,
+        };
+        scan_chain(&self.index.idx, &self.txn, &self.view.chain, ix.id, lower, upper)
     }
 
     /// Number of visible documents in a collection.
@@ -138,15 +164,49 @@ impl Snapshot {
     }
 }
 
-/// Resolves the visible version of each document on one timeline.
+/// An ordered scan through a chain: for each timeline, the range
+/// `prefix(timeline, id) | lower ..< upper` of `db` (`upper` exclusive), merged by sub-key with
+/// the child's version winning. Used for documents (sub-key = encoded `_id`,
+/// payload = BSON) and index entries (sub-key = key values + `_id`,
+/// payload = encoded `_id`).
+pub(crate) fn scan_chain<'t>(
+    db: &Database<Bytes, Bytes>,
+    txn: &'t RoTxn<'t>,
+    chain: &Chain,
+    id: u64,
+    lower: Bound<&[u8]>,
+    upper: Option<&[u8]>,
+) -> Result<Scan<'t>> {
+    let mut levels = Vec::with_capacity(chain.0.len());
+    for &(tl, bound) in &chain.0 {
+        let prefix = collection_prefix(tl, id);
+        let start = match lower {
+            Bound::Included(l) => [&prefix[..], l].concat(),
+            // Past every version of `l` (sub-keys are prefix-free).
+            Bound::Excluded(l) => [&prefix[..], l, &[0xFF; 8]].concat(),
+            Bound::Unbounded => prefix.to_vec(),
+        };
+        let end = match upper {
+            Some(u) => [&prefix[..], u].concat(),
+            None => prefix_end(&prefix),
+        };
+        let mut level = Level { db: *db, txn, end, bound, iter: None, last_id: None, head: None };
+        level.seek(&start)?;
+        level.advance()?;
+        levels.push(level);
+    }
+    Ok(Scan { levels, last: None })
+}
+
+/// Resolves the visible version of each sub-key on one timeline.
 struct Level<'t> {
-    index: &'t Index,
-    txn: &'t RoTxn<'static, WithoutTls>,
+    db: Database<Bytes, Bytes>,
+    txn: &'t RoTxn<'t>,
     end: Vec<u8>,
     bound: Lsn,
     iter: Option<RoRange<'t, Bytes, Bytes>>,
     last_id: Option<&'t [u8]>,
-    /// The next visible version: (encoded `_id`, bytes or `None` for a tombstone).
+    /// The next visible version: (sub-key, payload or `None` when deleted).
     head: Option<(&'t [u8], Option<&'t [u8]>)>,
 }
 
@@ -155,12 +215,16 @@ const SKIP_BEFORE_SEEK: u32 = 4;
 
 impl<'t> Level<'t> {
     fn seek(&mut self, from: &[u8]) -> Result<()> {
+        if from >= self.end.as_slice() {
+            self.iter = None;
+            return Ok(());
+        }
         let range = (Bound::Included(from), Bound::Excluded(self.end.as_slice()));
-        self.iter = Some(self.index.docs.range(self.txn, &range)?);
+        self.iter = Some(self.db.range(self.txn, &range)?);
         Ok(())
     }
 
-    /// Moves `head` to the next document's visible version on this timeline.
+    /// Moves `head` to the next sub-key's visible version on this timeline.
     fn advance(&mut self) -> Result<()> {
         self.head = None;
         let mut skipped = 0u32;
@@ -171,15 +235,14 @@ impl<'t> Level<'t> {
                 return Ok(());
             };
             let (k, v) = item?;
-            let (doc, lsn) =
+            let (full, lsn) =
                 keys::split_version_key(k).ok_or_else(|| StoreError::Corrupt("short key".into()))?;
-            let id_key = &doc[16..];
-            if self.last_id == Some(id_key) {
-                // An older version of the document just returned.
+            let sub = &full[16..];
+            if self.last_id == Some(sub) {
+                // An older version of the sub-key just returned.
                 skipped += 1;
                 if skipped >= SKIP_BEFORE_SEEK {
-                    let mut past = doc.to_vec();
-                    past.extend_from_slice(&[0xFF; 8]);
+                    let past = [full, &[0xFF; 8]].concat();
                     self.seek(&past)?;
                     skipped = 0;
                 }
@@ -189,29 +252,29 @@ impl<'t> Level<'t> {
                 // Too new for this read: jump to the newest version <= bound.
                 skipped += 1;
                 if skipped >= SKIP_BEFORE_SEEK {
-                    let mut at = doc.to_vec();
-                    at.extend_from_slice(&self.bound.to_desc_bytes());
+                    let at = [full, &self.bound.to_desc_bytes()].concat();
                     self.seek(&at)?;
                     skipped = 0;
                 }
                 continue;
             }
-            self.last_id = Some(id_key);
-            self.head = Some((id_key, keys::value::doc_bytes(v)));
+            self.last_id = Some(sub);
+            self.head = Some((sub, keys::value::doc_bytes(v)));
             return Ok(());
         }
     }
 }
 
-/// An ordered scan of one collection in a snapshot (a k-way merge of the
-/// chain's timelines, where the child's version of a document wins).
+/// An ordered scan of one collection (or index) in a snapshot: a k-way
+/// merge of the chain's timelines, where the child's version wins.
 pub struct Scan<'t> {
     levels: Vec<Level<'t>>,
     last: Option<&'t [u8]>,
 }
 
 impl<'t> Scan<'t> {
-    /// The next visible document as (encoded `_id`, BSON bytes).
+    /// The next visible entry as (sub-key, payload): for a collection
+    /// (encoded `_id`, BSON bytes); for an index (entry key, encoded `_id`).
     pub fn next_raw(&mut self) -> Result<Option<(&'t [u8], &'t [u8])>> {
         loop {
             let mut min: Option<&'t [u8]> = None;
@@ -238,7 +301,7 @@ impl<'t> Scan<'t> {
         }
     }
 
-    /// The encoded `_id` of the last document returned (to resume later).
+    /// The sub-key of the last entry returned (to resume later).
     pub fn last_id_key(&self) -> Option<&'t [u8]> {
         self.last
     }

@@ -542,7 +542,7 @@ impl Store {
                     Op::RenameCollection { from, to, .. } => {
                         preview.catalog_changes.push(format!("rename {from} to {to}"))
                     }
-                    Op::CreateIndex { coll, spec } => preview
+                    Op::CreateIndex { coll, spec, .. } => preview
                         .catalog_changes
                         .push(format!("create index {} on {coll}", spec.get_str("name").unwrap_or("?"))),
                     Op::DropIndex { coll, name } => {
