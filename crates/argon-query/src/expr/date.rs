@@ -1,0 +1,424 @@
+//! Date expressions: `$year`, `$month`, ..., `$dateToString`, and the
+//! calendar arithmetic behind them (proleptic Gregorian, UTC milliseconds).
+//!
+//! Time zones: "UTC", "GMT", and fixed offsets ("+05:30", "-0800", "+03").
+//! Olson names ("Europe/Paris") need a time zone database this crate does
+//! not carry; they are rejected with MongoDB's "unrecognized time zone
+//! identifier" error (40485).
+
+use bson::Bson;
+
+use super::Value;
+use crate::error::{codes, err, Result};
+
+/// Broken-down time of a UTC millisecond timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Parts {
+    pub(crate) year: i64,
+    pub(crate) month: u32,
+    pub(crate) day: u32,
+    pub(crate) hour: u32,
+    pub(crate) minute: u32,
+    pub(crate) second: u32,
+    pub(crate) millis: u32,
+    /// 1 = Sunday ... 7 = Saturday (MongoDB's `$dayOfWeek`).
+    pub(crate) day_of_week: u32,
+    /// 1 ... 366.
+    pub(crate) day_of_year: u32,
+}
+
+/// Days since 1970-01-01 of a civil date.
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// Breaks a timestamp down, shifted by `offset_ms` (the zone's offset).
+pub(crate) fn parts(millis: i64, offset_ms: i64) -> Parts {
+    let t = millis + offset_ms;
+    let days = t.div_euclid(86_400_000);
+    let ms_of_day = t.rem_euclid(86_400_000);
+    let (year, month, day) = civil_from_days(days);
+    let day_of_year = (days - days_from_civil(year, 1, 1) + 1) as u32;
+    // 1970-01-01 was a Thursday (Sunday = 0 -> 4).
+    let dow0 = (days + 4).rem_euclid(7) as u32;
+    Parts {
+        year,
+        month,
+        day,
+        hour: (ms_of_day / 3_600_000) as u32,
+        minute: (ms_of_day / 60_000 % 60) as u32,
+        second: (ms_of_day / 1000 % 60) as u32,
+        millis: (ms_of_day % 1000) as u32,
+        day_of_week: dow0 + 1,
+        day_of_year,
+    }
+}
+
+impl Parts {
+    /// Week of the year, Sunday-based: week 1 starts on the first Sunday.
+    pub(crate) fn week(&self) -> u32 {
+        let dow0 = self.day_of_week - 1;
+        (self.day_of_year - 1 + 7 - dow0) / 7
+    }
+
+    /// ISO 8601 day of week: 1 = Monday ... 7 = Sunday.
+    pub(crate) fn iso_day_of_week(&self) -> u32 {
+        if self.day_of_week == 1 {
+            7
+        } else {
+            self.day_of_week - 1
+        }
+    }
+
+    /// ISO 8601 week-numbering year and week (1 ... 53).
+    pub(crate) fn iso_week(&self) -> (i64, u32) {
+        let wd = self.iso_day_of_week() as i64;
+        let week = (self.day_of_year as i64 - wd + 10) / 7;
+        if week < 1 {
+            let prev = self.year - 1;
+            let dec31 = parts(days_from_civil(prev, 12, 31) * 86_400_000, 0);
+            return (prev, dec31.iso_week().1);
+        }
+        let weeks_in_year = {
+            let jan1 = parts(days_from_civil(self.year, 1, 1) * 86_400_000, 0).iso_day_of_week();
+            if jan1 == 4 || (jan1 == 3 && is_leap(self.year)) {
+                53
+            } else {
+                52
+            }
+        };
+        if week as u32 > weeks_in_year {
+            (self.year + 1, 1)
+        } else {
+            (self.year, week as u32)
+        }
+    }
+}
+
+/// A fixed time zone offset in milliseconds from a MongoDB time zone string.
+pub(crate) fn parse_timezone(tz: &str) -> Result<i64> {
+    let bad = || err(codes::L40485, format!("unrecognized time zone identifier: \"{tz}\""));
+    match tz {
+        "UTC" | "GMT" | "Etc/UTC" | "Etc/GMT" | "Z" => return Ok(0),
+        _ => {}
+    }
+    let (sign, rest) = match tz.as_bytes().first() {
+        Some(b'+') => (1, &tz[1..]),
+        Some(b'-') => (-1, &tz[1..]),
+        _ => return bad(),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !(digits.len() == 2 || digits.len() == 4) {
+        return bad();
+    }
+    if rest.contains(':') && !(rest.len() == 5 && rest.as_bytes()[2] == b':') {
+        return bad();
+    }
+    let hours: i64 = digits[..2].parse().unwrap_or(99);
+    let minutes: i64 = if digits.len() == 4 { digits[2..].parse().unwrap_or(99) } else { 0 };
+    if hours > 23 || minutes > 59 {
+        return bad();
+    }
+    Ok(sign * (hours * 3_600_000 + minutes * 60_000))
+}
+
+/// MongoDB's `coerceToDate`: dates, timestamps and ObjectIds.
+pub(crate) fn coerce_to_date(v: &Bson) -> Result<i64> {
+    match v {
+        Bson::DateTime(d) => Ok(d.timestamp_millis()),
+        Bson::Timestamp(t) => Ok(t.time as i64 * 1000),
+        Bson::ObjectId(o) => Ok(o.timestamp().timestamp_millis()),
+        other => err(
+            codes::L16006,
+            format!("can't convert from BSON type {} to Date", crate::types::type_name(other)),
+        ),
+    }
+}
+
+pub(crate) const ISO_FORMAT: &str = "%Y-%m-%dT%H:%M:%S.%LZ";
+
+/// Rejects format strings MongoDB rejects.
+pub(crate) fn validate_format(format: &str) -> Result<()> {
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        match chars.next() {
+            None => return err(codes::L18535, "Unmatched '%' at end of format string"),
+            Some(
+                'd' | 'G' | 'H' | 'j' | 'L' | 'm' | 'M' | 'S' | 'w' | 'u' | 'U' | 'V' | 'Y' | 'z' | 'Z' | '%'
+                | 'b' | 'B',
+            ) => {}
+            Some(other) => {
+                return err(codes::L18536, format!("Invalid format character '%{other}' in format string"))
+            }
+        }
+    }
+    Ok(())
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Formats a timestamp with a (validated) MongoDB format string.
+pub(crate) fn format_date(format: &str, millis: i64, offset_ms: i64) -> Result<String> {
+    let p = parts(millis, offset_ms);
+    let mut out = String::with_capacity(format.len() + 8);
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let spec = chars.next().unwrap_or('%');
+        match spec {
+            'Y' => {
+                if !(0..=9999).contains(&p.year) {
+                    return err(
+                        codes::L18537,
+                        format!("$dateToString is only defined on year 0-9999, tried to use year {}", p.year),
+                    );
+                }
+                out.push_str(&format!("{:04}", p.year));
+            }
+            'G' => out.push_str(&format!("{:04}", p.iso_week().0)),
+            'm' => out.push_str(&format!("{:02}", p.month)),
+            'd' => out.push_str(&format!("{:02}", p.day)),
+            'H' => out.push_str(&format!("{:02}", p.hour)),
+            'M' => out.push_str(&format!("{:02}", p.minute)),
+            'S' => out.push_str(&format!("{:02}", p.second)),
+            'L' => out.push_str(&format!("{:03}", p.millis)),
+            'j' => out.push_str(&format!("{:03}", p.day_of_year)),
+            'w' => out.push_str(&p.day_of_week.to_string()),
+            'u' => out.push_str(&p.iso_day_of_week().to_string()),
+            'U' => out.push_str(&format!("{:02}", p.week())),
+            'V' => out.push_str(&format!("{:02}", p.iso_week().1)),
+            'z' => {
+                let sign = if offset_ms < 0 { '-' } else { '+' };
+                let m = offset_ms.abs() / 60_000;
+                out.push_str(&format!("{sign}{:02}{:02}", m / 60, m % 60));
+            }
+            'Z' => {
+                let m = offset_ms / 60_000;
+                out.push_str(&format!("{}{}", if m < 0 { "-" } else { "+" }, m.abs()));
+            }
+            'b' => out.push_str(&MONTHS[p.month as usize - 1][..3]),
+            'B' => out.push_str(MONTHS[p.month as usize - 1]),
+            _ => out.push('%'),
+        }
+    }
+    Ok(out)
+}
+
+/// Which part a date expression extracts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DatePart {
+    Year,
+    Month,
+    DayOfMonth,
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+    DayOfWeek,
+    DayOfYear,
+    Week,
+    IsoWeek,
+    IsoWeekYear,
+    IsoDayOfWeek,
+}
+
+impl DatePart {
+    pub(crate) fn from_name(name: &str) -> Option<DatePart> {
+        Some(match name {
+            "$year" => DatePart::Year,
+            "$month" => DatePart::Month,
+            "$dayOfMonth" => DatePart::DayOfMonth,
+            "$hour" => DatePart::Hour,
+            "$minute" => DatePart::Minute,
+            "$second" => DatePart::Second,
+            "$millisecond" => DatePart::Millisecond,
+            "$dayOfWeek" => DatePart::DayOfWeek,
+            "$dayOfYear" => DatePart::DayOfYear,
+            "$week" => DatePart::Week,
+            "$isoWeek" => DatePart::IsoWeek,
+            "$isoWeekYear" => DatePart::IsoWeekYear,
+            "$isoDayOfWeek" => DatePart::IsoDayOfWeek,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn extract(self, millis: i64, offset_ms: i64) -> Bson {
+        let p = parts(millis, offset_ms);
+        let v: i64 = match self {
+            DatePart::Year => p.year,
+            DatePart::Month => p.month as i64,
+            DatePart::DayOfMonth => p.day as i64,
+            DatePart::Hour => p.hour as i64,
+            DatePart::Minute => p.minute as i64,
+            DatePart::Second => p.second as i64,
+            DatePart::Millisecond => p.millis as i64,
+            DatePart::DayOfWeek => p.day_of_week as i64,
+            DatePart::DayOfYear => p.day_of_year as i64,
+            DatePart::Week => p.week() as i64,
+            DatePart::IsoWeek => p.iso_week().1 as i64,
+            DatePart::IsoWeekYear => return Bson::Int64(p.iso_week().0),
+            DatePart::IsoDayOfWeek => p.iso_day_of_week() as i64,
+        };
+        Bson::Int32(v as i32)
+    }
+}
+
+/// The time zone offset of an optional `timezone` argument; `None` when
+/// it evaluated to null (the whole expression is then null).
+pub(crate) fn eval_timezone(tz: Option<Value>) -> Result<Option<i64>> {
+    match tz {
+        None => Ok(Some(0)),
+        Some(v) if super::nullish(&v) => Ok(None),
+        Some(Some(Bson::String(s))) => parse_timezone(&s).map(Some),
+        Some(None) => Ok(None),
+        Some(Some(other)) => err(
+            codes::L40517,
+            format!("timezone must evaluate to a string, found {}", crate::types::type_name(&other)),
+        ),
+    }
+}
+
+/// Parses the date strings `$toDate`/`$convert` accept: `YYYY-MM-DD`,
+/// optionally followed by `THH:MM[:SS[.fff]]` and `Z` or an offset.
+pub(crate) fn parse_date_string(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = s.get(from..from + len)?;
+        if part.bytes().all(|c| c.is_ascii_digit()) {
+            part.parse().ok()
+        } else {
+            None
+        }
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (num(0, 4)?, num(5, 2)? as u32, num(8, 2)? as u32);
+    if !(1..=12).contains(&m) || d == 0 || d > 31 {
+        return None;
+    }
+    let mut ms = days_from_civil(y, m, d) * 86_400_000;
+    let mut i = 10;
+    if i < b.len() && (b[i] == b'T' || b[i] == b' ') {
+        let (hh, mm) = (num(i + 1, 2)?, num(i + 4, 2)?);
+        if b.get(i + 3) != Some(&b':') || hh > 23 || mm > 59 {
+            return None;
+        }
+        ms += hh * 3_600_000 + mm * 60_000;
+        i += 6;
+        if b.get(i) == Some(&b':') {
+            let ss = num(i + 1, 2)?;
+            if ss > 59 {
+                return None;
+            }
+            ms += ss * 1000;
+            i += 3;
+            if b.get(i) == Some(&b'.') {
+                let start = i + 1;
+                let mut end = start;
+                while end < b.len() && b[end].is_ascii_digit() {
+                    end += 1;
+                }
+                if end == start {
+                    return None;
+                }
+                let frac = &s[start..end.min(start + 3)];
+                let mut frac_ms: i64 = frac.parse().ok()?;
+                for _ in frac.len()..3 {
+                    frac_ms *= 10;
+                }
+                ms += frac_ms;
+                i = end;
+            }
+        }
+        if i < b.len() {
+            let tz = &s[i..];
+            let offset = if tz == "Z" { 0 } else { parse_timezone(tz).ok()? };
+            ms -= offset;
+            i = b.len();
+        }
+    }
+    if i != b.len() {
+        return None;
+    }
+    Some(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn breaks_down_known_dates() {
+        // 2024-02-29T13:45:30.123Z, a Thursday.
+        let ms = days_from_civil(2024, 2, 29) * 86_400_000 + 13 * 3_600_000 + 45 * 60_000 + 30_123;
+        let p = parts(ms, 0);
+        assert_eq!(
+            (p.year, p.month, p.day, p.hour, p.minute, p.second, p.millis),
+            (2024, 2, 29, 13, 45, 30, 123)
+        );
+        assert_eq!(p.day_of_week, 5);
+        assert_eq!(p.day_of_year, 60);
+        assert_eq!(format_date(ISO_FORMAT, ms, 0).unwrap(), "2024-02-29T13:45:30.123Z");
+        let before_epoch = parts(-1, 0);
+        assert_eq!((before_epoch.year, before_epoch.month, before_epoch.day), (1969, 12, 31));
+    }
+
+    #[test]
+    fn iso_weeks_cross_year_boundaries() {
+        let p = parts(days_from_civil(2021, 1, 1) * 86_400_000, 0);
+        assert_eq!(p.iso_week(), (2020, 53));
+        let p = parts(days_from_civil(2019, 12, 30) * 86_400_000, 0);
+        assert_eq!(p.iso_week(), (2020, 1));
+    }
+
+    #[test]
+    fn parses_date_strings() {
+        assert_eq!(parse_date_string("1970-01-02"), Some(86_400_000));
+        assert_eq!(parse_date_string("1970-01-01T01:00:00.5+01:00"), Some(500));
+        assert_eq!(parse_date_string("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_date_string("nope"), None);
+    }
+}

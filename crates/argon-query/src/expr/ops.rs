@@ -1,0 +1,1082 @@
+//! Expression operators: the name table, argument parsing and evaluation
+//! dispatch. The semantics of each family live in `arith`, `string`,
+//! `array`, `date` and `convert`.
+
+use bson::Bson;
+
+use super::date::DatePart;
+use super::{
+    compare_values, nullish, parse_operand, truthy, validate_variable_name_for_write, Ctx, Node, ParseScope,
+    Scope, Value,
+};
+use crate::error::{codes, err, Result};
+use crate::regex::MongoRegex;
+
+/// Operators whose arguments are all evaluated before the operator runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Func {
+    // arithmetic
+    Add,
+    Subtract,
+    Multiply,
+    Divide,
+    Mod,
+    Abs,
+    Ceil,
+    Floor,
+    Exp,
+    Ln,
+    Log,
+    Log10,
+    Pow,
+    Sqrt,
+    Round,
+    Trunc,
+    // comparison
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Cmp,
+    Not,
+    // strings
+    Concat,
+    SubstrBytes,
+    SubstrCP,
+    ToLower,
+    ToUpper,
+    StrLenBytes,
+    StrLenCP,
+    Split,
+    IndexOfBytes,
+    IndexOfCP,
+    Strcasecmp,
+    // arrays
+    Size,
+    ArrayElemAt,
+    First,
+    Last,
+    In,
+    ConcatArrays,
+    Slice,
+    ReverseArray,
+    Range,
+    IsArray,
+    IndexOfArray,
+    AllElementsTrue,
+    AnyElementTrue,
+    SetUnion,
+    SetIntersection,
+    SetDifference,
+    SetEquals,
+    SetIsSubset,
+    // objects
+    MergeObjects,
+    ObjectToArray,
+    ArrayToObject,
+    // types
+    Type,
+    IsNumber,
+    // array-or-list reductions usable as expressions
+    Sum,
+    Avg,
+    Min,
+    Max,
+}
+
+/// Argument count rules.
+#[derive(Clone, Copy)]
+enum Arity {
+    Exactly(usize),
+    Between(usize, usize),
+    AtLeast(usize),
+    Any,
+}
+
+fn func_for(name: &str) -> Option<(Func, Arity)> {
+    use Arity::*;
+    use Func::*;
+    Some(match name {
+        "$add" => (Add, Any),
+        "$subtract" => (Subtract, Exactly(2)),
+        "$multiply" => (Multiply, Any),
+        "$divide" => (Divide, Exactly(2)),
+        "$mod" => (Mod, Exactly(2)),
+        "$abs" => (Abs, Exactly(1)),
+        "$ceil" => (Ceil, Exactly(1)),
+        "$floor" => (Floor, Exactly(1)),
+        "$exp" => (Exp, Exactly(1)),
+        "$ln" => (Ln, Exactly(1)),
+        "$log" => (Log, Exactly(2)),
+        "$log10" => (Log10, Exactly(1)),
+        "$pow" => (Pow, Exactly(2)),
+        "$sqrt" => (Sqrt, Exactly(1)),
+        "$round" => (Round, Between(1, 2)),
+        "$trunc" => (Trunc, Between(1, 2)),
+        "$eq" => (Eq, Exactly(2)),
+        "$ne" => (Ne, Exactly(2)),
+        "$gt" => (Gt, Exactly(2)),
+        "$gte" => (Gte, Exactly(2)),
+        "$lt" => (Lt, Exactly(2)),
+        "$lte" => (Lte, Exactly(2)),
+        "$cmp" => (Cmp, Exactly(2)),
+        "$not" => (Not, Exactly(1)),
+        "$concat" => (Concat, Any),
+        "$substr" | "$substrBytes" => (SubstrBytes, Exactly(3)),
+        "$substrCP" => (SubstrCP, Exactly(3)),
+        "$toLower" => (ToLower, Exactly(1)),
+        "$toUpper" => (ToUpper, Exactly(1)),
+        "$strLenBytes" => (StrLenBytes, Exactly(1)),
+        "$strLenCP" => (StrLenCP, Exactly(1)),
+        "$split" => (Split, Exactly(2)),
+        "$indexOfBytes" => (IndexOfBytes, Between(2, 4)),
+        "$indexOfCP" => (IndexOfCP, Between(2, 4)),
+        "$strcasecmp" => (Strcasecmp, Exactly(2)),
+        "$size" => (Size, Exactly(1)),
+        "$arrayElemAt" => (ArrayElemAt, Exactly(2)),
+        "$first" => (First, Exactly(1)),
+        "$last" => (Last, Exactly(1)),
+        "$in" => (In, Exactly(2)),
+        "$concatArrays" => (ConcatArrays, Any),
+        "$slice" => (Slice, Between(2, 3)),
+        "$reverseArray" => (ReverseArray, Exactly(1)),
+        "$range" => (Func::Range, Between(2, 3)),
+        "$isArray" => (IsArray, Exactly(1)),
+        "$indexOfArray" => (IndexOfArray, Between(2, 4)),
+        "$allElementsTrue" => (AllElementsTrue, Exactly(1)),
+        "$anyElementTrue" => (AnyElementTrue, Exactly(1)),
+        "$setUnion" => (SetUnion, Any),
+        "$setIntersection" => (SetIntersection, Any),
+        "$setDifference" => (SetDifference, Exactly(2)),
+        "$setEquals" => (SetEquals, AtLeast(2)),
+        "$setIsSubset" => (SetIsSubset, Exactly(2)),
+        "$mergeObjects" => (MergeObjects, Any),
+        "$objectToArray" => (ObjectToArray, Exactly(1)),
+        "$arrayToObject" => (ArrayToObject, Exactly(1)),
+        "$type" => (Type, Exactly(1)),
+        "$isNumber" => (IsNumber, Exactly(1)),
+        "$sum" => (Sum, Any),
+        "$avg" => (Avg, Any),
+        "$min" => (Min, Any),
+        "$max" => (Max, Any),
+        _ => return None,
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RegexMode {
+    Match,
+    Find,
+    FindAll,
+}
+
+impl RegexMode {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RegexMode::Match => "$regexMatch",
+            RegexMode::Find => "$regexFind",
+            RegexMode::FindAll => "$regexFindAll",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TrimMode {
+    Both,
+    Left,
+    Right,
+}
+
+/// A parsed operator.
+#[derive(Clone, Debug)]
+pub(crate) enum Op {
+    Func { f: Func, name: &'static str, args: Vec<Node> },
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Cond(Node, Node, Node),
+    IfNull(Vec<Node>),
+    Switch { branches: Vec<(Node, Node)>, default: Option<Node> },
+    Let { names: Vec<String>, values: Vec<Node>, body: Node },
+    Map { input: Node, name: String, body: Node },
+    Filter { input: Node, name: String, cond: Node, limit: Option<Node> },
+    Reduce { input: Node, initial: Node, body: Node },
+    DateToString { date: Node, format: Option<Node>, timezone: Option<Node>, on_null: Option<Node> },
+    DatePart { part: DatePart, date: Node, timezone: Option<Node> },
+    Convert { input: Node, to: Node, on_error: Option<Node>, on_null: Option<Node>, alias: Option<String> },
+    Regex { mode: RegexMode, input: Node, regex: Node, options: Option<Node>, compiled: Option<MongoRegex> },
+    Replace { all: bool, input: Node, find: Node, replacement: Node },
+    Trim { mode: TrimMode, name: String, input: Node, chars: Option<Node> },
+    Rand,
+}
+
+/// Splits an operator argument into operands: an array is the operand
+/// list, anything else a single operand.
+fn operands(arg: &Bson, scope: &mut ParseScope) -> Result<Vec<Node>> {
+    match arg {
+        Bson::Array(items) => items.iter().map(|i| parse_operand(i, scope)).collect(),
+        other => Ok(vec![parse_operand(other, scope)?]),
+    }
+}
+
+fn check_arity(name: &str, arity: Arity, n: usize) -> Result<()> {
+    match arity {
+        Arity::Exactly(k) if n != k => {
+            err(codes::L16020, format!("Expression {name} takes exactly {k} arguments. {n} were passed in."))
+        }
+        Arity::Between(lo, hi) if n < lo || n > hi => err(
+            codes::L28667,
+            format!(
+                "Expression {name} takes at least {lo} arguments, and at most {hi}, but {n} were passed in."
+            ),
+        ),
+        Arity::AtLeast(k) if n < k => {
+            if name == "$setEquals" {
+                err(codes::L17045, format!("$setEquals needs at least two arguments had: {n}"))
+            } else {
+                err(
+                    codes::L16020,
+                    format!("Expression {name} takes at least {k} arguments. {n} were passed in."),
+                )
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn object_arg<'a>(arg: &'a Bson, code: crate::error::ErrorCode, msg: String) -> Result<&'a bson::Document> {
+    match arg {
+        Bson::Document(d) => Ok(d),
+        _ => err(code, msg),
+    }
+}
+
+/// Parses `{$name: arg}`.
+pub(crate) fn parse(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Node> {
+    if name == "$literal" || name == "$const" {
+        return Ok(Node::Const(arg.clone()));
+    }
+    Ok(Node::Op(Box::new(parse_op(name, arg, scope)?)))
+}
+
+fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    if let Some((f, arity)) = func_for(name) {
+        let args = operands(arg, scope)?;
+        check_arity(name, arity, args.len())?;
+        let name: &'static str = leak_name(name);
+        return Ok(Op::Func { f, name, args });
+    }
+    if let Some(part) = DatePart::from_name(name) {
+        return parse_date_part(name, part, arg, scope);
+    }
+    match name {
+        "$and" => Ok(Op::And(operands(arg, scope)?)),
+        "$or" => Ok(Op::Or(operands(arg, scope)?)),
+        "$ifNull" => {
+            let args = operands(arg, scope)?;
+            if args.len() < 2 {
+                return err(
+                    codes::L1257300,
+                    format!("$ifNull needs at least two arguments, had: {}", args.len()),
+                );
+            }
+            Ok(Op::IfNull(args))
+        }
+        "$cond" => parse_cond(arg, scope),
+        "$switch" => parse_switch(arg, scope),
+        "$let" => parse_let(arg, scope),
+        "$map" => parse_map(arg, scope),
+        "$filter" => parse_filter(arg, scope),
+        "$reduce" => parse_reduce(arg, scope),
+        "$dateToString" => parse_date_to_string(arg, scope),
+        "$convert" => parse_convert(arg, scope),
+        "$toString" | "$toInt" | "$toLong" | "$toDouble" | "$toDecimal" | "$toBool" | "$toDate"
+        | "$toObjectId" => {
+            let args = operands(arg, scope)?;
+            if args.len() != 1 {
+                return err(codes::L50723, format!("{name} requires a single argument, got {}", args.len()));
+            }
+            let target = match name {
+                "$toString" => "string",
+                "$toInt" => "int",
+                "$toLong" => "long",
+                "$toDouble" => "double",
+                "$toDecimal" => "decimal",
+                "$toBool" => "bool",
+                "$toDate" => "date",
+                _ => "objectId",
+            };
+            let input = args.into_iter().next().expect("one argument");
+            Ok(Op::Convert {
+                input,
+                to: Node::Const(Bson::String(target.into())),
+                on_error: None,
+                on_null: None,
+                alias: Some(name.to_string()),
+            })
+        }
+        "$regexMatch" => parse_regex(RegexMode::Match, arg, scope),
+        "$regexFind" => parse_regex(RegexMode::Find, arg, scope),
+        "$regexFindAll" => parse_regex(RegexMode::FindAll, arg, scope),
+        "$replaceOne" | "$replaceAll" => parse_replace(name, arg, scope),
+        "$trim" | "$ltrim" | "$rtrim" => parse_trim(name, arg, scope),
+        "$rand" => match arg {
+            Bson::Document(d) if d.is_empty() => Ok(Op::Rand),
+            _ => err(codes::L3040501, "$rand does not currently accept arguments"),
+        },
+        _ => err(codes::INVALID_PIPELINE_OPERATOR, format!("Unrecognized expression '{name}'")),
+    }
+}
+
+/// Operator names are a closed set; keeping a `&'static str` avoids a
+/// String per parsed operator.
+fn leak_name(name: &str) -> &'static str {
+    const NAMES: &[&str] = &[
+        "$add",
+        "$subtract",
+        "$multiply",
+        "$divide",
+        "$mod",
+        "$abs",
+        "$ceil",
+        "$floor",
+        "$exp",
+        "$ln",
+        "$log",
+        "$log10",
+        "$pow",
+        "$sqrt",
+        "$round",
+        "$trunc",
+        "$eq",
+        "$ne",
+        "$gt",
+        "$gte",
+        "$lt",
+        "$lte",
+        "$cmp",
+        "$not",
+        "$concat",
+        "$substr",
+        "$substrBytes",
+        "$substrCP",
+        "$toLower",
+        "$toUpper",
+        "$strLenBytes",
+        "$strLenCP",
+        "$split",
+        "$indexOfBytes",
+        "$indexOfCP",
+        "$strcasecmp",
+        "$size",
+        "$arrayElemAt",
+        "$first",
+        "$last",
+        "$in",
+        "$concatArrays",
+        "$slice",
+        "$reverseArray",
+        "$range",
+        "$isArray",
+        "$indexOfArray",
+        "$allElementsTrue",
+        "$anyElementTrue",
+        "$setUnion",
+        "$setIntersection",
+        "$setDifference",
+        "$setEquals",
+        "$setIsSubset",
+        "$mergeObjects",
+        "$objectToArray",
+        "$arrayToObject",
+        "$type",
+        "$isNumber",
+        "$sum",
+        "$avg",
+        "$min",
+        "$max",
+    ];
+    NAMES.iter().find(|n| **n == name).copied().unwrap_or("$unknown")
+}
+
+fn parse_cond(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let Bson::Document(d) = arg else {
+        let args = operands(arg, scope)?;
+        check_arity("$cond", Arity::Exactly(3), args.len())?;
+        let mut it = args.into_iter();
+        let (a, b, c) = (it.next().expect("3"), it.next().expect("3"), it.next().expect("3"));
+        return Ok(Op::Cond(a, b, c));
+    };
+    let (mut i, mut t, mut e) = (None, None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "if" => i = Some(parse_operand(v, scope)?),
+            "then" => t = Some(parse_operand(v, scope)?),
+            "else" => e = Some(parse_operand(v, scope)?),
+            _ => return err(codes::L17083, format!("Unrecognized parameter to $cond: {k}")),
+        }
+    }
+    let Some(i) = i else { return err(codes::L17080, "Missing 'if' parameter to $cond") };
+    let Some(t) = t else { return err(codes::L17081, "Missing 'then' parameter to $cond") };
+    let Some(e) = e else { return err(codes::L17082, "Missing 'else' parameter to $cond") };
+    Ok(Op::Cond(i, t, e))
+}
+
+fn parse_switch(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(
+        arg,
+        codes::L40060,
+        format!("$switch requires an object as an argument, found: {}", crate::types::type_name(arg)),
+    )?;
+    let mut branches = Vec::new();
+    let mut default = None;
+    for (k, v) in d {
+        match k.as_str() {
+            "branches" => {
+                let Bson::Array(items) = v else {
+                    return err(
+                        codes::L40061,
+                        format!(
+                            "$switch expected an array for 'branches', found: {}",
+                            crate::types::type_name(v)
+                        ),
+                    );
+                };
+                for item in items {
+                    let Bson::Document(b) = item else {
+                        return err(
+                            codes::L40062,
+                            format!(
+                                "$switch expected each branch to be an object, found: {}",
+                                crate::types::type_name(item)
+                            ),
+                        );
+                    };
+                    let (mut case, mut then) = (None, None);
+                    for (bk, bv) in b {
+                        match bk.as_str() {
+                            "case" => case = Some(parse_operand(bv, scope)?),
+                            "then" => then = Some(parse_operand(bv, scope)?),
+                            _ => {
+                                return err(
+                                    codes::L40063,
+                                    format!("$switch found an unknown argument to a branch: {bk}"),
+                                )
+                            }
+                        }
+                    }
+                    let Some(case) = case else {
+                        return err(codes::L40064, "$switch requires each branch have a 'case' expression");
+                    };
+                    let Some(then) = then else {
+                        return err(codes::L40065, "$switch requires each branch have a 'then' expression.");
+                    };
+                    branches.push((case, then));
+                }
+            }
+            "default" => default = Some(parse_operand(v, scope)?),
+            _ => return err(codes::L40067, format!("$switch found an unknown argument: {k}")),
+        }
+    }
+    if branches.is_empty() {
+        return err(codes::L40068, "$switch requires at least one branch.");
+    }
+    Ok(Op::Switch { branches, default })
+}
+
+fn parse_let(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(arg, codes::L16874, "$let only supports an object as its argument".into())?;
+    let (mut vars, mut body) = (None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "vars" => vars = Some(v),
+            "in" => body = Some(v),
+            _ => return err(codes::L16875, format!("Unrecognized parameter to $let: {k}")),
+        }
+    }
+    let Some(vars) = vars else { return err(codes::L16876, "Missing 'vars' parameter to $let") };
+    let Some(body) = body else { return err(codes::L16877, "Missing 'in' parameter to $let") };
+    let Bson::Document(vars) = vars else {
+        return err(codes::L10065, "invalid parameter: expected an object (vars)");
+    };
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    for v in vars.values() {
+        values.push(parse_operand(v, scope)?);
+    }
+    for k in vars.keys() {
+        validate_variable_name_for_write(k)?;
+        names.push(k.clone());
+        scope.define(k);
+    }
+    let body = parse_operand(body, scope);
+    scope.undefine(names.len());
+    Ok(Op::Let { names, values, body: body? })
+}
+
+fn parse_map(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(arg, codes::L16878, "$map only supports an object as its argument".into())?;
+    let (mut input, mut as_, mut body) = (None, None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "input" => input = Some(v),
+            "as" => as_ = Some(v),
+            "in" => body = Some(v),
+            _ => return err(codes::L16879, format!("Unrecognized parameter to $map: {k}")),
+        }
+    }
+    let Some(input) = input else { return err(codes::L16880, "Missing 'input' parameter to $map") };
+    let Some(body) = body else { return err(codes::L16882, "Missing 'in' parameter to $map") };
+    let input = parse_operand(input, scope)?;
+    let name = variable_name(as_)?;
+    scope.define(&name);
+    let body = parse_operand(body, scope);
+    scope.undefine(1);
+    Ok(Op::Map { input, name, body: body? })
+}
+
+fn variable_name(as_: Option<&Bson>) -> Result<String> {
+    let name = match as_ {
+        None => "this".to_string(),
+        Some(Bson::String(s)) => s.clone(),
+        Some(other) => crate::display::value(other),
+    };
+    validate_variable_name_for_write(&name)?;
+    Ok(name)
+}
+
+fn parse_filter(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(arg, codes::L28646, "$filter only supports an object as its argument".into())?;
+    let (mut input, mut as_, mut cond, mut limit) = (None, None, None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "input" => input = Some(v),
+            "as" => as_ = Some(v),
+            "cond" => cond = Some(v),
+            "limit" => limit = Some(v),
+            _ => return err(codes::L28647, format!("Unrecognized parameter to $filter: {k}")),
+        }
+    }
+    let Some(input) = input else { return err(codes::L28648, "Missing 'input' parameter to $filter") };
+    let Some(cond) = cond else { return err(codes::L28650, "Missing 'cond' parameter to $filter") };
+    let input = parse_operand(input, scope)?;
+    let limit = limit.map(|l| parse_operand(l, scope)).transpose()?;
+    let name = variable_name(as_)?;
+    scope.define(&name);
+    let cond = parse_operand(cond, scope);
+    scope.undefine(1);
+    Ok(Op::Filter { input, name, cond: cond?, limit })
+}
+
+fn parse_reduce(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(
+        arg,
+        codes::L40075,
+        format!("$reduce requires an object as an argument, found: {}", crate::types::type_name(arg)),
+    )?;
+    let (mut input, mut initial, mut body) = (None, None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "input" => input = Some(parse_operand(v, scope)?),
+            "initialValue" => initial = Some(parse_operand(v, scope)?),
+            "in" => {
+                scope.define("this");
+                scope.define("value");
+                let parsed = parse_operand(v, scope);
+                scope.undefine(2);
+                body = Some(parsed?);
+            }
+            _ => return err(codes::L40076, format!("$reduce found an unknown argument: {k}")),
+        }
+    }
+    let Some(input) = input else { return err(codes::L40077, "$reduce requires 'input' to be specified") };
+    let Some(initial) = initial else {
+        return err(codes::L40078, "$reduce requires 'initialValue' to be specified");
+    };
+    let Some(body) = body else { return err(codes::L40079, "$reduce requires 'in' to be specified") };
+    Ok(Op::Reduce { input, initial, body })
+}
+
+fn parse_date_part(name: &str, part: DatePart, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let (date, timezone) = match arg {
+        Bson::Document(d) if d.keys().next().is_some_and(|k| !k.starts_with('$')) => {
+            let (mut date, mut tz) = (None, None);
+            for (k, v) in d {
+                match k.as_str() {
+                    "date" => date = Some(parse_operand(v, scope)?),
+                    "timezone" => tz = Some(parse_operand(v, scope)?),
+                    _ => return err(codes::L40535, format!("unrecognized option to {name}: \"{k}\"")),
+                }
+            }
+            let Some(date) = date else {
+                return err(
+                    codes::L40539,
+                    format!("missing 'date' argument to {name}, provided: {}", crate::display::document(d)),
+                );
+            };
+            (date, tz)
+        }
+        Bson::Array(items) => {
+            if items.len() != 1 {
+                return err(
+                    codes::L40536,
+                    format!(
+                        "{name} accepts exactly one argument if given an array, but was given {}",
+                        items.len()
+                    ),
+                );
+            }
+            (parse_operand(&items[0], scope)?, None)
+        }
+        other => (parse_operand(other, scope)?, None),
+    };
+    Ok(Op::DatePart { part, date, timezone })
+}
+
+fn parse_date_to_string(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(arg, codes::L18629, "$dateToString only supports an object as its argument".into())?;
+    let (mut date, mut format, mut timezone, mut on_null) = (None, None, None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "date" => date = Some(parse_operand(v, scope)?),
+            "format" => format = Some(parse_operand(v, scope)?),
+            "timezone" => timezone = Some(parse_operand(v, scope)?),
+            "onNull" => on_null = Some(parse_operand(v, scope)?),
+            _ => return err(codes::L18534, format!("Unrecognized argument to $dateToString: {k}")),
+        }
+    }
+    let Some(date) = date else { return err(codes::L18628, "Missing 'date' parameter to $dateToString") };
+    Ok(Op::DateToString { date, format, timezone, on_null })
+}
+
+fn parse_convert(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(
+        arg,
+        codes::FAILED_TO_PARSE,
+        format!("$convert expects an object of named arguments but found: {}", crate::types::type_name(arg)),
+    )?;
+    let (mut input, mut to, mut on_error, mut on_null) = (None, None, None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "input" => input = Some(parse_operand(v, scope)?),
+            "to" => to = Some(parse_operand(v, scope)?),
+            "onError" => on_error = Some(parse_operand(v, scope)?),
+            "onNull" => on_null = Some(parse_operand(v, scope)?),
+            _ => return err(codes::FAILED_TO_PARSE, format!("$convert found an unknown argument: {k}")),
+        }
+    }
+    let Some(input) = input else {
+        return err(codes::FAILED_TO_PARSE, "Missing 'input' parameter to $convert");
+    };
+    let Some(to) = to else { return err(codes::FAILED_TO_PARSE, "Missing 'to' parameter to $convert") };
+    Ok(Op::Convert { input, to, on_error, on_null, alias: None })
+}
+
+fn parse_regex(mode: RegexMode, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let name = mode.name();
+    let d = object_arg(
+        arg,
+        codes::L51103,
+        format!("{name} expects an object of named arguments but found: {}", crate::types::type_name(arg)),
+    )?;
+    let (mut input, mut regex, mut options) = (None, None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "input" => input = Some(parse_operand(v, scope)?),
+            "regex" => regex = Some(parse_operand(v, scope)?),
+            "options" => options = Some(parse_operand(v, scope)?),
+            _ => return err(codes::L31024, format!("{name} found an unknown argument: {k}")),
+        }
+    }
+    let Some(input) = input else { return err(codes::L31022, format!("{name} requires 'input' parameter")) };
+    let Some(regex) = regex else { return err(codes::L31023, format!("{name} requires 'regex' parameter")) };
+    // A constant pattern is compiled once, here.
+    let compiled = match (&regex, &options) {
+        (Node::Const(r), None) => super::string::compile_regex(mode, &Some(r.clone()), &None)?,
+        (Node::Const(r), Some(Node::Const(o))) => {
+            super::string::compile_regex(mode, &Some(r.clone()), &Some(o.clone()))?
+        }
+        _ => None,
+    };
+    Ok(Op::Regex { mode, input, regex, options, compiled })
+}
+
+fn parse_replace(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(
+        arg,
+        codes::L51751,
+        format!("{name} requires an object as an argument, found: {}", crate::types::type_name(arg)),
+    )?;
+    let (mut input, mut find, mut replacement) = (None, None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "input" => input = Some(parse_operand(v, scope)?),
+            "find" => find = Some(parse_operand(v, scope)?),
+            "replacement" => replacement = Some(parse_operand(v, scope)?),
+            _ => return err(codes::L51750, format!("{name} found an unknown argument: {k}")),
+        }
+    }
+    let Some(input) = input else {
+        return err(codes::L51749, format!("{name} requires 'input' to be specified"));
+    };
+    let Some(find) = find else {
+        return err(codes::L51748, format!("{name} requires 'find' to be specified"));
+    };
+    let Some(replacement) = replacement else {
+        return err(codes::L51747, format!("{name} requires 'replacement' to be specified"));
+    };
+    Ok(Op::Replace { all: name == "$replaceAll", input, find, replacement })
+}
+
+fn parse_trim(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let d = object_arg(
+        arg,
+        codes::L50696,
+        format!("{name} only supports an object as an argument, found {}", crate::types::type_name(arg)),
+    )?;
+    let (mut input, mut chars) = (None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "input" => input = Some(parse_operand(v, scope)?),
+            "chars" => chars = Some(parse_operand(v, scope)?),
+            _ => return err(codes::L50694, format!("{name} found an unknown argument: {k}")),
+        }
+    }
+    let Some(input) = input else { return err(codes::L50695, format!("{name} requires an 'input' field")) };
+    let mode = match name {
+        "$ltrim" => TrimMode::Left,
+        "$rtrim" => TrimMode::Right,
+        _ => TrimMode::Both,
+    };
+    Ok(Op::Trim { mode, name: name.to_string(), input, chars })
+}
+
+impl Op {
+    pub(crate) fn eval(&self, ctx: &Ctx) -> Result<Value> {
+        match self {
+            Op::Func { f, name, args } => {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    values.push(a.eval(ctx)?);
+                }
+                eval_func(*f, name, values)
+            }
+            Op::And(args) => {
+                for a in args {
+                    if !truthy(&a.eval(ctx)?) {
+                        return Ok(Some(Bson::Boolean(false)));
+                    }
+                }
+                Ok(Some(Bson::Boolean(true)))
+            }
+            Op::Or(args) => {
+                for a in args {
+                    if truthy(&a.eval(ctx)?) {
+                        return Ok(Some(Bson::Boolean(true)));
+                    }
+                }
+                Ok(Some(Bson::Boolean(false)))
+            }
+            Op::Cond(i, t, e) => {
+                if truthy(&i.eval(ctx)?) {
+                    t.eval(ctx)
+                } else {
+                    e.eval(ctx)
+                }
+            }
+            Op::IfNull(args) => {
+                let last = args.len() - 1;
+                for (idx, a) in args.iter().enumerate() {
+                    let v = a.eval(ctx)?;
+                    if !nullish(&v) || idx == last {
+                        return Ok(v);
+                    }
+                }
+                Ok(None)
+            }
+            Op::Switch { branches, default } => {
+                for (case, then) in branches {
+                    if truthy(&case.eval(ctx)?) {
+                        return then.eval(ctx);
+                    }
+                }
+                match default {
+                    Some(d) => d.eval(ctx),
+                    None => err(
+                        codes::L40066,
+                        "$switch could not find a matching branch for an input, and no default was specified.",
+                    ),
+                }
+            }
+            Op::Let { names, values, body } => {
+                let mut bound = Vec::with_capacity(values.len());
+                for v in values {
+                    bound.push(v.eval(ctx)?);
+                }
+                let scope = Scope { names, values: &bound, parent: ctx.scope };
+                body.eval(&ctx.with_scope(&scope))
+            }
+            Op::Map { input, name, body } => {
+                let input = input.eval(ctx)?;
+                if nullish(&input) {
+                    return Ok(Some(Bson::Null));
+                }
+                let Some(Bson::Array(items)) = input else {
+                    return err(
+                        codes::L16883,
+                        format!("input to $map must be an array not {}", super::value_type_name(&input)),
+                    );
+                };
+                let names = std::slice::from_ref(name);
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    let values = [Some(item)];
+                    let scope = Scope { names, values: &values, parent: ctx.scope };
+                    out.push(body.eval(&ctx.with_scope(&scope))?.unwrap_or(Bson::Null));
+                }
+                Ok(Some(Bson::Array(out)))
+            }
+            Op::Filter { input, name, cond, limit } => {
+                let input = input.eval(ctx)?;
+                if nullish(&input) {
+                    return Ok(Some(Bson::Null));
+                }
+                let Some(Bson::Array(items)) = input else {
+                    return err(
+                        codes::L28651,
+                        format!("input to $filter must be an array not {}", super::value_type_name(&input)),
+                    );
+                };
+                let mut remaining = match limit {
+                    None => None,
+                    Some(l) => {
+                        let l = l.eval(ctx)?;
+                        if nullish(&l) {
+                            None
+                        } else {
+                            let Some(n) = l.as_ref().and_then(crate::numeric::to_exact_i32) else {
+                                return err(
+                                    codes::L327391,
+                                    format!(
+                                        "$filter: limit must be represented as a 32-bit integral value: {}",
+                                        crate::display::value(l.as_ref().unwrap_or(&Bson::Null))
+                                    ),
+                                );
+                            };
+                            if n <= 0 {
+                                return err(
+                                    codes::L327392,
+                                    format!("$filter: limit must be greater than 0: {n}"),
+                                );
+                            }
+                            Some(n as usize)
+                        }
+                    }
+                };
+                let names = std::slice::from_ref(name);
+                let mut out = Vec::new();
+                for item in items {
+                    let values = [Some(item)];
+                    let scope = Scope { names, values: &values, parent: ctx.scope };
+                    if truthy(&cond.eval(&ctx.with_scope(&scope))?) {
+                        let [Some(item)] = values else { unreachable!() };
+                        out.push(item);
+                        if let Some(r) = remaining.as_mut() {
+                            *r -= 1;
+                            if *r == 0 {
+                                break;
+                            }
+                        }
+                    }
+                }
+                Ok(Some(Bson::Array(out)))
+            }
+            Op::Reduce { input, initial, body } => {
+                let input = input.eval(ctx)?;
+                if nullish(&input) {
+                    return Ok(Some(Bson::Null));
+                }
+                let Some(Bson::Array(items)) = input else {
+                    return err(
+                        codes::L40080,
+                        format!(
+                            "$reduce requires that 'input' be an array, found: {}",
+                            crate::display::value(input.as_ref().unwrap_or(&Bson::Null))
+                        ),
+                    );
+                };
+                let mut acc = initial.eval(ctx)?;
+                let names = ["this".to_string(), "value".to_string()];
+                for item in items {
+                    let values = [Some(item), acc];
+                    let scope = Scope { names: &names, values: &values, parent: ctx.scope };
+                    acc = body.eval(&ctx.with_scope(&scope))?;
+                }
+                Ok(acc)
+            }
+            Op::DateToString { date, format, timezone, on_null } => {
+                let date_v = date.eval(ctx)?;
+                let format_v = match format {
+                    Some(f) => {
+                        let v = f.eval(ctx)?;
+                        if !nullish(&v) {
+                            match &v {
+                                Some(Bson::String(s)) => super::date::validate_format(s)?,
+                                Some(other) => {
+                                    return err(
+                                        codes::L18533,
+                                        format!(
+                                            "$dateToString requires that 'format' be a string, found: {} with value {}",
+                                            crate::types::type_name(other),
+                                            crate::display::value(other)
+                                        ),
+                                    )
+                                }
+                                None => {}
+                            }
+                        }
+                        Some(v)
+                    }
+                    None => None,
+                };
+                let tz = super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?;
+                if nullish(&date_v) {
+                    return match on_null {
+                        Some(n) => n.eval(ctx),
+                        None => Ok(Some(Bson::Null)),
+                    };
+                }
+                let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
+                let fmt = match format_v {
+                    Some(Some(Bson::String(s))) => s,
+                    Some(_) => return Ok(Some(Bson::Null)),
+                    None => super::date::ISO_FORMAT.to_string(),
+                };
+                Ok(Some(Bson::String(super::date::format_date(&fmt, millis, offset)?)))
+            }
+            Op::DatePart { part, date, timezone, .. } => {
+                let date_v = date.eval(ctx)?;
+                let tz = super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?;
+                let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                if nullish(&date_v) {
+                    return Ok(Some(Bson::Null));
+                }
+                let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
+                Ok(Some(part.extract(millis, offset)))
+            }
+            Op::Convert { input, to, on_error, on_null, alias } => super::convert::eval_convert(
+                ctx,
+                input,
+                to,
+                on_error.as_ref(),
+                on_null.as_ref(),
+                alias.as_deref(),
+            ),
+            Op::Regex { mode, input, regex, options, compiled } => {
+                super::string::eval_regex(ctx, *mode, input, regex, options.as_ref(), compiled.as_ref())
+            }
+            Op::Replace { all, input, find, replacement } => {
+                super::string::eval_replace(*all, input.eval(ctx)?, find.eval(ctx)?, replacement.eval(ctx)?)
+            }
+            Op::Trim { mode, name, input, chars } => {
+                let input = input.eval(ctx)?;
+                let chars = match chars {
+                    Some(c) => Some(c.eval(ctx)?),
+                    None => None,
+                };
+                super::string::eval_trim(*mode, name, input, chars)
+            }
+            Op::Rand => Ok(Some(Bson::Double(rand::random::<f64>()))),
+        }
+    }
+}
+
+fn eval_func(f: Func, name: &str, mut args: Vec<Value>) -> Result<Value> {
+    use super::{arith, array, string};
+    match f {
+        Func::Add => arith::add(args),
+        Func::Subtract => arith::subtract(take2(&mut args)),
+        Func::Multiply => arith::multiply(args),
+        Func::Divide => arith::divide(take2(&mut args)),
+        Func::Mod => arith::modulo(take2(&mut args)),
+        Func::Abs | Func::Ceil | Func::Floor | Func::Exp | Func::Ln | Func::Log10 | Func::Sqrt => {
+            arith::unary(f, name, args.pop().expect("arity 1"))
+        }
+        Func::Log => arith::log(take2(&mut args)),
+        Func::Pow => arith::pow(take2(&mut args)),
+        Func::Round | Func::Trunc => arith::round_or_trunc(f == Func::Round, name, args),
+        Func::Eq | Func::Ne | Func::Gt | Func::Gte | Func::Lt | Func::Lte | Func::Cmp => {
+            let ord = compare_values(&args[0], &args[1]);
+            use std::cmp::Ordering::*;
+            let b = match f {
+                Func::Eq => ord == Equal,
+                Func::Ne => ord != Equal,
+                Func::Gt => ord == Greater,
+                Func::Gte => ord != Less,
+                Func::Lt => ord == Less,
+                Func::Lte => ord != Greater,
+                _ => {
+                    return Ok(Some(Bson::Int32(match ord {
+                        Less => -1,
+                        Equal => 0,
+                        Greater => 1,
+                    })))
+                }
+            };
+            Ok(Some(Bson::Boolean(b)))
+        }
+        Func::Not => Ok(Some(Bson::Boolean(!truthy(&args[0])))),
+        Func::Concat => string::concat(args),
+        Func::SubstrBytes => string::substr_bytes(args),
+        Func::SubstrCP => string::substr_cp(args),
+        Func::ToLower => Ok(Some(Bson::String(string::coerce_to_string(&args[0])?.to_ascii_lowercase()))),
+        Func::ToUpper => Ok(Some(Bson::String(string::coerce_to_string(&args[0])?.to_ascii_uppercase()))),
+        Func::StrLenBytes => string::str_len(false, &args[0]),
+        Func::StrLenCP => string::str_len(true, &args[0]),
+        Func::Split => string::split(take2(&mut args)),
+        Func::IndexOfBytes => string::index_of(false, args),
+        Func::IndexOfCP => string::index_of(true, args),
+        Func::Strcasecmp => {
+            let a = string::coerce_to_string(&args[0])?.to_ascii_uppercase();
+            let b = string::coerce_to_string(&args[1])?.to_ascii_uppercase();
+            Ok(Some(Bson::Int32(match a.cmp(&b) {
+                std::cmp::Ordering::Less => -1,
+                std::cmp::Ordering::Equal => 0,
+                std::cmp::Ordering::Greater => 1,
+            })))
+        }
+        Func::Size => array::size(&args[0]),
+        Func::ArrayElemAt => array::elem_at(name, 2, take2(&mut args)),
+        Func::First => array::elem_at(name, 1, (args.pop().expect("arity 1"), Some(Bson::Int32(0)))),
+        Func::Last => array::elem_at(name, 1, (args.pop().expect("arity 1"), Some(Bson::Int32(-1)))),
+        Func::In => array::in_array(take2(&mut args)),
+        Func::ConcatArrays => array::concat_arrays(args),
+        Func::Slice => array::slice(args),
+        Func::ReverseArray => array::reverse(args.pop().expect("arity 1")),
+        Func::Range => array::range(args),
+        Func::IsArray => Ok(Some(Bson::Boolean(matches!(args[0], Some(Bson::Array(_)))))),
+        Func::IndexOfArray => array::index_of_array(args),
+        Func::AllElementsTrue | Func::AnyElementTrue => {
+            array::all_or_any(f == Func::AllElementsTrue, name, &args[0])
+        }
+        Func::SetUnion
+        | Func::SetIntersection
+        | Func::SetDifference
+        | Func::SetEquals
+        | Func::SetIsSubset => array::set_op(f, name, args),
+        Func::MergeObjects => array::merge_objects(args),
+        Func::ObjectToArray => array::object_to_array(&args[0]),
+        Func::ArrayToObject => array::array_to_object(&args[0]),
+        Func::Type => Ok(Some(Bson::String(super::value_type_name(&args[0]).to_string()))),
+        Func::IsNumber => Ok(Some(Bson::Boolean(args[0].as_ref().is_some_and(crate::numeric::is_number)))),
+        Func::Sum | Func::Avg | Func::Min | Func::Max => arith::list_reduction(f, args),
+    }
+}
+
+fn take2(args: &mut Vec<Value>) -> (Value, Value) {
+    let b = args.pop().expect("arity 2");
+    let a = args.pop().expect("arity 2");
+    (a, b)
+}

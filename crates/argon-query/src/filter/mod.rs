@@ -1,0 +1,422 @@
+//! Query filters: `find`, `$match`, `$pull` conditions, `arrayFilters`.
+//!
+//! A filter document is parsed once into a [`Filter`] (a tree of [`Node`]s
+//! with paths split and regexes compiled), then matched against many
+//! documents without allocating:
+//!
+//! ```text
+//! {a: {$gt: 1}, $or: [{b: 2}, {c: /x/}]}
+//!   -> And[ Leaf(a, Gt 1), Or[ Leaf(b, Eq 2), Leaf(c, Regex /x/) ] ]
+//! ```
+//!
+//! A leaf matches when any value its path names (see `path::visit`)
+//! satisfies its operator; `$ne`, `$nin`, `$not` and `$exists: false` are
+//! negations of the whole leaf, so `{a: {$ne: 1}}` rejects `{a: [1, 2]}`.
+//! Comparisons only match values of the same type class (`{$gt: 1}` never
+//! matches a string), and a missing path matches `null`.
+
+mod parse;
+
+use bson::{Bson, Document};
+
+use crate::compare::{compare, is_nan};
+use crate::error::Result;
+use crate::expr::{Expression, Vars};
+use crate::path::{visit, LeafArrays, Path};
+use crate::regex::MongoRegex;
+use crate::types::TypeSet;
+use argon_types::keycodec::type_class;
+
+/// A parsed query filter. Cheap to clone (regexes are shared).
+#[derive(Clone, Debug)]
+pub struct Filter {
+    root: Node,
+    has_expr: bool,
+    now: Option<bson::DateTime>,
+}
+
+/// The outcome of matching with details: the position in the first array
+/// the query traversed, which the positional `$` operator refers to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MatchDetails {
+    pub elem_match_key: Option<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Nor(Vec<Node>),
+    Not(Box<Node>),
+    /// Any value named by the path satisfies the operator.
+    Leaf(Path, Op),
+    /// Inside `$elemMatch` on values: the operator applies to the element.
+    Value(Op),
+    Expr(Box<Expression>),
+    True,
+    False,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cmp {
+    Eq,
+    Lt,
+    Lte,
+    Gt,
+    Gte,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bits {
+    AllSet,
+    AllClear,
+    AnySet,
+    AnyClear,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Op {
+    Cmp(Cmp, Bson),
+    In { values: Vec<Bson>, has_null: bool, regexes: Vec<MongoRegex> },
+    Regex(MongoRegex),
+    Exists,
+    Type(TypeSet),
+    Size(usize),
+    Mod(i64, i64),
+    Bits(Bits, u64),
+    ElemMatchObject(Box<Node>),
+    ElemMatchValue(Box<Node>),
+}
+
+impl Op {
+    fn leaf_arrays(&self) -> LeafArrays {
+        match self {
+            Op::Size(_) | Op::ElemMatchObject(_) | Op::ElemMatchValue(_) => LeafArrays::NoTraversal,
+            _ => LeafArrays::Traverse,
+        }
+    }
+
+    /// Whether one value (`None`: the path is missing) satisfies the
+    /// operator. `inner` receives the array position an `$elemMatch`
+    /// matched at.
+    fn matches_single(&self, v: Option<&Bson>, inner: &mut Option<usize>) -> bool {
+        match self {
+            Op::Cmp(op, rhs) => compare_match(*op, v, rhs),
+            Op::In { values, has_null, regexes } => {
+                let Some(v) = v else { return *has_null };
+                if values.binary_search_by(|probe| compare(probe, v)).is_ok() {
+                    return true;
+                }
+                regexes.iter().any(|r| r.matches_value(v))
+            }
+            Op::Regex(re) => v.is_some_and(|v| re.matches_value(v)),
+            Op::Exists => v.is_some(),
+            Op::Type(set) => v.is_some_and(|v| set.contains(v)),
+            Op::Size(n) => matches!(v, Some(Bson::Array(a)) if a.len() == *n),
+            Op::Mod(divisor, remainder) => {
+                v.and_then(mod_dividend).is_some_and(|d| d.wrapping_rem(*divisor) == *remainder)
+            }
+            Op::Bits(kind, mask) => v.is_some_and(|v| bits_match(*kind, *mask, v)),
+            Op::ElemMatchObject(node) => {
+                let Some(Bson::Array(items)) = v else { return false };
+                for (i, item) in items.iter().enumerate() {
+                    let hit = match item {
+                        Bson::Document(d) => node.matches_doc(d, &mut None),
+                        Bson::Array(a) => node.matches_doc(&array_as_document(a), &mut None),
+                        _ => false,
+                    };
+                    if hit {
+                        *inner = Some(i);
+                        return true;
+                    }
+                }
+                false
+            }
+            Op::ElemMatchValue(node) => {
+                let Some(Bson::Array(items)) = v else { return false };
+                for (i, item) in items.iter().enumerate() {
+                    if node.matches_value(item) {
+                        *inner = Some(i);
+                        return true;
+                    }
+                }
+                false
+            }
+        }
+    }
+}
+
+/// An array seen as the document `{"0": ..., "1": ...}` (how `$elemMatch`
+/// treats nested arrays).
+fn array_as_document(items: &[Bson]) -> Document {
+    items.iter().enumerate().map(|(i, v)| (i.to_string(), v.clone())).collect()
+}
+
+/// MongoDB's comparison semantics for one value.
+fn compare_match(op: Cmp, v: Option<&Bson>, rhs: &Bson) -> bool {
+    let inclusive = matches!(op, Cmp::Eq | Cmp::Lte | Cmp::Gte);
+    let Some(v) = v else {
+        // A missing path compares like null; MinKey and MaxKey bound it.
+        return match rhs {
+            Bson::Null => inclusive,
+            Bson::MinKey => matches!(op, Cmp::Gt | Cmp::Gte),
+            Bson::MaxKey => matches!(op, Cmp::Lt | Cmp::Lte),
+            _ => false,
+        };
+    };
+    if type_class(v) != type_class(rhs) {
+        return match rhs {
+            Bson::MinKey => matches!(op, Cmp::Gt | Cmp::Gte),
+            Bson::MaxKey => matches!(op, Cmp::Lt | Cmp::Lte),
+            _ => false,
+        };
+    }
+    if op != Cmp::Eq {
+        let (ln, rn) = (is_nan(v), is_nan(rhs));
+        if ln || rn {
+            return matches!(op, Cmp::Lte | Cmp::Gte) && ln && rn;
+        }
+    }
+    if let (Cmp::Eq, Bson::String(a), Bson::String(b)) = (op, v, rhs) {
+        return a == b;
+    }
+    let ord = compare(v, rhs);
+    match op {
+        Cmp::Eq => ord.is_eq(),
+        Cmp::Lt => ord.is_lt(),
+        Cmp::Lte => ord.is_le(),
+        Cmp::Gt => ord.is_gt(),
+        Cmp::Gte => ord.is_ge(),
+    }
+}
+
+/// The integer a `$mod` test divides: numbers truncated toward zero; NaN,
+/// infinities and values beyond int64 never match.
+fn mod_dividend(v: &Bson) -> Option<i64> {
+    match v {
+        Bson::Int32(i) => Some(*i as i64),
+        Bson::Int64(i) => Some(*i),
+        Bson::Double(_) | Bson::Decimal128(_) => {
+            let f = crate::numeric::to_f64(v)?.trunc();
+            (f.is_finite() && f >= -9.223372036854776e18 && f < 9.223372036854776e18).then_some(f as i64)
+        }
+        _ => None,
+    }
+}
+
+fn bits_match(kind: Bits, mask: u64, v: &Bson) -> bool {
+    let value: u64 = match v {
+        Bson::Int32(i) => *i as i64 as u64,
+        Bson::Int64(i) => *i as u64,
+        Bson::Double(d) => {
+            if d.is_nan() || d.fract() != 0.0 || *d >= 9.223372036854776e18 || *d < -9.223372036854776e18 {
+                return false;
+            }
+            *d as i64 as u64
+        }
+        Bson::Decimal128(_) => match crate::numeric::to_exact_i64(v) {
+            Some(i) => i as u64,
+            None => return false,
+        },
+        Bson::Binary(b) => {
+            // Bits beyond the data are clear; bits past 63 were folded
+            // into bit 63 of the mask at parse time.
+            let mut x: u64 = 0;
+            for (i, byte) in b.bytes.iter().take(8).enumerate() {
+                x |= (*byte as u64) << (8 * i);
+            }
+            if b.bytes.len() > 8 && b.bytes[8..].iter().any(|b| *b != 0) {
+                x |= 1 << 63;
+            }
+            x
+        }
+        _ => return false,
+    };
+    match kind {
+        Bits::AllSet => value & mask == mask,
+        Bits::AllClear => !value & mask == mask,
+        Bits::AnySet => value & mask != 0,
+        Bits::AnyClear => !value & mask != 0,
+    }
+}
+
+impl Node {
+    /// Matches a document; `key` receives the positional `$` index of the
+    /// last array-traversing leaf that matched.
+    fn matches_doc(&self, doc: &Document, key: &mut Option<usize>) -> bool {
+        match self {
+            Node::And(children) => children.iter().all(|c| c.matches_doc(doc, key)),
+            Node::Or(children) => children.iter().any(|c| c.matches_doc(doc, key)),
+            Node::Nor(children) => !children.iter().any(|c| c.matches_doc(doc, &mut None)),
+            Node::Not(child) => !child.matches_doc(doc, &mut None),
+            Node::Leaf(path, op) => {
+                let mut found = None;
+                let hit = visit(doc, &path.parts, op.leaf_arrays(), &mut |v, offset| {
+                    let mut inner = None;
+                    if op.matches_single(v, &mut inner) {
+                        found = offset.or(inner);
+                        true
+                    } else {
+                        false
+                    }
+                });
+                if hit && found.is_some() {
+                    *key = found;
+                }
+                hit
+            }
+            Node::Value(_) => false,
+            Node::Expr(e) => {
+                let vars = Vars::default();
+                e.evaluate(doc, &vars).map(|v| crate::expr::truthy(&v)).unwrap_or(false)
+            }
+            Node::True => true,
+            Node::False => false,
+        }
+    }
+
+    /// Matches one array element inside `$elemMatch` (value form).
+    fn matches_value(&self, v: &Bson) -> bool {
+        match self {
+            Node::And(children) => children.iter().all(|c| c.matches_value(v)),
+            Node::Not(child) => !child.matches_value(v),
+            Node::Value(op) => op.matches_single(Some(v), &mut None),
+            Node::True => true,
+            _ => false,
+        }
+    }
+
+    fn try_matches_doc(&self, doc: &Document, vars: &Vars, key: &mut Option<usize>) -> Result<bool> {
+        match self {
+            Node::And(children) => {
+                for c in children {
+                    if !c.try_matches_doc(doc, vars, key)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Node::Or(children) => {
+                for c in children {
+                    if c.try_matches_doc(doc, vars, key)? {
+                        return Ok(true);
+                    }
+                }
+                Ok(false)
+            }
+            Node::Nor(children) => {
+                for c in children {
+                    if c.try_matches_doc(doc, vars, &mut None)? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+            Node::Not(child) => Ok(!child.try_matches_doc(doc, vars, &mut None)?),
+            Node::Expr(e) => Ok(crate::expr::truthy(&e.evaluate(doc, vars)?)),
+            other => Ok(other.matches_doc(doc, key)),
+        }
+    }
+}
+
+impl Filter {
+    /// Parses a filter document.
+    pub fn parse(filter: &Document) -> Result<Filter> {
+        Self::parse_with_vars(filter, &[])
+    }
+
+    /// Parses a filter whose `$expr` parts may use the user variables
+    /// `vars` (the `let` of a command or of `$lookup`).
+    pub fn parse_with_vars(filter: &Document, vars: &[String]) -> Result<Filter> {
+        let mut parser = parse::Parser { vars: vars.to_vec(), has_expr: false };
+        let root = parser.parse_document(filter, parse::Level::Top)?;
+        Ok(Filter { root, has_expr: parser.has_expr, now: None })
+    }
+
+    /// A filter that matches every document.
+    pub fn match_all() -> Filter {
+        Filter { root: Node::True, has_expr: false, now: None }
+    }
+
+    /// Fixes `$$NOW` for `$expr` (default: the time of each evaluation).
+    pub fn with_now(mut self, now: bson::DateTime) -> Filter {
+        self.now = Some(now);
+        self
+    }
+
+    /// Whether the filter matches the document. Errors while evaluating
+    /// `$expr` (for example a division by zero) count as a non-match; use
+    /// [`Filter::try_matches`] to surface them as MongoDB does.
+    pub fn matches(&self, doc: &Document) -> bool {
+        if self.has_expr {
+            return self.try_matches(doc).unwrap_or(false);
+        }
+        self.root.matches_doc(doc, &mut None)
+    }
+
+    /// Like [`Filter::matches`], but reports `$expr` evaluation errors.
+    pub fn try_matches(&self, doc: &Document) -> Result<bool> {
+        self.try_matches_with_vars(doc, &self.default_vars())
+    }
+
+    /// Matches with user variables bound (for `$expr` in `$lookup`
+    /// pipelines and commands with `let`).
+    pub fn try_matches_with_vars(&self, doc: &Document, vars: &Vars) -> Result<bool> {
+        if !self.has_expr {
+            return Ok(self.root.matches_doc(doc, &mut None));
+        }
+        self.root.try_matches_doc(doc, vars, &mut None)
+    }
+
+    /// Matches and reports the array position for the positional `$`
+    /// operator (`None` when the document does not match).
+    pub fn matches_with_details(&self, doc: &Document) -> Option<MatchDetails> {
+        let mut key = None;
+        let hit = if self.has_expr {
+            self.root.try_matches_doc(doc, &self.default_vars(), &mut key).unwrap_or(false)
+        } else {
+            self.root.matches_doc(doc, &mut key)
+        };
+        hit.then_some(MatchDetails { elem_match_key: key })
+    }
+
+    fn default_vars(&self) -> Vars {
+        match self.now {
+            Some(now) => Vars::new(now),
+            None => Vars::default(),
+        }
+    }
+
+    /// The equality conditions at the top level of the filter (directly or
+    /// under a top-level `$and`), as MongoDB uses them to seed an upsert:
+    /// `{a: 1}`, `{a: {$eq: 1}}`, `{"b.c": 2}`, and `$in` with one value.
+    pub fn equality_fields(&self) -> Vec<(String, Bson)> {
+        let mut out = Vec::new();
+        collect_equalities(&self.root, &mut out);
+        out
+    }
+
+    /// Whether the filter matches everything (`{}`).
+    pub fn is_empty(&self) -> bool {
+        matches!(&self.root, Node::True) || matches!(&self.root, Node::And(c) if c.is_empty())
+    }
+}
+
+fn collect_equalities(node: &Node, out: &mut Vec<(String, Bson)>) {
+    match node {
+        Node::And(children) => {
+            for c in children {
+                collect_equalities(c, out);
+            }
+        }
+        Node::Leaf(path, Op::Cmp(Cmp::Eq, v)) => out.push((path.dotted.clone(), v.clone())),
+        Node::Leaf(path, Op::In { values, has_null, regexes }) if regexes.is_empty() => {
+            if values.len() == 1 {
+                out.push((path.dotted.clone(), values[0].clone()));
+            } else if values.is_empty() && *has_null {
+                out.push((path.dotted.clone(), Bson::Null));
+            }
+        }
+        _ => {}
+    }
+}

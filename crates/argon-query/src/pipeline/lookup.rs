@@ -1,0 +1,289 @@
+//! `$lookup` (equality and pipeline forms) and `$unionWith`: the stages
+//! that read another collection through [`super::PipelineContext`].
+
+use std::collections::HashMap;
+
+use argon_types::keycodec;
+use bson::{Bson, Document};
+
+use super::stages::set_in_documents;
+use super::{Context, DocStream, Env, Pipeline};
+use crate::error::{codes, err, Result};
+use crate::expr::{validate_variable_name_for_write, Expression};
+use crate::path::{path_values, Path};
+
+#[derive(Clone, Debug)]
+pub(crate) struct Lookup {
+    from: String,
+    equality: Option<(String, String)>,
+    as_path: Vec<String>,
+    lets: Vec<(String, Expression)>,
+    pipeline: Option<Pipeline>,
+}
+
+fn string_arg<'a>(name: &str, v: &'a Bson) -> Result<&'a str> {
+    match v {
+        Bson::String(s) => Ok(s),
+        other => err(
+            codes::FAILED_TO_PARSE,
+            format!(
+                "$lookup argument '{}' must be a string, is type {}",
+                crate::display::element(name, other),
+                crate::types::type_name(other)
+            ),
+        ),
+    }
+}
+
+fn sub_pipeline(stages: &Bson, vars: &[String], owner: &str) -> Result<Pipeline> {
+    let Bson::Array(items) = stages else {
+        return err(codes::FAILED_TO_PARSE, format!("{owner} 'pipeline' must be an array"));
+    };
+    let mut docs = Vec::with_capacity(items.len());
+    for i in items {
+        let Bson::Document(d) = i else {
+            return err(codes::FAILED_TO_PARSE, format!("{owner} 'pipeline' must be an array of objects"));
+        };
+        docs.push(d.clone());
+    }
+    Pipeline::parse_in(&docs, vars, Context::SubPipeline)
+}
+
+impl Lookup {
+    pub(crate) fn parse(arg: &Bson, vars: &[String]) -> Result<Lookup> {
+        let Bson::Document(d) = arg else {
+            return err(codes::FAILED_TO_PARSE, "the $lookup specification must be an Object");
+        };
+        let (mut from, mut local, mut foreign, mut as_, mut lets, mut pipeline) =
+            (None, None, None, None, None, None);
+        for (k, v) in d {
+            match k.as_str() {
+                "from" => {
+                    from = Some(match v {
+                        Bson::Document(ns) => match ns.get("coll") {
+                            Some(Bson::String(c)) => c.clone(),
+                            _ => return err(codes::FAILED_TO_PARSE, "$lookup 'from' must specify 'coll'"),
+                        },
+                        other => string_arg(k, other)?.to_string(),
+                    })
+                }
+                "localField" => local = Some(string_arg(k, v)?.to_string()),
+                "foreignField" => foreign = Some(string_arg(k, v)?.to_string()),
+                "as" => as_ = Some(string_arg(k, v)?.to_string()),
+                "let" => {
+                    let Bson::Document(l) = v else {
+                        return err(codes::FAILED_TO_PARSE, "$lookup argument 'let' must be an object");
+                    };
+                    lets = Some(l.clone());
+                }
+                "pipeline" => pipeline = Some(v.clone()),
+                _ => return err(codes::FAILED_TO_PARSE, format!("unknown argument to $lookup: {k}")),
+            }
+        }
+        let Some(as_) = as_ else {
+            return err(codes::FAILED_TO_PARSE, "must specify 'as' field for a $lookup");
+        };
+        let equality = match (local, foreign) {
+            (Some(l), Some(f)) => Some((l, f)),
+            (None, None) => None,
+            _ => {
+                return err(
+                    codes::FAILED_TO_PARSE,
+                    "$lookup requires both or neither of 'localField' and 'foreignField' to be specified",
+                )
+            }
+        };
+        if equality.is_none() && pipeline.is_none() {
+            return err(
+                codes::FAILED_TO_PARSE,
+                "$lookup requires either 'pipeline' or both 'localField' and 'foreignField' to be specified",
+            );
+        }
+        if lets.is_some() && pipeline.is_none() {
+            return err(codes::FAILED_TO_PARSE, "$lookup with 'let' must also specify 'pipeline'");
+        }
+        let Some(from) = from else {
+            return err(codes::FAILED_TO_PARSE, "must specify 'from' field for a $lookup");
+        };
+        let mut let_exprs = Vec::new();
+        let mut names: Vec<String> = vars.to_vec();
+        if let Some(l) = lets {
+            for (k, v) in &l {
+                validate_variable_name_for_write(k)?;
+                let_exprs.push((k.clone(), Expression::parse_with_vars(v, vars)?));
+            }
+            names.extend(l.keys().cloned());
+        }
+        let pipeline = pipeline.map(|p| sub_pipeline(&p, &names, "$lookup")).transpose()?;
+        crate::expr::parse_field_path(&as_)?;
+        Ok(Lookup {
+            from,
+            equality,
+            as_path: as_.split('.').map(str::to_string).collect(),
+            lets: let_exprs,
+            pipeline,
+        })
+    }
+
+    pub(crate) fn apply<'a>(&'a self, input: DocStream<'a>, env: &'a Env<'a>) -> Result<DocStream<'a>> {
+        let foreign = env.ctx.collection(&self.from)?;
+        let index = self.equality.as_ref().map(|(_, f)| ForeignIndex::build(&foreign, f));
+        Ok(Box::new(input.map(move |d| {
+            let mut doc = d?;
+            let candidates: Vec<&Document> = match (&self.equality, &index) {
+                (Some((local, _)), Some(idx)) => {
+                    idx.matches(&doc, local).into_iter().map(|i| &foreign[i]).collect()
+                }
+                _ => foreign.iter().collect(),
+            };
+            let results: Vec<Bson> = match &self.pipeline {
+                None => candidates.into_iter().cloned().map(Bson::Document).collect(),
+                Some(p) => {
+                    let mut vars = env.vars.clone();
+                    for (name, e) in &self.lets {
+                        vars.set(name.clone(), e.evaluate(&doc, &env.vars)?.unwrap_or(Bson::Null));
+                    }
+                    let sub_env = Env { ctx: env.ctx, vars };
+                    let stream: DocStream<'_> = Box::new(candidates.into_iter().cloned().map(Ok));
+                    let out: Vec<Document> = p.run_stream(stream, &sub_env)?.collect::<Result<_>>()?;
+                    out.into_iter().map(Bson::Document).collect()
+                }
+            };
+            set_in_documents(&mut doc, &self.as_path, Some(Bson::Array(results)));
+            Ok(doc)
+        })))
+    }
+}
+
+/// The foreign collection keyed by the encoded values of `foreignField`,
+/// so each input document finds its matches without a scan.
+struct ForeignIndex {
+    by_key: HashMap<Vec<u8>, Vec<usize>>,
+}
+
+impl ForeignIndex {
+    fn build(docs: &[Document], field: &str) -> ForeignIndex {
+        let mut by_key: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        let path = Path::parse(field);
+        for (i, d) in docs.iter().enumerate() {
+            let mut keys: Vec<Vec<u8>> = Vec::new();
+            let mut missing = false;
+            crate::path::visit(d, &path.parts, crate::path::LeafArrays::Traverse, &mut |v, _| {
+                match v {
+                    Some(v) => keys.push(keycodec::encode(v)),
+                    None => missing = true,
+                }
+                false
+            });
+            if missing || keys.is_empty() {
+                keys.push(keycodec::encode(&Bson::Null));
+            }
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                by_key.entry(k).or_default().push(i);
+            }
+        }
+        ForeignIndex { by_key }
+    }
+
+    fn matches(&self, doc: &Document, local: &str) -> Vec<usize> {
+        let mut values: Vec<Bson> = Vec::new();
+        for v in path_values(doc, local) {
+            // Arrays match through their elements, which are visited too.
+            if !matches!(v, Bson::Array(_)) {
+                values.push(v.clone());
+            }
+        }
+        if values.is_empty() {
+            values.push(Bson::Null);
+        }
+        let mut out: Vec<usize> = Vec::new();
+        for v in &values {
+            let key = keycodec::encode(v);
+            if let Some(ids) = self.by_key.get(&key) {
+                out.extend(ids);
+            }
+            // Undefined matches null, as in queries.
+            if matches!(v, Bson::Undefined) {
+                if let Some(ids) = self.by_key.get(&keycodec::encode(&Bson::Null)) {
+                    out.extend(ids);
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct UnionWith {
+    coll: String,
+    pipeline: Option<Pipeline>,
+}
+
+impl UnionWith {
+    pub(crate) fn parse(arg: &Bson, vars: &[String]) -> Result<UnionWith> {
+        match arg {
+            Bson::String(s) => Ok(UnionWith { coll: s.clone(), pipeline: None }),
+            Bson::Document(d) => {
+                let (mut coll, mut pipeline) = (None, None);
+                for (k, v) in d {
+                    match k.as_str() {
+                        "coll" => match v {
+                            Bson::String(s) => coll = Some(s.clone()),
+                            other => {
+                                return err(
+                                    codes::TYPE_MISMATCH,
+                                    format!(
+                                        "BSON field '$unionWith.coll' is the wrong type '{}', expected type 'string'",
+                                        crate::types::type_name(other)
+                                    ),
+                                )
+                            }
+                        },
+                        "pipeline" => pipeline = Some(sub_pipeline(v, vars, "$unionWith")?),
+                        _ => {
+                            return err(codes::L40415, format!("BSON field '$unionWith.{k}' is an unknown field."))
+                        }
+                    }
+                }
+                let Some(coll) = coll else {
+                    return err(
+                        codes::L40414,
+                        "BSON field '$unionWith.coll' is missing but a required field",
+                    );
+                };
+                Ok(UnionWith { coll, pipeline })
+            }
+            other => err(
+                codes::FAILED_TO_PARSE,
+                format!(
+                    "the $unionWith stage specification must be an object or string, but found {}",
+                    crate::types::type_name(other)
+                ),
+            ),
+        }
+    }
+
+    pub(crate) fn apply<'a>(&'a self, input: DocStream<'a>, env: &'a Env<'a>) -> Result<DocStream<'a>> {
+        let tail = std::iter::once_with(move || -> Result<Vec<Document>> {
+            let docs = env.ctx.collection(&self.coll)?;
+            match &self.pipeline {
+                None => Ok(docs),
+                Some(p) => {
+                    let stream: DocStream<'_> = Box::new(docs.into_iter().map(Ok));
+                    p.run_stream(stream, env)?.collect()
+                }
+            }
+        })
+        .flat_map(|r| -> Vec<Result<Document>> {
+            match r {
+                Ok(docs) => docs.into_iter().map(Ok).collect(),
+                Err(e) => vec![Err(e)],
+            }
+        });
+        Ok(Box::new(input.chain(tail)))
+    }
+}

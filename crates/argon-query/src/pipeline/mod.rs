@@ -1,0 +1,198 @@
+//! Aggregation pipelines.
+//!
+//! ```text
+//! [ {$match}, {$group}, {$sort}, {$limit} ]
+//!      │ parse: one Stage per document (validated, expressions compiled)
+//!      ▼
+//! input ─▶ $match ─▶ $group ─▶ $sort+$limit ─▶ output
+//!          (stream)   (blocking) (bounded top-k)
+//! ```
+//!
+//! Streaming stages (`$match`, `$project`, `$addFields`, `$unwind`,
+//! `$limit`, ...) pass documents through one at a time; blocking stages
+//! (`$group`, `$sort`, `$facet`, ...) collect their input first. Data the
+//! pipeline needs from outside (`$lookup`, `$unionWith`, `$out`, `$merge`)
+//! comes through [`PipelineContext`], which the server implements.
+
+mod accumulators;
+mod group;
+mod lookup;
+mod stages;
+
+use bson::{Bson, Document};
+
+use crate::error::{codes, err, QueryError, Result};
+use crate::expr::Vars;
+
+pub(crate) use stages::Stage;
+
+/// What a pipeline needs from the server.
+pub trait PipelineContext {
+    /// All documents of a collection of the current database (`$lookup`,
+    /// `$unionWith`); an empty vector when it does not exist.
+    fn collection(&self, name: &str) -> Result<Vec<Document>>;
+    /// Replaces the contents of a collection (`$out`).
+    fn write_out(&self, coll: &str, docs: Vec<Document>) -> Result<()>;
+    /// Merges documents into a collection (`$merge`); `spec` is the stage's
+    /// argument, normalized to a document with at least `into`.
+    fn merge_into(&self, coll: &str, docs: Vec<Document>, spec: &Document) -> Result<()>;
+    /// The value of `$$NOW` for this command.
+    fn now(&self) -> bson::DateTime;
+}
+
+/// A context for pipelines that touch no other collection (tests, update
+/// pipelines): other collections are empty, and writes are refused.
+pub struct NoCollections {
+    pub now: bson::DateTime,
+}
+
+impl PipelineContext for NoCollections {
+    fn collection(&self, _name: &str) -> Result<Vec<Document>> {
+        Ok(Vec::new())
+    }
+
+    fn write_out(&self, _coll: &str, _docs: Vec<Document>) -> Result<()> {
+        err(codes::NOT_IMPLEMENTED, "$out is not available in this context")
+    }
+
+    fn merge_into(&self, _coll: &str, _docs: Vec<Document>, _spec: &Document) -> Result<()> {
+        err(codes::NOT_IMPLEMENTED, "$merge is not available in this context")
+    }
+
+    fn now(&self) -> bson::DateTime {
+        self.now
+    }
+}
+
+/// A stream of documents between stages.
+pub(crate) type DocStream<'a> = Box<dyn Iterator<Item = Result<Document>> + 'a>;
+
+/// What stages see while running.
+pub(crate) struct Env<'a> {
+    pub(crate) ctx: &'a dyn PipelineContext,
+    pub(crate) vars: Vars,
+}
+
+/// A parsed aggregation pipeline.
+#[derive(Clone, Debug)]
+pub struct Pipeline {
+    stages: Vec<Stage>,
+    leading_match: Option<Document>,
+}
+
+/// Where a pipeline runs, which decides the stages it may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Context {
+    Aggregate,
+    /// Inside `$facet`: no `$out`, `$merge`, `$facet`.
+    Facet,
+    /// Inside `$lookup` or `$unionWith`: no `$out`, `$merge`.
+    SubPipeline,
+    /// An update given as a pipeline.
+    Update,
+}
+
+impl Pipeline {
+    /// Parses an aggregation pipeline.
+    pub fn parse(stages: &[Document]) -> Result<Pipeline> {
+        Self::parse_with_vars(stages, &[])
+    }
+
+    /// Parses a pipeline whose expressions may use the user variables
+    /// `vars` (the `let` option of `aggregate`).
+    pub fn parse_with_vars(stages: &[Document], vars: &[String]) -> Result<Pipeline> {
+        Self::parse_in(stages, vars, Context::Aggregate)
+    }
+
+    pub(crate) fn parse_for_update(stages: &[Document]) -> Result<Pipeline> {
+        Self::parse_in(stages, &[], Context::Update)
+    }
+
+    pub(crate) fn parse_in(stages: &[Document], vars: &[String], context: Context) -> Result<Pipeline> {
+        let mut parsed: Vec<Stage> = Vec::with_capacity(stages.len());
+        for (i, spec) in stages.iter().enumerate() {
+            if spec.len() != 1 {
+                return err(
+                    codes::L40323,
+                    "A pipeline stage specification object must contain exactly one field.",
+                );
+            }
+            let (name, arg) = spec.iter().next().expect("one field");
+            let stage = Stage::parse(name, arg, vars, context)?;
+            if stage.must_be_last() && i + 1 != stages.len() {
+                return err(codes::L40601, format!("{name} can only be the final stage in the pipeline"));
+            }
+            parsed.push(stage);
+        }
+        let parsed = stages::coalesce(parsed);
+        let leading_match = match stages.first().and_then(|s| s.get("$match")) {
+            Some(Bson::Document(d)) => Some(d.clone()),
+            _ => None,
+        };
+        Ok(Pipeline { stages: parsed, leading_match })
+    }
+
+    /// The filter of a leading `$match`, which the server may evaluate with
+    /// an index before running the pipeline (the pipeline still applies
+    /// it, so pushing it down is an optimization only).
+    pub fn leading_match(&self) -> Option<&Document> {
+        self.leading_match.as_ref()
+    }
+
+    /// Whether the pipeline ends with `$out` or `$merge`.
+    pub fn writes_output(&self) -> bool {
+        self.stages.last().is_some_and(Stage::must_be_last)
+    }
+
+    /// Runs the pipeline over `input`.
+    pub fn run(
+        &self,
+        input: Box<dyn Iterator<Item = Document> + '_>,
+        ctx: &dyn PipelineContext,
+    ) -> Result<Vec<Document>> {
+        self.run_with_vars(input, ctx, &Vars::new(ctx.now()))
+    }
+
+    /// Runs the pipeline with user variables bound (the `let` option).
+    pub fn run_with_vars(
+        &self,
+        input: Box<dyn Iterator<Item = Document> + '_>,
+        ctx: &dyn PipelineContext,
+        vars: &Vars,
+    ) -> Result<Vec<Document>> {
+        let env = Env { ctx, vars: vars.clone() };
+        let stream: DocStream<'_> = Box::new(input.map(Ok));
+        let out: Result<Vec<Document>> = self.run_stream(stream, &env)?.collect();
+        out
+    }
+
+    pub(crate) fn run_stream<'a>(
+        &'a self,
+        mut stream: DocStream<'a>,
+        env: &'a Env<'a>,
+    ) -> Result<DocStream<'a>> {
+        for stage in &self.stages {
+            stream = stage.apply(stream, env)?;
+        }
+        Ok(stream)
+    }
+
+    /// Runs an update pipeline on one document.
+    pub(crate) fn run_on_document(&self, doc: &Document, now: bson::DateTime) -> Result<Document> {
+        let ctx = NoCollections { now };
+        let env = Env { ctx: &ctx, vars: Vars::new(now) };
+        let stream: DocStream<'_> = Box::new(std::iter::once(Ok(doc.clone())));
+        let mut out = self.run_stream(stream, &env)?;
+        let first = out.next();
+        drop(out);
+        match first {
+            Some(d) => d,
+            None => Ok(Document::new()),
+        }
+    }
+}
+
+/// Prefixes an error with the stage it came from, as MongoDB does.
+pub(crate) fn in_stage(stage: &str) -> impl Fn(QueryError) -> QueryError + '_ {
+    move |e| e.caused_by(&format!("Invalid {stage}"))
+}

@@ -1,0 +1,527 @@
+//! Updates: replacement documents, update operators, and updates given as
+//! an aggregation pipeline; plus the document an upsert inserts.
+//!
+//! ```text
+//! {$set: {"a.b": 1}, $inc: {n: 1}}
+//!   parse:  validate, reject conflicting paths (40), sort by path
+//!   apply:  for each (path, op) in path order: walk the path
+//!           (creating documents, expanding $, $[], $[id]) and apply the op
+//!           to the field it names; then check _id is unchanged (66)
+//! ```
+//!
+//! Operators are applied in path order, as MongoDB does, so the fields an
+//! update creates appear in sorted order whatever the order of the update
+//! document.
+
+mod array_filters;
+mod ops;
+mod walk;
+
+use bson::{oid::ObjectId, Bson, Document};
+
+use crate::compare::values_equal;
+use crate::display;
+use crate::error::{codes, err, QueryError, Result};
+use crate::filter::Filter;
+use crate::pipeline::Pipeline;
+
+pub(crate) use array_filters::ArrayFilters;
+pub(crate) use ops::UpdateOp;
+
+/// One component of an update path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Component {
+    Field(String),
+    /// `$`: the array position the query matched.
+    Positional,
+    /// `$[]`: every element.
+    All,
+    /// `$[id]`: the elements matching array filter `id`.
+    Filtered(String),
+}
+
+impl Component {
+    fn text(&self) -> String {
+        match self {
+            Component::Field(f) => f.clone(),
+            Component::Positional => "$".into(),
+            Component::All => "$[]".into(),
+            Component::Filtered(id) => format!("$[{id}]"),
+        }
+    }
+}
+
+/// A dotted update path split into components.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct UpdatePath {
+    pub(crate) dotted: String,
+    pub(crate) parts: Vec<Component>,
+}
+
+impl UpdatePath {
+    fn parse(dotted: &str) -> Result<UpdatePath> {
+        if dotted.is_empty() {
+            return err(codes::EMPTY_FIELD_NAME, "An empty update path is not valid.");
+        }
+        let mut parts = Vec::new();
+        for p in dotted.split('.') {
+            if p.is_empty() {
+                return err(
+                    codes::EMPTY_FIELD_NAME,
+                    format!("The update path '{dotted}' contains an empty field name, which is not allowed."),
+                );
+            }
+            parts.push(if p == "$" {
+                Component::Positional
+            } else if p == "$[]" {
+                Component::All
+            } else if let Some(id) = p.strip_prefix("$[").and_then(|r| r.strip_suffix(']')) {
+                Component::Filtered(id.to_string())
+            } else {
+                if p.starts_with('$') {
+                    return err(
+                        codes::DOLLAR_PREFIXED_FIELD_NAME,
+                        format!(
+                            "The dollar ($) prefixed field '{p}' in '{dotted}' is not valid for storage."
+                        ),
+                    );
+                }
+                Component::Field(p.to_string())
+            });
+        }
+        Ok(UpdatePath { dotted: dotted.to_string(), parts })
+    }
+
+    fn is_dynamic(&self) -> bool {
+        self.parts.iter().any(|p| !matches!(p, Component::Field(_)))
+    }
+
+    /// Component-wise prefix (or equal).
+    fn is_prefix_of(&self, other: &UpdatePath) -> bool {
+        self.parts.len() <= other.parts.len() && self.parts.iter().zip(&other.parts).all(|(a, b)| a == b)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct FieldUpdate {
+    pub(crate) path: UpdatePath,
+    pub(crate) op: UpdateOp,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    Replacement(Document),
+    Operators(Vec<FieldUpdate>),
+    Pipeline(Box<Pipeline>),
+}
+
+/// A parsed update.
+#[derive(Clone, Debug)]
+pub struct Update {
+    kind: Kind,
+    array_filters: ArrayFilters,
+    /// The update as given, for error messages.
+    source: Bson,
+}
+
+/// Context of one application of an update.
+pub(crate) struct ApplyCtx<'a> {
+    pub(crate) now: bson::DateTime,
+    /// The position the query matched, for `$`.
+    pub(crate) position: Option<usize>,
+    pub(crate) array_filters: &'a ArrayFilters,
+    /// True when building an upsert's document ($setOnInsert applies).
+    pub(crate) inserting: bool,
+    /// The `_id` of the document, for error messages.
+    pub(crate) id: Option<Bson>,
+}
+
+impl ApplyCtx<'_> {
+    /// `{_id: 1}` as MongoDB prints the document in error messages.
+    pub(crate) fn doc_id(&self) -> String {
+        match &self.id {
+            Some(id) => format!("{{{}}}", display::element("_id", id)),
+            None => "{}".to_string(),
+        }
+    }
+}
+
+const OPERATORS: &[&str] = &[
+    "$set",
+    "$unset",
+    "$inc",
+    "$mul",
+    "$min",
+    "$max",
+    "$rename",
+    "$currentDate",
+    "$setOnInsert",
+    "$push",
+    "$addToSet",
+    "$pop",
+    "$pull",
+    "$pullAll",
+    "$bit",
+];
+
+impl Update {
+    /// Parses an update: a replacement document, an operator document, or
+    /// an array (an aggregation pipeline).
+    pub fn parse(update: &Bson, array_filters: Option<&[Document]>) -> Result<Update> {
+        let filters = ArrayFilters::parse(array_filters.unwrap_or(&[]))?;
+        let kind = match update {
+            Bson::Array(stages) => {
+                if array_filters.is_some_and(|f| !f.is_empty()) {
+                    return err(
+                        codes::FAILED_TO_PARSE,
+                        "arrayFilters may not be specified for pipeline-style updates",
+                    );
+                }
+                let mut docs = Vec::with_capacity(stages.len());
+                for s in stages {
+                    let Bson::Document(d) = s else {
+                        return err(
+                            codes::FAILED_TO_PARSE,
+                            "Each element of the 'pipeline' array must be an object",
+                        );
+                    };
+                    docs.push(d.clone());
+                }
+                Kind::Pipeline(Box::new(Pipeline::parse_for_update(&docs)?))
+            }
+            Bson::Document(d) => {
+                if d.keys().next().is_some_and(|k| k.starts_with('$')) {
+                    Kind::Operators(parse_operators(d)?)
+                } else {
+                    for k in d.keys() {
+                        if k.starts_with('$') {
+                            return err(
+                                codes::DOLLAR_PREFIXED_FIELD_NAME,
+                                format!(
+                                    "The dollar ($) prefixed field '{k}' in '{k}' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith."
+                                ),
+                            );
+                        }
+                    }
+                    if matches!(d.get("_id"), Some(Bson::Array(_))) {
+                        return err(codes::INVALID_ID_FIELD, "The '_id' value cannot be of type array");
+                    }
+                    Kind::Replacement(d.clone())
+                }
+            }
+            other => {
+                return err(
+                    codes::FAILED_TO_PARSE,
+                    format!(
+                        "Update argument must be either an object or an array, not {}",
+                        crate::types::type_name(other)
+                    ),
+                )
+            }
+        };
+        if let Kind::Operators(updates) = &kind {
+            filters.check_all_used(updates, update)?;
+        } else if !filters.is_empty() {
+            filters.check_all_used(&[], update)?;
+        }
+        Ok(Update { kind, array_filters: filters, source: update.clone() })
+    }
+
+    pub fn is_replacement(&self) -> bool {
+        matches!(self.kind, Kind::Replacement(_))
+    }
+
+    pub fn is_pipeline(&self) -> bool {
+        matches!(self.kind, Kind::Pipeline(_))
+    }
+
+    /// Whether a path uses the positional `$` (the caller must pass the
+    /// query's filter to [`Update::apply`]).
+    pub fn needs_filter(&self) -> bool {
+        match &self.kind {
+            Kind::Operators(u) => u.iter().any(|f| f.path.parts.contains(&Component::Positional)),
+            _ => false,
+        }
+    }
+
+    /// Applies the update to an existing document and returns the new one.
+    /// `filter` is the query's filter, used by the positional `$`.
+    pub fn apply(&self, doc: &Document, filter: Option<&Filter>, now: bson::DateTime) -> Result<Document> {
+        let position = if self.needs_filter() {
+            filter.and_then(|f| f.matches_with_details(doc)).and_then(|d| d.elem_match_key)
+        } else {
+            None
+        };
+        let ctx = ApplyCtx {
+            now,
+            position,
+            array_filters: &self.array_filters,
+            inserting: false,
+            id: doc.get("_id").cloned(),
+        };
+        let out = match &self.kind {
+            Kind::Replacement(r) => {
+                let mut out = Document::new();
+                match (doc.get("_id"), r.get("_id")) {
+                    (Some(old), Some(new)) if !values_equal(old, new) => {
+                        return err(
+                            codes::IMMUTABLE_FIELD,
+                            format!(
+                                "After applying the update, the (immutable) field '_id' was found to have been altered to {}",
+                                display::element("_id", new)
+                            ),
+                        );
+                    }
+                    (Some(old), None) => {
+                        out.insert("_id", old.clone());
+                    }
+                    (_, Some(new)) => {
+                        out.insert("_id", new.clone());
+                    }
+                    (None, None) => {}
+                }
+                for (k, v) in r {
+                    if k != "_id" {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+                out
+            }
+            Kind::Operators(updates) => {
+                let mut out = doc.clone();
+                for fu in updates {
+                    walk::apply_field_update(&mut out, fu, &ctx)?;
+                }
+                check_id_unchanged(doc, &out)?;
+                out
+            }
+            Kind::Pipeline(p) => {
+                let mut out = p.run_on_document(doc, now)?;
+                // A pipeline that drops _id keeps the original one.
+                if let (false, Some(id)) = (out.contains_key("_id"), doc.get("_id")) {
+                    out.insert("_id", id.clone());
+                    out = id_first(out);
+                }
+                check_id_unchanged(doc, &out)?;
+                out
+            }
+        };
+        validate_for_storage(&out)?;
+        Ok(out)
+    }
+
+    /// The document an upsert inserts when nothing matched `filter`: the
+    /// filter's equality fields, then the update with `$setOnInsert`
+    /// active. An `_id` is generated when neither provides one.
+    pub fn upsert_document(&self, filter: &Document, now: bson::DateTime) -> Result<Document> {
+        let parsed = Filter::parse(filter)?;
+        let seed = seed_from_query(&parsed)?;
+        let mut out = match &self.kind {
+            Kind::Replacement(r) => {
+                let mut out = Document::new();
+                if let Some(id) = r.get("_id").or_else(|| seed.get("_id")) {
+                    out.insert("_id", id.clone());
+                }
+                for (k, v) in r {
+                    if k != "_id" {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+                out
+            }
+            Kind::Operators(updates) => {
+                let ctx = ApplyCtx {
+                    now,
+                    position: None,
+                    array_filters: &self.array_filters,
+                    inserting: true,
+                    id: seed.get("_id").cloned(),
+                };
+                let mut out = seed.clone();
+                for fu in updates {
+                    walk::apply_field_update(&mut out, fu, &ctx)?;
+                }
+                if seed.contains_key("_id") {
+                    check_id_unchanged(&seed, &out)?;
+                }
+                out
+            }
+            Kind::Pipeline(p) => {
+                let mut out = p.run_on_document(&seed, now)?;
+                if let (false, Some(id)) = (out.contains_key("_id"), seed.get("_id")) {
+                    out.insert("_id", id.clone());
+                }
+                if seed.contains_key("_id") {
+                    check_id_unchanged(&seed, &out)?;
+                }
+                out
+            }
+        };
+        if !out.contains_key("_id") {
+            out.insert("_id", ObjectId::new());
+        }
+        let out = id_first(out);
+        validate_for_storage(&out)?;
+        Ok(out)
+    }
+
+    /// The update as it was given.
+    pub fn source(&self) -> &Bson {
+        &self.source
+    }
+}
+
+/// Moves `_id` to the front, where MongoDB stores it.
+fn id_first(doc: Document) -> Document {
+    if doc.keys().next().map(String::as_str) == Some("_id") {
+        return doc;
+    }
+    let mut out = Document::new();
+    if let Some(id) = doc.get("_id") {
+        out.insert("_id", id.clone());
+    }
+    for (k, v) in doc {
+        if k != "_id" {
+            out.insert(k, v);
+        }
+    }
+    out
+}
+
+fn check_id_unchanged(before: &Document, after: &Document) -> Result<()> {
+    let Some(old) = before.get("_id") else { return Ok(()) };
+    match after.get("_id") {
+        Some(new) if values_equal(old, new) => Ok(()),
+        _ => err(
+            codes::IMMUTABLE_FIELD,
+            "Performing an update on the path '_id' would modify the immutable field '_id'",
+        ),
+    }
+}
+
+fn validate_for_storage(doc: &Document) -> Result<()> {
+    match doc.get("_id") {
+        Some(Bson::Array(_)) => err(codes::INVALID_ID_FIELD, "The '_id' value cannot be of type array"),
+        Some(Bson::RegularExpression(_)) => err(codes::INVALID_ID_FIELD, "can't use a regex for _id"),
+        Some(Bson::Undefined) => err(codes::INVALID_ID_FIELD, "can't use a undefined for _id"),
+        _ => Ok(()),
+    }
+}
+
+/// The document seeded from a query's equality conditions.
+fn seed_from_query(filter: &Filter) -> Result<Document> {
+    let mut fields = filter.equality_fields();
+    fields.retain(|(path, _)| !path.split('.').any(|p| p.starts_with('$')));
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    for w in fields.windows(2) {
+        let (a, b) = (&w[0].0, &w[1].0);
+        if a == b || b.starts_with(&format!("{a}.")) {
+            return err(
+                codes::NOT_SINGLE_VALUE_FIELD,
+                format!("cannot infer query fields to set, path '{a}' is matched twice"),
+            );
+        }
+    }
+    let mut doc = Document::new();
+    for (path, value) in fields {
+        set_dotted(&mut doc, &path, value)?;
+    }
+    Ok(doc)
+}
+
+fn set_dotted(doc: &mut Document, path: &str, value: Bson) -> Result<()> {
+    match path.split_once('.') {
+        None => {
+            doc.insert(path, value);
+            Ok(())
+        }
+        Some((head, rest)) => {
+            let entry = doc.entry(head.to_string()).or_insert_with(|| Bson::Document(Document::new()));
+            match entry {
+                Bson::Document(d) => set_dotted(d, rest, value),
+                _ => err(
+                    codes::NOT_SINGLE_VALUE_FIELD,
+                    format!("cannot infer query fields to set, path '{head}' is matched twice"),
+                ),
+            }
+        }
+    }
+}
+
+fn parse_operators(update: &Document) -> Result<Vec<FieldUpdate>> {
+    let mut all: Vec<FieldUpdate> = Vec::new();
+    for (op, arg) in update {
+        if !OPERATORS.contains(&op.as_str()) {
+            return err(
+                codes::FAILED_TO_PARSE,
+                format!(
+                    "Unknown modifier: {op}. Expected a valid update modifier or pipeline-style update specified as an array"
+                ),
+            );
+        }
+        let Bson::Document(fields) = arg else {
+            return err(
+                codes::FAILED_TO_PARSE,
+                format!(
+                    "Modifiers operate on fields but we found type {} instead. For example: {{$mod: {{<field>: ...}}}} not {{{}}}",
+                    crate::types::type_name(arg),
+                    display::element(op, arg)
+                ),
+            );
+        };
+        if fields.is_empty() {
+            return err(
+                codes::FAILED_TO_PARSE,
+                format!("'{op}' is empty. You must specify a field like so: {{{op}: {{<field>: ...}}}}"),
+            );
+        }
+        for (field, value) in fields {
+            let path = UpdatePath::parse(field)?;
+            let op = UpdateOp::parse(op, &path, field, value)?;
+            let mut paths = vec![path.clone()];
+            if let UpdateOp::Rename { to } = &op {
+                paths.push(to.clone());
+            }
+            for p in &paths {
+                for existing in &all {
+                    let mut existing_paths = vec![&existing.path];
+                    if let UpdateOp::Rename { to } = &existing.op {
+                        existing_paths.push(to);
+                    }
+                    for e in existing_paths {
+                        if e.is_prefix_of(p) || p.is_prefix_of(e) {
+                            let shorter = if e.parts.len() <= p.parts.len() { e } else { p };
+                            return err(
+                                codes::CONFLICTING_UPDATE_OPERATORS,
+                                format!(
+                                    "Updating the path '{}' would create a conflict at '{}'",
+                                    p.dotted, shorter.dotted
+                                ),
+                            );
+                        }
+                    }
+                }
+                if paths.len() == 2 && paths[0].is_prefix_of(&paths[1]) {
+                    // Handled by $rename's own validation.
+                }
+            }
+            all.push(FieldUpdate { path, op });
+        }
+    }
+    all.sort_by(|a, b| {
+        let ka: Vec<String> = a.path.parts.iter().map(Component::text).collect();
+        let kb: Vec<String> = b.path.parts.iter().map(Component::text).collect();
+        ka.cmp(&kb)
+    });
+    Ok(all)
+}
+
+impl From<&UpdatePath> for String {
+    fn from(p: &UpdatePath) -> String {
+        p.dotted.clone()
+    }
+}
+
+pub(crate) fn type_mismatch(msg: String) -> QueryError {
+    QueryError::new(codes::TYPE_MISMATCH, msg)
+}
