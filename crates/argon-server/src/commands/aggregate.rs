@@ -1,0 +1,177 @@
+//! `aggregate`: runs a pipeline over one snapshot. A leading `$match` that
+//! pins `_id` becomes a point read; `$lookup`/`$unionWith` read other
+//! collections of the same snapshot; `$out`/`$merge` writes are collected
+//! and committed through the WAL after the pipeline ran. A pipeline that
+//! starts with `$changeStream` opens a change stream instead.
+
+use std::cell::RefCell;
+
+use argon_query::pipeline::{Pipeline, PipelineContext};
+use argon_query::{Filter, QueryError};
+use argon_store::{Snapshot, WriteMode, WriteOp};
+use bson::{doc, Bson, Document};
+
+use super::find::cursor_reply;
+use super::{Call, Ctx};
+use crate::args::Args;
+use crate::error::{code, CmdResult, CommandError};
+use crate::session::Overlay;
+use crate::source::Source;
+
+/// Writes a pipeline asked for, committed once it finished.
+enum Output {
+    Out { coll: String, docs: Vec<Document> },
+    Merge { coll: String, docs: Vec<Document>, spec: Document },
+}
+
+struct Context<'a> {
+    snap: &'a Snapshot,
+    overlay: Option<&'a Overlay>,
+    outputs: RefCell<Vec<Output>>,
+}
+
+impl PipelineContext for Context<'_> {
+    fn collection(&self, name: &str) -> argon_query::Result<Vec<Document>> {
+        let src = Source { snap: self.snap, overlay: self.overlay };
+        let mut out = Vec::new();
+        src.for_each(name, &mut |d| {
+            out.push(d);
+            Ok(true)
+        })
+        .map_err(|e| QueryError { code: e.code, code_name: "InternalError", message: e.message })?;
+        Ok(out)
+    }
+
+    fn write_out(&self, coll: &str, docs: Vec<Document>) -> argon_query::Result<()> {
+        self.outputs.borrow_mut().push(Output::Out { coll: coll.to_string(), docs });
+        Ok(())
+    }
+
+    fn merge_into(&self, coll: &str, docs: Vec<Document>, spec: &Document) -> argon_query::Result<()> {
+        self.outputs.borrow_mut().push(Output::Merge { coll: coll.to_string(), docs, spec: spec.clone() });
+        Ok(())
+    }
+
+    fn now(&self) -> bson::DateTime {
+        bson::DateTime::now()
+    }
+}
+
+pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let a = Args::new(&call.cmd, "aggregate");
+    let coll: Option<String> = match call.cmd.get("aggregate") {
+        Some(Bson::String(s)) => Some(s.clone()),
+        Some(Bson::Int32(1)) | Some(Bson::Int64(1)) | Some(Bson::Double(_)) => None,
+        _ => return Err(CommandError::type_mismatch("aggregate must name a collection or be 1")),
+    };
+    let stages: Vec<Document> = a
+        .docs("pipeline")?
+        .ok_or_else(|| crate::args::missing("aggregate", "pipeline"))?
+        .into_iter()
+        .cloned()
+        .collect();
+    let cursor_opts = a.doc("cursor")?;
+    if cursor_opts.is_none() && !a.bool("explain")?.unwrap_or(false) {
+        return Err(CommandError::new(
+            code::FAILED_TO_PARSE,
+            "The 'cursor' option is required, except for aggregate with the explain argument",
+        ));
+    }
+    let batch_size = cursor_opts
+        .and_then(|c| c.get("batchSize"))
+        .and_then(|b| b.as_i64().or(b.as_i32().map(i64::from)))
+        .map(|b| b.max(0) as usize);
+
+    if stages.first().is_some_and(|s| s.contains_key("$changeStream")) {
+        return crate::change_stream::open(ctx, call, coll.as_deref(), &stages, batch_size);
+    }
+    let coll = coll.ok_or_else(|| {
+        CommandError::new(
+            code::INVALID_NAMESPACE,
+            "{aggregate: 1} is only supported with $changeStream or $documents",
+        )
+    })?;
+    let pipeline = Pipeline::parse(&stages)?;
+    let target = call.target(ctx)?;
+    let snap = match call.snapshot(ctx, &target) {
+        Ok(s) => Some(s),
+        Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 => None,
+        Err(e) => return Err(e),
+    };
+    let (result, outputs) = match &snap {
+        Some(snap) => {
+            let overlay = call.txn.as_ref().map(|t| &t.overlay);
+            let context = Context { snap, overlay, outputs: RefCell::new(vec![]) };
+            let src = Source { snap, overlay };
+            // Push a leading $match down: a point read or a filtered scan.
+            let mut input = Vec::new();
+            match pipeline.leading_match() {
+                Some(m) => {
+                    let f = Filter::parse(m)?;
+                    input = src.matching(&coll, &f, None, 0, None)?;
+                }
+                None => src.for_each(&coll, &mut |d| {
+                    input.push(d);
+                    Ok(true)
+                })?,
+            }
+            let out = pipeline.run(Box::new(input.into_iter()), &context)?;
+            (out, context.outputs.into_inner())
+        }
+        None => (vec![], vec![]),
+    };
+    drop(snap);
+    for output in outputs {
+        write_output(ctx, call, output).await?;
+    }
+    let ns = format!("{}.{coll}", call.db);
+    Ok(cursor_reply(
+        ctx,
+        call,
+        ns,
+        result.into(),
+        batch_size.or(Some(super::find::DEFAULT_FIRST_BATCH)),
+        false,
+        false,
+    ))
+}
+
+/// Commits `$out` (replace the collection) or `$merge` (upsert by `_id`).
+async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> CmdResult<()> {
+    let target = call.target(ctx)?;
+    let (coll, docs, replace_all) = match output {
+        Output::Out { coll, docs } => (coll, docs, true),
+        Output::Merge { coll, docs, spec: _ } => (coll, docs, false),
+    };
+    let mut ops = Vec::new();
+    if replace_all {
+        let exists = ctx
+            .state
+            .store
+            .snapshot(&target.project, &target.branch, argon_store::At::Head)
+            .map(|s| s.collection(&coll).is_some())
+            .unwrap_or(false);
+        if exists {
+            ops.push(WriteOp::DropCollection { name: coll.clone() });
+        }
+        ops.push(WriteOp::CreateCollection { name: coll.clone(), options: Document::new() });
+        for d in docs {
+            ops.push(WriteOp::Insert { coll: coll.clone(), doc: super::crud_insert::prepare_document(&d)? });
+        }
+    } else {
+        for d in docs {
+            let d = super::crud_insert::prepare_document(&d)?;
+            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+            ops.push(WriteOp::Update {
+                coll: coll.clone(),
+                id,
+                doc: d,
+                replace: true,
+                check: argon_store::Check::Blind,
+            });
+        }
+    }
+    crate::writes::submit(ctx, call, &target, ops, WriteMode::Atomic, None).await?;
+    let _ = doc! {};
+    Ok(())
+}

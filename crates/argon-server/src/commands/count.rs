@@ -1,0 +1,33 @@
+//! `count`: documents matching a query (with skip and limit).
+
+use argon_query::Filter;
+use bson::{doc, Document};
+
+use super::{Call, Ctx};
+use crate::args::{collection_name, Args};
+use crate::error::CmdResult;
+
+pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let coll = collection_name(&call.cmd, "count")?;
+    let a = Args::new(&call.cmd, "count");
+    let filter = Filter::parse(a.doc("query")?.unwrap_or(&Document::new()))?;
+    let skip = a.non_negative("skip")?.unwrap_or(0) as u64;
+    let limit = a.i64("limit")?.map(|l| l.unsigned_abs()).filter(|l| *l > 0);
+    let target = call.target(ctx)?;
+    let snap = match call.snapshot(ctx, &target) {
+        Ok(s) => s,
+        Err(e) if e.code == crate::error::code::NAMESPACE_NOT_FOUND.0 => return Ok(doc! { "n": 0 }),
+        Err(e) => return Err(e),
+    };
+    let src = call.source(&snap);
+    let mut n = 0u64;
+    src.for_each(&coll, &mut |d| {
+        if filter.matches(&d) {
+            n += 1;
+        }
+        Ok(true)
+    })?;
+    let n = n.saturating_sub(skip);
+    let n = limit.map_or(n, |l| n.min(l));
+    Ok(doc! { "n": n as i64 })
+}

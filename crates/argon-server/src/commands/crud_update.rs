@@ -1,0 +1,198 @@
+//! `update`: each statement finds its documents in a snapshot, computes
+//! the new versions with the query engine, and commits them with a
+//! conflict check against that snapshot. A conflict (another commit changed
+//! one of the documents) retries the statement on a fresh snapshot, as
+//! MongoDB retries WriteConflict internally outside transactions.
+
+use argon_query::{Filter, Update};
+use argon_store::{Check, ReadBase, WriteMode, WriteOp};
+use bson::{doc, Bson, Document};
+
+use super::{Call, Ctx};
+use crate::args::{collection_name, Args};
+use crate::error::{code, CmdResult, CommandError};
+use crate::writes;
+
+/// Statement retries on write conflicts before giving up.
+pub const CONFLICT_RETRIES: usize = 100;
+
+/// One update statement's outcome.
+#[derive(Default)]
+pub struct UpdateResult {
+    pub matched: i64,
+    pub modified: i64,
+    pub upserted: Option<Bson>,
+    /// The document before and after (for findAndModify).
+    pub before: Option<Document>,
+    pub after: Option<Document>,
+}
+
+/// What an update statement asks for.
+pub struct UpdateSpec<'a> {
+    pub coll: &'a str,
+    pub filter_doc: &'a Document,
+    pub update: &'a Bson,
+    pub array_filters: Option<Vec<Document>>,
+    pub multi: bool,
+    pub upsert: bool,
+    pub sort: Option<&'a Document>,
+}
+
+pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let coll = collection_name(&call.cmd, "update")?;
+    super::crud_insert::check_writable_collection(&coll)?;
+    let a = Args::new(&call.cmd, "update");
+    let stmts: Vec<Document> = a
+        .docs("updates")?
+        .ok_or_else(|| crate::args::missing("update", "updates"))?
+        .into_iter()
+        .cloned()
+        .collect();
+    let ordered = a.bool("ordered")?.unwrap_or(true);
+    let target = call.target(ctx)?;
+    target.writable()?;
+    ctx.state.metrics.ops_update.fetch_add(stmts.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    let (mut n, mut modified) = (0i64, 0i64);
+    let mut upserted = Vec::new();
+    let mut write_errors = Vec::new();
+    for (i, stmt) in stmts.iter().enumerate() {
+        let r = statement(ctx, call, &coll, stmt).await;
+        match r {
+            Ok(r) => {
+                n += r.matched;
+                modified += r.modified;
+                if let Some(id) = r.upserted {
+                    n += 1;
+                    upserted.push(doc! { "index": i as i32, "_id": id });
+                }
+            }
+            Err(e) => {
+                if call.txn.is_some() {
+                    return Err(e);
+                }
+                write_errors.push(e.to_write_error(i));
+                if ordered {
+                    break;
+                }
+            }
+        }
+    }
+    let mut reply = doc! { "n": n as i32, "nModified": modified as i32 };
+    if !upserted.is_empty() {
+        reply.insert("upserted", upserted);
+    }
+    if !write_errors.is_empty() {
+        reply.insert("writeErrors", write_errors);
+    }
+    Ok(reply)
+}
+
+async fn statement(
+    ctx: &mut Ctx<'_>,
+    call: &mut Call,
+    coll: &str,
+    stmt: &Document,
+) -> CmdResult<UpdateResult> {
+    let a = Args::new(stmt, "update.updates");
+    let q = a.doc("q")?.ok_or_else(|| crate::args::missing("update.updates", "q"))?;
+    let u = stmt.get("u").ok_or_else(|| crate::args::missing("update.updates", "u"))?;
+    if !matches!(u, Bson::Document(_) | Bson::Array(_)) {
+        return Err(CommandError::type_mismatch(
+            "BSON field 'update.updates.u' is the wrong type, expected type 'object' or 'array'",
+        ));
+    }
+    let array_filters = a.docs("arrayFilters")?.map(|v| v.into_iter().cloned().collect());
+    let spec = UpdateSpec {
+        coll,
+        filter_doc: q,
+        update: u,
+        array_filters,
+        multi: a.bool("multi")?.unwrap_or(false),
+        upsert: a.bool("upsert")?.unwrap_or(false),
+        sort: None,
+    };
+    apply(ctx, call, &spec).await
+}
+
+/// Runs one update statement, retrying on write conflicts.
+pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) -> CmdResult<UpdateResult> {
+    let filter = Filter::parse(spec.filter_doc)?;
+    let update = Update::parse(spec.update, spec.array_filters.as_deref())?;
+    if spec.multi && update.is_replacement() {
+        return Err(CommandError::new(
+            code::FAILED_TO_PARSE,
+            "multi update is not supported for replacement-style update",
+        ));
+    }
+    let sort = match spec.sort {
+        Some(s) if !s.is_empty() => Some(argon_query::SortSpec::parse(s)?),
+        _ => None,
+    };
+    let target = call.target(ctx)?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let now = bson::DateTime::now();
+        // Read and compute in a snapshot (a new project has none yet).
+        let (docs, base) = match call.snapshot(ctx, &target) {
+            Ok(snap) => {
+                let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
+                let src = call.source(&snap);
+                let limit = if spec.multi { None } else { Some(1) };
+                (src.matching(spec.coll, &filter, sort.as_ref(), 0, limit)?, Some(base))
+            }
+            Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 && target.branch == "main" && spec.upsert => {
+                (vec![], None)
+            }
+            Err(e) => return Err(e),
+        };
+        let mut result = UpdateResult::default();
+        let mut ops = Vec::new();
+        if docs.is_empty() {
+            if !spec.upsert {
+                return Ok(result);
+            }
+            let new_doc = update.upsert_document(spec.filter_doc, now)?;
+            let new_doc = super::crud_insert::prepare_document(&new_doc)?;
+            result.upserted = new_doc.get("_id").cloned();
+            result.after = Some(new_doc.clone());
+            ops.push(WriteOp::Insert { coll: spec.coll.to_string(), doc: new_doc });
+        } else {
+            for d in &docs {
+                result.matched += 1;
+                let new_doc = update.apply(d, Some(&filter), now)?;
+                if result.before.is_none() {
+                    result.before = Some(d.clone());
+                    result.after = Some(new_doc.clone());
+                }
+                if &new_doc == d {
+                    continue; // a no-op update writes nothing
+                }
+                result.modified += 1;
+                let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+                ops.push(WriteOp::Update {
+                    coll: spec.coll.to_string(),
+                    id,
+                    doc: new_doc,
+                    replace: update.is_replacement(),
+                    check: Check::UnchangedSinceBase,
+                });
+            }
+        }
+        if ops.is_empty() {
+            return Ok(result);
+        }
+        match writes::submit(ctx, call, &target, ops, WriteMode::Atomic, base).await {
+            Ok(_) => return Ok(result),
+            Err(e)
+                if (e.code == code::WRITE_CONFLICT.0 || (e.code == code::DUPLICATE_KEY.0 && spec.upsert))
+                    && call.txn.is_none()
+                    && attempt < CONFLICT_RETRIES =>
+            {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! `getMore` and `killCursors`.
+
+use bson::{doc, Bson, Document};
+
+use super::{Call, Ctx};
+use crate::args::Args;
+use crate::cursor::{take_batch, CursorSource};
+use crate::error::{code, CmdResult, CommandError};
+
+pub async fn get_more(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    ctx.state.metrics.ops_getmore.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let id = match call.cmd.get("getMore") {
+        Some(Bson::Int64(i)) => *i,
+        Some(Bson::Int32(i)) => *i as i64,
+        Some(_) => return Err(CommandError::type_mismatch("getMore cursor id must be a long")),
+        None => return Err(crate::args::missing("getMore", "getMore")),
+    };
+    let a = Args::new(&call.cmd, "getMore");
+    let coll = a.req_str("collection")?;
+    let batch_size = a.non_negative("batchSize")?.filter(|b| *b > 0).map(|b| b as usize);
+    let max_await_ms = a.non_negative("maxTimeMS")?.unwrap_or(1000) as u64;
+    let ns = format!("{}.{}", call.db, coll);
+    let Some(mut cursor) = ctx.state.cursors.take(id) else {
+        return Err(CommandError::new(code::CURSOR_NOT_FOUND, format!("cursor id {id} not found")));
+    };
+    if cursor.ns != ns && !(cursor.ns.ends_with(".$cmd.aggregate") && cursor.ns.starts_with(&call.db)) {
+        let msg = format!(
+            "Requested getMore on namespace '{ns}', but cursor belongs to a different namespace {}",
+            cursor.ns
+        );
+        ctx.state.cursors.put_back(id, cursor);
+        return Err(CommandError::new(code::UNAUTHORIZED, msg));
+    }
+    let (batch, exhausted) = match &mut cursor.source {
+        CursorSource::Buffered(docs) => {
+            let b = take_batch(docs, batch_size);
+            let done = docs.is_empty();
+            (b, done)
+        }
+        CursorSource::ChangeStream(cs) => {
+            let b =
+                cs.next_batch(&ctx.state, batch_size, std::time::Duration::from_millis(max_await_ms)).await?;
+            (b, false)
+        }
+    };
+    let mut reply_cursor = doc! { "nextBatch": batch, "id": if exhausted { 0i64 } else { id }, "ns": ns };
+    if let CursorSource::ChangeStream(cs) = &cursor.source {
+        reply_cursor.insert("postBatchResumeToken", cs.post_batch_resume_token());
+    }
+    if !exhausted {
+        ctx.state.cursors.put_back(id, cursor);
+    }
+    Ok(doc! { "cursor": reply_cursor })
+}
+
+pub fn kill_cursors(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let a = Args::new(&call.cmd, "killCursors");
+    let ids = a.array("cursors")?.ok_or_else(|| crate::args::missing("killCursors", "cursors"))?;
+    let ids: Vec<i64> = ids
+        .iter()
+        .map(|b| match b {
+            Bson::Int64(i) => Ok(*i),
+            Bson::Int32(i) => Ok(*i as i64),
+            _ => Err(CommandError::type_mismatch("killCursors.cursors must hold longs")),
+        })
+        .collect::<CmdResult<_>>()?;
+    let (killed, not_found) = ctx.state.cursors.kill(&ids);
+    Ok(doc! {
+        "cursorsKilled": killed,
+        "cursorsNotFound": not_found,
+        "cursorsAlive": Vec::<i64>::new(),
+        "cursorsUnknown": Vec::<i64>::new(),
+    })
+}

@@ -1,0 +1,211 @@
+//! Diagnostic commands: `serverStatus`, `collStats`, `dbStats`, `hostInfo`,
+//! `getParameter`, `getCmdLineOpts`, `getLog`, `currentOp`, `killOp`,
+//! `listCommands`.
+
+use std::sync::atomic::Ordering;
+
+use bson::{doc, Bson, Document};
+
+use super::{Call, Ctx, COMMAND_NAMES};
+use crate::args::collection_name;
+use crate::error::{code, CmdResult, CommandError};
+
+pub fn server_status(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    let s = &ctx.state;
+    let m = &s.metrics;
+    let st = s.store.stats();
+    let lat = m.latency.lock().clone();
+    Ok(doc! {
+        "host": s.config.advertised_host.clone(),
+        "version": super::handshake::MONGODB_VERSION,
+        "process": "argon",
+        "pid": std::process::id() as i64,
+        "uptime": s.started.elapsed().as_secs_f64(),
+        "uptimeMillis": s.started.elapsed().as_millis() as i64,
+        "localTime": bson::DateTime::now(),
+        "connections": {
+            "current": m.connections_current.load(Ordering::Relaxed) as i32,
+            "available": 1_000_000,
+            "totalCreated": m.connections_total.load(Ordering::Relaxed) as i64,
+        },
+        "opcounters": {
+            "insert": m.ops_insert.load(Ordering::Relaxed) as i64,
+            "query": m.ops_query.load(Ordering::Relaxed) as i64,
+            "update": m.ops_update.load(Ordering::Relaxed) as i64,
+            "delete": m.ops_delete.load(Ordering::Relaxed) as i64,
+            "getmore": m.ops_getmore.load(Ordering::Relaxed) as i64,
+            "command": m.ops_command.load(Ordering::Relaxed) as i64,
+        },
+        "metrics": { "cursor": { "open": { "total": s.cursors.len() as i64 } } },
+        "latency": {
+            "count": lat.count as i64,
+            "p50_micros": lat.quantile(0.5) as i64,
+            "p99_micros": lat.quantile(0.99) as i64,
+        },
+        "argon": {
+            "visibleLsn": st.visible_lsn.0 as i64,
+            "projects": st.projects as i64,
+            "branches": st.branches as i64,
+            "timelines": st.timelines as i64,
+            "commits": st.commits as i64,
+            "groupCommits": st.group_commits as i64,
+            "walBytes": st.wal_bytes as i64,
+            "indexBytes": st.index_bytes as i64,
+            "dataDir": s.store.dir().display().to_string(),
+        },
+        "repl": { "setName": s.config.replica_set.clone(), "isWritablePrimary": true },
+    })
+}
+
+pub fn coll_stats(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let coll = collection_name(&call.cmd, "collStats")?;
+    let target = call.target(ctx)?;
+    let snap = call.snapshot(ctx, &target)?;
+    let c = snap.collection(&coll).ok_or_else(|| {
+        CommandError::new(code::NAMESPACE_NOT_FOUND, format!("Collection [{}.{coll}] not found.", call.db))
+    })?;
+    let nindexes = c.indexes.len() as i32 + 1;
+    let mut count = 0i64;
+    let mut size = 0i64;
+    let mut scan = snap.scan(&coll)?;
+    while let Some((_, bytes)) = scan.next_raw()? {
+        count += 1;
+        size += bytes.len() as i64;
+    }
+    Ok(doc! {
+        "ns": format!("{}.{coll}", call.db),
+        "count": count,
+        "size": size,
+        "avgObjSize": if count > 0 { size / count } else { 0 },
+        "storageSize": size,
+        "nindexes": nindexes,
+        "totalIndexSize": 0,
+        "lsn": snap.lsn().0 as i64,
+    })
+}
+
+pub fn db_stats(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let target = call.target(ctx)?;
+    let snap = match call.snapshot(ctx, &target) {
+        Ok(s) => s,
+        Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 => {
+            return Ok(
+                doc! { "db": &call.db, "collections": 0, "objects": 0, "dataSize": 0, "storageSize": 0, "indexes": 0 },
+            );
+        }
+        Err(e) => return Err(e),
+    };
+    let (mut colls, mut objects, mut size, mut indexes) = (0i64, 0i64, 0i64, 0i64);
+    let names: Vec<(String, usize)> =
+        snap.collections().map(|(n, c)| (n.clone(), c.indexes.len() + 1)).collect();
+    for (name, nidx) in names {
+        colls += 1;
+        indexes += nidx as i64;
+        let mut scan = snap.scan(&name)?;
+        while let Some((_, bytes)) = scan.next_raw()? {
+            objects += 1;
+            size += bytes.len() as i64;
+        }
+    }
+    Ok(doc! {
+        "db": &call.db, "collections": colls, "views": 0, "objects": objects,
+        "avgObjSize": if objects > 0 { size as f64 / objects as f64 } else { 0.0 },
+        "dataSize": size, "storageSize": size, "indexes": indexes, "indexSize": 0,
+        "lsn": snap.lsn().0 as i64,
+    })
+}
+
+pub fn host_info(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as i32;
+    let mem_mb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<i64>().ok())
+        })
+        .map(|kb| kb / 1024)
+        .unwrap_or(0);
+    Ok(doc! {
+        "system": {
+            "currentTime": bson::DateTime::now(),
+            "hostname": std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim(),
+            "cpuAddrSize": 64,
+            "memSizeMB": mem_mb,
+            "numCores": cores,
+            "cpuArch": std::env::consts::ARCH,
+        },
+        "os": { "type": std::env::consts::OS, "name": std::env::consts::OS },
+        "extra": {},
+    })
+}
+
+pub fn get_parameter(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let all = doc! {
+        "featureCompatibilityVersion": { "version": "6.0" },
+        "transactionLifetimeLimitSeconds": 60,
+        "maxBSONDepth": 100,
+        "authenticationMechanisms": ["SCRAM-SHA-1", "SCRAM-SHA-256"],
+        "logLevel": 0,
+    };
+    let show_all = matches!(call.cmd.get("getParameter"), Some(Bson::String(s)) if s == "*")
+        || matches!(call.cmd.get("getParameter"), Some(Bson::Document(d)) if d.get_bool("allParameters").unwrap_or(false));
+    if show_all {
+        return Ok(all);
+    }
+    let mut out = Document::new();
+    for (k, _) in &call.cmd {
+        if let Some(v) = all.get(k) {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(CommandError::new(code::INVALID_OPTIONS, "no option found to get"));
+    }
+    Ok(out)
+}
+
+pub fn get_cmd_line_opts(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    Ok(doc! {
+        "argv": ctx.state.config.argv.clone(),
+        "parsed": { "net": { "bindIp": ctx.state.config.advertised_host.clone() }, "storage": { "dbPath": ctx.state.store.dir().display().to_string() }, "replication": { "replSet": ctx.state.config.replica_set.clone() } },
+    })
+}
+
+pub fn get_log(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    match call.cmd.get("getLog") {
+        Some(Bson::String(s)) if s == "*" => Ok(doc! { "names": ["global", "startupWarnings"] }),
+        Some(Bson::String(s)) if s == "global" || s == "startupWarnings" => {
+            Ok(doc! { "totalLinesWritten": 0, "log": [] })
+        }
+        Some(Bson::String(s)) => Err(CommandError::new(code::INVALID_OPTIONS, format!("No log named '{s}'"))),
+        _ => Err(CommandError::type_mismatch("Argument to getLog must be of type String")),
+    }
+}
+
+pub fn current_op(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    // Commands run to completion on their connection; the open cursors are
+    // the long-lived operations.
+    let inprog: Vec<Bson> = vec![Bson::Document(doc! {
+        "type": "op", "active": true, "op": "command", "desc": format!("conn{}", ctx.conn.id),
+        "connectionId": ctx.conn.id as i32, "client": ctx.conn.peer.clone(),
+        "command": { "currentOp": 1 },
+    })];
+    Ok(doc! { "inprog": inprog })
+}
+
+pub fn kill_op(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    match call.cmd.get("op") {
+        Some(Bson::Int32(_)) | Some(Bson::Int64(_)) | Some(Bson::Double(_)) => {
+            Ok(doc! { "info": "attempting to kill op" })
+        }
+        Some(_) => Err(CommandError::type_mismatch("killOp.op must be a number")),
+        None => Err(crate::args::missing("killOp", "op")),
+    }
+}
+
+pub fn list_commands(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    let mut cmds = Document::new();
+    for name in COMMAND_NAMES {
+        cmds.insert(*name, doc! { "help": "", "adminOnly": false, "requiresAuth": true });
+    }
+    Ok(doc! { "commands": cmds })
+}

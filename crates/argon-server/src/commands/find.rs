@@ -1,0 +1,79 @@
+//! `find`: filter, sort, skip, limit, projection and a first batch; the
+//! rest stays in a cursor computed from the same snapshot.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use argon_query::{Filter, Projection, SortSpec};
+use bson::{doc, Document};
+
+use super::{Call, Ctx};
+use crate::args::{collection_name, Args};
+use crate::cursor::{take_batch, Cursor, CursorSource};
+use crate::error::CmdResult;
+
+/// Default size of a first batch, as MongoDB.
+pub const DEFAULT_FIRST_BATCH: usize = 101;
+
+pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    ctx.state.metrics.ops_query.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let coll = collection_name(&call.cmd, "find")?;
+    let a = Args::new(&call.cmd, "find");
+    let filter = Filter::parse(a.doc("filter")?.unwrap_or(&Document::new()))?;
+    let sort = match a.doc("sort")? {
+        Some(s) if !s.is_empty() => Some(SortSpec::parse(s)?),
+        _ => None,
+    };
+    let projection = match a.doc("projection")? {
+        Some(p) if !p.is_empty() => Some(Projection::parse(p)?),
+        _ => None,
+    };
+    let skip = a.non_negative("skip")?.unwrap_or(0) as u64;
+    let limit = a.i64("limit")?;
+    let single_batch = a.bool("singleBatch")?.unwrap_or(false) || limit.is_some_and(|l| l < 0);
+    let limit = limit.map(|l| l.unsigned_abs()).filter(|l| *l > 0);
+    let batch_size = a.non_negative("batchSize")?.map(|b| b as usize);
+    let no_timeout = a.bool("noCursorTimeout")?.unwrap_or(false);
+    a.doc("hint").or_else(|_| a.str("hint").map(|_| None))?;
+
+    let target = call.target(ctx)?;
+    let snap = call.snapshot(ctx, &target)?;
+    let src = call.source(&snap);
+    let docs = src.find(&coll, &filter, sort.as_ref(), skip, limit, projection.as_ref())?;
+    let ns = format!("{}.{}", call.db, coll);
+    Ok(cursor_reply(
+        ctx,
+        call,
+        ns,
+        docs.into(),
+        batch_size.or(Some(DEFAULT_FIRST_BATCH)),
+        single_batch,
+        no_timeout,
+    ))
+}
+
+/// Builds `{cursor: {firstBatch, id, ns}}`, registering a cursor for the
+/// rest when there is more.
+pub fn cursor_reply(
+    ctx: &Ctx<'_>,
+    call: &Call,
+    ns: String,
+    mut docs: VecDeque<Document>,
+    first_batch: Option<usize>,
+    single_batch: bool,
+    no_timeout: bool,
+) -> Document {
+    let batch = take_batch(&mut docs, first_batch);
+    let id = if docs.is_empty() || single_batch {
+        0i64
+    } else {
+        ctx.state.cursors.insert(Cursor {
+            ns: ns.clone(),
+            source: CursorSource::Buffered(docs),
+            last_used: Instant::now(),
+            no_timeout,
+            session: call.session.clone(),
+        })
+    };
+    doc! { "cursor": { "firstBatch": batch, "id": id, "ns": ns } }
+}

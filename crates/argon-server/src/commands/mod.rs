@@ -1,0 +1,387 @@
+//! Command handlers, one file per command (or per family of tiny ones), and
+//! the registry that maps a command name to its handler.
+//!
+//! [`dispatch`] does what every command shares: find the name and `$db`,
+//! check authentication, attach the session's transaction or retryable-write
+//! state, run the handler, and add `ok`, `$clusterTime` and `operationTime`.
+
+mod admin_branch;
+mod aggregate;
+mod auth_cmds;
+mod count;
+mod create;
+mod crud_delete;
+mod crud_insert;
+mod crud_update;
+mod cursor_cmds;
+mod diagnostics;
+mod distinct;
+mod drop;
+mod explain;
+mod find;
+mod find_and_modify;
+mod handshake;
+mod indexes;
+mod list;
+mod transactions;
+
+use std::sync::Arc;
+
+pub use list::db_name;
+
+use argon_store::{At, CommitTime, Lsn, Snapshot};
+use bson::{Bson, Document};
+
+use crate::connection::ConnState;
+use crate::error::{code, CmdResult, CommandError};
+use crate::session::{session_key, Txn, TxnState};
+use crate::source::Source;
+use crate::state::{ServerState, Target};
+
+/// What a handler can reach.
+pub struct Ctx<'c> {
+    pub state: Arc<ServerState>,
+    pub conn: &'c mut ConnState,
+}
+
+/// What a handler needs about one invocation.
+pub struct Call {
+    pub name: String,
+    pub db: String,
+    pub cmd: Document,
+    /// The session's transaction, when the command runs inside one.
+    pub txn: Option<Txn>,
+    /// The commit point of the command's write, for `operationTime`.
+    pub op_time: Option<(Lsn, CommitTime)>,
+    /// `readConcern.atClusterTime`, resolved.
+    pub at: Option<At>,
+    pub session: Option<Vec<u8>>,
+}
+
+impl Call {
+    /// The branch addressed by `$db`.
+    pub fn target(&self, ctx: &Ctx<'_>) -> CmdResult<Target> {
+        ctx.state.target(&self.db)
+    }
+
+    /// Opens the snapshot a read runs on: the transaction's, or
+    /// `atClusterTime`'s, or the view's LSN, or the head.
+    pub fn snapshot(&mut self, ctx: &Ctx<'_>, target: &Target) -> CmdResult<Snapshot> {
+        let store = &ctx.state.store;
+        if let Some(txn) = self.txn.as_mut() {
+            if let Some(view) = &txn.view {
+                if txn.target.as_ref().map(|t| &t.db) != Some(&target.db) {
+                    return Err(CommandError::new(
+                        code::OPERATION_NOT_SUPPORTED_IN_TRANSACTION,
+                        "a transaction in Argon reads and writes one branch (one database)",
+                    ));
+                }
+                return Ok(store.reopen(view)?);
+            }
+            let at = self.at.unwrap_or(target.at());
+            let snap = store.snapshot(&target.project, &target.branch, at)?;
+            txn.view = Some(snap.view().clone());
+            txn.target = Some(target.clone());
+            return Ok(snap);
+        }
+        let at = match (self.at, target.view_lsn) {
+            (Some(At::Lsn(a)), Some(v)) => At::Lsn(a.min(v)),
+            (Some(a), _) => a,
+            (None, _) => target.at(),
+        };
+        Ok(store.snapshot(&target.project, &target.branch, at)?)
+    }
+
+    /// A reader over a snapshot plus the transaction's own writes.
+    pub fn source<'s>(&'s self, snap: &'s Snapshot) -> Source<'s> {
+        Source { snap, overlay: self.txn.as_ref().map(|t| &t.overlay) }
+    }
+}
+
+/// Runs one command document.
+pub async fn dispatch(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
+    let name = cmd.keys().next().cloned().ok_or_else(|| CommandError::bad_value("empty command document"))?;
+    let db = match cmd.get("$db") {
+        Some(Bson::String(s)) => s.clone(),
+        Some(_) => return Err(CommandError::type_mismatch("$db must be a string")),
+        None => {
+            return Err(CommandError::new(code::FAILED_TO_PARSE, "OP_MSG requests require a $db argument"))
+        }
+    };
+    crate::auth::check_access(ctx, &name, &db, &cmd)?;
+    ctx.state.metrics.ops_command.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+
+    let session = match cmd.get("lsid") {
+        Some(Bson::Document(l)) => Some(session_key(l)),
+        Some(_) => return Err(CommandError::type_mismatch("lsid must be an object")),
+        None => None,
+    };
+    let txn_number = match cmd.get("txnNumber") {
+        Some(Bson::Int64(n)) => Some(*n),
+        Some(Bson::Int32(n)) => Some(*n as i64),
+        Some(_) => return Err(CommandError::type_mismatch("txnNumber must be a long")),
+        None => None,
+    };
+    let autocommit_false = matches!(cmd.get("autocommit"), Some(Bson::Boolean(false)));
+    let start_txn = matches!(cmd.get("startTransaction"), Some(Bson::Boolean(true)));
+    let at = read_concern_at(ctx, &cmd)?;
+
+    let mut call =
+        Call { name: name.clone(), db, cmd, txn: None, op_time: None, at, session: session.clone() };
+
+    // Transactions: attach the session's transaction to this call.
+    if autocommit_false {
+        let (Some(key), Some(number)) = (&session, txn_number) else {
+            return Err(CommandError::bad_value("a transaction needs lsid and txnNumber"));
+        };
+        let existing = ctx.state.sessions.take_txn(key);
+        let txn = if start_txn {
+            if existing.as_ref().is_some_and(|t| t.number > number) {
+                return Err(CommandError::new(
+                    (225, "TransactionTooOld"),
+                    format!("txnNumber {number} is less than the session's last transaction"),
+                ));
+            }
+            Txn::new(number)
+        } else {
+            match existing {
+                Some(t) if t.number == number => t,
+                other => {
+                    if let Some(t) = other {
+                        ctx.state.sessions.put_txn(key, t);
+                    }
+                    if name == "abortTransaction" || name == "commitTransaction" {
+                        // Handled below with the right error.
+                    }
+                    return Err(CommandError::new(
+                        code::NO_SUCH_TRANSACTION,
+                        format!("Transaction with txnNumber {number} has been aborted or does not exist"),
+                    )
+                    .with_label("TransientTransactionError"));
+                }
+            }
+        };
+        if txn.state == TxnState::Aborted && name != "abortTransaction" {
+            ctx.state.sessions.put_txn(key, txn);
+            return Err(CommandError::new(
+                code::NO_SUCH_TRANSACTION,
+                format!("Transaction with txnNumber {number} has been aborted"),
+            )
+            .with_label("TransientTransactionError"));
+        }
+        call.txn = Some(txn);
+        let result = run_handler(ctx, &mut call).await;
+        if let Some(mut txn) = call.txn.take() {
+            // A failed statement aborts the transaction (MongoDB does the same).
+            if result.is_err() && txn.state == TxnState::Active && name != "commitTransaction" {
+                txn.state = TxnState::Aborted;
+            }
+            ctx.state.sessions.put_txn(key, txn);
+        }
+        return finish(ctx, &call, result.map_err(|e| transient_label(e)));
+    }
+
+    // Retryable writes: answer a retry from the stored reply.
+    let retryable = txn_number.is_some() && session.is_some() && is_retryable_write(&name);
+    if retryable {
+        if let Some(reply) =
+            ctx.state.sessions.retried_reply(session.as_ref().expect("checked"), txn_number.unwrap_or(0))
+        {
+            return Ok(reply);
+        }
+    }
+    let result = run_handler(ctx, &mut call).await;
+    let reply = finish(ctx, &call, result)?;
+    if retryable {
+        ctx.state.sessions.store_reply(
+            session.as_ref().expect("checked"),
+            txn_number.unwrap_or(0),
+            reply.clone(),
+        );
+    }
+    Ok(reply)
+}
+
+fn transient_label(e: CommandError) -> CommandError {
+    if e.code == code::WRITE_CONFLICT.0 || e.code == code::NO_SUCH_TRANSACTION.0 {
+        e.with_label("TransientTransactionError")
+    } else {
+        e
+    }
+}
+
+fn is_retryable_write(name: &str) -> bool {
+    matches!(name, "insert" | "update" | "delete" | "findAndModify" | "findandmodify")
+}
+
+fn finish(ctx: &Ctx<'_>, call: &Call, result: CmdResult<Document>) -> CmdResult<Document> {
+    let mut reply = result?;
+    if !reply.contains_key("ok") {
+        reply.insert("ok", 1.0);
+    }
+    for (k, v) in ctx.state.time_fields(call.op_time) {
+        reply.insert(k, v);
+    }
+    Ok(reply)
+}
+
+/// `readConcern: {level: "snapshot", atClusterTime: T}`.
+fn read_concern_at(ctx: &Ctx<'_>, cmd: &Document) -> CmdResult<Option<At>> {
+    let Some(rc) = cmd.get("readConcern") else { return Ok(None) };
+    let Bson::Document(rc) = rc else {
+        return Err(CommandError::type_mismatch("readConcern must be an object"));
+    };
+    if let Some(level) = rc.get("level") {
+        match level {
+            Bson::String(s)
+                if matches!(s.as_str(), "local" | "majority" | "linearizable" | "available" | "snapshot") => {
+            }
+            Bson::String(s) => {
+                return Err(CommandError::bad_value(format!("Invalid read concern level: {s}")))
+            }
+            _ => return Err(CommandError::type_mismatch("readConcern.level must be a string")),
+        }
+    }
+    match rc.get("atClusterTime") {
+        None => Ok(None),
+        Some(Bson::Timestamp(ts)) => {
+            if !matches!(rc.get("level"), Some(Bson::String(s)) if s == "snapshot") {
+                return Err(CommandError::new(
+                    code::INVALID_OPTIONS,
+                    "atClusterTime is only allowed with readConcern level snapshot",
+                ));
+            }
+            Ok(Some(ctx.state.at_cluster_time(*ts)))
+        }
+        Some(_) => Err(CommandError::type_mismatch("readConcern.atClusterTime must be a timestamp")),
+    }
+}
+
+/// The registry: command name → handler. Alphabetical.
+async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let name = call.name.clone();
+    match name.as_str() {
+        "abortTransaction" => transactions::abort(ctx, call).await,
+        "aggregate" => aggregate::run(ctx, call).await,
+        "branchInfo" => admin_branch::branch_info(ctx, call).await,
+        "buildInfo" | "buildinfo" => handshake::build_info(ctx, call),
+        "collStats" => diagnostics::coll_stats(ctx, call),
+        "commitTransaction" => transactions::commit(ctx, call).await,
+        "connectionStatus" => auth_cmds::connection_status(ctx, call),
+        "count" => count::run(ctx, call),
+        "create" => create::run(ctx, call).await,
+        "createBranch" => admin_branch::create_branch(ctx, call).await,
+        "createIndexes" => indexes::create(ctx, call).await,
+        "createProject" => admin_branch::create_project(ctx, call).await,
+        "createUser" => auth_cmds::create_user(ctx, call),
+        "currentOp" => diagnostics::current_op(ctx, call),
+        "dbStats" => diagnostics::db_stats(ctx, call),
+        "delete" => crud_delete::run(ctx, call).await,
+        "deleteBranch" => admin_branch::delete_branch(ctx, call).await,
+        "distinct" => distinct::run(ctx, call),
+        "drop" => drop::collection(ctx, call).await,
+        "dropDatabase" => drop::database(ctx, call).await,
+        "dropIndexes" | "deleteIndexes" => indexes::drop_indexes(ctx, call).await,
+        "dropProject" => admin_branch::drop_project(ctx, call).await,
+        "dropUser" => auth_cmds::drop_user(ctx, call),
+        "endSessions" => transactions::end_sessions(ctx, call),
+        "explain" => explain::run(ctx, call),
+        "find" => find::run(ctx, call),
+        "findAndModify" | "findandmodify" => find_and_modify::run(ctx, call).await,
+        "getCmdLineOpts" => diagnostics::get_cmd_line_opts(ctx, call),
+        "getLog" => diagnostics::get_log(ctx, call),
+        "getMore" => cursor_cmds::get_more(ctx, call).await,
+        "getParameter" => diagnostics::get_parameter(ctx, call),
+        "hello" | "isMaster" | "ismaster" => handshake::hello(ctx, call),
+        "hostInfo" => diagnostics::host_info(ctx, call),
+        "insert" => crud_insert::run(ctx, call).await,
+        "killCursors" => cursor_cmds::kill_cursors(ctx, call),
+        "killOp" => diagnostics::kill_op(ctx, call),
+        "killSessions" | "killAllSessions" => transactions::kill_sessions(ctx, call),
+        "listBranches" => admin_branch::list_branches(ctx, call),
+        "listCollections" => list::collections(ctx, call),
+        "listCommands" => diagnostics::list_commands(ctx, call),
+        "listDatabases" => list::databases(ctx, call),
+        "listIndexes" => indexes::list(ctx, call),
+        "listProjects" => admin_branch::list_projects(ctx, call),
+        "logout" => auth_cmds::logout(ctx, call),
+        "ping" => Ok(Document::new()),
+        "protectBranch" => admin_branch::protect_branch(ctx, call, true).await,
+        "renameCollection" => drop::rename(ctx, call).await,
+        "resetBranch" => admin_branch::reset_branch(ctx, call).await,
+        "restorePreview" => admin_branch::restore_preview(ctx, call),
+        "saslContinue" => auth_cmds::sasl_continue(ctx, call),
+        "saslStart" => auth_cmds::sasl_start(ctx, call),
+        "serverStatus" => diagnostics::server_status(ctx, call),
+        "timeTravelInfo" => admin_branch::time_travel_info(ctx, call),
+        "unprotectBranch" => admin_branch::protect_branch(ctx, call, false).await,
+        "update" => crud_update::run(ctx, call).await,
+        "updateUser" => auth_cmds::update_user(ctx, call),
+        "usersInfo" => auth_cmds::users_info(ctx, call),
+        "whatsmyuri" => handshake::whatsmyuri(ctx, call),
+        other => Err(CommandError::new(code::COMMAND_NOT_FOUND, format!("no such command: '{other}'"))),
+    }
+}
+
+/// Every command name the registry knows, for `listCommands`.
+pub const COMMAND_NAMES: &[&str] = &[
+    "abortTransaction",
+    "aggregate",
+    "branchInfo",
+    "buildInfo",
+    "collStats",
+    "commitTransaction",
+    "connectionStatus",
+    "count",
+    "create",
+    "createBranch",
+    "createIndexes",
+    "createProject",
+    "createUser",
+    "currentOp",
+    "dbStats",
+    "delete",
+    "deleteBranch",
+    "distinct",
+    "drop",
+    "dropDatabase",
+    "dropIndexes",
+    "dropProject",
+    "dropUser",
+    "endSessions",
+    "explain",
+    "find",
+    "findAndModify",
+    "getCmdLineOpts",
+    "getLog",
+    "getMore",
+    "getParameter",
+    "hello",
+    "hostInfo",
+    "insert",
+    "isMaster",
+    "killCursors",
+    "killOp",
+    "killSessions",
+    "listBranches",
+    "listCollections",
+    "listCommands",
+    "listDatabases",
+    "listIndexes",
+    "listProjects",
+    "logout",
+    "ping",
+    "protectBranch",
+    "renameCollection",
+    "resetBranch",
+    "restorePreview",
+    "saslContinue",
+    "saslStart",
+    "serverStatus",
+    "timeTravelInfo",
+    "unprotectBranch",
+    "update",
+    "updateUser",
+    "usersInfo",
+    "whatsmyuri",
+];

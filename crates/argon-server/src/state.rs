@@ -1,0 +1,201 @@
+//! State shared by every connection: the store, open cursors, sessions,
+//! counters, and the mapping between LSNs and MongoDB cluster times.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Instant;
+
+use argon_store::{At, CommitTime, Lsn, Store};
+use argon_types::names::DbAddress;
+use bson::{doc, Bson, Document, Timestamp};
+use parking_lot::Mutex;
+
+use crate::cursor::Cursors;
+use crate::error::{code, CmdResult, CommandError};
+use crate::session::Sessions;
+
+/// How the server presents itself and where it listens.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The replica set name drivers see in `hello`.
+    pub replica_set: String,
+    /// The `host:port` advertised in `hello` (`hosts`, `primary`, `me`).
+    pub advertised_host: String,
+    /// Idle cursors are closed after this long (unless `noCursorTimeout`).
+    pub cursor_timeout: std::time::Duration,
+    /// Command-line options, for `getCmdLineOpts`.
+    pub argv: Vec<String>,
+    /// Compressors offered in the handshake, in preference order.
+    pub compressors: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            replica_set: "argon".into(),
+            advertised_host: "127.0.0.1:27017".into(),
+            cursor_timeout: std::time::Duration::from_secs(600),
+            argv: vec!["argon".into(), "serve".into()],
+            compressors: vec!["zstd".into(), "snappy".into(), "zlib".into()],
+        }
+    }
+}
+
+/// Counters exported by `serverStatus` and `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub connections_current: AtomicI64,
+    pub connections_total: AtomicU64,
+    pub ops_insert: AtomicU64,
+    pub ops_query: AtomicU64,
+    pub ops_update: AtomicU64,
+    pub ops_delete: AtomicU64,
+    pub ops_getmore: AtomicU64,
+    pub ops_command: AtomicU64,
+    pub latency: Mutex<LatencyHistogram>,
+}
+
+/// A coarse latency histogram (power-of-two microsecond buckets).
+#[derive(Default, Clone)]
+pub struct LatencyHistogram {
+    pub buckets: [u64; 32],
+    pub count: u64,
+    pub sum_micros: u64,
+}
+
+impl LatencyHistogram {
+    pub fn record(&mut self, micros: u64) {
+        let b = (64 - micros.max(1).leading_zeros()).min(31) as usize;
+        self.buckets[b] += 1;
+        self.count += 1;
+        self.sum_micros += micros;
+    }
+
+    /// Upper bound (µs) of the bucket holding quantile `q`.
+    pub fn quantile(&self, q: f64) -> u64 {
+        let target = (self.count as f64 * q).ceil() as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= target && *n > 0 {
+                return 1u64 << i;
+            }
+        }
+        0
+    }
+}
+
+/// Everything a command handler can reach.
+pub struct ServerState {
+    pub store: Store,
+    pub config: ServerConfig,
+    pub cursors: Cursors,
+    pub sessions: Sessions,
+    pub metrics: Metrics,
+    pub started: Instant,
+    pub next_connection_id: AtomicI64,
+    /// The user database when `--auth` is on.
+    pub auth: Option<crate::users::Users>,
+}
+
+/// Which branch and point in time a command addresses.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub db: String,
+    pub project: String,
+    pub branch: String,
+    /// `Some` for a read-only view (`app~main@1500`).
+    pub view_lsn: Option<Lsn>,
+}
+
+impl Target {
+    pub fn at(&self) -> At {
+        self.view_lsn.map(At::Lsn).unwrap_or(At::Head)
+    }
+
+    /// Refuses writes to a read-only view.
+    pub fn writable(&self) -> CmdResult<()> {
+        if self.view_lsn.is_some() {
+            return Err(CommandError::new(
+                code::ILLEGAL_OPERATION,
+                format!(
+                    "database {} is a read-only view of branch {} of project {} at a past LSN; write to {} instead",
+                    self.db,
+                    self.branch,
+                    self.project,
+                    if self.branch == "main" { self.project.clone() } else { format!("{}~{}", self.project, self.branch) }
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ServerState {
+    pub fn new(store: Store, config: ServerConfig) -> ServerState {
+        ServerState {
+            store,
+            cursors: Cursors::new(config.cursor_timeout),
+            sessions: Sessions::default(),
+            config,
+            metrics: Metrics::default(),
+            started: Instant::now(),
+            next_connection_id: AtomicI64::new(1),
+            auth: None,
+        }
+    }
+
+    /// Resolves a database name to a branch (and view LSN).
+    pub fn target(&self, db: &str) -> CmdResult<Target> {
+        if matches!(db, "admin" | "local" | "config") {
+            return Err(CommandError::new(
+                code::INVALID_NAMESPACE,
+                format!("database {db} holds no user data in Argon; use a project database such as app or app~branch"),
+            ));
+        }
+        let a =
+            DbAddress::parse(db).map_err(|e| CommandError::new(code::INVALID_NAMESPACE, e.to_string()))?;
+        Ok(Target { db: db.to_string(), project: a.project, branch: a.branch, view_lsn: a.at_lsn })
+    }
+
+    /// The cluster time of an LSN: `Timestamp(commit seconds, LSN)`.
+    ///
+    /// Both parts grow with the LSN (commit times never go back), so drivers
+    /// that compare cluster times see the same order as LSNs, and the LSN is
+    /// read back from the increment.
+    pub fn cluster_time(&self, lsn: Lsn, time: CommitTime) -> Timestamp {
+        Timestamp { time: (time.0.max(0) / 1_000_000) as u32, increment: lsn.0 as u32 }
+    }
+
+    /// The cluster time of the newest visible state.
+    pub fn current_cluster_time(&self) -> Timestamp {
+        self.cluster_time(self.store.visible_lsn(), self.store.visible_time())
+    }
+
+    /// The point in history a client-supplied cluster time stands for.
+    /// `Timestamp(t, 0)` (no LSN) means "the state at wall-clock second t".
+    pub fn at_cluster_time(&self, ts: Timestamp) -> At {
+        if ts.increment == 0 {
+            At::Time(CommitTime((ts.time as i64 + 1) * 1_000_000 - 1))
+        } else {
+            At::Lsn(Lsn(ts.increment as u64))
+        }
+    }
+
+    /// `$clusterTime` and `operationTime` fields for a reply.
+    pub fn time_fields(&self, op: Option<(Lsn, CommitTime)>) -> Document {
+        let now = self.current_cluster_time();
+        let op_time = op.map(|(l, t)| self.cluster_time(l, t)).unwrap_or(now);
+        doc! {
+            "$clusterTime": {
+                "clusterTime": Bson::Timestamp(now.max(op_time)),
+                "signature": { "hash": Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] }), "keyId": 0i64 },
+            },
+            "operationTime": Bson::Timestamp(op_time),
+        }
+    }
+
+    pub fn next_connection(&self) -> i64 {
+        self.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+        self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,130 @@
+//! Submitting writes: straight to the store's commit thread, or into the
+//! session's transaction (its overlay and op list) when inside one.
+
+use argon_store::{CommitOutcome, OpEffect, ReadBase, StoreError, WriteMode, WriteOp, WriteRequest};
+use argon_types::keycodec::encode as keycodec_id;
+use bson::Bson;
+
+use crate::commands::{Call, Ctx};
+use crate::error::{CmdResult, CommandError};
+use crate::state::Target;
+
+/// Who is writing, as recorded in the WAL.
+pub fn actor(ctx: &Ctx<'_>) -> String {
+    if let Some(u) = &ctx.conn.user {
+        return u.name.clone();
+    }
+    let app = ctx
+        .conn
+        .client_metadata
+        .as_ref()
+        .and_then(|m| m.get_document("application").ok())
+        .and_then(|a| a.get_str("name").ok());
+    match app {
+        Some(app) => format!("anonymous ({app})"),
+        None => "anonymous".to_string(),
+    }
+}
+
+/// Commits `ops` on the target branch (or adds them to the transaction).
+pub async fn submit(
+    ctx: &Ctx<'_>,
+    call: &mut Call,
+    target: &Target,
+    ops: Vec<WriteOp>,
+    mode: WriteMode,
+    base: Option<ReadBase>,
+) -> CmdResult<CommitOutcome> {
+    target.writable()?;
+    if let Some(txn) = call.txn.as_mut() {
+        if txn.target.as_ref().is_some_and(|t| t.db != target.db) {
+            return Err(CommandError::new(
+                crate::error::code::OPERATION_NOT_SUPPORTED_IN_TRANSACTION,
+                "a transaction in Argon reads and writes one branch (one database)",
+            ));
+        }
+        if txn.view.is_none() {
+            // The transaction's snapshot starts at its first operation.
+            let snap = ctx.state.store.snapshot(&target.project, &target.branch, argon_store::At::Head)?;
+            txn.view = Some(snap.view().clone());
+            txn.target = Some(target.clone());
+        }
+        let view = txn.view.clone().expect("set above");
+        let snap = ctx.state.store.reopen(&view)?;
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            let r = stage(&snap, &mut txn.overlay, &op, &target.project);
+            match r {
+                Ok(e) => {
+                    txn.ops.push(op);
+                    results.push(Ok(e));
+                }
+                Err(e) => {
+                    // Inside a transaction any failed write aborts it.
+                    return Err(e.into());
+                }
+            }
+        }
+        return Ok(CommitOutcome { lsn: None, time: ctx.state.store.visible_time(), results });
+    }
+    let req = WriteRequest {
+        project: target.project.clone(),
+        branch: target.branch.clone(),
+        actor: actor(ctx),
+        txn: None,
+        base,
+        create_project: target.branch == argon_types::names::MAIN_BRANCH,
+        mode,
+        ops,
+    };
+    let outcome = ctx.state.store.write_async(req).await?;
+    if let Some(lsn) = outcome.lsn {
+        call.op_time = Some((lsn, outcome.time));
+    }
+    Ok(outcome)
+}
+
+/// Applies one op to a transaction's overlay, checking what the store would.
+fn stage(
+    snap: &argon_store::Snapshot,
+    overlay: &mut crate::session::Overlay,
+    op: &WriteOp,
+    project: &str,
+) -> Result<OpEffect, StoreError> {
+    let current = |overlay: &crate::session::Overlay,
+                   coll: &str,
+                   id: &Bson|
+     -> Result<Option<bson::Document>, StoreError> {
+        match overlay.get(&(coll.to_string(), keycodec_id(id))) {
+            Some(d) => Ok(d.clone()),
+            None => snap.get(coll, id),
+        }
+    };
+    match op {
+        WriteOp::Insert { coll, doc } => {
+            let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
+            if current(overlay, coll, &id)?.is_some() {
+                return Err(StoreError::DuplicateKey {
+                    ns: format!("{project}.{coll}"),
+                    index: "_id_".into(),
+                    key_pattern: bson::doc! {"_id": 1},
+                    key_value: bson::doc! {"_id": id},
+                });
+            }
+            overlay.insert((coll.clone(), keycodec_id(&id)), Some(doc.clone()));
+            Ok(OpEffect::Written)
+        }
+        WriteOp::Update { coll, id, doc, .. } => {
+            overlay.insert((coll.clone(), keycodec_id(id)), Some(doc.clone()));
+            Ok(OpEffect::Written)
+        }
+        WriteOp::Delete { coll, id, .. } => {
+            if current(overlay, coll, id)?.is_none() {
+                return Ok(OpEffect::NoOp);
+            }
+            overlay.insert((coll.clone(), keycodec_id(id)), None);
+            Ok(OpEffect::Written)
+        }
+        _ => Ok(OpEffect::Written),
+    }
+}

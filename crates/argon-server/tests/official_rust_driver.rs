@@ -1,0 +1,153 @@
+//! The official `mongodb` crate against a real server: CRUD, branches over
+//! the wire, snapshot reads at a cluster time, transactions, change streams.
+
+mod common;
+
+use bson::{doc, Bson, Document};
+use common::TestServer;
+use futures::TryStreamExt;
+use mongodb::error::ErrorKind;
+
+fn code_of(e: &mongodb::error::Error) -> Option<i32> {
+    match &*e.kind {
+        ErrorKind::Command(c) => Some(c.code),
+        ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => Some(w.code),
+        ErrorKind::InsertMany(m) => m.write_errors.as_ref().and_then(|w| w.first()).map(|w| w.code),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crud_with_the_official_driver() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let coll = client.database("app").collection::<Document>("users");
+    coll.insert_one(doc! {"_id": 1, "name": "ada", "tags": ["a", "b"]}).await.unwrap();
+    coll.insert_many((2..=20).map(|i| doc! {"_id": i, "name": format!("u{i}"), "n": i})).await.unwrap();
+    let found = coll.find_one(doc! {"_id": 1}).await.unwrap().unwrap();
+    assert_eq!(found.get_str("name").unwrap(), "ada");
+    let big: Vec<Document> =
+        coll.find(doc! {"n": {"$gt": 15}}).sort(doc! {"n": -1}).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(big.iter().map(|d| d.get_i32("n").unwrap()).collect::<Vec<_>>(), vec![20, 19, 18, 17, 16]);
+    let r = coll.update_many(doc! {"n": {"$lte": 5}}, doc! {"$set": {"small": true}}).await.unwrap();
+    assert_eq!((r.matched_count, r.modified_count), (4, 4));
+    let r = coll.delete_one(doc! {"_id": 20}).await.unwrap();
+    assert_eq!(r.deleted_count, 1);
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 19);
+    let e = coll.insert_one(doc! {"_id": 1}).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(11000));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branches_are_databases_and_isolated() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let admin = client.database("admin");
+    let main = client.database("app").collection::<Document>("c");
+    main.insert_one(doc! {"_id": 1, "v": "main"}).await.unwrap();
+    let r = admin.run_command(doc! {"createBranch": "feature", "project": "app"}).await.unwrap();
+    let base = r.get_document("branch").unwrap().get_i64("base_lsn").unwrap();
+    let feature = client.database("app~feature").collection::<Document>("c");
+    feature.insert_one(doc! {"_id": 2, "v": "feature"}).await.unwrap();
+    main.insert_one(doc! {"_id": 3, "v": "main-later"}).await.unwrap();
+    let ids = |docs: Vec<Document>| docs.iter().map(|d| d.get_i32("_id").unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(feature.find(doc! {}).await.unwrap().try_collect().await.unwrap()), vec![1, 2]);
+    assert_eq!(ids(main.find(doc! {}).await.unwrap().try_collect().await.unwrap()), vec![1, 3]);
+    // A read-only view at the fork LSN.
+    let view = client.database(&format!("app~main@{base}")).collection::<Document>("c");
+    assert_eq!(ids(view.find(doc! {}).await.unwrap().try_collect().await.unwrap()), vec![1]);
+    let e = view.insert_one(doc! {"_id": 9}).await.unwrap_err();
+    assert!(e.to_string().contains("read-only view"), "{e}");
+    // Unknown branch: the error says how to create it.
+    let e =
+        client.database("app~nope").collection::<Document>("c").insert_one(doc! {"x": 1}).await.unwrap_err();
+    assert!(e.to_string().contains("createBranch"), "{e}");
+    let listed = admin.run_command(doc! {"listBranches": "app"}).await.unwrap();
+    assert_eq!(listed.get_array("branches").unwrap().len(), 2);
+    let names = client.list_database_names().await.unwrap();
+    assert!(names.contains(&"app".to_string()) && names.contains(&"app~feature".to_string()), "{names:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_read_at_cluster_time_sees_exactly_that_state() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    let r = db.run_command(doc! {"insert": "c", "documents": [{"_id": 1}]}).await.unwrap();
+    let t1 = match r.get("operationTime") {
+        Some(Bson::Timestamp(t)) => *t,
+        other => panic!("no operationTime: {other:?}"),
+    };
+    db.run_command(doc! {"insert": "c", "documents": [{"_id": 2}]}).await.unwrap();
+    let r = db
+        .run_command(
+            doc! {"find": "c", "readConcern": {"level": "snapshot", "atClusterTime": Bson::Timestamp(t1)}},
+        )
+        .await
+        .unwrap();
+    let batch = r.get_document("cursor").unwrap().get_array("firstBatch").unwrap();
+    assert_eq!(batch.len(), 1);
+    let r = db.run_command(doc! {"find": "c"}).await.unwrap();
+    assert_eq!(r.get_document("cursor").unwrap().get_array("firstBatch").unwrap().len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_commit_atomically_and_abort_leaves_no_trace() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let a = client.database("bank").collection::<Document>("a");
+    let b = client.database("bank").collection::<Document>("b");
+    a.insert_one(doc! {"_id": 1, "bal": 100}).await.unwrap();
+    b.insert_one(doc! {"_id": 1, "bal": 0}).await.unwrap();
+    let mut s = client.start_session().await.unwrap();
+    s.start_transaction().await.unwrap();
+    a.update_one(doc! {"_id": 1}, doc! {"$inc": {"bal": -30}}).session(&mut s).await.unwrap();
+    b.update_one(doc! {"_id": 1}, doc! {"$inc": {"bal": 30}}).session(&mut s).await.unwrap();
+    // Inside the transaction its own write is visible; outside it is not yet.
+    assert_eq!(
+        a.find_one(doc! {"_id": 1}).session(&mut s).await.unwrap().unwrap().get_i32("bal").unwrap(),
+        70
+    );
+    assert_eq!(a.find_one(doc! {"_id": 1}).await.unwrap().unwrap().get_i32("bal").unwrap(), 100);
+    s.commit_transaction().await.unwrap();
+    assert_eq!(a.find_one(doc! {"_id": 1}).await.unwrap().unwrap().get_i32("bal").unwrap(), 70);
+    assert_eq!(b.find_one(doc! {"_id": 1}).await.unwrap().unwrap().get_i32("bal").unwrap(), 30);
+
+    s.start_transaction().await.unwrap();
+    a.insert_one(doc! {"_id": 2, "bal": 5}).session(&mut s).await.unwrap();
+    s.abort_transaction().await.unwrap();
+    assert!(a.find_one(doc! {"_id": 2}).await.unwrap().is_none());
+
+    // A conflicting commit fails with WriteConflict and a transient label.
+    s.start_transaction().await.unwrap();
+    a.update_one(doc! {"_id": 1}, doc! {"$inc": {"bal": 1}}).session(&mut s).await.unwrap();
+    a.update_one(doc! {"_id": 1}, doc! {"$inc": {"bal": 1000}}).await.unwrap();
+    let e = s.commit_transaction().await.unwrap_err();
+    assert!(e.contains_label("TransientTransactionError"), "{e}");
+    assert_eq!(a.find_one(doc! {"_id": 1}).await.unwrap().unwrap().get_i32("bal").unwrap(), 1070);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_streams_deliver_inserts_updates_and_deletes() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let coll = client.database("app").collection::<Document>("c");
+    coll.insert_one(doc! {"_id": 0}).await.unwrap();
+    let mut stream = coll.watch().await.unwrap();
+    coll.insert_one(doc! {"_id": 1, "v": 1}).await.unwrap();
+    coll.update_one(doc! {"_id": 1}, doc! {"$set": {"v": 2}}).await.unwrap();
+    coll.delete_one(doc! {"_id": 1}).await.unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 3 {
+        let ev = stream.next_if_any().await.unwrap();
+        if let Some(ev) = ev {
+            kinds.push(format!("{:?}", ev.operation_type));
+        }
+    }
+    assert_eq!(kinds, vec!["Insert", "Update", "Delete"]);
+    server.stop().await;
+}
