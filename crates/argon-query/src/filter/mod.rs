@@ -152,8 +152,36 @@ fn array_as_document(items: &[Bson]) -> Document {
     items.iter().enumerate().map(|(i, v)| (i.to_string(), v.clone())).collect()
 }
 
+impl Cmp {
+    fn test(self, ord: std::cmp::Ordering) -> bool {
+        match self {
+            Cmp::Eq => ord.is_eq(),
+            Cmp::Lt => ord.is_lt(),
+            Cmp::Lte => ord.is_le(),
+            Cmp::Gt => ord.is_gt(),
+            Cmp::Gte => ord.is_ge(),
+        }
+    }
+}
+
 /// MongoDB's comparison semantics for one value.
 fn compare_match(op: Cmp, v: Option<&Bson>, rhs: &Bson) -> bool {
+    // Fast paths for the most common same-type comparisons.
+    match (v, rhs) {
+        (Some(Bson::Int32(a)), Bson::Int32(b)) => return op.test(a.cmp(b)),
+        (Some(Bson::Int64(a)), Bson::Int64(b)) => return op.test(a.cmp(b)),
+        (Some(Bson::String(a)), Bson::String(b)) => return op.test(a.as_bytes().cmp(b.as_bytes())),
+        (Some(Bson::Double(a)), Bson::Double(b)) if !a.is_nan() && !b.is_nan() => {
+            return op.test(a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
+        }
+        (Some(Bson::Int32(a)), Bson::Double(b)) if !b.is_nan() => {
+            return op.test((*a as f64).partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
+        }
+        (Some(Bson::Double(a)), Bson::Int32(b)) if !a.is_nan() => {
+            return op.test(a.partial_cmp(&(*b as f64)).unwrap_or(std::cmp::Ordering::Equal))
+        }
+        _ => {}
+    }
     let inclusive = matches!(op, Cmp::Eq | Cmp::Lte | Cmp::Gte);
     let Some(v) = v else {
         // A missing path compares like null; MinKey and MaxKey bound it.
@@ -177,17 +205,7 @@ fn compare_match(op: Cmp, v: Option<&Bson>, rhs: &Bson) -> bool {
             return matches!(op, Cmp::Lte | Cmp::Gte) && ln && rn;
         }
     }
-    if let (Cmp::Eq, Bson::String(a), Bson::String(b)) = (op, v, rhs) {
-        return a == b;
-    }
-    let ord = compare(v, rhs);
-    match op {
-        Cmp::Eq => ord.is_eq(),
-        Cmp::Lt => ord.is_lt(),
-        Cmp::Lte => ord.is_le(),
-        Cmp::Gt => ord.is_gt(),
-        Cmp::Gte => ord.is_ge(),
-    }
+    op.test(compare(v, rhs))
 }
 
 /// The integer a `$mod` test divides: numbers truncated toward zero; NaN,
@@ -250,6 +268,27 @@ impl Node {
             Node::Nor(children) => !children.iter().any(|c| c.matches_doc(doc, &mut None)),
             Node::Not(child) => !child.matches_doc(doc, &mut None),
             Node::Leaf(path, op) => {
+                // Fast path: a path through documents only, ending at a
+                // value that is not an array (no implicit traversal).
+                let mut cur = doc;
+                let last = path.parts.len() - 1;
+                for (i, part) in path.parts.iter().enumerate() {
+                    match cur.get(&part.name) {
+                        None => return op.matches_single(None, &mut None),
+                        Some(Bson::Array(_)) => break,
+                        Some(Bson::Document(d)) if i < last => cur = d,
+                        Some(v) if i == last => {
+                            let mut inner = None;
+                            let hit = op.matches_single(Some(v), &mut inner);
+                            if hit && inner.is_some() {
+                                *key = inner;
+                            }
+                            return hit;
+                        }
+                        // A scalar in the middle: the path is missing.
+                        Some(_) => return op.matches_single(None, &mut None),
+                    }
+                }
                 let mut found = None;
                 let hit = visit(doc, &path.parts, op.leaf_arrays(), &mut |v, offset| {
                     let mut inner = None;

@@ -5,6 +5,7 @@
 //! `1.0`, `1i64`) share a group, and no key is compared twice.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use argon_types::keycodec;
 use bson::{Bson, Document};
@@ -14,6 +15,37 @@ use super::{DocStream, Env};
 use crate::compare::compare;
 use crate::error::{codes, err, Result};
 use crate::expr::{Expression, Value};
+
+/// A small, fast hasher for encoded group keys (FxHash's mixing step);
+/// keys come from the query's own data, so hash flooding is not a concern
+/// beyond the cost of the query itself.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.mix(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.mix(u64::from_le_bytes(tail) ^ (rest.len() as u64) << 56);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl KeyHasher {
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type KeyMap = HashMap<Vec<u8>, usize, BuildHasherDefault<KeyHasher>>;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Group {
@@ -53,7 +85,7 @@ impl Group {
 
     /// Groups the whole input; output in order of first appearance.
     pub(crate) fn run(&self, input: DocStream<'_>, env: &Env) -> Result<Vec<Document>> {
-        let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut index: KeyMap = KeyMap::default();
         let mut groups: Vec<(Bson, Vec<AccState>)> = Vec::new();
         let mut key_buf: Vec<u8> = Vec::with_capacity(32);
         for doc in input {

@@ -226,11 +226,13 @@ impl UpdateOp {
                         let r = if is_inc { cur.checked_add(*n) } else { cur.checked_mul(*n) };
                         match r {
                             Some(r) => r,
-                            None => return Err(bad(format!(
+                            None => {
+                                return Err(bad(format!(
                                 "Failed to apply {opname} operations to current value ({}) for document {}",
                                 typed_value(current),
                                 ctx.doc_id()
-                            ))),
+                            )))
+                            }
                         }
                     }
                 };
@@ -400,11 +402,13 @@ fn parse_bit(field: &str, value: &Bson) -> Result<Vec<(BitOp, Num)>> {
         };
         let n = match v {
             Bson::Int32(_) | Bson::Int64(_) => Num::from_bson(v).expect("integer"),
-            other => return Err(bad(format!(
+            other => {
+                return Err(bad(format!(
                 "The $bit modifier field must be an Integer(32/64 bit); a '{}' is not supported here: {{{}}}",
                 crate::types::type_name(other),
                 display::element(k, v)
-            ))),
+            )))
+            }
         };
         out.push((op, n));
     }
