@@ -1,0 +1,62 @@
+// The official Node driver against a real argon serve.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { MongoClient } from 'mongodb';
+import { startServer } from './harness.mjs';
+
+let server;
+let client;
+before(async () => {
+  server = await startServer();
+  client = new MongoClient(server.uri);
+  await client.connect();
+});
+after(async () => {
+  await client?.close();
+  await server?.stop();
+});
+
+test('CRUD, sort, skip, limit', async () => {
+  const c = client.db('nodeapp').collection('users');
+  await c.insertMany(Array.from({ length: 30 }, (_, i) => ({ _id: i, n: i, even: i % 2 === 0 })));
+  assert.equal(await c.countDocuments({ even: true }), 15);
+  const page = await c.find({ n: { $gte: 10 } }).sort({ n: -1 }).skip(2).limit(3).toArray();
+  assert.deepEqual(page.map((d) => d._id), [27, 26, 25]);
+  const r = await c.updateMany({ even: false }, { $inc: { n: 100 } });
+  assert.equal(r.modifiedCount, 15);
+  assert.equal((await c.findOne({ _id: 3 })).n, 103);
+  const del = await c.deleteMany({ n: { $gt: 100 } });
+  assert.equal(del.deletedCount, 15);
+  await assert.rejects(c.insertOne({ _id: 0 }), (e) => e.code === 11000);
+});
+
+test('branches over the wire are isolated', async () => {
+  const main = client.db('nodebr').collection('c');
+  await main.insertOne({ _id: 1, where: 'main' });
+  await client.db('admin').command({ createBranch: 'feat', project: 'nodebr' });
+  const feat = client.db('nodebr~feat').collection('c');
+  await feat.insertOne({ _id: 2, where: 'feat' });
+  assert.deepEqual((await feat.find().toArray()).map((d) => d._id), [1, 2]);
+  assert.deepEqual((await main.find().toArray()).map((d) => d._id), [1]);
+});
+
+test('transactions with withTransaction', async () => {
+  const c = client.db('nodetx').collection('acc');
+  await c.insertMany([{ _id: 'a', bal: 10 }, { _id: 'b', bal: 0 }]);
+  const session = client.startSession();
+  await session.withTransaction(async () => {
+    await c.updateOne({ _id: 'a' }, { $inc: { bal: -5 } }, { session });
+    await c.updateOne({ _id: 'b' }, { $inc: { bal: 5 } }, { session });
+  });
+  await session.endSession();
+  assert.deepEqual((await c.find().sort({ _id: 1 }).toArray()).map((d) => d.bal), [5, 5]);
+});
+
+test('aggregation', async () => {
+  const c = client.db('nodeagg').collection('sales');
+  await c.insertMany([
+    { item: 'a', qty: 2 }, { item: 'b', qty: 1 }, { item: 'a', qty: 3 },
+  ]);
+  const out = await c.aggregate([{ $group: { _id: '$item', total: { $sum: '$qty' } } }, { $sort: { _id: 1 } }]).toArray();
+  assert.deepEqual(out, [{ _id: 'a', total: 5 }, { _id: 'b', total: 1 }]);
+});

@@ -1,0 +1,34 @@
+// Starts a real `argon serve` on a free port with a fresh data dir.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir, homedir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const ARGON_BIN = process.env.ARGON_BIN || join(homedir(), '.cache/argon-target/debug/argon');
+
+export async function startServer() {
+  const dir = mkdtempSync(join(tmpdir(), 'argon-node-'));
+  const proc = spawn(ARGON_BIN, ['--data-dir', join(dir, 'data'), 'serve', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const rl = createInterface({ input: proc.stdout });
+  const line = await new Promise((resolve, reject) => {
+    rl.once('line', resolve);
+    proc.once('exit', (code) => reject(new Error(`argon serve exited with ${code}`)));
+  });
+  const m = /listening on ([\d.]+):(\d+)/.exec(line);
+  if (!m) throw new Error(`argon serve did not start: ${line}`);
+  const host = m[1];
+  const port = Number(m[2]);
+  return {
+    host,
+    port,
+    uri: `mongodb://${host}:${port}/?directConnection=true`,
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

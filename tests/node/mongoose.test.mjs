@@ -1,0 +1,44 @@
+// mongoose (schemas, validation, findOneAndUpdate, lean queries, aggregation).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import mongoose from 'mongoose';
+import { startServer } from './harness.mjs';
+
+let server;
+before(async () => {
+  server = await startServer();
+  await mongoose.connect(server.uri, { dbName: 'goose' });
+});
+after(async () => {
+  await mongoose.disconnect();
+  await server?.stop();
+});
+
+const Cat = mongoose.model('Cat', new mongoose.Schema({
+  name: { type: String, required: true },
+  age: { type: Number, min: 0 },
+  toys: [String],
+}));
+
+test('schemas and validation', async () => {
+  const tom = await Cat.create({ name: 'Tom', age: 3, toys: ['ball'] });
+  assert.ok(tom._id);
+  await assert.rejects(Cat.create({ age: 2 }), /name.*required/i);
+  await assert.rejects(Cat.create({ name: 'Neg', age: -1 }), /age/);
+});
+
+test('findOneAndUpdate and lean queries', async () => {
+  await Cat.create({ name: 'Felix', age: 5 });
+  const updated = await Cat.findOneAndUpdate({ name: 'Felix' }, { $inc: { age: 1 }, $push: { toys: 'mouse' } }, { returnDocument: 'after' });
+  assert.equal(updated.age, 6);
+  assert.deepEqual([...updated.toys], ['mouse']);
+  const lean = await Cat.find({ age: { $gte: 3 } }).sort({ age: -1 }).lean();
+  assert.ok(lean.length >= 2);
+  assert.equal(lean[0].name, 'Felix');
+  assert.equal(typeof lean[0].save, 'undefined');
+});
+
+test('aggregation through mongoose', async () => {
+  const out = await Cat.aggregate([{ $match: { age: { $gte: 0 } } }, { $group: { _id: null, n: { $sum: 1 } } }]);
+  assert.equal(out[0].n, await Cat.countDocuments());
+});

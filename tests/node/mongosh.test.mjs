@@ -1,0 +1,34 @@
+// A mongosh script session from the npm package.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from './harness.mjs';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const mongosh = join(here, 'node_modules', '.bin', 'mongosh');
+
+let server;
+before(async () => { server = await startServer(); });
+after(async () => { await server?.stop(); });
+
+test('mongosh runs a script against argon', async () => {
+  const script = `
+    const d = db.getSiblingDB('shellapp');
+    d.items.insertMany([{_id: 1, n: 1}, {_id: 2, n: 2}, {_id: 3, n: 3}]);
+    d.items.updateOne({_id: 2}, {$set: {n: 20}});
+    const b = db.adminCommand({createBranch: 'exp', project: 'shellapp'});
+    db.getSiblingDB('shellapp~exp').items.deleteOne({_id: 1});
+    print(JSON.stringify({
+      main: d.items.find().sort({_id: 1}).toArray().map(x => x.n),
+      exp: db.getSiblingDB('shellapp~exp').items.countDocuments(),
+      ok: b.ok,
+    }));
+  `;
+  const { stdout } = await run(mongosh, [server.uri, '--quiet', '--norc', '--eval', script], { timeout: 60000 });
+  const line = stdout.trim().split('\n').pop();
+  assert.deepEqual(JSON.parse(line), { main: [1, 20, 3], exp: 2, ok: 1 });
+});
