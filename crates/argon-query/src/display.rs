@@ -125,6 +125,37 @@ fn write_double(out: &mut String, d: f64) {
     }
 }
 
+/// A double as C's `%g` prints it (6 significant digits), which is how
+/// MongoDB's messages render doubles ("1.5", "1e+10", "3.14159").
+pub fn double_g(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0".into() } else { "0".into() };
+    }
+    let sci = format!("{x:.5e}");
+    let (mantissa, exp) = sci.split_once('e').expect("exponent");
+    let exp: i32 = exp.parse().expect("exponent digits");
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if !(-4..6).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        let decimals = (5 - exp).max(0) as usize;
+        trim(&format!("{x:.decimals$}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +166,15 @@ mod tests {
         let d = doc! {"v": [{"foo": [{"bar": "hello"}]}], "n": 1.0, "e": {}};
         assert_eq!(document(&d), r#"{ v: [ { foo: [ { bar: "hello" } ] } ], n: 1.0, e: {} }"#);
         assert_eq!(element("v", &Bson::String("x".into())), r#"v: "x""#);
+    }
+
+    #[test]
+    fn doubles_print_like_printf_g() {
+        assert_eq!(double_g(1e10), "1e+10");
+        assert_eq!(double_g(1.5), "1.5");
+        assert_eq!(double_g(12345.678), "12345.7");
+        assert_eq!(double_g(-1.0), "-1");
+        assert_eq!(double_g(0.0001), "0.0001");
+        assert_eq!(double_g(0.00001234), "1.234e-05");
     }
 }

@@ -183,7 +183,52 @@ fn as_long(n: Num) -> i64 {
 
 /// Formats a double the way MongoDB's messages print it ("0", "-1.5").
 fn plain(f: f64) -> String {
-    format!("{f}")
+    crate::display::double_g(f)
+}
+
+/// Rounds (half to even) or truncates a double to `place` decimal places
+/// using its exact decimal expansion (34 significant digits, as MongoDB
+/// does through decimal128), so 2.345 rounds to 2.34 like the stored
+/// binary value, not to 2.35.
+pub(crate) fn round_double(x: f64, place: i64, ties_even: bool) -> f64 {
+    if !x.is_finite() || x == 0.0 {
+        return x;
+    }
+    let sci = format!("{:.33e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').expect("exponent");
+    let exp: i64 = exp.parse().expect("exponent digits");
+    let digits: Vec<u8> = mantissa.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+    // Digit i has weight 10^(exp - i); keep those of weight >= 10^-place.
+    let keep = exp + place + 1;
+    if keep >= digits.len() as i64 {
+        return x;
+    }
+    let round_up = |rest: &[u8], last_kept: u8| -> bool {
+        if !ties_even || rest.is_empty() {
+            return false;
+        }
+        match rest[0].cmp(&5) {
+            std::cmp::Ordering::Greater => true,
+            std::cmp::Ordering::Less => false,
+            std::cmp::Ordering::Equal => rest[1..].iter().any(|d| *d != 0) || last_kept % 2 == 1,
+        }
+    };
+    let (kept, rest): (&[u8], &[u8]) = if keep <= 0 {
+        (&[], if keep == 0 { &digits[..] } else { &[] })
+    } else {
+        digits.split_at(keep as usize)
+    };
+    let mut n: u128 = kept.iter().fold(0u128, |acc, d| acc * 10 + *d as u128);
+    if round_up(rest, kept.last().copied().unwrap_or(0)) {
+        n += 1;
+    }
+    let scale = exp - keep.max(0) + 1;
+    let sign = if x < 0.0 { "-" } else { "" };
+    let out: f64 = format!("{sign}{n}e{scale}").parse().unwrap_or(x);
+    if keep < 0 && out == 0.0 {
+        return if x < 0.0 { -0.0 } else { 0.0 };
+    }
+    out
 }
 
 pub(crate) fn unary(f: Func, name: &str, v: Value) -> Result<Value> {
@@ -357,25 +402,7 @@ pub(crate) fn round_or_trunc(round: bool, name: &str, args: Vec<Value>) -> Resul
             );
         }
     }
-    let apply = |x: f64| -> f64 {
-        if x.is_nan() || x.is_infinite() {
-            return x;
-        }
-        if place >= 0 {
-            let factor = 10f64.powi(place as i32);
-            let scaled = x * factor;
-            if !scaled.is_finite() || scaled.abs() >= 9.007199254740992e15 {
-                return x;
-            }
-            let r = if round { scaled.round_ties_even() } else { scaled.trunc() };
-            r / factor
-        } else {
-            let factor = 10f64.powi((-place) as i32);
-            let scaled = x / factor;
-            let r = if round { scaled.round_ties_even() } else { scaled.trunc() };
-            r * factor
-        }
-    };
+    let apply = |x: f64| -> f64 { round_double(x, place, round) };
     Ok(Some(match n {
         Num::Double(d) => Bson::Double(apply(d)),
         Num::Decimal(_) => Bson::Decimal128(decimal_from_f64(apply(n.to_f64()))),

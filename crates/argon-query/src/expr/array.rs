@@ -50,7 +50,7 @@ pub(crate) fn elem_at(name: &str, arity: usize, (array, index): (Value, Value)) 
             codes::L28691,
             format!(
                 "{name}'s second argument must be representable as a 32-bit integer: {}",
-                to_f64(idx).unwrap_or(f64::NAN)
+                display::double_g(to_f64(idx).unwrap_or(f64::NAN))
             ),
         );
     };

@@ -135,7 +135,7 @@ pub(crate) fn convert(v: &Bson, target: Option<i32>) -> Result<Bson> {
         )))
     };
     let Some(target) = target else { return unsupported() };
-    let shown = crate::display::value(v);
+
     match target {
         // double
         1 => Ok(Bson::Double(match v {
@@ -205,7 +205,7 @@ pub(crate) fn convert(v: &Bson, target: Option<i32>) -> Result<Bson> {
             let millis = match v {
                 Bson::DateTime(d) => d.timestamp_millis(),
                 Bson::Int64(i) => *i,
-                Bson::Double(d) => double_to_long(*d, &shown)?,
+                Bson::Double(d) => double_to_long(*d, &crate::display::double_g(*d))?,
                 Bson::Decimal128(d) => double_to_long(crate::compare::decimal_to_f64(d), &d.to_string())?,
                 Bson::ObjectId(o) => o.timestamp().timestamp_millis(),
                 Bson::Timestamp(t) => t.time as i64 * 1000,
@@ -224,7 +224,7 @@ pub(crate) fn convert(v: &Bson, target: Option<i32>) -> Result<Bson> {
             Bson::Double(d) => {
                 check_finite(*d)?;
                 if !(*d >= i32::MIN as f64 && *d <= i32::MAX as f64) {
-                    return Err(overflow(&super::string::format_double(*d)));
+                    return Err(overflow(&crate::display::double_g(*d)));
                 }
                 *d as i32
             }
@@ -247,7 +247,7 @@ pub(crate) fn convert(v: &Bson, target: Option<i32>) -> Result<Bson> {
         18 => Ok(Bson::Int64(match v {
             Bson::Int32(i) => *i as i64,
             Bson::Int64(i) => *i,
-            Bson::Double(d) => double_to_long(*d, &super::string::format_double(*d))?,
+            Bson::Double(d) => double_to_long(*d, &crate::display::double_g(*d))?,
             Bson::Decimal128(d) => double_to_long(crate::compare::decimal_to_f64(d), &d.to_string())?,
             Bson::Boolean(b) => i64::from(*b),
             Bson::DateTime(d) => d.timestamp_millis(),

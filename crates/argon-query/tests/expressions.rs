@@ -1,0 +1,775 @@
+//! Aggregation expressions, operator by operator, with MongoDB's result
+//! types (int/long/double promotion), null and missing handling, and error
+//! codes.
+
+mod common;
+
+use argon_query::expr::{eval, Expression, Vars};
+use bson::{bson, doc, Bson, Document};
+use common::*;
+
+fn root() -> Document {
+    doc! {
+        "_id": 1,
+        "a": 5,
+        "b": 2,
+        "l": 10i64,
+        "f": 2.5,
+        "s": "Hello World",
+        "u": "héllo",
+        "arr": [1, 2, 3],
+        "docs": [{"x": 1, "y": "a"}, {"x": 2}, {"y": "c"}],
+        "n": null,
+        "d": date(1_700_000_000_123),
+        "obj": {"k": "v", "z": 0},
+        "t": true,
+    }
+}
+
+fn vars() -> Vars {
+    Vars::new(bson::DateTime::from_millis(1_000)).with("limit", Bson::Int32(2))
+}
+
+/// `want: None` means the result is missing.
+fn check(cases: Vec<(&str, Bson, Option<Bson>)>) {
+    let doc = root();
+    let vars = vars();
+    let names: Vec<String> = vars.names().map(String::from).collect();
+    let mut failures = Vec::new();
+    for (name, expr, want) in cases {
+        let got = Expression::parse_with_vars(&expr, &names).and_then(|e| e.evaluate(&doc, &vars));
+        match got {
+            Ok(got) if got == want => {}
+            other => failures.push(format!("{name}: {expr}\n   want {want:?}\n    got {other:?}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn v(b: Bson) -> Option<Bson> {
+    Some(b)
+}
+
+fn check_errors(cases: Vec<(&str, Bson, i32, &str)>) {
+    let doc = root();
+    let vars = vars();
+    let names: Vec<String> = vars.names().map(String::from).collect();
+    let mut failures = Vec::new();
+    for (name, expr, code, message) in cases {
+        match Expression::parse_with_vars(&expr, &names).and_then(|e| e.evaluate(&doc, &vars)) {
+            Err(e) if e.code == code && e.message == message => {}
+            other => failures.push(format!("{name}: {expr}\n   want {code} {message:?}\n    got {other:?}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} failed:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn field_paths_and_variables() {
+    check(vec![
+        ("field", bson!("$a"), v(bson!(5))),
+        ("nested", bson!("$obj.k"), v(bson!("v"))),
+        ("through array of documents", bson!("$docs.x"), v(bson!([1, 2]))),
+        ("numeric component is a field name", bson!("$arr.0"), v(bson!([]))),
+        ("missing", bson!("$nope"), None),
+        ("missing under scalar", bson!("$a.b"), None),
+        ("$$ROOT", bson!("$$ROOT.b"), v(bson!(2))),
+        ("$$CURRENT", bson!("$$CURRENT.a"), v(bson!(5))),
+        ("$$NOW", bson!("$$NOW"), v(Bson::DateTime(bson::DateTime::from_millis(1_000)))),
+        ("user variable", bson!("$$limit"), v(bson!(2))),
+        ("$$REMOVE", bson!("$$REMOVE"), None),
+        ("object literal drops missing", bson!({"x": "$a", "y": "$nope"}), v(bson!({"x": 5}))),
+        ("array literal turns missing into null", bson!(["$a", "$nope"]), v(bson!([5, null]))),
+        ("$literal", bson!({"$literal": "$a"}), v(bson!("$a"))),
+        ("$let", bson!({"$let": {"vars": {"x": "$a", "y": 3}, "in": {"$add": ["$$x", "$$y"]}}}), v(bson!(8))),
+        (
+            "nested $let shadows",
+            bson!({"$let": {"vars": {"x": 1}, "in": {"$let": {"vars": {"x": 2}, "in": "$$x"}}}}),
+            v(bson!(2)),
+        ),
+    ]);
+    check_errors(vec![
+        ("undefined variable", bson!("$$nope"), 17276, "Use of undefined variable: nope"),
+        ("bare $", bson!("$"), 16872, "'$' by itself is not a valid FieldPath"),
+        ("empty component", bson!("$a..b"), 15998, "FieldPath field names may not be empty strings."),
+        ("trailing dot", bson!("$a."), 40353, "FieldPath must not end with a '.'."),
+        ("unknown operator", bson!({"$foo": 1}), 168, "Unrecognized expression '$foo'"),
+        (
+            "two operators",
+            bson!({"$add": [1], "$abs": 1}),
+            15983,
+            "An object representing an expression must have exactly one field: { $add: [ 1 ], $abs: 1 }",
+        ),
+        (
+            "$let bad name",
+            bson!({"$let": {"vars": {"X": 1}, "in": 1}}),
+            16867,
+            "'X' starts with an invalid character for a user variable name",
+        ),
+        ("$let missing in", bson!({"$let": {"vars": {}}}), 16877, "Missing 'in' parameter to $let"),
+    ]);
+}
+
+#[test]
+fn arithmetic() {
+    check(vec![
+        ("add ints", bson!({"$add": ["$a", "$b"]}), v(bson!(7))),
+        ("add int and long", bson!({"$add": ["$a", "$l"]}), v(bson!(15i64))),
+        ("add double", bson!({"$add": ["$a", "$f"]}), v(bson!(7.5))),
+        ("add overflow to long", bson!({"$add": [i32::MAX, 1]}), v(bson!(i32::MAX as i64 + 1))),
+        ("add long overflow to double", bson!({"$add": [i64::MAX, 1i64]}), v(bson!(i64::MAX as f64 + 1.0))),
+        ("add decimal", bson!({"$add": [dec("0.1"), dec("0.2")]}), v(dec("0.3"))),
+        ("add null", bson!({"$add": ["$a", null]}), v(Bson::Null)),
+        ("add missing", bson!({"$add": ["$a", "$nope"]}), v(Bson::Null)),
+        ("add date and millis", bson!({"$add": ["$d", 1000]}), v(date(1_700_000_001_123))),
+        ("add nothing", bson!({"$add": []}), v(bson!(0))),
+        ("subtract", bson!({"$subtract": ["$a", "$b"]}), v(bson!(3))),
+        ("subtract dates", bson!({"$subtract": ["$d", date(1_700_000_000_000)]}), v(bson!(123i64))),
+        ("subtract millis from date", bson!({"$subtract": ["$d", 123]}), v(date(1_700_000_000_000))),
+        ("multiply", bson!({"$multiply": ["$a", "$b", "$f"]}), v(bson!(25.0))),
+        ("multiply overflow", bson!({"$multiply": [i64::MAX, 2]}), v(bson!(i64::MAX as f64 * 2.0))),
+        ("divide is double", bson!({"$divide": ["$a", "$b"]}), v(bson!(2.5))),
+        ("divide exact is double", bson!({"$divide": [4, 2]}), v(bson!(2.0))),
+        ("mod ints", bson!({"$mod": ["$a", "$b"]}), v(bson!(1))),
+        ("mod negative", bson!({"$mod": [-5, 3]}), v(bson!(-2))),
+        ("mod double", bson!({"$mod": [5.5, 2]}), v(bson!(1.5))),
+        ("mod long", bson!({"$mod": ["$l", 3]}), v(bson!(1i64))),
+        ("abs", bson!({"$abs": -3}), v(bson!(3))),
+        ("abs int min widens", bson!({"$abs": i32::MIN}), v(bson!(2147483648i64))),
+        ("abs null", bson!({"$abs": null}), v(Bson::Null)),
+        ("ceil", bson!({"$ceil": 2.1}), v(bson!(3.0))),
+        ("floor", bson!({"$floor": -2.1}), v(bson!(-3.0))),
+        ("floor int unchanged", bson!({"$floor": 7}), v(bson!(7))),
+        ("round half to even", bson!({"$round": [2.5]}), v(bson!(2.0))),
+        ("round places uses the exact binary value", bson!({"$round": [2.675, 2]}), v(bson!(2.67))),
+        ("round places up", bson!({"$round": [2.345, 2]}), v(bson!(2.35))),
+        ("round exact tie to even", bson!({"$round": [0.125, 2]}), v(bson!(0.12))),
+        ("trunc exact value", bson!({"$trunc": [1.005, 2]}), v(bson!(1.0))),
+        ("round to tens of a double", bson!({"$round": [1234.5, -1]}), v(bson!(1230.0))),
+        ("round tie to even tens", bson!({"$round": [25.0, -1]}), v(bson!(20.0))),
+        ("round small to zero", bson!({"$round": [0.004, 2]}), v(bson!(0.0))),
+        ("round negative places", bson!({"$round": [1250, -2]}), v(bson!(1200))),
+        ("round int with places", bson!({"$round": ["$a", 1]}), v(bson!(5))),
+        ("trunc", bson!({"$trunc": [-2.7]}), v(bson!(-2.0))),
+        ("trunc places", bson!({"$trunc": [2.789, 1]}), v(bson!(2.7))),
+        ("pow ints", bson!({"$pow": [2, 10]}), v(bson!(1024))),
+        ("pow overflow int to long", bson!({"$pow": [2, 40]}), v(bson!(1i64 << 40))),
+        ("pow negative exponent", bson!({"$pow": [2, -1]}), v(bson!(0.5))),
+        ("pow double", bson!({"$pow": [4.0, 0.5]}), v(bson!(2.0))),
+        ("sqrt", bson!({"$sqrt": 16}), v(bson!(4.0))),
+        ("exp", bson!({"$exp": 0}), v(bson!(1.0))),
+        ("ln", bson!({"$ln": 1}), v(bson!(0.0))),
+        ("log10", bson!({"$log10": 1000}), v(bson!(3.0))),
+        ("log", bson!({"$log": [8, 2]}), v(bson!(3.0))),
+        ("sum of array", bson!({"$sum": "$arr"}), v(bson!(6))),
+        ("sum of args ignores strings", bson!({"$sum": [1, "x", 2.5]}), v(bson!(3.5))),
+        ("avg of array", bson!({"$avg": "$arr"}), v(bson!(2.0))),
+        ("avg of nothing", bson!({"$avg": "$s"}), v(Bson::Null)),
+        ("max of array", bson!({"$max": "$arr"}), v(bson!(3))),
+        ("min ignores null", bson!({"$min": [null, 4, 2]}), v(bson!(2))),
+    ]);
+    check_errors(vec![
+        ("add string", bson!({"$add": [1, "x"]}), 14, "$add only supports numeric or date types, not string"),
+        (
+            "add two dates",
+            bson!({"$add": ["$d", "$d"]}),
+            16612,
+            "only one date allowed in an $add expression",
+        ),
+        ("subtract date from number", bson!({"$subtract": [1, "$d"]}), 14, "can't $subtract date from int"),
+        (
+            "multiply string",
+            bson!({"$multiply": [2, "$s"]}),
+            14,
+            "$multiply only supports numeric types, not string",
+        ),
+        ("divide by zero", bson!({"$divide": [1, 0]}), 2, "can't $divide by zero"),
+        (
+            "divide string",
+            bson!({"$divide": ["$s", 1]}),
+            14,
+            "$divide only supports numeric types, not string and int",
+        ),
+        ("mod by zero", bson!({"$mod": [1, 0]}), 16610, "can't $mod by zero"),
+        (
+            "mod string",
+            bson!({"$mod": ["x", 1]}),
+            16611,
+            "$mod only supports numeric types, not string and int",
+        ),
+        ("abs string", bson!({"$abs": "x"}), 28765, "$abs only supports numeric types, not string"),
+        ("abs long min", bson!({"$abs": i64::MIN}), 28680, "can't take $abs of long long min"),
+        ("sqrt negative", bson!({"$sqrt": -1}), 28714, "$sqrt's argument must be greater than or equal to 0"),
+        ("ln zero", bson!({"$ln": 0}), 28766, "$ln's argument must be a positive number, but is 0"),
+        (
+            "log10 negative",
+            bson!({"$log10": -1}),
+            28761,
+            "$log10's argument must be a positive number, but is -1",
+        ),
+        (
+            "log base one",
+            bson!({"$log": [2, 1]}),
+            28759,
+            "$log's base must be a positive number not equal to 1, but is 1",
+        ),
+        (
+            "pow zero negative",
+            bson!({"$pow": [0, -1]}),
+            28764,
+            "$pow cannot take a base of 0 and a negative exponent",
+        ),
+        (
+            "round places type",
+            bson!({"$round": [1, 1.5]}),
+            51082,
+            "precision argument to  $round must be a integral value",
+        ),
+        (
+            "round places range",
+            bson!({"$round": [1, 200]}),
+            51083,
+            "cannot apply $round with precision value 200 value must be in [-20, 100]",
+        ),
+        (
+            "arity",
+            bson!({"$abs": [1, 2]}),
+            16020,
+            "Expression $abs takes exactly 1 arguments. 2 were passed in.",
+        ),
+        (
+            "ranged arity",
+            bson!({"$round": []}),
+            28667,
+            "Expression $round takes at least 1 arguments, and at most 2, but 0 were passed in.",
+        ),
+    ]);
+}
+
+#[test]
+fn comparison_and_boolean() {
+    check(vec![
+        ("eq across numeric types", bson!({"$eq": ["$a", 5.0]}), v(bson!(true))),
+        ("ne", bson!({"$ne": ["$a", "$b"]}), v(bson!(true))),
+        ("gt across types uses BSON order", bson!({"$gt": ["$s", "$a"]}), v(bson!(true))),
+        ("missing is not null", bson!({"$eq": ["$nope", null]}), v(bson!(false))),
+        ("missing is less than null", bson!({"$lt": ["$nope", null]}), v(bson!(true))),
+        ("cmp", bson!({"$cmp": ["$a", "$b"]}), v(bson!(1))),
+        ("cmp arrays", bson!({"$cmp": [[1, 2], [1, 3]]}), v(bson!(-1))),
+        ("lte", bson!({"$lte": ["$b", 2]}), v(bson!(true))),
+        ("and", bson!({"$and": ["$t", {"$gt": ["$a", 1]}]}), v(bson!(true))),
+        ("and with zero", bson!({"$and": [1, 0]}), v(bson!(false))),
+        ("and empty", bson!({"$and": []}), v(bson!(true))),
+        ("or", bson!({"$or": [null, "$nope", ""]}), v(bson!(true))),
+        ("or all false", bson!({"$or": [false, 0, null]}), v(bson!(false))),
+        ("not", bson!({"$not": [[]]}), v(bson!(false))),
+        ("not missing", bson!({"$not": "$nope"}), v(bson!(true))),
+    ]);
+}
+
+#[test]
+fn strings() {
+    check(vec![
+        ("concat", bson!({"$concat": ["$s", "!", ""]}), v(bson!("Hello World!"))),
+        ("concat null", bson!({"$concat": ["a", "$nope"]}), v(Bson::Null)),
+        ("toLower", bson!({"$toLower": "$s"}), v(bson!("hello world"))),
+        ("toUpper number", bson!({"$toUpper": 5}), v(bson!("5"))),
+        ("toLower null", bson!({"$toLower": null}), v(bson!(""))),
+        ("substr", bson!({"$substr": ["$s", 0, 5]}), v(bson!("Hello"))),
+        ("substrBytes rest", bson!({"$substrBytes": ["$s", 6, -1]}), v(bson!("World"))),
+        ("substrBytes past end", bson!({"$substrBytes": ["$s", 50, 2]}), v(bson!(""))),
+        ("substrCP", bson!({"$substrCP": ["$u", 1, 3]}), v(bson!("éll"))),
+        ("strLenBytes", bson!({"$strLenBytes": "$u"}), v(bson!(6))),
+        ("strLenCP", bson!({"$strLenCP": "$u"}), v(bson!(5))),
+        ("split", bson!({"$split": ["a,b,,c", ","]}), v(bson!(["a", "b", "", "c"]))),
+        ("split null", bson!({"$split": [null, ","]}), v(Bson::Null)),
+        ("trim", bson!({"$trim": {"input": "  hi \n"}}), v(bson!("hi"))),
+        ("ltrim chars", bson!({"$ltrim": {"input": "xxhix", "chars": "x"}}), v(bson!("hix"))),
+        ("rtrim", bson!({"$rtrim": {"input": " hi "}}), v(bson!(" hi"))),
+        ("indexOfBytes", bson!({"$indexOfBytes": ["$s", "o"]}), v(bson!(4))),
+        ("indexOfBytes from", bson!({"$indexOfBytes": ["$s", "o", 5]}), v(bson!(7))),
+        ("indexOfBytes absent", bson!({"$indexOfBytes": ["$s", "z"]}), v(bson!(-1))),
+        ("indexOfCP", bson!({"$indexOfCP": ["$u", "l"]}), v(bson!(2))),
+        ("strcasecmp", bson!({"$strcasecmp": ["abc", "ABD"]}), v(bson!(-1))),
+        (
+            "regexMatch",
+            bson!({"$regexMatch": {"input": "$s", "regex": "^hello", "options": "i"}}),
+            v(bson!(true)),
+        ),
+        (
+            "regexMatch regex value",
+            bson!({"$regexMatch": {"input": "$s", "regex": regex("world$", "")}}),
+            v(bson!(false)),
+        ),
+        ("regexMatch null input", bson!({"$regexMatch": {"input": "$nope", "regex": "x"}}), v(bson!(false))),
+        (
+            "regexFind",
+            bson!({"$regexFind": {"input": "$s", "regex": "(o)(x)?"}}),
+            v(bson!({"match": "o", "idx": 4, "captures": ["o", null]})),
+        ),
+        (
+            "regexFindAll",
+            bson!({"$regexFindAll": {"input": "a1b22", "regex": "[0-9]+"}}),
+            v(bson!([{"match": "1", "idx": 1, "captures": []}, {"match": "22", "idx": 3, "captures": []}])),
+        ),
+        (
+            "replaceAll",
+            bson!({"$replaceAll": {"input": "$s", "find": "o", "replacement": "0"}}),
+            v(bson!("Hell0 W0rld")),
+        ),
+        (
+            "replaceOne",
+            bson!({"$replaceOne": {"input": "$s", "find": "o", "replacement": "0"}}),
+            v(bson!("Hell0 World")),
+        ),
+        (
+            "replaceAll null",
+            bson!({"$replaceAll": {"input": null, "find": "o", "replacement": "0"}}),
+            v(Bson::Null),
+        ),
+    ]);
+    check_errors(vec![
+        ("concat number", bson!({"$concat": ["a", 1]}), 16702, "$concat only supports strings, not int"),
+        (
+            "strLenBytes number",
+            bson!({"$strLenBytes": 1}),
+            34473,
+            "$strLenBytes requires a string argument, found: int",
+        ),
+        (
+            "strLenCP missing",
+            bson!({"$strLenCP": "$nope"}),
+            34471,
+            "$strLenCP requires a string argument, found: missing",
+        ),
+        ("split separator", bson!({"$split": ["a", ""]}), 40087, "$split requires a non-empty separator"),
+        (
+            "split input",
+            bson!({"$split": [1, ","]}),
+            40085,
+            "$split requires an expression that evaluates to a string as a first argument, found: int",
+        ),
+        (
+            "substr index",
+            bson!({"$substrBytes": ["abc", "x", 1]}),
+            16034,
+            "$substrBytes:  starting index must be a numeric type (is BSON type string)",
+        ),
+        (
+            "substrBytes mid character",
+            bson!({"$substrBytes": ["$u", 2, 1]}),
+            28656,
+            "$substrBytes:  Invalid range, starting index is a UTF-8 continuation byte.",
+        ),
+        (
+            "toUpper object",
+            bson!({"$toUpper": "$obj"}),
+            16007,
+            "can't convert from BSON type object to String",
+        ),
+        (
+            "trim input",
+            bson!({"$trim": {"input": 5}}),
+            50699,
+            "$trim requires its input to be a string, got 5 (of type int) instead.",
+        ),
+        (
+            "trim unknown",
+            bson!({"$trim": {"input": "x", "what": 1}}),
+            50694,
+            "$trim found an unknown argument: what",
+        ),
+        (
+            "regexMatch input",
+            bson!({"$regexMatch": {"input": 1, "regex": "x"}}),
+            51104,
+            "$regexMatch needs 'input' to be of type string",
+        ),
+        (
+            "regexMatch flag",
+            bson!({"$regexMatch": {"input": "x", "regex": "x", "options": "q"}}),
+            51108,
+            "$regexMatch invalid flag in regex options: q",
+        ),
+        (
+            "replaceAll input",
+            bson!({"$replaceAll": {"input": 1, "find": "a", "replacement": "b"}}),
+            51746,
+            "$replaceAll requires that 'input' be a string, found: 1",
+        ),
+    ]);
+}
+
+#[test]
+fn conditionals() {
+    check(vec![
+        ("cond array", bson!({"$cond": [{"$gt": ["$a", 3]}, "big", "small"]}), v(bson!("big"))),
+        ("cond object", bson!({"$cond": {"if": "$nope", "then": 1, "else": 2}}), v(bson!(2))),
+        ("ifNull", bson!({"$ifNull": ["$nope", "$n", "default"]}), v(bson!("default"))),
+        ("ifNull first", bson!({"$ifNull": ["$a", 0]}), v(bson!(5))),
+        ("ifNull last may be missing", bson!({"$ifNull": ["$n", "$nope"]}), None),
+        (
+            "switch",
+            bson!({"$switch": {"branches": [{"case": {"$lt": ["$a", 0]}, "then": "neg"}, {"case": {"$gt": ["$a", 0]}, "then": "pos"}], "default": "zero"}}),
+            v(bson!("pos")),
+        ),
+        (
+            "switch default",
+            bson!({"$switch": {"branches": [{"case": false, "then": 1}], "default": 2}}),
+            v(bson!(2)),
+        ),
+    ]);
+    check_errors(vec![
+        (
+            "cond missing else",
+            bson!({"$cond": {"if": 1, "then": 2}}),
+            17082,
+            "Missing 'else' parameter to $cond",
+        ),
+        (
+            "cond unknown",
+            bson!({"$cond": {"if": 1, "then": 2, "else": 3, "x": 1}}),
+            17083,
+            "Unrecognized parameter to $cond: x",
+        ),
+        (
+            "cond arity",
+            bson!({"$cond": [1, 2]}),
+            16020,
+            "Expression $cond takes exactly 3 arguments. 2 were passed in.",
+        ),
+        ("ifNull arity", bson!({"$ifNull": ["$a"]}), 1257300, "$ifNull needs at least two arguments, had: 1"),
+        (
+            "switch no match",
+            bson!({"$switch": {"branches": [{"case": false, "then": 1}]}}),
+            40066,
+            "$switch could not find a matching branch for an input, and no default was specified.",
+        ),
+        (
+            "switch no branches",
+            bson!({"$switch": {"branches": []}}),
+            40068,
+            "$switch requires at least one branch.",
+        ),
+        (
+            "switch branch",
+            bson!({"$switch": {"branches": [{"case": true}]}}),
+            40065,
+            "$switch requires each branch have a 'then' expression.",
+        ),
+    ]);
+}
+
+#[test]
+fn arrays_and_objects() {
+    check(vec![
+        ("size", bson!({"$size": "$arr"}), v(bson!(3))),
+        ("arrayElemAt", bson!({"$arrayElemAt": ["$arr", 1]}), v(bson!(2))),
+        ("arrayElemAt negative", bson!({"$arrayElemAt": ["$arr", -1]}), v(bson!(3))),
+        ("arrayElemAt out of range is missing", bson!({"$arrayElemAt": ["$arr", 5]}), None),
+        ("first", bson!({"$first": "$arr"}), v(bson!(1))),
+        ("last", bson!({"$last": "$docs"}), v(bson!({"y": "c"}))),
+        ("first of empty is missing", bson!({"$first": [[]]}), None),
+        ("in", bson!({"$in": [2.0, "$arr"]}), v(bson!(true))),
+        ("in absent", bson!({"$in": ["x", "$arr"]}), v(bson!(false))),
+        ("concatArrays", bson!({"$concatArrays": ["$arr", [4], []]}), v(bson!([1, 2, 3, 4]))),
+        ("concatArrays null", bson!({"$concatArrays": ["$arr", null]}), v(Bson::Null)),
+        ("slice count", bson!({"$slice": ["$arr", 2]}), v(bson!([1, 2]))),
+        ("slice negative", bson!({"$slice": ["$arr", -2]}), v(bson!([2, 3]))),
+        ("slice position", bson!({"$slice": ["$arr", 1, 5]}), v(bson!([2, 3]))),
+        ("reverseArray", bson!({"$reverseArray": "$arr"}), v(bson!([3, 2, 1]))),
+        ("range", bson!({"$range": [0, 10, 3]}), v(bson!([0, 3, 6, 9]))),
+        ("range down", bson!({"$range": [5, 0, -2]}), v(bson!([5, 3, 1]))),
+        ("range empty", bson!({"$range": [0, 5, -1]}), v(bson!([]))),
+        ("isArray", bson!({"$isArray": "$arr"}), v(bson!(true))),
+        ("indexOfArray", bson!({"$indexOfArray": ["$arr", 3]}), v(bson!(2))),
+        (
+            "filter",
+            bson!({"$filter": {"input": "$arr", "as": "x", "cond": {"$gte": ["$$x", 2]}}}),
+            v(bson!([2, 3])),
+        ),
+        (
+            "filter this and limit",
+            bson!({"$filter": {"input": "$arr", "cond": true, "limit": "$$limit"}}),
+            v(bson!([1, 2])),
+        ),
+        ("filter null input", bson!({"$filter": {"input": "$nope", "cond": true}}), v(Bson::Null)),
+        (
+            "map",
+            bson!({"$map": {"input": "$arr", "as": "x", "in": {"$multiply": ["$$x", 10]}}}),
+            v(bson!([10, 20, 30])),
+        ),
+        (
+            "map fields of documents",
+            bson!({"$map": {"input": "$docs", "in": "$$this.x"}}),
+            v(bson!([1, 2, null])),
+        ),
+        (
+            "map sees outer fields",
+            bson!({"$map": {"input": "$arr", "in": {"$add": ["$$this", "$a"]}}}),
+            v(bson!([6, 7, 8])),
+        ),
+        (
+            "reduce",
+            bson!({"$reduce": {"input": "$arr", "initialValue": 0, "in": {"$add": ["$$value", "$$this"]}}}),
+            v(bson!(6)),
+        ),
+        (
+            "reduce strings",
+            bson!({"$reduce": {"input": ["a", "b"], "initialValue": "", "in": {"$concat": ["$$value", "$$this"]}}}),
+            v(bson!("ab")),
+        ),
+        ("allElementsTrue", bson!({"$allElementsTrue": [[1, true, "x"]]}), v(bson!(true))),
+        ("anyElementTrue", bson!({"$anyElementTrue": [[0, false, null]]}), v(bson!(false))),
+        ("setUnion sorted and unique", bson!({"$setUnion": [[3, 1], [1, 2.0]]}), v(bson!([1, 2.0, 3]))),
+        ("setIntersection", bson!({"$setIntersection": [[1, 2, 3], [3, 2]]}), v(bson!([2, 3]))),
+        ("setDifference", bson!({"$setDifference": [[1, 2, 3, 1], [2]]}), v(bson!([1, 3]))),
+        ("setEquals", bson!({"$setEquals": [[1, 2], [2, 1, 1]]}), v(bson!(true))),
+        ("setIsSubset", bson!({"$setIsSubset": [[1], [1, 2]]}), v(bson!(true))),
+        (
+            "mergeObjects",
+            bson!({"$mergeObjects": ["$obj", {"z": 1, "w": 2}, null]}),
+            v(bson!({"k": "v", "z": 1, "w": 2})),
+        ),
+        (
+            "objectToArray",
+            bson!({"$objectToArray": "$obj"}),
+            v(bson!([{"k": "k", "v": "v"}, {"k": "z", "v": 0}])),
+        ),
+        (
+            "arrayToObject pairs",
+            bson!({"$arrayToObject": [[["a", 1], ["b", 2]]]}),
+            v(bson!({"a": 1, "b": 2})),
+        ),
+        (
+            "arrayToObject kv",
+            bson!({"$arrayToObject": [[{"k": "a", "v": 1}, {"k": "a", "v": 2}]]}),
+            v(bson!({"a": 2})),
+        ),
+    ]);
+    check_errors(vec![
+        (
+            "size of missing",
+            bson!({"$size": "$nope"}),
+            17124,
+            "The argument to $size must be an array, but was of type: missing",
+        ),
+        (
+            "arrayElemAt not array",
+            bson!({"$arrayElemAt": ["$a", 0]}),
+            28689,
+            "$arrayElemAt's first argument must be an array, but is int",
+        ),
+        (
+            "arrayElemAt fraction",
+            bson!({"$arrayElemAt": ["$arr", 1.5]}),
+            28691,
+            "$arrayElemAt's second argument must be representable as a 32-bit integer: 1.5",
+        ),
+        ("first not array", bson!({"$first": "$a"}), 28689, "$first's argument must be an array, but is int"),
+        (
+            "in not array",
+            bson!({"$in": [1, "$a"]}),
+            40081,
+            "$in requires an array as a second argument, found: int",
+        ),
+        (
+            "concatArrays",
+            bson!({"$concatArrays": ["$arr", 1]}),
+            28664,
+            "$concatArrays only supports arrays, not int",
+        ),
+        (
+            "slice",
+            bson!({"$slice": ["$a", 1]}),
+            28724,
+            "First argument to $slice must be an array, but is of type: int",
+        ),
+        (
+            "slice count",
+            bson!({"$slice": ["$arr", 1, 0]}),
+            28729,
+            "Third argument to $slice must be positive: 0",
+        ),
+        (
+            "reverseArray",
+            bson!({"$reverseArray": 1}),
+            34435,
+            "The argument to $reverseArray must be an array, but was of type: int",
+        ),
+        ("range step", bson!({"$range": [0, 1, 0]}), 34449, "$range requires a non-zero step value"),
+        (
+            "filter input",
+            bson!({"$filter": {"input": 1, "cond": true}}),
+            28651,
+            "input to $filter must be an array not int",
+        ),
+        (
+            "filter param",
+            bson!({"$filter": {"input": [], "cond": true, "x": 1}}),
+            28647,
+            "Unrecognized parameter to $filter: x",
+        ),
+        (
+            "map input",
+            bson!({"$map": {"input": "x", "in": 1}}),
+            16883,
+            "input to $map must be an array not string",
+        ),
+        (
+            "reduce missing in",
+            bson!({"$reduce": {"input": [], "initialValue": 0}}),
+            40079,
+            "$reduce requires 'in' to be specified",
+        ),
+        (
+            "mergeObjects",
+            bson!({"$mergeObjects": [1]}),
+            40400,
+            "$mergeObjects requires object inputs, but input 1 is of type int",
+        ),
+        (
+            "objectToArray",
+            bson!({"$objectToArray": 1}),
+            40390,
+            "$objectToArray requires a document input, found: int",
+        ),
+        (
+            "arrayToObject",
+            bson!({"$arrayToObject": [[["a"]]]}),
+            40397,
+            "$arrayToObject requires an array of size 2 arrays,found array of size: 1",
+        ),
+    ]);
+}
+
+#[test]
+fn dates() {
+    // 2023-11-14T22:13:20.123Z, a Tuesday.
+    check(vec![
+        ("year", bson!({"$year": "$d"}), v(bson!(2023))),
+        ("month", bson!({"$month": "$d"}), v(bson!(11))),
+        ("dayOfMonth", bson!({"$dayOfMonth": "$d"}), v(bson!(14))),
+        ("hour", bson!({"$hour": "$d"}), v(bson!(22))),
+        ("minute", bson!({"$minute": "$d"}), v(bson!(13))),
+        ("second", bson!({"$second": "$d"}), v(bson!(20))),
+        ("millisecond", bson!({"$millisecond": "$d"}), v(bson!(123))),
+        ("dayOfWeek", bson!({"$dayOfWeek": "$d"}), v(bson!(3))),
+        ("dayOfYear", bson!({"$dayOfYear": "$d"}), v(bson!(318))),
+        ("week", bson!({"$week": "$d"}), v(bson!(46))),
+        ("isoWeek", bson!({"$isoWeek": "$d"}), v(bson!(46))),
+        ("with timezone offset", bson!({"$hour": {"date": "$d", "timezone": "+05:30"}}), v(bson!(3))),
+        ("year in array form", bson!({"$year": ["$d"]}), v(bson!(2023))),
+        ("null date", bson!({"$year": "$nope"}), v(Bson::Null)),
+        (
+            "dateToString default",
+            bson!({"$dateToString": {"date": "$d"}}),
+            v(bson!("2023-11-14T22:13:20.123Z")),
+        ),
+        (
+            "dateToString format",
+            bson!({"$dateToString": {"date": "$d", "format": "%Y/%m/%d %H:%M:%S %j %%"}}),
+            v(bson!("2023/11/14 22:13:20 318 %")),
+        ),
+        (
+            "dateToString timezone",
+            bson!({"$dateToString": {"date": "$d", "format": "%d %H:%M %z", "timezone": "-0300"}}),
+            v(bson!("14 19:13 -0300")),
+        ),
+        (
+            "dateToString onNull",
+            bson!({"$dateToString": {"date": "$nope", "onNull": "none"}}),
+            v(bson!("none")),
+        ),
+        ("date from objectId", bson!({"$year": oid("5f5f5f5f0000000000000000")}), v(bson!(2020))),
+    ]);
+    check_errors(vec![
+        ("not a date", bson!({"$year": "$s"}), 16006, "can't convert from BSON type string to Date"),
+        (
+            "bad timezone",
+            bson!({"$hour": {"date": "$d", "timezone": "Mars/Olympus"}}),
+            40485,
+            "unrecognized time zone identifier: \"Mars/Olympus\"",
+        ),
+        (
+            "bad format",
+            bson!({"$dateToString": {"date": "$d", "format": "%Q"}}),
+            18536,
+            "Invalid format character '%Q' in format string",
+        ),
+        (
+            "unmatched percent",
+            bson!({"$dateToString": {"date": "$d", "format": "abc%"}}),
+            18535,
+            "Unmatched '%' at end of format string",
+        ),
+        (
+            "missing date",
+            bson!({"$dateToString": {"format": "%Y"}}),
+            18628,
+            "Missing 'date' parameter to $dateToString",
+        ),
+        (
+            "unknown option",
+            bson!({"$year": {"date": "$d", "x": 1}}),
+            40535,
+            "unrecognized option to $year: \"x\"",
+        ),
+    ]);
+}
+
+#[test]
+fn type_conversion() {
+    check(vec![
+        ("type", bson!({"$type": "$a"}), v(bson!("int"))),
+        ("type missing", bson!({"$type": "$nope"}), v(bson!("missing"))),
+        ("type of array literal", bson!({"$type": [[1]]}), v(bson!("array"))),
+        ("isNumber", bson!({"$isNumber": "$f"}), v(bson!(true))),
+        ("toString int", bson!({"$toString": "$a"}), v(bson!("5"))),
+        ("toString double", bson!({"$toString": 2.5}), v(bson!("2.5"))),
+        ("toString date", bson!({"$toString": "$d"}), v(bson!("2023-11-14T22:13:20.123Z"))),
+        (
+            "toString objectId",
+            bson!({"$toString": oid("000102030405060708091011")}),
+            v(bson!("000102030405060708091011")),
+        ),
+        ("toString bool", bson!({"$toString": true}), v(bson!("true"))),
+        ("toInt string", bson!({"$toInt": "42"}), v(bson!(42))),
+        ("toInt double truncates", bson!({"$toInt": -2.9}), v(bson!(-2))),
+        ("toInt bool", bson!({"$toInt": true}), v(bson!(1))),
+        ("toLong", bson!({"$toLong": "$d"}), v(bson!(1_700_000_000_123i64))),
+        ("toDouble string", bson!({"$toDouble": "1.5e3"}), v(bson!(1500.0))),
+        ("toDecimal", bson!({"$toDecimal": "$a"}), v(dec("5"))),
+        ("toBool zero", bson!({"$toBool": 0}), v(bson!(false))),
+        ("toBool string", bson!({"$toBool": ""}), v(bson!(true))),
+        ("toDate string", bson!({"$toDate": "2023-11-14T22:13:20.123Z"}), v(date(1_700_000_000_123))),
+        ("toDate long", bson!({"$toDate": 0i64}), v(date(0))),
+        (
+            "toObjectId",
+            bson!({"$toObjectId": "000102030405060708091011"}),
+            v(oid("000102030405060708091011")),
+        ),
+        ("toInt null", bson!({"$toInt": null}), v(Bson::Null)),
+        ("convert onError", bson!({"$convert": {"input": "abc", "to": "int", "onError": -1}}), v(bson!(-1))),
+        ("convert onNull", bson!({"$convert": {"input": "$nope", "to": "int", "onNull": 0}}), v(bson!(0))),
+        ("convert by number", bson!({"$convert": {"input": "7", "to": 18}}), v(bson!(7i64))),
+    ]);
+    check_errors(vec![
+        ("toInt bad string", bson!({"$toInt": "abc"}), 241, "Failed to parse number 'abc' in $convert with no onError value: Did not consume whole string."),
+        ("toInt overflow", bson!({"$toInt": 1e10}), 241, "Conversion would overflow target type in $convert with no onError value: 1e+10"),
+        ("toInt nan", bson!({"$toInt": f64::NAN}), 241, "Attempt to convert NaN value to integer type in $convert with no onError value"),
+        ("toDate int", bson!({"$toDate": 5}), 241, "Unsupported conversion from int to date in $convert with no onError value"),
+        ("toObjectId short", bson!({"$toObjectId": "abc"}), 241, "Failed to parse objectId 'abc' in $convert with no onError value: Invalid string length for parsing to OID, expected 24 but found 3"),
+        ("convert unknown type", bson!({"$convert": {"input": 1, "to": "foo"}}), 2, "Unknown type name: foo"),
+        ("convert missing to", bson!({"$convert": {"input": 1}}), 9, "Missing 'to' parameter to $convert"),
+        ("toInt arity", bson!({"$toInt": [1, 2]}), 50723, "$toInt requires a single argument, got 2"),
+    ]);
+}
+
+#[test]
+fn eval_helper_reports_missing_as_null() {
+    let d = root();
+    assert_eq!(eval(&bson!("$nope"), &d, &Vars::default()).unwrap(), Bson::Null);
+    assert_eq!(eval(&bson!({"$add": ["$a", 1]}), &d, &Vars::default()).unwrap(), bson!(6));
+    assert_eq!(Expression::parse(&bson!({"$literal": 1})).unwrap().as_constant(), Some(&bson!(1)));
+}
