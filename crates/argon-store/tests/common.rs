@@ -1,6 +1,10 @@
 //! Helpers shared by the store's integration tests.
 #![allow(dead_code)]
 
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
 use argon_store::{At, Check, Lsn, Store, WriteOp, WriteRequest};
 use bson::{doc, Bson, Document};
 
@@ -50,4 +54,106 @@ pub fn read_all(store: &Store, project: &str, branch: &str, coll: &str, at: At) 
 
 pub fn doc_v(id: i32, v: i32) -> Document {
     doc! {"_id": id, "v": v}
+}
+
+// ---------------------------------------------------------------------------
+// Poking at a data dir's files (fault tests).
+
+/// Copies a data dir (files and subdirectories) to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// The WAL segment files of a data dir (`wal/<20-digit first LSN>.wal`), in
+/// LSN order.
+pub fn wal_segments(data_dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(data_dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            name.len() == 24 && name.ends_with(".wal") && name[..20].bytes().all(|b| b.is_ascii_digit())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// One record of a segment as laid out on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frame {
+    /// Offset of its first byte (the length field).
+    pub offset: u64,
+    /// Bytes it takes: the 4-byte length field plus the length.
+    pub len: u64,
+    pub lsn: u64,
+}
+
+/// Bytes of a segment header (magic, version, first LSN, CRC).
+pub const SEGMENT_HEADER: u64 = 24;
+
+/// The records of a segment, read straight from the documented layout
+/// (`len u32 LE | crc u32 | lsn u64 LE | time i64 | flags u8 | payload`,
+/// `len` counting everything after itself), up to the first zero length
+/// or the end of the file. Checksums are not verified: this is the test's
+/// own map of where records are, independent of the WAL code.
+pub fn frames(segment: &Path) -> Vec<Frame> {
+    let bytes = fs::read(segment).unwrap();
+    let mut out = Vec::new();
+    let mut at = SEGMENT_HEADER as usize;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if len == 0 || at + 4 + len > bytes.len() {
+            break;
+        }
+        let lsn = u64::from_le_bytes(bytes[at + 8..at + 16].try_into().unwrap());
+        out.push(Frame { offset: at as u64, len: 4 + len as u64, lsn });
+        at += 4 + len;
+    }
+    out
+}
+
+pub fn flip_byte(path: &Path, offset: u64) {
+    let f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact_at(&mut b, offset).unwrap();
+    b[0] ^= 0x5A;
+    f.write_all_at(&b, offset).unwrap();
+}
+
+/// Cuts the file at `len` (a write that never finished growing it).
+pub fn set_len(path: &Path, len: u64) {
+    OpenOptions::new().write(true).open(path).unwrap().set_len(len).unwrap();
+}
+
+/// Zeroes everything from `offset` to the end of the file (a write into
+/// preallocated space that never reached the disk).
+pub fn zero_from(path: &Path, offset: u64) {
+    let f = OpenOptions::new().write(true).open(path).unwrap();
+    let len = f.metadata().unwrap().len();
+    f.write_all_at(&vec![0u8; (len - offset) as usize], offset).unwrap();
+}
+
+/// A temporary directory for data dirs, on tmpfs (`/dev/shm`) when there is
+/// one. The tests using it open stores hundreds of times, and every open
+/// and commit fsyncs several files; they test the store's logic (crashes
+/// are simulated by editing files), not the disk, so they need not wait
+/// for it.
+pub fn scratch_dir() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(dir) = tempfile::Builder::new().prefix("argon-store-test").tempdir_in(shm) {
+            return dir;
+        }
+    }
+    tempfile::tempdir().unwrap()
 }
