@@ -1,0 +1,157 @@
+//! Durability state shared by the writer and the background sync thread of
+//! [`SyncMode::Interval`](crate::SyncMode::Interval), and that thread.
+//!
+//! All fdatasyncs go through [`Shared::sync`], so there is one place that
+//! advances `durable_lsn` and one place that poisons the WAL when an fsync
+//! fails.
+
+use std::fs::File;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use argon_types::Lsn;
+use parking_lot::{Condvar, Mutex};
+
+/// What the sync thread should sync: the active segment, and the last LSN
+/// handed to the OS (all of it is in that file or in sealed, synced segments).
+pub struct SyncTarget {
+    pub file: Arc<File>,
+    pub written_lsn: Lsn,
+}
+
+pub struct Shared {
+    durable_lsn: AtomicU64,
+    poisoned: AtomicBool,
+    fsyncs: AtomicU64,
+    target: Mutex<SyncTarget>,
+    stop: Mutex<bool>,
+    wake: Condvar,
+    /// Test seam: make the next fdatasync fail as if the disk had.
+    #[cfg(test)]
+    pub fail_next_sync: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(target: SyncTarget, durable: Lsn) -> Shared {
+        Shared {
+            durable_lsn: AtomicU64::new(durable.0),
+            poisoned: AtomicBool::new(false),
+            fsyncs: AtomicU64::new(0),
+            target: Mutex::new(target),
+            stop: Mutex::new(false),
+            wake: Condvar::new(),
+            #[cfg(test)]
+            fail_next_sync: AtomicBool::new(false),
+        }
+    }
+
+    pub fn durable_lsn(&self) -> Lsn {
+        Lsn(self.durable_lsn.load(Ordering::Acquire))
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    pub fn poison(&self) {
+        self.poisoned.store(true, Ordering::Release);
+    }
+
+    pub fn fsyncs(&self) -> u64 {
+        self.fsyncs.load(Ordering::Relaxed)
+    }
+
+    pub fn set_target(&self, file: Arc<File>, written_lsn: Lsn) {
+        *self.target.lock() = SyncTarget { file, written_lsn };
+    }
+
+    pub fn set_written(&self, written_lsn: Lsn) {
+        self.target.lock().written_lsn = written_lsn;
+    }
+
+    /// fdatasyncs `file`, after which everything up to `upto` is durable
+    /// (the caller guarantees earlier segments are already synced). A
+    /// failure poisons the WAL: the kernel may have dropped the dirty pages,
+    /// so a retry could report success for data that is gone.
+    pub fn sync(&self, file: &File, upto: Lsn) -> std::io::Result<()> {
+        #[cfg(test)]
+        if self.fail_next_sync.swap(false, Ordering::AcqRel) {
+            self.poison();
+            return Err(std::io::Error::other("injected fdatasync failure"));
+        }
+        match file.sync_data() {
+            Ok(()) => {
+                self.fsyncs.fetch_add(1, Ordering::Relaxed);
+                self.durable_lsn.fetch_max(upto.0, Ordering::AcqRel);
+                Ok(())
+            }
+            Err(e) => {
+                self.poison();
+                Err(e)
+            }
+        }
+    }
+
+    /// Marks `upto` durable without a sync of its own (an fsync that covered
+    /// it happened elsewhere, e.g. at open or when sealing a segment).
+    pub fn mark_durable(&self, upto: Lsn) {
+        self.durable_lsn.fetch_max(upto.0, Ordering::AcqRel);
+    }
+
+    pub fn count_fsync(&self) {
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The background thread of `SyncMode::Interval`. Dropping it stops the
+/// thread after a last sync, so a clean shutdown loses nothing.
+pub struct Syncer {
+    shared: Arc<Shared>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Syncer {
+    pub fn spawn(shared: Arc<Shared>, every: Duration) -> std::io::Result<Syncer> {
+        let s = Arc::clone(&shared);
+        let handle =
+            std::thread::Builder::new().name("argon-wal-sync".into()).spawn(move || run(&s, every))?;
+        Ok(Syncer { shared, handle: Some(handle) })
+    }
+}
+
+fn run(shared: &Shared, every: Duration) {
+    loop {
+        let stopping = {
+            let mut stop = shared.stop.lock();
+            if !*stop {
+                shared.wake.wait_for(&mut stop, every);
+            }
+            *stop
+        };
+        let (file, upto) = {
+            let t = shared.target.lock();
+            (Arc::clone(&t.file), t.written_lsn)
+        };
+        if upto > shared.durable_lsn() && !shared.is_poisoned() {
+            if let Err(e) = shared.sync(&file, upto) {
+                // Handled here: the writer only sees `Poisoned` on its next call.
+                tracing::error!("WAL background fdatasync failed, refusing further writes: {e}");
+            }
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+impl Drop for Syncer {
+    fn drop(&mut self) {
+        *self.shared.stop.lock() = true;
+        self.shared.wake.notify_all();
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,428 @@
+//! The writer: [`Wal`], owned by the store's single commit thread.
+//!
+//! ```text
+//!  append ──► buf (encoded records, in memory) ──commit──► one write() ──► fdatasync (Always)
+//!                                                              │           background thread (Interval)
+//!                                                              └─ segment full? seal: cut, fsync; create next
+//! ```
+//!
+//! `append` only encodes into a reused buffer: no syscall per record. A
+//! group of records reaches the OS with one positioned write at `commit`,
+//! then (per [`SyncMode`]) one fdatasync makes the whole group durable.
+//! Segments are preallocated, so that fdatasync rarely has file-size
+//! metadata to write; the true end is the write offset kept here, and after
+//! a crash, the first zero length field (see `recovery`).
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use argon_types::{CommitTime, Lsn};
+
+use crate::durable;
+use crate::error::{io_at, WalError};
+use crate::format::{self, HEADER_LEN, MAX_PAYLOAD};
+use crate::options::{SyncMode, WalOptions};
+use crate::reader::WalReader;
+use crate::recovery::{self, Tail};
+use crate::segment::{self, SegmentFile};
+use crate::syncer::{Shared, SyncTarget, Syncer};
+use crate::WalStats;
+
+/// Above this, the group buffer is given back to the allocator after a
+/// commit, so one huge group does not pin its memory forever.
+const BUF_KEEP: usize = 16 << 20;
+
+/// The write-ahead log of one data dir, open for writing.
+///
+/// Owned by one thread (the store's commit thread); readers on other threads
+/// use [`WalReader`], which reads the files directly.
+pub struct Wal {
+    dir: PathBuf,
+    opts: WalOptions,
+    active: Active,
+    /// Encoded records appended since the last commit.
+    buf: Vec<u8>,
+    /// Where in `buf` a new segment starts, and its first LSN: rolls are
+    /// decided at append but done at commit, so nothing reaches the files
+    /// before `commit()`.
+    rolls: Vec<(usize, Lsn)>,
+    /// Size the segment the next record goes to will have, counting the
+    /// records in `buf` after the last roll.
+    seg_len: u64,
+    /// `None` when compression is disabled.
+    compressor: Option<zstd::bulk::Compressor<'static>>,
+    last_lsn: Lsn,
+    /// The last LSN handed to the OS.
+    written_lsn: Lsn,
+    sealed_segments: u64,
+    sealed_bytes: u64,
+    records_appended: u64,
+    shared: Arc<Shared>,
+    /// Background sync thread of `SyncMode::Interval`.
+    _syncer: Option<Syncer>,
+}
+
+/// The segment being appended to.
+struct Active {
+    seg: SegmentFile,
+    file: Arc<File>,
+    /// Bytes handed to the OS: the offset of the next record.
+    written: u64,
+}
+
+impl Wal {
+    /// Opens or creates the WAL in `dir` (creating the directory).
+    ///
+    /// Recovery checks the header of every segment and scans the last one:
+    /// a torn or corrupt record at its tail (and anything after it) is cut
+    /// off with a warning naming segment and offset. A bad record followed
+    /// by valid ones, or a bad segment header, is [`WalError::Corrupt`].
+    /// Records of earlier segments are not read here (that would make open
+    /// O(WAL size)); [`WalReader`] and [`crate::verify`] check them.
+    pub fn open(dir: &Path, opts: WalOptions) -> Result<Wal, WalError> {
+        durable::create_dir_durably(dir)?;
+        segment::remove_leftover_tmp(dir)?;
+        let segs = segment::list(dir)?;
+        let prealloc = opts.segment_bytes.max(HEADER_LEN as u64);
+
+        let (active, last_lsn, sealed_bytes) = match segs.split_last() {
+            None => {
+                let (seg, file) = segment::create(dir, Lsn(1), prealloc)?;
+                (Active { seg, file: Arc::new(file), written: HEADER_LEN as u64 }, Lsn::ZERO, 0)
+            }
+            Some((last, sealed)) => {
+                let mut sealed_bytes = 0;
+                for seg in sealed {
+                    let f = File::open(&seg.path).map_err(io_at(&seg.path))?;
+                    segment::check_header(seg, &f)?;
+                    sealed_bytes += f.metadata().map_err(io_at(&seg.path))?.len();
+                }
+                let rec = recovery::recover_last_segment(last)?;
+                let path = &last.path;
+                let file = OpenOptions::new().read(true).write(true).open(path).map_err(io_at(path))?;
+                if let Tail::Torn { reason } = &rec.tail {
+                    tracing::warn!(
+                        segment = %path.display(),
+                        offset = rec.end,
+                        "truncating torn WAL tail after LSN {}: {reason}",
+                        rec.last_lsn
+                    );
+                    file.set_len(rec.end).map_err(io_at(path))?;
+                }
+                durable::preallocate(&file, prealloc);
+                // What recovery kept may be only in the page cache (the
+                // process was killed, not the machine): make it durable
+                // before anything new is acknowledged on top of it.
+                file.sync_all().map_err(io_at(path))?;
+                let active = Active { seg: last.clone(), file: Arc::new(file), written: rec.end };
+                (active, rec.last_lsn, sealed_bytes)
+            }
+        };
+
+        let target = SyncTarget { file: Arc::clone(&active.file), written_lsn: last_lsn };
+        let shared = Arc::new(Shared::new(target, last_lsn));
+        shared.count_fsync();
+        let syncer = match opts.sync {
+            SyncMode::Interval(every) => Some(Syncer::spawn(Arc::clone(&shared), every)?),
+            SyncMode::Always | SyncMode::Never => None,
+        };
+        let compressor =
+            if opts.compress_min_bytes == usize::MAX { None } else { Some(zstd::bulk::Compressor::new(1)?) };
+        Ok(Wal {
+            dir: dir.to_path_buf(),
+            seg_len: active.written,
+            active,
+            buf: Vec::with_capacity(64 << 10),
+            rolls: Vec::new(),
+            compressor,
+            last_lsn,
+            written_lsn: last_lsn,
+            sealed_segments: segs.len().saturating_sub(1) as u64,
+            sealed_bytes,
+            records_appended: 0,
+            shared,
+            _syncer: syncer,
+            opts,
+        })
+    }
+
+    /// LSN of the last record appended (`Lsn(0)` if the WAL is empty).
+    pub fn last_lsn(&self) -> Lsn {
+        self.last_lsn
+    }
+
+    /// LSN of the last record known durable (fdatasync'd).
+    pub fn durable_lsn(&self) -> Lsn {
+        self.shared.durable_lsn()
+    }
+
+    /// Appends one record with the next LSN and returns that LSN.
+    ///
+    /// Buffered in memory: not written, readable or durable until
+    /// [`Wal::commit`]; records appended but not committed when the `Wal` is
+    /// dropped are discarded (and their LSNs reused). A record that would
+    /// take its segment past `segment_bytes` starts a new segment.
+    pub fn append(&mut self, time: CommitTime, payload: &[u8]) -> Result<Lsn, WalError> {
+        self.check_writable()?;
+        if payload.len() > MAX_PAYLOAD {
+            return Err(WalError::RecordTooLarge { len: payload.len(), max: MAX_PAYLOAD });
+        }
+        let lsn = self.last_lsn.next();
+        let mark = self.buf.len();
+        let cx = if payload.len() >= self.opts.compress_min_bytes { self.compressor.as_mut() } else { None };
+        format::encode_record(&mut self.buf, lsn, time, payload, cx);
+        let frame_len = (self.buf.len() - mark) as u64;
+
+        let has_records = self.seg_len > HEADER_LEN as u64;
+        if has_records && self.seg_len + frame_len > self.opts.segment_bytes {
+            self.rolls.push((mark, lsn));
+            self.seg_len = HEADER_LEN as u64;
+        }
+        self.seg_len += frame_len;
+        self.last_lsn = lsn;
+        self.records_appended += 1;
+        Ok(lsn)
+    }
+
+    /// Ends a group: writes the buffered records to the OS with one write
+    /// call, then per [`SyncMode`]: `Always` fdatasyncs now (the group is
+    /// durable when this returns); `Interval` leaves it to the background
+    /// thread; `Never` does not sync. Returns the durable LSN.
+    pub fn commit(&mut self) -> Result<Lsn, WalError> {
+        self.check_writable()?;
+        self.write_group()?;
+        if self.opts.sync == SyncMode::Always {
+            self.sync_active()?;
+        }
+        Ok(self.shared.durable_lsn())
+    }
+
+    /// Writes everything appended and fdatasyncs it, whatever the mode
+    /// (for shutdown and checkpoints). Returns the durable LSN.
+    pub fn sync(&mut self) -> Result<Lsn, WalError> {
+        self.check_writable()?;
+        self.write_group()?;
+        self.sync_active()?;
+        Ok(self.shared.durable_lsn())
+    }
+
+    /// Reads the records with LSN >= `from` that have been committed (written
+    /// to the OS), in order, across segments.
+    pub fn reader(&self, from: Lsn) -> Result<WalReader, WalError> {
+        WalReader::open(&self.dir, from)
+    }
+
+    pub fn stats(&self) -> WalStats {
+        WalStats {
+            segments: self.sealed_segments + 1,
+            bytes: self.sealed_bytes + self.active.written,
+            records_appended: self.records_appended,
+            fsyncs: self.shared.fsyncs(),
+            last_lsn: self.last_lsn,
+            durable_lsn: self.shared.durable_lsn(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn options(&self) -> &WalOptions {
+        &self.opts
+    }
+
+    fn check_writable(&self) -> Result<(), WalError> {
+        if self.shared.is_poisoned() {
+            Err(WalError::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes `buf[range]` at the end of the active segment. A failed write
+    /// poisons: how much of it reached the file is unknown.
+    fn write_range(&mut self, range: std::ops::Range<usize>) -> Result<(), WalError> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let len = range.len() as u64;
+        if let Err(e) = self.active.file.write_all_at(&self.buf[range], self.active.written) {
+            self.shared.poison();
+            return Err(io_at(&self.active.seg.path)(e));
+        }
+        self.active.written += len;
+        Ok(())
+    }
+
+    /// Hands every appended record to the OS: one write call, or one per
+    /// segment when the group crosses into new segments.
+    fn write_group(&mut self) -> Result<(), WalError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let mut from = 0;
+        for (at, first_lsn) in std::mem::take(&mut self.rolls) {
+            self.write_range(from..at)?;
+            self.written_lsn = first_lsn.prev();
+            self.roll(first_lsn)?;
+            from = at;
+        }
+        self.write_range(from..self.buf.len())?;
+        self.buf.clear();
+        if self.buf.capacity() > BUF_KEEP {
+            self.buf = Vec::with_capacity(64 << 10);
+        }
+        self.written_lsn = self.last_lsn;
+        if matches!(self.opts.sync, SyncMode::Interval(_)) {
+            self.shared.set_written(self.written_lsn);
+        }
+        Ok(())
+    }
+
+    fn sync_active(&mut self) -> Result<(), WalError> {
+        if self.shared.durable_lsn() >= self.written_lsn {
+            return Ok(());
+        }
+        self.shared.sync(&self.active.file, self.written_lsn).map_err(io_at(&self.active.seg.path))
+    }
+
+    /// Seals the active segment (all of whose records are written, up to
+    /// `written_lsn`) and starts the next one at `first_lsn`.
+    fn roll(&mut self, first_lsn: Lsn) -> Result<(), WalError> {
+        // Cut the preallocated space and make the segment durable *before*
+        // its successor exists: then only the last segment can ever have a
+        // torn tail, and any bad byte in an earlier one is corruption.
+        let path = self.active.seg.path.clone();
+        let sealed = self
+            .active
+            .file
+            .set_len(self.active.written)
+            .and_then(|()| self.active.file.sync_all())
+            .map_err(io_at(&path));
+        if let Err(e) = sealed {
+            self.shared.poison();
+            return Err(e);
+        }
+        self.shared.count_fsync();
+        self.shared.mark_durable(self.written_lsn);
+
+        let prealloc = self.opts.segment_bytes.max(HEADER_LEN as u64);
+        let (seg, file) = match segment::create(&self.dir, first_lsn, prealloc) {
+            Ok(created) => created,
+            Err(e) => {
+                self.shared.poison();
+                return Err(e);
+            }
+        };
+        self.sealed_segments += 1;
+        self.sealed_bytes += self.active.written;
+        self.active = Active { seg, file: Arc::new(file), written: HEADER_LEN as u64 };
+        self.shared.set_target(Arc::clone(&self.active.file), self.written_lsn);
+        Ok(())
+    }
+
+    /// Test seam: the next fdatasync fails as if the disk had.
+    #[cfg(test)]
+    pub(crate) fn inject_sync_failure(&self) {
+        self.shared.fail_next_sync.store(true, std::sync::atomic::Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(sync: SyncMode) -> WalOptions {
+        WalOptions { sync, segment_bytes: 4096, ..WalOptions::default() }
+    }
+
+    #[test]
+    fn wal_and_reader_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Wal>();
+        assert_send::<WalReader>();
+    }
+
+    #[test]
+    fn failed_fsync_poisons_until_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), opts(SyncMode::Always)).unwrap();
+        wal.append(CommitTime(1), b"one").unwrap();
+        wal.commit().unwrap();
+        wal.append(CommitTime(2), b"two").unwrap();
+        wal.inject_sync_failure();
+        assert!(matches!(wal.commit(), Err(WalError::Io(_))));
+        assert_eq!(wal.durable_lsn(), Lsn(1), "a failed fsync must not advance durability");
+        // Never retry: every later write is refused.
+        assert!(matches!(wal.commit(), Err(WalError::Poisoned)));
+        assert!(matches!(wal.sync(), Err(WalError::Poisoned)));
+        assert!(matches!(wal.append(CommitTime(3), b"three"), Err(WalError::Poisoned)));
+        drop(wal);
+
+        // Reopening re-reads what reached the file (here: both records, the
+        // write itself succeeded) and writes again.
+        let mut wal = Wal::open(dir.path(), opts(SyncMode::Always)).unwrap();
+        assert_eq!(wal.last_lsn(), Lsn(2));
+        assert_eq!(wal.append(CommitTime(3), b"three").unwrap(), Lsn(3));
+        assert_eq!(wal.commit().unwrap(), Lsn(3));
+    }
+
+    #[test]
+    fn failed_background_fsync_poisons_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let every = std::time::Duration::from_millis(5);
+        let mut wal = Wal::open(dir.path(), opts(SyncMode::Interval(every))).unwrap();
+        wal.inject_sync_failure();
+        wal.append(CommitTime(1), b"one").unwrap();
+        wal.commit().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !matches!(wal.append(CommitTime(2), b"x"), Err(WalError::Poisoned)) {
+            assert!(std::time::Instant::now() < deadline, "background failure never poisoned the WAL");
+            wal.commit().unwrap();
+            std::thread::sleep(every);
+        }
+        assert_eq!(wal.durable_lsn(), Lsn(0));
+    }
+
+    #[test]
+    fn sync_modes_decide_when_commit_is_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut never = Wal::open(dir.path(), opts(SyncMode::Never)).unwrap();
+        never.append(CommitTime(1), b"a").unwrap();
+        assert_eq!(never.commit().unwrap(), Lsn(0), "Never does not sync on commit");
+        assert_eq!(never.sync().unwrap(), Lsn(1), "sync() always does");
+        drop(never);
+
+        let dir = tempfile::tempdir().unwrap();
+        let every = std::time::Duration::from_millis(10);
+        let mut interval = Wal::open(dir.path(), opts(SyncMode::Interval(every))).unwrap();
+        interval.append(CommitTime(1), b"a").unwrap();
+        interval.commit().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while interval.durable_lsn() < Lsn(1) {
+            assert!(std::time::Instant::now() < deadline, "background sync never happened");
+            std::thread::sleep(every);
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut always = Wal::open(dir.path(), opts(SyncMode::Always)).unwrap();
+        always.append(CommitTime(1), b"a").unwrap();
+        always.append(CommitTime(1), b"b").unwrap();
+        assert_eq!(always.durable_lsn(), Lsn(0));
+        assert_eq!(always.commit().unwrap(), Lsn(2));
+        let fsyncs = always.stats().fsyncs;
+        assert_eq!(always.commit().unwrap(), Lsn(2));
+        assert_eq!(always.stats().fsyncs, fsyncs, "an empty group needs no fsync");
+    }
+
+    #[test]
+    fn too_large_payload_is_refused_without_taking_an_lsn() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), opts(SyncMode::Never)).unwrap();
+        let err = wal.append(CommitTime(0), &vec![0u8; MAX_PAYLOAD + 1]).unwrap_err();
+        assert!(matches!(err, WalError::RecordTooLarge { .. }), "{err}");
+        assert_eq!(wal.append(CommitTime(0), b"ok").unwrap(), Lsn(1));
+    }
+}
