@@ -38,7 +38,7 @@ pub fn to_exact_i64(v: &Bson) -> Option<i64> {
         Bson::Int64(i) => Some(*i),
         Bson::Double(_) | Bson::Decimal128(_) => {
             let f = to_f64(v)?;
-            if f.fract() == 0.0 && f >= -9.223372036854776e18 && f < 9.223372036854776e18 {
+            if f.fract() == 0.0 && (-9.223372036854776e18..9.223372036854776e18).contains(&f) {
                 Some(f as i64)
             } else {
                 None
@@ -117,21 +117,6 @@ impl Num {
         }
     }
 
-    /// Aggregation addition (`$add`, `$sum`).
-    pub fn add(self, other: Num) -> Num {
-        self.arith(other, Op::Add)
-    }
-
-    /// Aggregation subtraction.
-    pub fn sub(self, other: Num) -> Num {
-        self.arith(other, Op::Sub)
-    }
-
-    /// Aggregation multiplication.
-    pub fn mul(self, other: Num) -> Num {
-        self.arith(other, Op::Mul)
-    }
-
     /// Update addition (`$inc`): int32 overflow widens to int64; int64
     /// overflow is `None` (MongoDB reports an error).
     pub fn checked_add(self, other: Num) -> Option<Num> {
@@ -186,6 +171,33 @@ impl Num {
             2 => Num::Double(op.apply_f64(self.to_f64(), other.to_f64())),
             _ => Num::Decimal(decimal_arith(self.to_decimal(), other.to_decimal(), op)),
         }
+    }
+}
+
+/// Aggregation addition (`$add`, `$sum`).
+impl std::ops::Add for Num {
+    type Output = Num;
+
+    fn add(self, other: Num) -> Num {
+        self.arith(other, Op::Add)
+    }
+}
+
+/// Aggregation subtraction.
+impl std::ops::Sub for Num {
+    type Output = Num;
+
+    fn sub(self, other: Num) -> Num {
+        self.arith(other, Op::Sub)
+    }
+}
+
+/// Aggregation multiplication.
+impl std::ops::Mul for Num {
+    type Output = Num;
+
+    fn mul(self, other: Num) -> Num {
+        self.arith(other, Op::Mul)
     }
 }
 
@@ -276,18 +288,18 @@ mod tests {
 
     #[test]
     fn int32_overflow_widens() {
-        assert_eq!(Num::Int(i32::MAX).add(Num::Int(1)), Num::Long(i32::MAX as i64 + 1));
-        assert_eq!(Num::Long(i64::MAX).add(Num::Int(1)), Num::Double(i64::MAX as f64 + 1.0));
+        assert_eq!(Num::Int(i32::MAX) + Num::Int(1), Num::Long(i32::MAX as i64 + 1));
+        assert_eq!(Num::Long(i64::MAX) + Num::Int(1), Num::Double(i64::MAX as f64 + 1.0));
         assert_eq!(Num::Long(i64::MAX).checked_add(Num::Int(1)), None);
-        assert_eq!(Num::Int(2).mul(Num::Double(1.5)), Num::Double(3.0));
+        assert_eq!(Num::Int(2) * Num::Double(1.5), Num::Double(3.0));
     }
 
     #[test]
     fn decimal_addition_is_exact() {
         let a = Num::Decimal(parse_decimal("0.1"));
         let b = Num::Decimal(parse_decimal("0.2"));
-        assert_eq!(a.add(b).to_bson(), Bson::Decimal128(parse_decimal("0.3")));
-        let c = Num::Decimal(parse_decimal("1.5")).mul(Num::Int(3));
+        assert_eq!((a + b).to_bson(), Bson::Decimal128(parse_decimal("0.3")));
+        let c = Num::Decimal(parse_decimal("1.5")) * Num::Int(3);
         assert_eq!(c.to_f64(), 4.5);
     }
 }

@@ -148,16 +148,10 @@ fn visit_array<'d>(
                     }
                 }
             }
-            Bson::Array(inner) if is_offset && !last => {
-                if visit_array(inner, parts, rest + 1, leaf, f) {
-                    return true;
-                }
+            Bson::Array(inner) if is_offset && !last && visit_array(inner, parts, rest + 1, leaf, f) => {
+                return true;
             }
-            _ if is_offset && last => {
-                if f(Some(item), None) {
-                    return true;
-                }
-            }
+            _ if is_offset && last && f(Some(item), None) => return true,
             _ => {}
         }
     }

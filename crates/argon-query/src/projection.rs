@@ -241,10 +241,7 @@ impl Builder {
         }
         // Anything else is an aggregation expression (a computed field).
         if self.mode == Some(Mode::Exclusion) {
-            return err(
-                codes::L31252,
-                format!("Cannot use expression other than $meta in exclusion projection"),
-            );
+            return err(codes::L31252, "Cannot use expression other than $meta in exclusion projection");
         }
         if path != "_id" {
             self.set_mode(Mode::Inclusion, path)?;

@@ -11,10 +11,13 @@ use argon_query::{QueryError, Result};
 use bson::{bson, doc, Bson, Document};
 use common::*;
 
+/// What `$out` (no spec) and `$merge` (its spec) wrote, per collection.
+type Written = Vec<(String, Vec<Document>, Option<Document>)>;
+
 #[derive(Default)]
 struct FakeServer {
     collections: HashMap<String, Vec<Document>>,
-    written: RefCell<Vec<(String, Vec<Document>, Option<Document>)>>,
+    written: RefCell<Written>,
 }
 
 impl PipelineContext for FakeServer {

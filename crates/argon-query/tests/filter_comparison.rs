@@ -218,7 +218,7 @@ fn comparison_errors() {
             err_case("unknown operator", doc! {"v": {"$foo": 1}}, 2, "unknown operator: $foo"),
             err_case("field after operator", doc! {"v": {"$gt": 1, "b": 2}}, 2, "unknown operator: b"),
         ],
-        |f| argon_query::Filter::parse(f),
+        argon_query::Filter::parse,
     );
 }
 

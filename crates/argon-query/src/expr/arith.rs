@@ -34,10 +34,10 @@ pub(crate) fn add(args: Vec<Value>) -> Result<Value> {
                     return err(codes::L16612, "only one date allowed in an $add expression");
                 }
                 date = true;
-                total = total.add(Num::Long(d.timestamp_millis()));
+                total = total + Num::Long(d.timestamp_millis());
             }
             _ => match num(v) {
-                Some(n) => total = total.add(n),
+                Some(n) => total = total + n,
                 None => {
                     return err(
                         codes::TYPE_MISMATCH,
@@ -66,7 +66,7 @@ pub(crate) fn add(args: Vec<Value>) -> Result<Value> {
 
 pub(crate) fn subtract((a, b): (Value, Value)) -> Result<Value> {
     if let (Some(x), Some(y)) = (num(&a), num(&b)) {
-        return Ok(Some(x.sub(y).to_bson()));
+        return Ok(Some((x - y).to_bson()));
     }
     if nullish(&a) || nullish(&b) {
         return null();
@@ -101,7 +101,7 @@ pub(crate) fn multiply(args: Vec<Value>) -> Result<Value> {
             return null();
         }
         match num(v) {
-            Some(n) => product = product.mul(n),
+            Some(n) => product = product * n,
             None => {
                 return err(
                     codes::TYPE_MISMATCH,
@@ -456,7 +456,7 @@ pub(crate) fn list_reduction(f: Func, args: Vec<Value>) -> Result<Value> {
             for v in &items {
                 if let Some(n) = num(v) {
                     decimal |= matches!(n, Num::Decimal(_));
-                    total = total.add(n);
+                    total = total + n;
                     count += 1;
                 }
             }

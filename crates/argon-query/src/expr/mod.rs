@@ -438,7 +438,7 @@ pub(crate) fn validate_variable_name_for_write(name: &str) -> Result<()> {
         return err(codes::L16866, "empty variable names are not allowed");
     }
     let first = name.chars().next().expect("non-empty");
-    if !(first.is_ascii_lowercase() || !first.is_ascii()) {
+    if first.is_ascii() && !first.is_ascii_lowercase() {
         return err(
             codes::L16867,
             format!("'{name}' starts with an invalid character for a user variable name"),

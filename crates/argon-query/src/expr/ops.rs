@@ -245,7 +245,7 @@ fn check_arity(name: &str, arity: Arity, n: usize) -> Result<()> {
     }
 }
 
-fn object_arg<'a>(arg: &'a Bson, code: crate::error::ErrorCode, msg: String) -> Result<&'a bson::Document> {
+fn object_arg(arg: &Bson, code: crate::error::ErrorCode, msg: String) -> Result<&bson::Document> {
     match arg {
         Bson::Document(d) => Ok(d),
         _ => err(code, msg),

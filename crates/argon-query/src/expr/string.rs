@@ -296,8 +296,8 @@ pub(crate) fn index_of(code_points: bool, args: Vec<Value>) -> Result<Value> {
     if input.is_empty() && token.is_empty() && start == 0 {
         return Ok(Some(Bson::Int32(0)));
     }
-    for cp in start..end {
-        if input.as_bytes()[offsets[cp]..].starts_with(token.as_bytes()) {
+    for (cp, offset) in offsets.iter().enumerate().take(end).skip(start) {
+        if input.as_bytes()[*offset..].starts_with(token.as_bytes()) {
             return Ok(Some(Bson::Int32(cp as i32)));
         }
     }

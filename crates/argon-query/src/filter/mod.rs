@@ -216,7 +216,7 @@ fn mod_dividend(v: &Bson) -> Option<i64> {
         Bson::Int64(i) => Some(*i),
         Bson::Double(_) | Bson::Decimal128(_) => {
             let f = crate::numeric::to_f64(v)?.trunc();
-            (f.is_finite() && f >= -9.223372036854776e18 && f < 9.223372036854776e18).then_some(f as i64)
+            (-9.223372036854776e18..9.223372036854776e18).contains(&f).then_some(f as i64)
         }
         _ => None,
     }

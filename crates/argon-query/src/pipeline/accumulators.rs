@@ -112,13 +112,13 @@ impl Accumulator {
         match state {
             AccState::Sum(total) => {
                 if let Some(n) = v.as_ref().and_then(Num::from_bson) {
-                    *total = total.add(n);
+                    *total = *total + n;
                 }
             }
             AccState::Avg { sum, count, decimal } => {
                 if let Some(n) = v.as_ref().and_then(Num::from_bson) {
                     *decimal |= matches!(n, Num::Decimal(_));
-                    *sum = sum.add(n);
+                    *sum = *sum + n;
                     *count += 1;
                 }
             }

@@ -54,11 +54,7 @@ pub(crate) enum Stage {
 /// Stages a pipeline update may use.
 const UPDATE_STAGES: &[&str] = &["$addFields", "$set", "$project", "$unset", "$replaceRoot", "$replaceWith"];
 
-fn object<'a>(
-    arg: &'a Bson,
-    code: crate::error::ErrorCode,
-    msg: impl FnOnce() -> String,
-) -> Result<&'a Document> {
+fn object(arg: &Bson, code: crate::error::ErrorCode, msg: impl FnOnce() -> String) -> Result<&Document> {
     match arg {
         Bson::Document(d) => Ok(d),
         _ => Err(QueryError::new(code, msg())),

@@ -298,15 +298,14 @@ impl UpdateOp {
             }
             UpdateOp::Pop(first) => match leaf.get_mut() {
                 None => {}
-                Some(Bson::Array(a)) => {
-                    if !a.is_empty() {
-                        if *first {
-                            a.remove(0);
-                        } else {
-                            a.pop();
-                        }
+                Some(Bson::Array(a)) if !a.is_empty() => {
+                    if *first {
+                        a.remove(0);
+                    } else {
+                        a.pop();
                     }
                 }
+                Some(Bson::Array(_)) => {}
                 Some(other) => {
                     return Err(type_mismatch(format!(
                         "Path '{path}' contains an element of non-array type '{}'",
@@ -383,9 +382,7 @@ fn parse_bit(field: &str, value: &Bson) -> Result<Vec<(BitOp, Num)>> {
         )));
     };
     if d.is_empty() {
-        return Err(bad(format!(
-            "You must pass in at least one bitwise operation. The format is: {{$bit: {{field: {{and/or/xor: #}}}}}}"
-        )));
+        return Err(bad("You must pass in at least one bitwise operation. The format is: {$bit: {field: {and/or/xor: #}}}"));
     }
     let mut out = Vec::new();
     for (k, v) in d {
@@ -485,8 +482,8 @@ fn parse_push(value: &Bson) -> Result<Push> {
             "$sort" => {
                 push.sort = Some(match v {
                     v if crate::numeric::is_number(v) => match crate::numeric::to_f64(v) {
-                        Some(x) if x == 1.0 => PushSort::Value(false),
-                        Some(x) if x == -1.0 => PushSort::Value(true),
+                        Some(1.0) => PushSort::Value(false),
+                        Some(-1.0) => PushSort::Value(true),
                         _ => {
                             return Err(bad(
                                 "The $sort element value must be either 1 or -1",
