@@ -398,6 +398,8 @@ fn stage_errors() {
             err_case("$unset collision", doc! {"p": [{"$unset": ["a", "a.b"]}]}, 31249, "Invalid $unset :: caused by :: Path collision at a.b remaining portion b"),
             err_case("$group no _id", doc! {"p": [{"$group": {"n": {"$sum": 1}}}]}, 15955, "a group specification must include an _id"),
             err_case("$group not accumulator", doc! {"p": [{"$group": {"_id": null, "n": 1}}]}, 40234, "The field 'n' must be an accumulator object"),
+            err_case("$group empty accumulator", doc! {"p": [{"$group": {"_id": null, "n": {}}}]}, 40234, "The field 'n' must be an accumulator object"),
+            err_case("$group empty array argument", doc! {"p": [{"$group": {"_id": null, "n": {"$sum": []}}}]}, 40237, "The $sum accumulator is a unary operator"),
             err_case("$group unknown accumulator", doc! {"p": [{"$group": {"_id": null, "n": {"$foo": 1}}}]}, 15952, "unknown group operator '$foo'"),
             err_case("$group two accumulators", doc! {"p": [{"$group": {"_id": null, "n": {"$sum": 1, "$avg": 1}}}]}, 40238, "The field 'n' must specify one accumulator"),
             err_case("$group array arg", doc! {"p": [{"$group": {"_id": null, "n": {"$sum": [1, 2]}}}]}, 40237, "The $sum accumulator is a unary operator"),

@@ -57,8 +57,9 @@ pub(crate) struct Accumulator {
 impl Accumulator {
     /// Parses `field: {$op: arg}`.
     pub(crate) fn parse(field: &str, spec: &Bson, vars: &[String]) -> Result<Accumulator> {
-        let Bson::Document(d) = spec else {
-            return err(codes::L40234, format!("The field '{field}' must be an accumulator object"));
+        let d = match spec {
+            Bson::Document(d) if !d.is_empty() => d,
+            _ => return err(codes::L40234, format!("The field '{field}' must be an accumulator object")),
         };
         if d.len() != 1 {
             return err(codes::L40238, format!("The field '{field}' must specify one accumulator"));
