@@ -756,6 +756,11 @@ impl Op {
     pub(crate) fn eval(&self, ctx: &Ctx) -> Result<Value> {
         match self {
             Op::Func { f, name, args } => {
+                // Comparisons are the hot path of $expr: no argument vector.
+                if let Some(ord) = comparison(*f) {
+                    let (a, b) = (args[0].eval(ctx)?, args[1].eval(ctx)?);
+                    return Ok(Some(ord(compare_values(&a, &b))));
+                }
                 let mut values = Vec::with_capacity(args.len());
                 for a in args {
                     values.push(a.eval(ctx)?);
@@ -1073,6 +1078,27 @@ fn eval_func(f: Func, name: &str, mut args: Vec<Value>) -> Result<Value> {
         Func::IsNumber => Ok(Some(Bson::Boolean(args[0].as_ref().is_some_and(crate::numeric::is_number)))),
         Func::Sum | Func::Avg | Func::Min | Func::Max => arith::list_reduction(f, args),
     }
+}
+
+/// The result of a comparison operator from the order of its arguments.
+fn comparison(f: Func) -> Option<fn(std::cmp::Ordering) -> Bson> {
+    use std::cmp::Ordering;
+    Some(match f {
+        Func::Eq => |o: Ordering| Bson::Boolean(o.is_eq()),
+        Func::Ne => |o: Ordering| Bson::Boolean(o.is_ne()),
+        Func::Gt => |o: Ordering| Bson::Boolean(o.is_gt()),
+        Func::Gte => |o: Ordering| Bson::Boolean(o.is_ge()),
+        Func::Lt => |o: Ordering| Bson::Boolean(o.is_lt()),
+        Func::Lte => |o: Ordering| Bson::Boolean(o.is_le()),
+        Func::Cmp => |o: Ordering| {
+            Bson::Int32(match o {
+                Ordering::Less => -1,
+                Ordering::Equal => 0,
+                Ordering::Greater => 1,
+            })
+        },
+        _ => return None,
+    })
 }
 
 fn take2(args: &mut Vec<Value>) -> (Value, Value) {

@@ -32,7 +32,9 @@ use argon_types::keycodec::type_class;
 pub struct Filter {
     root: Node,
     has_expr: bool,
-    now: Option<bson::DateTime>,
+    /// Variables for `$expr` (`$$NOW` is fixed when the filter is parsed,
+    /// once per command as in MongoDB).
+    vars: Vars,
 }
 
 /// The outcome of matching with details: the position in the first array
@@ -305,10 +307,8 @@ impl Node {
                 hit
             }
             Node::Value(_) => false,
-            Node::Expr(e) => {
-                let vars = Vars::default();
-                e.evaluate(doc, &vars).map(|v| crate::expr::truthy(&v)).unwrap_or(false)
-            }
+            // Filters with $expr are evaluated by try_matches_doc.
+            Node::Expr(_) => false,
             Node::True => true,
             Node::False => false,
         }
@@ -369,17 +369,22 @@ impl Filter {
     pub fn parse_with_vars(filter: &Document, vars: &[String]) -> Result<Filter> {
         let mut parser = parse::Parser { vars: vars.to_vec(), has_expr: false };
         let root = parser.parse_document(filter, parse::Level::Top)?;
-        Ok(Filter { root, has_expr: parser.has_expr, now: None })
+        let vars = if parser.has_expr {
+            Vars::new(bson::DateTime::now())
+        } else {
+            Vars::new(bson::DateTime::from_millis(0))
+        };
+        Ok(Filter { root, has_expr: parser.has_expr, vars })
     }
 
     /// A filter that matches every document.
     pub fn match_all() -> Filter {
-        Filter { root: Node::True, has_expr: false, now: None }
+        Filter { root: Node::True, has_expr: false, vars: Vars::new(bson::DateTime::from_millis(0)) }
     }
 
     /// Fixes `$$NOW` for `$expr` (default: the time of each evaluation).
     pub fn with_now(mut self, now: bson::DateTime) -> Filter {
-        self.now = Some(now);
+        self.vars = Vars::new(now);
         self
     }
 
@@ -395,7 +400,7 @@ impl Filter {
 
     /// Like [`Filter::matches`], but reports `$expr` evaluation errors.
     pub fn try_matches(&self, doc: &Document) -> Result<bool> {
-        self.try_matches_with_vars(doc, &self.default_vars())
+        self.try_matches_with_vars(doc, &self.vars)
     }
 
     /// Matches with user variables bound (for `$expr` in `$lookup`
@@ -412,18 +417,11 @@ impl Filter {
     pub fn matches_with_details(&self, doc: &Document) -> Option<MatchDetails> {
         let mut key = None;
         let hit = if self.has_expr {
-            self.root.try_matches_doc(doc, &self.default_vars(), &mut key).unwrap_or(false)
+            self.root.try_matches_doc(doc, &self.vars, &mut key).unwrap_or(false)
         } else {
             self.root.matches_doc(doc, &mut key)
         };
         hit.then_some(MatchDetails { elem_match_key: key })
-    }
-
-    fn default_vars(&self) -> Vars {
-        match self.now {
-            Some(now) => Vars::new(now),
-            None => Vars::default(),
-        }
     }
 
     /// The equality conditions at the top level of the filter (directly or
