@@ -71,6 +71,11 @@ fn field_paths_and_variables() {
         ("nested", bson!("$obj.k"), v(bson!("v"))),
         ("through array of documents", bson!("$docs.x"), v(bson!([1, 2]))),
         ("numeric component is a field name", bson!("$arr.0"), v(bson!([]))),
+        (
+            "nested arrays are skipped",
+            bson!({"$let": {"vars": {"x": [[{"b": 1}], {"b": 2}, 3]}, "in": "$$x.b"}}),
+            v(bson!([2])),
+        ),
         ("missing", bson!("$nope"), None),
         ("missing under scalar", bson!("$a.b"), None),
         ("$$ROOT", bson!("$$ROOT.b"), v(bson!(2))),
@@ -682,6 +687,71 @@ fn dates() {
             v(bson!("none")),
         ),
         ("date from objectId", bson!({"$year": oid("5f5f5f5f0000000000000000")}), v(bson!(2020))),
+        (
+            "dateFromString",
+            bson!({"$dateFromString": {"dateString": "2023-11-14T22:13:20.123Z"}}),
+            v(date(1_700_000_000_123)),
+        ),
+        (
+            "dateFromString timezone",
+            bson!({"$dateFromString": {"dateString": "2023-11-14 23:13:20.123", "timezone": "+01:00"}}),
+            v(date(1_700_000_000_123)),
+        ),
+        (
+            "dateFromString format",
+            bson!({"$dateFromString": {"dateString": "14/11/2023", "format": "%d/%m/%Y"}}),
+            v(date(1_699_920_000_000)),
+        ),
+        (
+            "dateFromString onError",
+            bson!({"$dateFromString": {"dateString": "nope", "onError": "bad"}}),
+            v(bson!("bad")),
+        ),
+        ("dateFromString onNull", bson!({"$dateFromString": {"dateString": null, "onNull": 0}}), v(bson!(0))),
+        (
+            "dateToParts",
+            bson!({"$dateToParts": {"date": "$d"}}),
+            v(
+                bson!({"year": 2023, "month": 11, "day": 14, "hour": 22, "minute": 13, "second": 20, "millisecond": 123}),
+            ),
+        ),
+        (
+            "dateToParts iso",
+            bson!({"$dateToParts": {"date": "$d", "iso8601": true}}),
+            v(
+                bson!({"isoWeekYear": 2023, "isoWeek": 46, "isoDayOfWeek": 2, "hour": 22, "minute": 13, "second": 20, "millisecond": 123}),
+            ),
+        ),
+        (
+            "dateFromParts",
+            bson!({"$dateFromParts": {"year": 2023, "month": 11, "day": 14, "hour": 22, "minute": 13, "second": 20, "millisecond": 123}}),
+            v(date(1_700_000_000_123)),
+        ),
+        (
+            "dateFromParts carries",
+            bson!({"$dateFromParts": {"year": 2022, "month": 23, "day": 14, "hour": 23, "minute": 13, "second": 20, "millisecond": 123, "timezone": "+01:00"}}),
+            v(date(1_700_000_000_123)),
+        ),
+        (
+            "dateFromParts iso",
+            bson!({"$dateFromParts": {"isoWeekYear": 2023, "isoWeek": 46, "isoDayOfWeek": 2}}),
+            v(date(1_699_920_000_000)),
+        ),
+        (
+            "dateDiff days",
+            bson!({"$dateDiff": {"startDate": date(1_699_920_000_000), "endDate": "$d", "unit": "day"}}),
+            v(bson!(0i64)),
+        ),
+        (
+            "dateDiff months",
+            bson!({"$dateDiff": {"startDate": date(0), "endDate": "$d", "unit": "month"}}),
+            v(bson!(646i64)),
+        ),
+        (
+            "dateDiff hours",
+            bson!({"$dateDiff": {"startDate": date(1_699_920_000_000), "endDate": "$d", "unit": "hour"}}),
+            v(bson!(22i64)),
+        ),
     ]);
     check_errors(vec![
         ("not a date", bson!({"$year": "$s"}), 16006, "can't convert from BSON type string to Date"),

@@ -323,6 +323,13 @@ pub(crate) fn eval_timezone(tz: Option<Value>) -> Result<Option<i64>> {
 /// Parses the date strings `$toDate`/`$convert` accept: `YYYY-MM-DD`,
 /// optionally followed by `THH:MM[:SS[.fff]]` and `Z` or an offset.
 pub(crate) fn parse_date_string(s: &str) -> Option<i64> {
+    parse_date_string_with_offset(s).map(|(ms, _)| ms)
+}
+
+/// Like [`parse_date_string`], also telling whether the string carried
+/// its own offset (a `timezone` argument then does not apply).
+pub(crate) fn parse_date_string_with_offset(s: &str) -> Option<(i64, bool)> {
+    let mut has_offset = false;
     let b = s.as_bytes();
     let num = |from: usize, len: usize| -> Option<i64> {
         let part = s.get(from..from + len)?;
@@ -377,13 +384,162 @@ pub(crate) fn parse_date_string(s: &str) -> Option<i64> {
             let tz = &s[i..];
             let offset = if tz == "Z" { 0 } else { parse_timezone(tz).ok()? };
             ms -= offset;
+            has_offset = true;
             i = b.len();
         }
     }
     if i != b.len() {
         return None;
     }
-    Some(ms)
+    Some((ms, has_offset))
+}
+
+/// Parses a date string with a `$dateFromString` format (`%Y %m %d %H %M
+/// %S %L %j %z %Z %%`); `None` when the string does not fit.
+pub(crate) fn parse_with_format(s: &str, format: &str) -> Option<(i64, bool)> {
+    let (mut year, mut month, mut day, mut hour, mut minute, mut second, mut millis) =
+        (1970i64, 1u32, 1u32, 0i64, 0i64, 0i64, 0i64);
+    let mut day_of_year: Option<i64> = None;
+    let mut offset: Option<i64> = None;
+    let bytes = s.as_bytes();
+    let mut pos = 0usize;
+    let mut fmt = format.chars();
+    let mut digits = |pos: &mut usize, max: usize| -> Option<i64> {
+        let start = *pos;
+        while *pos < bytes.len() && *pos - start < max && bytes[*pos].is_ascii_digit() {
+            *pos += 1;
+        }
+        if *pos == start {
+            return None;
+        }
+        s[start..*pos].parse().ok()
+    };
+    while let Some(c) = fmt.next() {
+        if c != '%' {
+            if s[pos..].starts_with(c) {
+                pos += c.len_utf8();
+                continue;
+            }
+            return None;
+        }
+        match fmt.next()? {
+            'Y' => year = digits(&mut pos, 4)?,
+            'm' => month = digits(&mut pos, 2)? as u32,
+            'd' => day = digits(&mut pos, 2)? as u32,
+            'H' => hour = digits(&mut pos, 2)?,
+            'M' => minute = digits(&mut pos, 2)?,
+            'S' => second = digits(&mut pos, 2)?,
+            'L' => millis = digits(&mut pos, 3)?,
+            'j' => day_of_year = Some(digits(&mut pos, 3)?),
+            'z' => {
+                let rest = &s[pos..];
+                let len = rest
+                    .find(|ch: char| !(ch == '+' || ch == '-' || ch == ':' || ch.is_ascii_digit()))
+                    .unwrap_or(rest.len());
+                offset = Some(if &rest[..len] == "Z" { 0 } else { parse_timezone(&rest[..len]).ok()? });
+                pos += len;
+            }
+            'Z' => {
+                let sign = match bytes.get(pos)? {
+                    b'+' => 1,
+                    b'-' => -1,
+                    _ => return None,
+                };
+                pos += 1;
+                offset = Some(sign * digits(&mut pos, 4)? * 60_000);
+            }
+            '%' => {
+                if bytes.get(pos) != Some(&b'%') {
+                    return None;
+                }
+                pos += 1;
+            }
+            _ => return None,
+        }
+    }
+    if pos != s.len()
+        || !(1..=12).contains(&month)
+        || day == 0
+        || day > 31
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
+        return None;
+    }
+    let days = match day_of_year {
+        Some(doy) => days_from_civil(year, 1, 1) + doy - 1,
+        None => days_from_civil(year, month, day),
+    };
+    let ms =
+        days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis - offset.unwrap_or(0);
+    Some((ms, offset.is_some()))
+}
+
+/// The instant of a civil date and time with carries (month 13 is January
+/// of the next year, hour 25 the next day), as `$dateFromParts` allows.
+pub(crate) fn from_parts(
+    year: i64,
+    month: i64,
+    day: i64,
+    hour: i64,
+    minute: i64,
+    second: i64,
+    millis: i64,
+) -> i64 {
+    let months = year * 12 + (month - 1);
+    let (y, m) = (months.div_euclid(12), months.rem_euclid(12) + 1);
+    let days = days_from_civil(y, m as u32, 1) + (day - 1);
+    days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis
+}
+
+/// The instant of an ISO week date (Monday of week 1 contains January 4).
+pub(crate) fn from_iso_parts(iso_year: i64, week: i64, dow: i64) -> i64 {
+    let jan4 = days_from_civil(iso_year, 1, 4);
+    let jan4_dow = parts(jan4 * 86_400_000, 0).iso_day_of_week() as i64;
+    let monday = jan4 - (jan4_dow - 1);
+    (monday + (week - 1) * 7 + (dow - 1)) * 86_400_000
+}
+
+/// `$dateDiff`: how many unit boundaries lie between two instants, in the
+/// given offset. `week_start` is 1 (Sunday) ... 7 (Saturday).
+pub(crate) fn date_diff(start: i64, end: i64, unit: &str, offset: i64, week_start: u32) -> Option<i64> {
+    let (a, b) = (parts(start, offset), parts(end, offset));
+    let local_days = |ms: i64| (ms + offset).div_euclid(86_400_000);
+    Some(match unit {
+        "year" => b.year - a.year,
+        "quarter" => (b.year * 4 + (b.month as i64 - 1) / 3) - (a.year * 4 + (a.month as i64 - 1) / 3),
+        "month" => (b.year * 12 + b.month as i64) - (a.year * 12 + a.month as i64),
+        "week" => {
+            // Days since the most recent week start, counted from a Sunday.
+            let shift = |ms: i64| {
+                let days = local_days(ms);
+                // 1970-01-04 was a Sunday (day 3).
+                (days - 3 - (week_start as i64 - 1)).div_euclid(7)
+            };
+            shift(end) - shift(start)
+        }
+        "day" => local_days(end) - local_days(start),
+        "hour" => (end + offset).div_euclid(3_600_000) - (start + offset).div_euclid(3_600_000),
+        "minute" => (end + offset).div_euclid(60_000) - (start + offset).div_euclid(60_000),
+        "second" => (end + offset).div_euclid(1000) - (start + offset).div_euclid(1000),
+        "millisecond" => end - start,
+        _ => return None,
+    })
+}
+
+/// The day number (1 = Sunday) of a `startOfWeek` name.
+pub(crate) fn day_of_week_number(name: &str) -> Option<u32> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "sunday" | "sun" => 1,
+        "monday" | "mon" => 2,
+        "tuesday" | "tue" => 3,
+        "wednesday" | "wed" => 4,
+        "thursday" | "thu" => 5,
+        "friday" | "fri" => 6,
+        "saturday" | "sat" => 7,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -412,6 +568,23 @@ mod tests {
         assert_eq!(p.iso_week(), (2020, 53));
         let p = parts(days_from_civil(2019, 12, 30) * 86_400_000, 0);
         assert_eq!(p.iso_week(), (2020, 1));
+    }
+
+    #[test]
+    fn parts_round_trip_and_diffs() {
+        let ms = from_parts(2024, 14, 1, 25, 0, 0, 0);
+        let p = parts(ms, 0);
+        assert_eq!((p.year, p.month, p.day, p.hour), (2025, 2, 2, 1));
+        assert_eq!(parts(from_iso_parts(2021, 1, 1), 0).day, 4);
+        let a = from_parts(2023, 12, 31, 23, 0, 0, 0);
+        let b = from_parts(2024, 1, 1, 1, 0, 0, 0);
+        assert_eq!(date_diff(a, b, "year", 0, 1), Some(1));
+        assert_eq!(date_diff(a, b, "day", 0, 1), Some(1));
+        assert_eq!(date_diff(a, b, "hour", 0, 1), Some(2));
+        assert_eq!(
+            parse_with_format("14/11/2023 22:13", "%d/%m/%Y %H:%M"),
+            Some((from_parts(2023, 11, 14, 22, 13, 0, 0), false))
+        );
     }
 
     #[test]

@@ -275,17 +275,15 @@ pub(crate) fn field_path_in_document(doc: &Document, parts: &[String]) -> Value 
     }
 }
 
+/// Only document elements contribute; nested arrays and scalars are
+/// skipped (`$a.b` on `{a: [[{b: 1}], {b: 2}]}` is `[2]`).
 fn field_path_in_array(items: &[Bson], parts: &[String]) -> Bson {
     let mut out = Vec::new();
     for item in items {
-        match item {
-            Bson::Document(d) => {
-                if let Some(v) = field_path_in_document(d, parts) {
-                    out.push(v);
-                }
+        if let Bson::Document(d) = item {
+            if let Some(v) = field_path_in_document(d, parts) {
+                out.push(v);
             }
-            Bson::Array(inner) => out.push(field_path_in_array(inner, parts)),
-            _ => {}
         }
     }
     Bson::Array(out)

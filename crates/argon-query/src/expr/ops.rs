@@ -192,24 +192,117 @@ pub(crate) enum TrimMode {
 /// A parsed operator.
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
-    Func { f: Func, name: &'static str, args: Vec<Node> },
+    Func {
+        f: Func,
+        name: &'static str,
+        args: Vec<Node>,
+    },
     And(Vec<Node>),
     Or(Vec<Node>),
     Cond(Node, Node, Node),
     IfNull(Vec<Node>),
-    Switch { branches: Vec<(Node, Node)>, default: Option<Node> },
-    Let { names: Vec<String>, values: Vec<Node>, body: Node },
-    Map { input: Node, name: String, body: Node },
-    Filter { input: Node, name: String, cond: Node, limit: Option<Node> },
-    Reduce { input: Node, initial: Node, body: Node },
-    DateToString { date: Node, format: Option<Node>, timezone: Option<Node>, on_null: Option<Node> },
-    DatePart { part: DatePart, date: Node, timezone: Option<Node> },
-    Convert { input: Node, to: Node, on_error: Option<Node>, on_null: Option<Node>, alias: Option<String> },
-    Regex { mode: RegexMode, input: Node, regex: Node, options: Option<Node>, compiled: Option<MongoRegex> },
-    Replace { all: bool, input: Node, find: Node, replacement: Node },
-    Trim { mode: TrimMode, name: String, input: Node, chars: Option<Node> },
+    Switch {
+        branches: Vec<(Node, Node)>,
+        default: Option<Node>,
+    },
+    Let {
+        names: Vec<String>,
+        values: Vec<Node>,
+        body: Node,
+    },
+    Map {
+        input: Node,
+        name: String,
+        body: Node,
+    },
+    Filter {
+        input: Node,
+        name: String,
+        cond: Node,
+        limit: Option<Node>,
+    },
+    Reduce {
+        input: Node,
+        initial: Node,
+        body: Node,
+    },
+    DateToString {
+        date: Node,
+        format: Option<Node>,
+        timezone: Option<Node>,
+        on_null: Option<Node>,
+    },
+    DatePart {
+        part: DatePart,
+        date: Node,
+        timezone: Option<Node>,
+    },
+    Convert {
+        input: Node,
+        to: Node,
+        on_error: Option<Node>,
+        on_null: Option<Node>,
+        alias: Option<String>,
+    },
+    Regex {
+        mode: RegexMode,
+        input: Node,
+        regex: Node,
+        options: Option<Node>,
+        compiled: Option<MongoRegex>,
+    },
+    Replace {
+        all: bool,
+        input: Node,
+        find: Node,
+        replacement: Node,
+    },
+    Trim {
+        mode: TrimMode,
+        name: String,
+        input: Node,
+        chars: Option<Node>,
+    },
+    DateFromString {
+        date_string: Node,
+        format: Option<Node>,
+        timezone: Option<Node>,
+        on_null: Option<Node>,
+        on_error: Option<Node>,
+    },
+    DateToParts {
+        date: Node,
+        timezone: Option<Node>,
+        iso8601: Option<Node>,
+    },
+    /// The parts in order: year, month, day, hour, minute, second,
+    /// millisecond, isoWeekYear, isoWeek, isoDayOfWeek.
+    DateFromParts {
+        parts: Box<[Option<Node>; 10]>,
+        timezone: Option<Node>,
+    },
+    DateDiff {
+        start: Node,
+        end: Node,
+        unit: Node,
+        timezone: Option<Node>,
+        start_of_week: Option<Node>,
+    },
     Rand,
 }
+
+const DATE_PART_NAMES: [&str; 10] = [
+    "year",
+    "month",
+    "day",
+    "hour",
+    "minute",
+    "second",
+    "millisecond",
+    "isoWeekYear",
+    "isoWeek",
+    "isoDayOfWeek",
+];
 
 /// Splits an operator argument into operands: an array is the operand
 /// list, anything else a single operand.
@@ -290,6 +383,120 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
         "$filter" => parse_filter(arg, scope),
         "$reduce" => parse_reduce(arg, scope),
         "$dateToString" => parse_date_to_string(arg, scope),
+        "$dateFromString" => {
+            let d = object_arg(
+                arg,
+                codes::L40540,
+                format!(
+                    "$dateFromString only supports an object as an argument, found: {}",
+                    crate::types::type_name(arg)
+                ),
+            )?;
+            let mut f: [Option<Node>; 5] = Default::default();
+            for (k, v) in d {
+                let slot = match k.as_str() {
+                    "dateString" => 0,
+                    "format" => 1,
+                    "timezone" => 2,
+                    "onNull" => 3,
+                    "onError" => 4,
+                    _ => return err(codes::L40541, format!("Unrecognized argument to $dateFromString: {k}")),
+                };
+                f[slot] = Some(parse_operand(v, scope)?);
+            }
+            let [date_string, format, timezone, on_null, on_error] = f;
+            let Some(date_string) = date_string else {
+                return err(codes::L40542, "Missing 'dateString' parameter to $dateFromString");
+            };
+            Ok(Op::DateFromString { date_string, format, timezone, on_null, on_error })
+        }
+        "$dateToParts" => {
+            let d = object_arg(
+                arg,
+                codes::L40524,
+                "$dateToParts only supports an object as its argument".into(),
+            )?;
+            let (mut date, mut timezone, mut iso8601) = (None, None, None);
+            for (k, v) in d {
+                match k.as_str() {
+                    "date" => date = Some(parse_operand(v, scope)?),
+                    "timezone" => timezone = Some(parse_operand(v, scope)?),
+                    "iso8601" => iso8601 = Some(parse_operand(v, scope)?),
+                    _ => return err(codes::L40520, format!("Unrecognized argument to $dateToParts: {k}")),
+                }
+            }
+            let Some(date) = date else {
+                return err(codes::L40522, "Missing 'date' parameter to $dateToParts");
+            };
+            Ok(Op::DateToParts { date, timezone, iso8601 })
+        }
+        "$dateFromParts" => {
+            let d = object_arg(
+                arg,
+                codes::L40519,
+                "$dateFromParts only supports an object as its argument".into(),
+            )?;
+            let mut parts: [Option<Node>; 10] = Default::default();
+            let mut timezone = None;
+            for (k, v) in d {
+                if k == "timezone" {
+                    timezone = Some(parse_operand(v, scope)?);
+                    continue;
+                }
+                let Some(i) = DATE_PART_NAMES.iter().position(|n| n == k) else {
+                    return err(codes::L40518, format!("Unrecognized argument to $dateFromParts: {k}"));
+                };
+                parts[i] = Some(parse_operand(v, scope)?);
+            }
+            let natural = parts[0..3].iter().any(Option::is_some);
+            let iso = parts[7..10].iter().any(Option::is_some);
+            if parts[0].is_none() && parts[7].is_none() {
+                return err(
+                    codes::L40516,
+                    "$dateFromParts requires either 'year' or 'isoWeekYear' to be present",
+                );
+            }
+            if parts[0].is_some() && iso {
+                return err(
+                    codes::L40489,
+                    "$dateFromParts does not allow mixing natural dates with ISO dates",
+                );
+            }
+            if parts[7].is_some() && natural {
+                return err(
+                    codes::L40525,
+                    "$dateFromParts does not allow mixing ISO dates with natural dates",
+                );
+            }
+            Ok(Op::DateFromParts { parts: Box::new(parts), timezone })
+        }
+        "$dateDiff" => {
+            let d =
+                object_arg(arg, codes::L5166301, "$dateDiff only supports an object as its argument".into())?;
+            let mut f: [Option<Node>; 5] = Default::default();
+            for (k, v) in d {
+                let slot = match k.as_str() {
+                    "startDate" => 0,
+                    "endDate" => 1,
+                    "unit" => 2,
+                    "timezone" => 3,
+                    "startOfWeek" => 4,
+                    _ => return err(codes::L5166302, format!("Unrecognized argument to $dateDiff: {k}")),
+                };
+                f[slot] = Some(parse_operand(v, scope)?);
+            }
+            let [start, end, unit, timezone, start_of_week] = f;
+            let Some(start) = start else {
+                return err(codes::L5166303, "Missing 'startDate' parameter to $dateDiff");
+            };
+            let Some(end) = end else {
+                return err(codes::L5166304, "Missing 'endDate' parameter to $dateDiff");
+            };
+            let Some(unit) = unit else {
+                return err(codes::L5166305, "Missing 'unit' parameter to $dateDiff");
+            };
+            Ok(Op::DateDiff { start, end, unit, timezone, start_of_week })
+        }
         "$convert" => parse_convert(arg, scope),
         "$toString" | "$toInt" | "$toLong" | "$toDouble" | "$toDecimal" | "$toBool" | "$toDate"
         | "$toObjectId" => {
@@ -994,6 +1201,254 @@ impl Op {
                 super::string::eval_trim(*mode, name, input, chars)
             }
             Op::Rand => Ok(Some(Bson::Double(rand::random::<f64>()))),
+            Op::DateFromString { date_string, format, timezone, on_null, on_error } => {
+                let input = date_string.eval(ctx)?;
+                let format_v = match format {
+                    Some(f) => {
+                        let v = f.eval(ctx)?;
+                        match &v {
+                            Some(Bson::String(_)) | None | Some(Bson::Null) | Some(Bson::Undefined) => {}
+                            Some(other) => {
+                                return err(
+                                    codes::L40684,
+                                    format!(
+                                        "$dateFromString requires that 'format' be a string, found: {} with value {}",
+                                        crate::types::type_name(other),
+                                        crate::display::value(other)
+                                    ),
+                                )
+                            }
+                        }
+                        Some(v)
+                    }
+                    None => None,
+                };
+                let tz = super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?;
+                if nullish(&input) {
+                    return match on_null {
+                        Some(n) => n.eval(ctx),
+                        None => Ok(Some(Bson::Null)),
+                    };
+                }
+                let result = (|| -> Result<Value> {
+                    let Some(Bson::String(text)) = &input else {
+                        let v = input.as_ref().expect("not nullish");
+                        return Err(crate::error::QueryError::new(
+                            codes::CONVERSION_FAILURE,
+                            format!(
+                                "$dateFromString requires that 'dateString' be a string, found: {} with value {}",
+                                crate::types::type_name(v),
+                                crate::display::value(v)
+                            ),
+                        ));
+                    };
+                    let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                    let parsed = match &format_v {
+                        Some(Some(Bson::String(f))) => super::date::parse_with_format(text, f),
+                        Some(_) => return Ok(Some(Bson::Null)),
+                        None => super::date::parse_date_string_with_offset(text),
+                    };
+                    match parsed {
+                        Some((ms, has_offset)) => {
+                            let ms = if has_offset { ms } else { ms - offset };
+                            Ok(Some(Bson::DateTime(bson::DateTime::from_millis(ms))))
+                        }
+                        None => Err(crate::error::QueryError::new(
+                            codes::CONVERSION_FAILURE,
+                            format!("Error parsing date string '{text}'"),
+                        )),
+                    }
+                })();
+                match result {
+                    Err(e) if e.code == codes::CONVERSION_FAILURE.code && on_error.is_some() => {
+                        on_error.as_ref().expect("checked").eval(ctx)
+                    }
+                    other => other,
+                }
+            }
+            Op::DateToParts { date, timezone, iso8601 } => {
+                let date_v = date.eval(ctx)?;
+                let Some(offset) =
+                    super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
+                else {
+                    return Ok(Some(Bson::Null));
+                };
+                let iso = match iso8601 {
+                    None => false,
+                    Some(n) => match n.eval(ctx)? {
+                        v if nullish(&v) => return Ok(Some(Bson::Null)),
+                        Some(Bson::Boolean(b)) => b,
+                        Some(other) => {
+                            return err(
+                                codes::L40521,
+                                format!(
+                                    "iso8601 must evaluate to a bool, found {}",
+                                    crate::types::type_name(&other)
+                                ),
+                            )
+                        }
+                        None => unreachable!("missing is nullish"),
+                    },
+                };
+                if nullish(&date_v) {
+                    return Ok(Some(Bson::Null));
+                }
+                let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
+                let p = super::date::parts(millis, offset);
+                let mut out = bson::Document::new();
+                if iso {
+                    let (y, w) = p.iso_week();
+                    out.insert("isoWeekYear", y as i32);
+                    out.insert("isoWeek", w as i32);
+                    out.insert("isoDayOfWeek", p.iso_day_of_week() as i32);
+                } else {
+                    out.insert("year", p.year as i32);
+                    out.insert("month", p.month as i32);
+                    out.insert("day", p.day as i32);
+                }
+                out.insert("hour", p.hour as i32);
+                out.insert("minute", p.minute as i32);
+                out.insert("second", p.second as i32);
+                out.insert("millisecond", p.millis as i32);
+                Ok(Some(Bson::Document(out)))
+            }
+            Op::DateFromParts { parts, timezone } => {
+                let mut values = [0i64; 10];
+                let defaults = [1970, 1, 1, 0, 0, 0, 0, 1970, 1, 1];
+                for (i, node) in parts.iter().enumerate() {
+                    values[i] = defaults[i];
+                    let Some(node) = node else { continue };
+                    let v = node.eval(ctx)?;
+                    if nullish(&v) {
+                        return Ok(Some(Bson::Null));
+                    }
+                    let shown = v.as_ref().expect("not nullish");
+                    let Some(n) = crate::numeric::to_exact_i64(shown) else {
+                        return err(
+                            codes::L40515,
+                            format!(
+                                "'{}' must evaluate to an integer, found {} with value {}",
+                                DATE_PART_NAMES[i],
+                                crate::types::type_name(shown),
+                                crate::display::value(shown)
+                            ),
+                        );
+                    };
+                    if matches!(i, 1..=4 | 8 | 9) && !(-32768..=32767).contains(&n) {
+                        return err(
+                            codes::L31034,
+                            format!(
+                                "'{}' must evaluate to a value in the range [-32768, 32767]; value {n} is not in range",
+                                DATE_PART_NAMES[i]
+                            ),
+                        );
+                    }
+                    values[i] = n;
+                }
+                let Some(offset) =
+                    super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
+                else {
+                    return Ok(Some(Bson::Null));
+                };
+                let [year, month, day, hour, minute, second, millis, iso_year, iso_week, iso_dow] = values;
+                let local = if parts[7].is_some() {
+                    if !(1..=9999).contains(&iso_year) {
+                        return err(
+                            codes::L31095,
+                            format!("'isoWeekYear' must evaluate to an integer in the range 1 to 9999, found {iso_year}"),
+                        );
+                    }
+                    super::date::from_iso_parts(iso_year, iso_week, iso_dow)
+                        + super::date::from_parts(1970, 1, 1, hour, minute, second, millis)
+                } else {
+                    if !(1..=9999).contains(&year) {
+                        return err(
+                            codes::L40523,
+                            format!(
+                                "'year' must evaluate to an integer in the range 1 to 9999, found {year}"
+                            ),
+                        );
+                    }
+                    super::date::from_parts(year, month, day, hour, minute, second, millis)
+                };
+                Ok(Some(Bson::DateTime(bson::DateTime::from_millis(local - offset))))
+            }
+            Op::DateDiff { start, end, unit, timezone, start_of_week } => {
+                let s = start.eval(ctx)?;
+                if nullish(&s) {
+                    return Ok(Some(Bson::Null));
+                }
+                let e = end.eval(ctx)?;
+                if nullish(&e) {
+                    return Ok(Some(Bson::Null));
+                }
+                let u = unit.eval(ctx)?;
+                if nullish(&u) {
+                    return Ok(Some(Bson::Null));
+                }
+                let week_start = match (start_of_week, &u) {
+                    (Some(n), Some(Bson::String(unit))) if unit == "week" => match n.eval(ctx)? {
+                        v if nullish(&v) => return Ok(Some(Bson::Null)),
+                        Some(Bson::String(name)) => match super::date::day_of_week_number(&name) {
+                            Some(d) => d,
+                            None => {
+                                return err(
+                                    codes::L5439016,
+                                    format!("$dateDiff parameter 'startOfWeek' value cannot be recognized as a day of a week: {name}"),
+                                )
+                            }
+                        },
+                        Some(other) => {
+                            return err(
+                                codes::L5439015,
+                                format!(
+                                    "$dateDiff requires 'startOfWeek' to be a string, but got {}",
+                                    crate::types::type_name(&other)
+                                ),
+                            )
+                        }
+                        None => unreachable!("missing is nullish"),
+                    },
+                    _ => 1,
+                };
+                let Some(offset) =
+                    super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
+                else {
+                    return Ok(Some(Bson::Null));
+                };
+                let to_date = |v: &Value, which: &str| -> Result<i64> {
+                    let v = v.as_ref().expect("not nullish");
+                    match v {
+                        Bson::DateTime(_) | Bson::Timestamp(_) | Bson::ObjectId(_) => {
+                            super::date::coerce_to_date(v)
+                        }
+                        other => err(
+                            codes::L5166307,
+                            format!(
+                                "$dateDiff requires '{which}' to be a date, but got {}",
+                                crate::types::type_name(other)
+                            ),
+                        ),
+                    }
+                };
+                let (a, b) = (to_date(&s, "startDate")?, to_date(&e, "endDate")?);
+                let Some(Bson::String(unit_name)) = &u else {
+                    return err(
+                        codes::L5439013,
+                        format!(
+                            "$dateDiff requires 'unit' to be a string, but got {}",
+                            super::value_type_name(&u)
+                        ),
+                    );
+                };
+                match super::date::date_diff(a, b, unit_name, offset, week_start) {
+                    Some(n) => Ok(Some(Bson::Int64(n))),
+                    None => err(
+                        codes::L5439014,
+                        format!("$dateDiff parameter 'unit' value cannot be recognized as a time unit: {unit_name}"),
+                    ),
+                }
+            }
         }
     }
 }
