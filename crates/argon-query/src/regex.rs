@@ -63,7 +63,7 @@ impl MongoRegex {
                 }
             }
         }
-        let translated = translate(pattern);
+        let translated = translate(pattern, flags.contains('m'));
         let full = if flags.is_empty() { translated } else { format!("(?{flags}){translated}") };
         let re = regex::RegexBuilder::new(&full)
             .build()
@@ -120,23 +120,50 @@ fn first_line(e: &regex::Error) -> String {
         .to_string()
 }
 
-/// Rewrites the PCRE escapes the `regex` crate spells differently.
-fn translate(pattern: &str) -> String {
+/// Rewrites the PCRE constructs the `regex` crate spells differently:
+/// `\Z`, and (without the `m` flag) `$`, which in PCRE also matches
+/// before a final newline.
+fn translate(pattern: &str, multiline: bool) -> String {
     let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars().peekable();
+    let mut chars = pattern.chars();
+    let mut in_class = false;
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                // PCRE \Z: end of subject or before a final newline.
+        match c {
+            '\\' => match chars.next() {
                 Some('Z') => out.push_str(r"(?:\n?\z)"),
                 Some(next) => {
                     out.push('\\');
                     out.push(next);
                 }
                 None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A ']' right after '[' or '[^' is a literal.
+                let mut peek = chars.clone();
+                match peek.next() {
+                    Some('^') => {
+                        out.push('^');
+                        chars.next();
+                        if peek.next() == Some(']') {
+                            out.push(']');
+                            chars.next();
+                        }
+                    }
+                    Some(']') => {
+                        out.push(']');
+                        chars.next();
+                    }
+                    _ => {}
+                }
             }
-        } else {
-            out.push(c);
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '$' if !in_class && !multiline => out.push_str(r"(?:\n?\z)"),
+            _ => out.push(c),
         }
     }
     out
@@ -164,6 +191,14 @@ mod tests {
         let re = MongoRegex::new("^b", "m").unwrap();
         assert!(re.is_match("a\nb"));
         assert!(!MongoRegex::new("^b", "").unwrap().is_match("a\nb"));
+    }
+
+    #[test]
+    fn dollar_matches_before_a_final_newline() {
+        assert!(MongoRegex::new("abc$", "").unwrap().is_match("abc\n"));
+        assert!(!MongoRegex::new("abc$", "").unwrap().is_match("abc\nx"));
+        assert!(MongoRegex::new("[$]", "").unwrap().is_match("a$"));
+        assert!(MongoRegex::new("^b$", "m").unwrap().is_match("a\nb\nc"));
     }
 
     #[test]
