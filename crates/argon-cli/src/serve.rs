@@ -1,0 +1,75 @@
+//! `argon serve`: open the data dir and serve the MongoDB wire protocol.
+
+use std::path::PathBuf;
+
+use argon_server::ServerConfig;
+use argon_store::{Store, StoreOptions, SyncMode};
+use clap::Args;
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
+    /// Port to listen on (0 picks a free one; the chosen port is printed).
+    #[arg(long, default_value_t = 27017)]
+    pub port: u16,
+    /// WAL durability: always (fsync before acknowledging), interval[:MS]
+    /// (fsync every MS milliseconds, default 100), or never.
+    #[arg(long, default_value = "always")]
+    pub fsync: String,
+    /// Replica set name presented to drivers.
+    #[arg(long, default_value = "argon")]
+    pub replica_set: String,
+    /// host:port advertised in the handshake (default: bind:port).
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Require SCRAM authentication.
+    #[arg(long)]
+    pub auth: bool,
+    /// TLS certificate (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve Prometheus metrics and /healthz over HTTP on this port.
+    #[arg(long)]
+    pub metrics_port: Option<u16>,
+}
+
+pub fn run(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
+    let sync: SyncMode =
+        args.fsync.parse().map_err(|e| format!("bad --fsync value {:?}: {e}", args.fsync))?;
+    let store = Store::open_with(&data_dir, StoreOptions { sync, ..StoreOptions::default() })
+        .map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
+            .await
+            .map_err(|e| format!("cannot listen on {}:{}: {e}", args.bind, args.port))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let config = ServerConfig {
+            replica_set: args.replica_set.clone(),
+            advertised_host: args.advertise.clone().unwrap_or_else(|| addr.to_string()),
+            argv: std::env::args().collect(),
+            ..ServerConfig::default()
+        };
+        println!("argon serve: listening on {addr}, data dir {}", data_dir.display());
+        argon_server::run(listener, store, config, shutdown_signal()).await;
+        Ok::<(), String>(())
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
