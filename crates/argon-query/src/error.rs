@@ -70,18 +70,12 @@ pub mod codes {
         L16869 = 16869; // empty variable name
         L16870 = 16870; // variable name may not contain '.'
         L17276 = 17276; // Use of undefined variable
-        L17275 = 17275; // can't redefine a reserved variable
         L40352 = 40352; // FieldPath cannot be constructed with empty string
         L40353 = 40353; // FieldPath must not end with a '.'
         L16406 = 16406; // duplicate field name specified in object literal
         L28667 = 28667; // takes at least / at most N arguments
         // arithmetic
-        L16554 = 16554; // $add only supports numeric or date types
         L16612 = 16612; // only one date allowed in an $add expression
-        L16556 = 16556; // cant $subtract a X from a Y
-        L16555 = 16555; // $multiply only supports numeric types
-        L16608 = 16608; // can't $divide by zero
-        L16609 = 16609; // $divide only supports numeric types
         L16610 = 16610; // can't $mod by zero
         L16611 = 16611; // $mod only supports numeric types
         L28765 = 28765; // $ln's argument must be numeric
@@ -91,7 +85,6 @@ pub mod codes {
         L28763 = 28763; // $pow's exponent must be numeric
         L28764 = 28764; // $pow cannot take a base of 0 and a negative exponent
         L28714 = 28714; // $sqrt's argument must be greater than or equal to 0
-        L28903 = 28903; // $exp only supports numeric types
         L51080 = 51080; // $round/$trunc place must be an integer
         L51081 = 51081; // $round/$trunc first argument must be numeric
         L51082 = 51082; // $round/$trunc place out of range
@@ -117,7 +110,6 @@ pub mod codes {
         L40092 = 40092; // $indexOfBytes requires a string as the second argument
         L40096 = 40096; // $indexOfBytes requires an integral starting index
         L40097 = 40097; // $indexOfBytes requires a nonnegative start index
-        L50692 = 50692; // $trim requires its input to be a string
         L50700 = 50700; // $trim requires 'chars' to be a string
         L50695 = 50695; // $trim found an unknown argument
         L50696 = 50696; // $trim requires an object
@@ -129,7 +121,6 @@ pub mod codes {
         L51108 = 51108; // invalid flag in regex options
         L51111 = 51111; // regex invalid
         L51103 = 51103; // $regexMatch expects an object
-        L31238 = 31238; // $regexMatch missing 'input'/'regex'
         L51746 = 51746; // $replaceAll requires 'input', 'find', 'replacement' to be strings
         L51750 = 51750; // $replaceAll expects an object
         L51749 = 51749; // $replaceAll found an unknown argument
@@ -145,7 +136,6 @@ pub mod codes {
         L28646 = 28646; // input to $filter must be an array
         L28647 = 28647; // Unrecognized parameter to $filter
         L28648 = 28648; // Missing parameter to $filter
-        L28649 = 28649; // $filter 'as' / variable
         L16883 = 16883; // input to $map must be an array
         L16879 = 16879; // Unrecognized parameter to $map
         L16882 = 16882; // Missing parameter to $map
@@ -163,7 +153,6 @@ pub mod codes {
         L34447 = 34447; // $range requires a numeric step value
         L34448 = 34448; // $range requires a step value that can be represented as a 32-bit integer
         L34449 = 34449; // $range requires a non-zero step value
-        L40082 = 40082; // $reduce: missing parameter
         L40076 = 40076; // $reduce: unrecognized parameter
         L40080 = 40080; // $reduce input must be an array
         L40390 = 40390; // $objectToArray requires a document input
@@ -177,7 +166,6 @@ pub mod codes {
         L40391 = 40391; // $arrayToObject: array must be of length 2
         L4940400 = 4940400; // $arrayToObject: key must not contain null byte
         L40400 = 40400; // $mergeObjects requires object inputs
-        L5153400 = 5153400; // $first/$last: argument must be an array
         // conditionals
         L17080 = 17080; // Missing 'if' parameter to $cond
         L17081 = 17081; // Missing 'then' parameter to $cond
@@ -209,39 +197,24 @@ pub mod codes {
         L18629 = 18629; // $dateToString expects an object
         L40485 = 40485; // unrecognized time zone identifier
         L40517 = 40517; // timezone must evaluate to a string
-        L40533 = 40533; // $year etc: unrecognized option
         L40535 = 40535; // $year etc: missing 'date'
         L40536 = 40536; // $year etc: unrecognized argument
         // $convert / $toX
-        L46877 = 46877; // $convert found an unknown argument
-        L46878 = 46878; // $convert expects an object
-        L46879 = 46879; // Missing 'input' parameter to $convert
-        L46880 = 46880; // Missing 'to' parameter to $convert
         // projection
         L31253 = 31253; // Cannot do inclusion on field X in exclusion projection
         L31254 = 31254; // Cannot do exclusion on field X in inclusion projection
         L31249 = 31249; // Path collision at X remaining portion Y
         L31250 = 31250; // Path collision at X
         L31324 = 31324; // Cannot use positional projection in aggregation projection
-        L31325 = 31325; // Unknown expression
         L31394 = 31394; // positional projection must be last / only one
         L31395 = 31395; // positional projection cannot be used with exclusion
         L31276 = 31276; // Cannot specify more than one positional projection per query
-        L31255 = 31255; // Cannot use positional projection with $elemMatch on the same path
-        L31256 = 31256; // $slice/$elemMatch on a field that is an exclusion... (projection conflict)
-        L31271 = 31271; // $elemMatch/$slice projections on dotted paths...
-        L31273 = 31273; // $slice only supports numbers and [skip, limit] arrays
-        L31272 = 31272; // $slice array argument must be of length 2
         L31257 = 31257; // $slice limit must be positive
-        L31274 = 31274; // $elemMatch in $project
         L31275 = 31275; // $elemMatch on a dotted path
-        L31308 = 31308; // positional operator on a non-top-level path in an expression
         L51246 = 51246; // positional operator '.$' couldn't find a matching element
         L51247 = 51247; // positional operator '.$' element mismatch
         L51270 = 51270; // An empty sub-projection is not a valid value
-        L51271 = 51271; // projection on field name containing '$'
         L51272 = 51272; // Invalid $project :: caused by :: projection specification must have at least one field
-        L51050 = 51050; // Projections with a positional operator require a matcher
         // sort
         L15973 = 15973; // the $sort key specification must be an object
         L15974 = 15974; // Illegal key in $sort specification
@@ -253,8 +226,6 @@ pub mod codes {
         L40324 = 40324; // Unrecognized pipeline stage name
         L15955 = 15955; // a group specification must include an _id
         L15947 = 15947; // a group's fields must be specified in an object
-        L15948 = 15948; // a group's _id may only be specified once
-        L16414 = 16414; // The field '_id' must be ... / group field names may not contain '.'
         L40234 = 40234; // The field 'x' must be an accumulator object
         L40236 = 40236; // The field name 'x' cannot be an operator name
         L40237 = 40237; // The X accumulator is a unary operator
@@ -265,7 +236,6 @@ pub mod codes {
         L15957 = 15957; // the limit must be specified as a number
         L15959 = 15959; // the match filter must be an expression in an object
         L15969 = 15969; // $project specification must be an object
-        L15972 = 15972; // $match with $where
         L5107200 = 5107200; // invalid argument to $skip stage
         L5107201 = 5107201; // invalid argument to $limit stage
         L15981 = 15981; // expected either a string or an object as specification for $unwind stage
@@ -281,58 +251,39 @@ pub mod codes {
         L40158 = 40158; // the count field cannot be a $-prefixed path
         L40160 = 40160; // the count field cannot contain '.'
         L40148 = 40148; // $sortByCount requires expression
-        L40149 = 40149; // $sortByCount: $-prefixed path or an object expression
         L40228 = 40228; // 'newRoot' / 'replacement' must evaluate to an object
-        L40231 = 40231; // no newRoot specified for the $replaceRoot stage
         L40229 = 40229; // expected an object as specification for $replaceRoot stage
         L40272 = 40272; // $addFields specification stage must be an object
-        L40319 = 40319; // $lookup requires 'from', 'as' fields
-        L40320 = 40320; // $lookup requires ... 'as'
-        L40321 = 40321; // $lookup requires either localField/foreignField or pipeline
-        L40322 = 40322; // $lookup: 'localField' and 'foreignField' both required
-        L4570 = 4570; // $lookup: 'from' must be a string
         L40169 = 40169; // $facet specification must be an object
         L40170 = 40170; // $facet: arguments must be arrays of stages
         L40171 = 40171; // $facet: sub-pipeline must be an array of objects
-        L40172 = 40172; // $facet must have at least one output field
-        L40174 = 40174; // $facet: subpipelines may not contain certain stages
         L40600 = 40600; // $out/$merge only as the final stage
         L40601 = 40601; // $out/$merge only allowed as the last stage
-        L40166 = 40166; // $sample must be an object
         L28745 = 28745; // $sample size must be a non-negative number
         L28746 = 28746; // $sample: size argument required
         L28748 = 28748; // $sample: unrecognized option
         L28749 = 28749; // $sample: size must be a number
-        L40193 = 40193; // $bucket requires groupBy, boundaries
-        L40194 = 40194; // $bucket: 'output' must be an object
-        L40195 = 40195; // $bucket: boundaries need 2 values
-        L40196 = 40196; // $bucket: boundary values must be constants
+        L40191 = 40191; // $bucket: boundaries must be constants
+        L40193 = 40193; // $bucket: boundaries of one type
+        L40194 = 40194; // $bucket: boundaries sorted ascending
+        L40195 = 40195; // $bucket: 'default' must be a constant
+        L40196 = 40196; // $bucket: 'output' must be an object
+        L40198 = 40198; // $bucket requires 'groupBy' and 'boundaries'
         L40197 = 40197; // $bucket: unrecognized option
-        L40198 = 40198; // $bucket: 'default' must be a constant
         L40199 = 40199; // $bucket: default must be less than lowest boundary or >= highest
         L40201 = 40201; // $bucket: 'groupBy' must be an expression
         L40202 = 40202; // $bucket: groupBy must be a $-prefixed path or an expression object
-        L40192 = 40192; // $bucket: 'boundaries' must be sorted ascending
+        L40192 = 40192; // $bucket: at least 2 boundaries
         L40200 = 40200; // $bucket: 'boundaries' must be an array
-        L40069 = 40069; // $bucket: boundaries must all be of the same type
-        L40070 = 40070; // $bucket: 'default' not specified and value falls outside all buckets
         L31002 = 31002; // $unset specification must be a string or an array
         L31119 = 31119; // $unset specification must be a string or an array with at least one field
         L31120 = 31120; // $unset specification must be a string or an array containing only string values
-        L40412 = 40412; // $out/$merge / output document missing
-        L51183 = 51183; // $merge: 'into' required
         L51178 = 51178; // $merge: 'into' must be string or object
         L40414 = 40414; // BSON field is missing but a required field
         L40415 = 40415; // BSON field is an unknown field
-        L31248 = 31248; // find projection on dotted path prefixed with $
-        L4822819 = 4822819; // duplicate field
-        L5173101 = 5173101; // $unionWith: coll must be a string
-        L5173102 = 5173102; // ...
     }
 
-    // Codes added as the operators that use them were written.
     location! {
-        L16871 = 16871; // variable name contains an invalid character
         L18537 = 18537; // $dateToString is only defined on year 0-9999
         L17045 = 17045; // $setEquals needs at least two arguments
         L17040 = 17040; // $allElementsTrue's argument must be an array
@@ -408,7 +359,6 @@ pub mod codes {
         L5439015 = 5439015; // 'startOfWeek' must be a string
         L5439016 = 5439016; // 'startOfWeek' is not a day of the week
         L40235 = 40235; // group field name cannot contain '.'
-        L40246 = 40246; // $bucket requires 'groupBy' and 'boundaries'
         L16990 = 16990; // $out only supports a string or object argument
         L51182 = 51182; // $merge only supports a string or object argument
         L5858203 = 5858203; // error during processing of $documents
@@ -420,7 +370,6 @@ pub mod codes {
         L51091 = 51091; // Regular expression is invalid
         L51074 = 51074; // options set in both $regex and $options
         L51075 = 51075; // options set in both $regex and $options
-        L51024 = 51024; // BSON field value must be >= 0
     }
 }
 

@@ -140,6 +140,12 @@ fn set_and_unset() {
         "Cannot create field 'b' in element {a: 5}",
     );
     assert_error(
+        apply_err(&doc! {"$set": {"a.2000000": 1}}, &doc! {"_id": 1, "a": [1]}),
+        2,
+        "BadValue",
+        "can't backfill array to larger than 1500000 elements",
+    );
+    assert_error(
         apply_err(&doc! {"$set": {"a.b": 1}}, &doc! {"_id": 1, "a": [1]}),
         28,
         "PathNotViable",

@@ -57,7 +57,7 @@ fn is_leap(y: i64) -> bool {
 
 /// Breaks a timestamp down, shifted by `offset_ms` (the zone's offset).
 pub(crate) fn parts(millis: i64, offset_ms: i64) -> Parts {
-    let t = millis + offset_ms;
+    let t = millis.saturating_add(offset_ms);
     let days = t.div_euclid(86_400_000);
     let ms_of_day = t.rem_euclid(86_400_000);
     let (year, month, day) = civil_from_days(days);
@@ -404,7 +404,7 @@ pub(crate) fn parse_with_format(s: &str, format: &str) -> Option<(i64, bool)> {
     let bytes = s.as_bytes();
     let mut pos = 0usize;
     let mut fmt = format.chars();
-    let mut digits = |pos: &mut usize, max: usize| -> Option<i64> {
+    let digits = |pos: &mut usize, max: usize| -> Option<i64> {
         let start = *pos;
         while *pos < bytes.len() && *pos - start < max && bytes[*pos].is_ascii_digit() {
             *pos += 1;
@@ -490,7 +490,9 @@ pub(crate) fn from_parts(
     let months = year * 12 + (month - 1);
     let (y, m) = (months.div_euclid(12), months.rem_euclid(12) + 1);
     let days = days_from_civil(y, m as u32, 1) + (day - 1);
-    days * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis
+    [days.saturating_mul(86_400_000), hour * 3_600_000, minute * 60_000, second.saturating_mul(1000), millis]
+        .into_iter()
+        .fold(0i64, i64::saturating_add)
 }
 
 /// The instant of an ISO week date (Monday of week 1 contains January 4).

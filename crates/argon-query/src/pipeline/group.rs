@@ -168,9 +168,35 @@ impl Bucket {
                             ),
                         );
                     };
-                    boundaries = Some(items.clone());
+                    let mut values = Vec::with_capacity(items.len());
+                    for b in items {
+                        match Expression::parse_with_vars(b, vars)?.as_constant() {
+                            Some(c) => values.push(c.clone()),
+                            None => {
+                                return err(
+                                    codes::L40191,
+                                    format!(
+                                        "The $bucket 'boundaries' field must be an array of constant values, but found value: {}.",
+                                        crate::display::value(b)
+                                    ),
+                                )
+                            }
+                        }
+                    }
+                    boundaries = Some(values);
                 }
-                "default" => default = Some(v.clone()),
+                "default" => match Expression::parse_with_vars(v, vars)?.as_constant() {
+                    Some(c) => default = Some(c.clone()),
+                    None => {
+                        return err(
+                            codes::L40195,
+                            format!(
+                                "The $bucket 'default' field must be a constant expression, but found: {}.",
+                                crate::display::value(v)
+                            ),
+                        )
+                    }
+                },
                 "output" => {
                     let Bson::Document(o) = v else {
                         return err(
@@ -187,7 +213,7 @@ impl Bucket {
             }
         }
         let (Some(group_by), Some(boundaries)) = (group_by, boundaries) else {
-            return err(codes::L40246, "$bucket requires 'groupBy' and 'boundaries' to be specified.");
+            return err(codes::L40198, "$bucket requires 'groupBy' and 'boundaries' to be specified.");
         };
         if boundaries.len() < 2 {
             return err(
@@ -199,12 +225,12 @@ impl Bucket {
             );
         }
         let class = argon_types::keycodec::type_class(&boundaries[0]);
-        for w in boundaries.windows(2) {
+        for (i, w) in boundaries.windows(2).enumerate() {
             if argon_types::keycodec::type_class(&w[1]) != class {
                 return err(
                     codes::L40193,
                     format!(
-                        "The $bucket 'boundaries' field must be an array of values of the same type, but found ... {} and {}.",
+                        "All values in the the 'boundaries' option to $bucket must have the same type. Found conflicting types {} and {}.",
                         crate::types::type_name(&w[0]),
                         crate::types::type_name(&w[1])
                     ),
@@ -214,7 +240,9 @@ impl Bucket {
                 return err(
                     codes::L40194,
                     format!(
-                        "The 'boundaries' option to $bucket must be sorted in ascending order, but elements {} and {} are not in ascending order.",
+                        "The 'boundaries' option to $bucket must be sorted, but elements {} and {} are not in ascending order ({} is not less than {}).",
+                        i,
+                        i + 1,
                         crate::display::value(&w[0]),
                         crate::display::value(&w[1])
                     ),

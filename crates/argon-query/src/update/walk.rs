@@ -67,6 +67,9 @@ impl Leaf<'_> {
     }
 }
 
+/// MongoDB refuses to pad an array with nulls beyond this many elements.
+const MAX_BACKFILL: usize = 1_500_000;
+
 struct Walk<'a, 'c> {
     update: &'a FieldUpdate,
     ctx: &'a ApplyCtx<'c>,
@@ -243,6 +246,9 @@ impl Walk<'_, '_> {
 
     fn at_index(&self, items: &mut Vec<Bson>, idx: usize, i: usize) -> Result<()> {
         let parts = self.parts();
+        if idx >= items.len() && idx > MAX_BACKFILL && self.creates {
+            return err(codes::BAD_VALUE, "can't backfill array to larger than 1500000 elements");
+        }
         if i + 1 == parts.len() {
             return self.leaf(Leaf::Elem(items, idx));
         }

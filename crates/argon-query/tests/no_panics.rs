@@ -1,0 +1,153 @@
+//! Arbitrary (often invalid) filters, updates, projections, sorts and
+//! pipelines never panic: they either work or return a QueryError.
+
+mod common;
+
+use argon_query::pipeline::NoCollections;
+use argon_query::{Filter, Pipeline, Projection, SortSpec, Update};
+use bson::{Bson, Document};
+use proptest::prelude::*;
+
+const OPERATORS: &[&str] = &[
+    "$eq",
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$not",
+    "$exists",
+    "$type",
+    "$regex",
+    "$options",
+    "$mod",
+    "$all",
+    "$elemMatch",
+    "$size",
+    "$and",
+    "$or",
+    "$nor",
+    "$expr",
+    "$set",
+    "$unset",
+    "$inc",
+    "$mul",
+    "$min",
+    "$max",
+    "$rename",
+    "$push",
+    "$addToSet",
+    "$pop",
+    "$pull",
+    "$pullAll",
+    "$each",
+    "$slice",
+    "$sort",
+    "$position",
+    "$add",
+    "$concat",
+    "$cond",
+    "$map",
+    "$filter",
+    "$size",
+    "$arrayElemAt",
+    "$group",
+    "$match",
+    "$project",
+    "$unwind",
+    "$sum",
+    "$avg",
+    "$literal",
+    "$toInt",
+    "$dateToString",
+    "$substrCP",
+    "$split",
+];
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(OPERATORS).prop_map(str::to_string),
+        prop::sample::select(&["a", "a.b", "a.0", "a.$", "a.$[]", "b", "_id", "", "a..b", "$[x]", "x"][..])
+            .prop_map(str::to_string),
+    ]
+}
+
+fn value() -> impl Strategy<Value = Bson> {
+    let leaf = prop_oneof![
+        Just(Bson::Null),
+        any::<bool>().prop_map(Bson::Boolean),
+        (-3i32..4).prop_map(Bson::Int32),
+        prop_oneof![Just(f64::NAN), Just(-1.5), Just(1e300)].prop_map(Bson::Double),
+        prop::sample::select(&["$a", "$$ROOT", "x", "$a.b", "", "^a", "date", "$$nope"][..])
+            .prop_map(|s| Bson::String(s.into())),
+        Just(common::regex("a(", "")),
+        Just(common::regex("^a", "i")),
+    ];
+    leaf.prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Bson::Array),
+            prop::collection::vec((key(), inner), 0..4)
+                .prop_map(|fields| Bson::Document(fields.into_iter().collect())),
+        ]
+    })
+}
+
+fn document() -> impl Strategy<Value = Document> {
+    prop::collection::vec((key(), value()), 0..4).prop_map(|fields| fields.into_iter().collect())
+}
+
+fn data() -> Vec<Document> {
+    let mut d = common::all_docs();
+    d.push(bson::doc! {"_id": "deep", "a": [{"b": [1, {"c": 2}]}, [3]], "b": {"a": [null]}});
+    d
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(600))]
+
+    #[test]
+    fn filters(f in document()) {
+        if let Ok(filter) = Filter::parse(&f) {
+            for d in data() {
+                let _ = filter.try_matches(&d);
+                let _ = filter.matches_with_details(&d);
+            }
+            let _ = filter.equality_fields();
+        }
+    }
+
+    #[test]
+    fn updates(u in value(), filters in prop::collection::vec(document(), 0..2), q in document()) {
+        if let Ok(update) = Update::parse(&u, Some(&filters)) {
+            let filter = Filter::parse(&q).ok();
+            for d in data() {
+                let _ = update.apply(&d, filter.as_ref(), bson::DateTime::from_millis(0));
+            }
+            let _ = update.upsert_document(&q, bson::DateTime::from_millis(0));
+        }
+    }
+
+    #[test]
+    fn projections_and_sorts(p in document(), s in document(), q in document()) {
+        let filter = Filter::parse(&q).ok();
+        if let Ok(proj) = Projection::parse(&p) {
+            for d in data() {
+                let _ = proj.apply(&d, filter.as_ref());
+            }
+        }
+        if let Ok(sort) = SortSpec::parse(&s) {
+            let mut docs = data();
+            sort.sort(&mut docs);
+        }
+    }
+
+    #[test]
+    fn pipelines(stages in prop::collection::vec(document(), 0..3)) {
+        if let Ok(p) = Pipeline::parse(&stages) {
+            let ctx = NoCollections { now: bson::DateTime::from_millis(0) };
+            let _ = p.run(Box::new(data().into_iter()), &ctx);
+        }
+    }
+}
