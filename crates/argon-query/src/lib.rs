@@ -23,6 +23,9 @@
 //! - [`update`]: update operators, replacements, pipeline updates, upserts.
 //! - [`expr`]: aggregation expressions.
 //! - [`pipeline`]: aggregation stages and accumulators.
+//! - [`numeric`], [`regex`], [`types`], [`display`]: numbers with MongoDB's
+//!   promotion rules, MongoDB regexes, type names, values as MongoDB prints
+//!   them in messages.
 
 pub mod compare;
 pub mod display;
@@ -33,11 +36,10 @@ pub mod numeric;
 mod path;
 pub mod pipeline;
 pub mod projection;
-pub mod sort;
-pub mod update;
-
 pub mod regex;
+pub mod sort;
 pub mod types;
+pub mod update;
 
 pub use compare::{compare, compare_documents, values_equal};
 pub use error::{codes, ErrorCode, QueryError, Result};
