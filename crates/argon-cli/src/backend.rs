@@ -40,6 +40,19 @@ pub struct LogFilter {
     pub limit: Option<usize>,
 }
 
+/// Why an insert stopped: at which document of the batch, if one was refused.
+#[derive(Debug)]
+pub struct InsertError {
+    pub index: Option<usize>,
+    pub error: CliError,
+}
+
+impl From<CliError> for InsertError {
+    fn from(error: CliError) -> InsertError {
+        InsertError { index: None, error }
+    }
+}
+
 /// Everything the commands need from a data dir.
 pub trait Backend {
     fn create_project(&self, name: &str) -> Result<Lsn>;
@@ -71,7 +84,8 @@ pub trait Backend {
     ) -> Result<()>;
     /// Inserts documents (each with an `_id`) into a branch, in order; a
     /// failure stops there (the documents before it are written).
-    fn insert(&self, project: &str, branch: &str, coll: &str, docs: Vec<Document>) -> Result<()>;
+    fn insert(&self, project: &str, branch: &str, coll: &str, docs: Vec<Document>)
+        -> Result<(), InsertError>;
 
     /// A branch's history, newest first.
     fn log(&self, project: &str, branch: &str, filter: &LogFilter) -> Result<Vec<LogLine>>;

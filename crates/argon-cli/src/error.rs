@@ -12,13 +12,20 @@ use std::fmt;
 #[derive(Debug)]
 pub struct CliError {
     message: String,
+    /// stdout was closed by the reader (`argon wal dump | head`): not a
+    /// failure worth a message.
+    broken_pipe: bool,
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
 
 impl CliError {
     pub fn new(message: impl Into<String>) -> CliError {
-        CliError { message: one_line(&message.into()) }
+        CliError { message: one_line(&message.into()), broken_pipe: false }
+    }
+
+    pub fn is_broken_pipe(&self) -> bool {
+        self.broken_pipe
     }
 }
 
@@ -72,13 +79,14 @@ impl From<argon_query::QueryError> for CliError {
 
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> CliError {
-        CliError::new(e.to_string())
+        CliError { broken_pipe: e.kind() == std::io::ErrorKind::BrokenPipe, ..CliError::new(e.to_string()) }
     }
 }
 
 impl From<serde_json::Error> for CliError {
     fn from(e: serde_json::Error) -> CliError {
-        CliError::new(e.to_string())
+        let broken_pipe = e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe);
+        CliError { broken_pipe, ..CliError::new(e.to_string()) }
     }
 }
 

@@ -10,7 +10,7 @@ use argon_types::names::DbAddress;
 use argon_types::{CommitTime, TimelineId};
 use bson::Document;
 
-use crate::backend::{Backend, Create, LogFilter, Query};
+use crate::backend::{Backend, Create, InsertError, LogFilter, Query};
 use crate::error::{CliError, Result};
 use crate::model::{
     rfc3339, Branch, BranchStorage, Check, Health, LogLine, Metrics, Preview, Project, ProjectStorage,
@@ -28,8 +28,11 @@ impl Local {
         if create == Create::No {
             must_exist(dir)?;
         }
-        let store = Store::open(dir)?;
-        Ok(Local { store, dir: dir.to_path_buf() })
+        // Opening replays the WAL written since the index's last checkpoint.
+        let bar = crate::output::spinner(&format!("opening data dir {}", dir.display()));
+        let store = Store::open(dir);
+        bar.finish_and_clear();
+        Ok(Local { store: store?, dir: dir.to_path_buf() })
     }
 
     /// Opens a data dir after dropping its index, which is rebuilt from the WAL.
@@ -199,7 +202,13 @@ impl Backend for Local {
         }
     }
 
-    fn insert(&self, project: &str, branch: &str, coll: &str, docs: Vec<Document>) -> Result<()> {
+    fn insert(
+        &self,
+        project: &str,
+        branch: &str,
+        coll: &str,
+        docs: Vec<Document>,
+    ) -> Result<(), InsertError> {
         // Ordered, as the server runs an insert command: documents before a
         // failing one are written.
         let mut req = WriteRequest::new(project, branch);
@@ -207,9 +216,9 @@ impl Backend for Local {
         for doc in docs {
             req.ops.push(WriteOp::Insert { coll: coll.to_string(), doc });
         }
-        let outcome = self.store.write(req)?;
+        let outcome = self.store.write(req).map_err(CliError::from)?;
         for (i, r) in outcome.results.into_iter().enumerate() {
-            r.map_err(|e| CliError::new(format!("document {i} of the batch: {e}")))?;
+            r.map_err(|e| InsertError { index: Some(i), error: e.into() })?;
         }
         Ok(())
     }
@@ -227,7 +236,7 @@ impl Backend for Local {
             .unwrap_or(Lsn(1));
         let on_chain = |tl: TimelineId, lsn: Lsn| chain.0.iter().any(|&(t, bound)| t == tl && lsn <= bound);
         let from = filter.from_lsn.unwrap_or(first).max(first);
-        let bar = crate::output::spinner("reading the log");
+        let bar = crate::output::counter("reading the log");
         let mut lines = VecDeque::new();
         for r in self.store.log(from)? {
             let (lsn, time, entry) = r?;
@@ -303,7 +312,7 @@ impl Backend for Local {
 
     fn storage(&self) -> Result<Storage> {
         let st = self.store.stats();
-        let bar = crate::output::spinner("measuring branches (documents)");
+        let bar = crate::output::counter("measuring branches (documents)");
         let mut projects = Vec::new();
         for p in self.store.projects() {
             let mut branches = Vec::new();

@@ -125,6 +125,7 @@ fn main() -> ExitCode {
         .init();
     match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

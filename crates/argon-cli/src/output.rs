@@ -124,11 +124,19 @@ pub fn bytes_bar(total: u64, what: &str) -> ProgressBar {
 }
 
 /// A spinner counting items of unknown total.
+pub fn counter(what: &str) -> ProgressBar {
+    spinner_with(what, "{spinner} {msg} {human_pos} {elapsed}")
+}
+
+/// A spinner for one long step.
 pub fn spinner(what: &str) -> ProgressBar {
+    spinner_with(what, "{spinner} {msg} {elapsed}")
+}
+
+fn spinner_with(what: &str, template: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {human_pos} {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.set_message(what.to_string());
     bar.enable_steady_tick(Duration::from_millis(120));

@@ -23,7 +23,7 @@ use mongodb::error::ErrorKind;
 use mongodb::options::ClientOptions;
 use mongodb::Client;
 
-use crate::backend::{Backend, LogFilter, Query};
+use crate::backend::{Backend, InsertError, LogFilter, Query};
 use crate::error::{CliError, Result};
 use crate::model::{
     Branch, BranchStorage, Check, Health, Latency, LogLine, Metrics, Preview, Project, ProjectStorage,
@@ -66,7 +66,10 @@ impl Remote {
             Client::with_options(opts).map_err(|e| CliError::new(message(&e)))
         })?;
         let remote = Remote { client: Some(client), rt, uri: uri.to_string() };
-        remote.admin(doc! { "ping": 1 })?;
+        let bar = crate::output::spinner(&format!("connecting to {uri}"));
+        let ping = remote.admin(doc! { "ping": 1 });
+        bar.finish_and_clear();
+        ping?;
         Ok(remote)
     }
 
@@ -113,7 +116,7 @@ fn message(e: &mongodb::error::Error) -> String {
         ErrorKind::Command(c) => c.message.clone(),
         ErrorKind::Write(mongodb::error::WriteFailure::WriteError(w)) => w.message.clone(),
         ErrorKind::InsertMany(m) => match m.write_errors.as_deref() {
-            Some([first, ..]) => format!("document {} of the batch: {}", first.index, first.message),
+            Some([first, ..]) => first.message.clone(),
             _ => e.to_string(),
         },
         ErrorKind::ServerSelection { message, .. } => {
@@ -312,10 +315,24 @@ impl Backend for Remote {
         })
     }
 
-    fn insert(&self, project: &str, branch: &str, coll: &str, docs: Vec<Document>) -> Result<()> {
+    fn insert(
+        &self,
+        project: &str,
+        branch: &str,
+        coll: &str,
+        docs: Vec<Document>,
+    ) -> Result<(), InsertError> {
         let db_name = DbAddress { project: project.into(), branch: branch.into(), at_lsn: None }.to_string();
         let c = self.client().database(&db_name).collection::<Document>(coll);
-        self.rt.block_on(async { c.insert_many(docs).ordered(true).await }).map_err(|e| self.err(e))?;
+        self.rt.block_on(async { c.insert_many(docs).ordered(true).await }).map_err(|e| {
+            let index = match e.kind.as_ref() {
+                ErrorKind::InsertMany(m) => {
+                    m.write_errors.as_deref().and_then(|w| w.first()).map(|w| w.index)
+                }
+                _ => None,
+            };
+            InsertError { index, error: self.err(e) }
+        })?;
         Ok(())
     }
 

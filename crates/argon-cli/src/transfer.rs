@@ -109,7 +109,22 @@ pub fn import(target: &Target, format: Format, args: ImportArgs) -> Result<()> {
     let flush = |batch: &mut Vec<Document>, imported: &mut u64| -> Result<()> {
         let n = batch.len() as u64;
         backend.insert(&args.project, &args.branch, &args.collection, std::mem::take(batch)).map_err(
-            |e| CliError::new(format!("{e} ({imported} documents were imported before this batch)")),
+            |e| match e.index {
+                // Ordered: the documents before the refused one were written.
+                Some(i) => {
+                    let at = *imported + i as u64 + 1;
+                    CliError::new(format!(
+                        "document {at} of {}: {} ({} documents were imported before it)",
+                        args.file.display(),
+                        e.error,
+                        at - 1
+                    ))
+                }
+                None => CliError::new(format!(
+                    "{} ({imported} documents were imported before this batch)",
+                    e.error
+                )),
+            },
         )?;
         *imported += n;
         Ok(())
@@ -192,7 +207,7 @@ fn write_docs(
     format: FileFormat,
     mut out: impl Write,
 ) -> Result<u64> {
-    let bar = output::spinner("exporting documents");
+    let bar = output::counter("exporting documents");
     let mut n = 0u64;
     if format == FileFormat::Json {
         out.write_all(b"[")?;

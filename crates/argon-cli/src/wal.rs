@@ -74,7 +74,7 @@ pub fn run(target: &Target, format: Format, cmd: WalCmd) -> Result<()> {
             let dir = target.data_dir("wal dump")?;
             crate::local::must_exist(dir)?;
             let reader = argon_wal::WalReader::open(&dir.join("wal"), Lsn(from_lsn.unwrap_or(0)))?;
-            let bar = output::spinner("dumping records");
+            let bar = output::counter("dumping records");
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             for r in reader {
                 let (pos, rec) = r?;

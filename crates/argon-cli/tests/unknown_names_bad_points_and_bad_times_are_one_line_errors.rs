@@ -37,6 +37,10 @@ fn unknown_names_bad_points_and_bad_times_are_one_line_errors() {
         let e = m.fails(&["time-travel", "query", "-p", "app", "--lsn", "3", "-c", "nothing"]);
         assert!(e.contains("collection \"nothing\" does not exist"), "{}: {e}", m.name());
 
+        // A document that is already there.
+        let e = m.fails(&["import", "-p", "app", "-c", "items", file.to_str().unwrap()]);
+        assert!(e.contains("document 1 of") && e.contains("duplicate key"), "{}: {e}", m.name());
+
         // LSN beyond the head, or below the history kept.
         let e = m.fails(&["time-travel", "query", "-p", "app", "-b", "feat", "--lsn", "999", "-c", "items"]);
         assert!(e.contains("LSN 999 is beyond the head"), "{}: {e}", m.name());
