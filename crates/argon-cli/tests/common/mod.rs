@@ -140,14 +140,17 @@ pub fn one_line_error(mode: &str, args: &[&str], out: &Output) -> String {
     lines[0].to_string()
 }
 
-/// Runs `scenario` once on a data dir and once against a server on another
-/// data dir, so every command is exercised in both modes.
-pub fn in_both_modes(scenario: impl Fn(&Mode)) {
+/// Runs `scenario` on a data dir and, at the same time, against a server
+/// on another data dir, so every command is exercised in both modes.
+pub fn in_both_modes(scenario: impl Fn(&Mode) + Sync) {
     let local = tempfile::tempdir().expect("tempdir");
-    scenario(&Mode::DataDir(local.path().join("data")));
     let remote = tempfile::tempdir().expect("tempdir");
     let server = Server::start(&remote.path().join("data"));
-    scenario(&Mode::Uri(server.uri.clone()));
+    let uri = server.uri.clone();
+    std::thread::scope(|s| {
+        s.spawn(|| scenario(&Mode::DataDir(local.path().join("data"))));
+        s.spawn(|| scenario(&Mode::Uri(uri)));
+    });
     server.stop();
 }
 
