@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use argon_server::ServerConfig;
+use argon_server::{ServerConfig, TlsFiles};
 use argon_store::{Store, StoreOptions, SyncMode};
 use clap::Args;
 
@@ -53,10 +53,19 @@ pub fn run(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
             replica_set: args.replica_set.clone(),
             advertised_host: args.advertise.clone().unwrap_or_else(|| addr.to_string()),
             argv: std::env::args().collect(),
+            auth: args.auth,
+            tls: match (&args.tls_cert, &args.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert: cert.clone(), key: key.clone() }),
+                _ => None,
+            },
+            metrics_addr: args.metrics_port.map(|p| std::net::SocketAddr::new(addr.ip(), p)),
             ..ServerConfig::default()
         };
         println!("argon serve: listening on {addr}, data dir {}", data_dir.display());
-        argon_server::run(listener, store, config, shutdown_signal()).await;
+        if let Some(m) = config.metrics_addr {
+            println!("argon serve: metrics on http://{m}/metrics");
+        }
+        argon_server::try_run(listener, store, config, shutdown_signal()).await.map_err(|e| e.to_string())?;
         Ok::<(), String>(())
     })
 }

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use argon_query::pipeline::{Pipeline, PipelineContext};
+use argon_query::pipeline::{NoCollections, Pipeline};
 use argon_store::{At, CommitTime, DocOpKind, Entry, Lsn, Op};
 use bson::{doc, Bson, Document};
 
@@ -49,22 +49,6 @@ fn parse_token(t: &Document) -> CmdResult<(Lsn, u32)> {
     let idx =
         u32::from_str_radix(&data[16..], 16).map_err(|_| CommandError::bad_value("invalid resume token"))?;
     Ok((Lsn(lsn), idx))
-}
-
-struct NoData;
-impl PipelineContext for NoData {
-    fn collection(&self, _: &str) -> argon_query::Result<Vec<Document>> {
-        Ok(vec![])
-    }
-    fn write_out(&self, _: &str, _: Vec<Document>) -> argon_query::Result<()> {
-        Ok(())
-    }
-    fn merge_into(&self, _: &str, _: Vec<Document>, _: &Document) -> argon_query::Result<()> {
-        Ok(())
-    }
-    fn now(&self) -> bson::DateTime {
-        bson::DateTime::now()
-    }
 }
 
 /// `aggregate` with a leading `$changeStream`.
@@ -191,7 +175,8 @@ impl ChangeStream {
             let (lsn, time, entry) = r?;
             let mut events = self.events(state, lsn, time, &entry)?;
             if let Some(p) = &self.pipeline {
-                events = p.run(Box::new(events.into_iter()), &NoData)?;
+                events =
+                    p.run(Box::new(events.into_iter()), &NoCollections { now: bson::DateTime::now() })?;
             }
             out.extend(events);
             self.next_lsn = lsn.next();

@@ -10,6 +10,10 @@
 //! format is `argon-wire`); [`commands`] maps a command name to its handler;
 //! handlers read through a snapshot and write through the store's commit
 //! thread. [`run`] takes a bound listener so tests can serve on port 0.
+//!
+//! Optional, all through [`ServerConfig`]: `auth` (SCRAM users per project,
+//! see [`Grant`] and [`add_user`]), `tls` (every connection is TLS) and
+//! `metrics_addr` (Prometheus `/metrics` and `/healthz` over HTTP).
 
 mod args;
 mod auth;
@@ -18,13 +22,19 @@ mod commands;
 mod connection;
 mod cursor;
 mod error;
-mod session;
-mod source;
+mod metrics_http;
+pub mod planner;
+mod scram;
+pub mod session;
+pub mod source;
 mod state;
+mod tls;
+mod ttl;
 mod users;
 mod writes;
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,21 +43,86 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub use error::{code, CommandError};
-pub use state::{ServerConfig, ServerState};
+pub use state::{ServerConfig, ServerState, TlsFiles};
+pub use users::{add_user, Grant, Role, UsersError, USERS_FILE};
+
+/// Why the server could not start. Nothing was served.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// `auth` is on and the user file cannot be read. The server refuses to
+    /// start rather than run with no users (which would open the localhost
+    /// exception).
+    #[error(transparent)]
+    Users(#[from] UsersError),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    Metrics { addr: std::net::SocketAddr, source: std::io::Error },
+}
 
 /// Most connections served at once.
 pub const MAX_CONNECTIONS: usize = 10_000;
 
+/// A TLS client must finish its handshake within this.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Serves MongoDB clients on `listener` until `shutdown` completes, then
 /// stops accepting, lets in-flight commands finish (up to a grace period)
 /// and makes the WAL durable.
+///
+/// If the config cannot be put in place (see [`try_run`]) this logs the
+/// error and returns at once; callers that set `auth`, `tls` or
+/// `metrics_addr` should call [`try_run`] and report its error.
 pub async fn run(
     listener: TcpListener,
     store: Store,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) {
-    let state = Arc::new(ServerState::new(store, config));
+    if let Err(e) = try_run(listener, store, config, shutdown).await {
+        tracing::error!("argon serve cannot start: {e}");
+    }
+}
+
+/// [`run`], but first loads what the config asks for (the user file, the
+/// TLS certificate and key) and binds `config.metrics_addr`; if any of
+/// that fails it returns the error and serves nothing.
+pub async fn try_run(
+    listener: TcpListener,
+    store: Store,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let metrics = match config.metrics_addr {
+        Some(addr) => {
+            Some(TcpListener::bind(addr).await.map_err(|source| StartError::Metrics { addr, source })?)
+        }
+        None => None,
+    };
+    try_run_with_metrics(listener, metrics, store, config, shutdown).await
+}
+
+/// [`try_run`] with the metrics endpoint on an already bound listener
+/// (`config.metrics_addr` is ignored), so tests can serve it on port 0.
+pub async fn try_run_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    store: Store,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let users = if config.auth { Some(users::Users::open(store.dir())?) } else { None };
+    let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    if users.as_ref().is_some_and(|u| u.is_empty()) {
+        tracing::warn!(
+            "--auth is on and there are no users yet: create the first one from localhost (createUser), or with argon_server::add_user"
+        );
+    }
+    let mut state = ServerState::new(store, config);
+    state.auth = users;
+    let state = Arc::new(state);
+    let metrics_task = metrics.map(|l| tokio::spawn(metrics_http::serve(l, state.clone())));
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let reaper = {
         let state = state.clone();
@@ -56,6 +131,10 @@ pub async fn run(
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 state.cursors.reap();
                 state.sessions.reap();
+                let expired = ttl::expire_once(&state).await;
+                if expired > 0 {
+                    tracing::debug!("TTL monitor deleted {expired} documents");
+                }
             }
         })
     };
@@ -76,8 +155,24 @@ pub async fn run(
                 let Ok(permit) = limit.clone().acquire_owned().await else { break };
                 let _ = socket.set_nodelay(true);
                 let state = state.clone();
+                let tls = tls.clone();
                 tasks.spawn(async move {
-                    connection::serve(state, socket, peer.to_string()).await;
+                    match tls {
+                        None => connection::serve(state, socket, peer.to_string()).await,
+                        Some(acceptor) => {
+                            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
+                                Ok(Ok(stream)) => connection::serve(state, stream, peer.to_string()).await,
+                                Ok(Err(e)) => {
+                                    state.metrics.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                                    tracing::debug!(%peer, "TLS handshake failed: {e}");
+                                }
+                                Err(_) => {
+                                    state.metrics.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                }
+                            }
+                        }
+                    }
                     drop(permit);
                 });
             }
@@ -96,7 +191,11 @@ pub async fn run(
     }
     tasks.abort_all();
     reaper.abort();
+    if let Some(t) = metrics_task {
+        t.abort();
+    }
     let store = state.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.sync()).await;
     tracing::info!("shutdown complete; WAL flushed");
+    Ok(())
 }

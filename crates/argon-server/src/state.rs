@@ -26,6 +26,23 @@ pub struct ServerConfig {
     pub argv: Vec<String>,
     /// Compressors offered in the handshake, in preference order.
     pub compressors: Vec<String>,
+    /// Require SCRAM authentication (`--auth`), with the users of
+    /// `<data dir>/users.json`. Default: off.
+    pub auth: bool,
+    /// Serve every connection over TLS (`--tls-cert`, `--tls-key`).
+    /// Default: none (plain TCP).
+    pub tls: Option<TlsFiles>,
+    /// Serve `GET /metrics` (Prometheus text) and `GET /healthz` over HTTP
+    /// on this address (`--metrics-port`). Default: none.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// PEM files for TLS: the certificate chain (leaf first) and its private
+/// key (PKCS#8, PKCS#1 or SEC1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -36,6 +53,9 @@ impl Default for ServerConfig {
             cursor_timeout: std::time::Duration::from_secs(600),
             argv: vec!["argon".into(), "serve".into()],
             compressors: vec!["zstd".into(), "snappy".into(), "zlib".into()],
+            auth: false,
+            tls: None,
+            metrics_addr: None,
         }
     }
 }
@@ -52,9 +72,17 @@ pub struct Metrics {
     pub ops_getmore: AtomicU64,
     pub ops_command: AtomicU64,
     pub latency: Mutex<LatencyHistogram>,
+    /// SASL conversations that authenticated a user.
+    pub auth_successes: AtomicU64,
+    /// SASL exchanges refused (unknown user, wrong password, bad message).
+    pub auth_failures: AtomicU64,
+    /// TLS handshakes that failed (the connection was closed).
+    pub tls_handshake_failures: AtomicU64,
 }
 
-/// A coarse latency histogram (power-of-two microsecond buckets).
+/// A coarse latency histogram: bucket `b` counts latencies in
+/// `(2^(b-1), 2^b]` microseconds (bucket 0: 0 and 1; the last: everything
+/// above 2^30).
 #[derive(Default, Clone)]
 pub struct LatencyHistogram {
     pub buckets: [u64; 32],
@@ -64,7 +92,7 @@ pub struct LatencyHistogram {
 
 impl LatencyHistogram {
     pub fn record(&mut self, micros: u64) {
-        let b = (64 - micros.max(1).leading_zeros()).min(31) as usize;
+        let b = (64 - micros.saturating_sub(1).leading_zeros()).min(31) as usize;
         self.buckets[b] += 1;
         self.count += 1;
         self.sum_micros += micros;

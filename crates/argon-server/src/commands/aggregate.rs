@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 
 use argon_query::pipeline::{Pipeline, PipelineContext};
-use argon_query::{Filter, QueryError};
+use argon_query::QueryError;
 use argon_store::{Snapshot, WriteMode, WriteOp};
 use bson::{doc, Bson, Document};
 
@@ -16,7 +16,7 @@ use super::{Call, Ctx};
 use crate::args::Args;
 use crate::error::{code, CmdResult, CommandError};
 use crate::session::Overlay;
-use crate::source::Source;
+use crate::source::{Query, Source};
 
 /// Writes a pipeline asked for, committed once it finished.
 enum Output {
@@ -107,8 +107,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             let mut input = Vec::new();
             match pipeline.leading_match() {
                 Some(m) => {
-                    let f = Filter::parse(m)?;
-                    input = src.matching(&coll, &f, None, 0, None)?;
+                    input = src.matching(&coll, &Query::parse(m)?, None, 0, None)?;
                 }
                 None => src.for_each(&coll, &mut |d| {
                     input.push(d);

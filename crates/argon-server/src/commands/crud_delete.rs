@@ -1,7 +1,7 @@
 //! `delete`: each statement removes the first (limit 1) or all (limit 0)
 //! matching documents, with the same conflict check and retry as update.
 
-use argon_query::Filter;
+use crate::source::Query;
 use argon_store::{Check, ReadBase, WriteMode, WriteOp};
 use bson::{doc, Bson, Document};
 
@@ -69,7 +69,7 @@ pub async fn delete_matching(
     sort: Option<&Document>,
     single: bool,
 ) -> CmdResult<Vec<Document>> {
-    let filter = Filter::parse(q)?;
+    let query = Query::parse(q)?;
     let sort = match sort {
         Some(s) if !s.is_empty() => Some(argon_query::SortSpec::parse(s)?),
         _ => None,
@@ -86,7 +86,7 @@ pub async fn delete_matching(
         let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
         let docs = call.source(&snap).matching(
             coll,
-            &filter,
+            &query,
             sort.as_ref(),
             0,
             if single { Some(1) } else { None },

@@ -4,7 +4,9 @@
 //! one of the documents) retries the statement on a fresh snapshot, as
 //! MongoDB retries WriteConflict internally outside transactions.
 
-use argon_query::{Filter, Update};
+use argon_query::Update;
+
+use crate::source::Query;
 use argon_store::{Check, ReadBase, WriteMode, WriteOp};
 use bson::{doc, Bson, Document};
 
@@ -116,7 +118,8 @@ async fn statement(
 
 /// Runs one update statement, retrying on write conflicts.
 pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) -> CmdResult<UpdateResult> {
-    let filter = Filter::parse(spec.filter_doc)?;
+    let query = Query::parse(spec.filter_doc)?;
+    let filter = &query.filter;
     let update = Update::parse(spec.update, spec.array_filters.as_deref())?;
     if spec.multi && update.is_replacement() {
         return Err(CommandError::new(
@@ -139,7 +142,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
                 let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
                 let src = call.source(&snap);
                 let limit = if spec.multi { None } else { Some(1) };
-                (src.matching(spec.coll, &filter, sort.as_ref(), 0, limit)?, Some(base))
+                (src.matching(spec.coll, &query, sort.as_ref(), 0, limit)?, Some(base))
             }
             Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 && target.branch == "main" && spec.upsert => {
                 (vec![], None)
@@ -160,7 +163,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
         } else {
             for d in &docs {
                 result.matched += 1;
-                let new_doc = update.apply(d, Some(&filter), now)?;
+                let new_doc = update.apply(d, Some(filter), now)?;
                 if result.before.is_none() {
                     result.before = Some(d.clone());
                     result.after = Some(new_doc.clone());

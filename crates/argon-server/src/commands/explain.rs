@@ -1,13 +1,13 @@
 //! `explain` of find, count, distinct, aggregate, update and delete: the
-//! plan Argon runs (IDHACK point read or COLLSCAN) with the numbers the
-//! execution produced.
+//! plan the planner chose (IDHACK, IXSCAN or COLLSCAN) and what running it
+//! examined.
 
-use argon_query::Filter;
 use bson::{doc, Bson, Document};
 
 use super::{Call, Ctx};
 use crate::error::{CmdResult, CommandError};
-use crate::source::point_id;
+use crate::planner::Plan;
+use crate::source::Query;
 
 pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let inner = match call.cmd.get("explain") {
@@ -19,50 +19,53 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         .get_str(&verb)
         .map_err(|_| CommandError::bad_value("explained command must name a collection"))?
         .to_string();
+    let first_stmt = |field: &str, q: &str| -> Document {
+        inner
+            .get_array(field)
+            .ok()
+            .and_then(|a| a.first())
+            .and_then(|s| s.as_document())
+            .and_then(|s| s.get_document(q).ok())
+            .cloned()
+            .unwrap_or_default()
+    };
     let filter_doc = match verb.as_str() {
         "find" => inner.get_document("filter").cloned().unwrap_or_default(),
-        "count" => inner.get_document("query").cloned().unwrap_or_default(),
-        "distinct" => inner.get_document("query").cloned().unwrap_or_default(),
-        "aggregate" => inner
-            .get_array("pipeline")
-            .ok()
-            .and_then(|p| p.first())
-            .and_then(|s| s.as_document())
-            .and_then(|s| s.get_document("$match").ok())
-            .cloned()
-            .unwrap_or_default(),
-        "update" | "delete" => Document::new(),
+        "count" | "distinct" => inner.get_document("query").cloned().unwrap_or_default(),
+        "aggregate" => first_stmt("pipeline", "$match"),
+        "update" => first_stmt("updates", "q"),
+        "delete" => first_stmt("deletes", "q"),
+        "findAndModify" => inner.get_document("query").cloned().unwrap_or_default(),
         other => return Err(CommandError::bad_value(format!("explain does not support {other}"))),
     };
-    let filter = Filter::parse(&filter_doc)?;
+    let query = Query::parse(&filter_doc)?.with_hint(inner.get("hint").cloned());
     let target = call.target(ctx)?;
     let snap = call.snapshot(ctx, &target)?;
     let src = call.source(&snap);
-    let (stage, keys, examined) = if let Some(id) = point_id(&filter) {
-        let found = src.get(&coll, &id)?.is_some();
-        ("IDHACK", 1i64, found as i64)
-    } else {
-        let mut n = 0i64;
-        src.for_each(&coll, &mut |_| {
-            n += 1;
-            Ok(true)
-        })?;
-        ("COLLSCAN", 0, n)
-    };
-    let returned = src.matching(&coll, &filter, None, 0, None)?.len() as i64;
+    let (docs, plan, keys, examined) = src.execute(&coll, &query, None, 0, None)?;
+    let returned = docs.len() as i64;
+    let mut winning = doc! { "stage": plan.stage() };
+    if let Plan::Index { name, .. } = &plan {
+        let key = snap
+            .collection(&coll)
+            .and_then(|c| c.indexes.iter().find(|i| i.name() == name))
+            .and_then(|i| i.spec.get_document("key").ok().cloned())
+            .unwrap_or_default();
+        winning = doc! { "stage": "FETCH", "inputStage": { "stage": "IXSCAN", "indexName": name, "keyPattern": key } };
+    }
     Ok(doc! {
         "queryPlanner": {
             "namespace": format!("{}.{coll}", call.db),
             "parsedQuery": filter_doc,
             "readLsn": snap.lsn().0 as i64,
-            "winningPlan": { "stage": stage },
+            "winningPlan": winning,
             "rejectedPlans": [],
         },
         "executionStats": {
             "nReturned": returned,
-            "totalKeysExamined": keys,
-            "totalDocsExamined": examined,
-            "executionStages": { "stage": stage, "nReturned": returned, "docsExamined": examined, "keysExamined": keys },
+            "totalKeysExamined": keys as i64,
+            "totalDocsExamined": examined as i64,
+            "executionStages": { "stage": plan.stage(), "nReturned": returned, "docsExamined": examined as i64, "keysExamined": keys as i64 },
         },
         "command": inner,
     })

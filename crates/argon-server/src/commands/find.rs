@@ -4,7 +4,9 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use argon_query::{Filter, Projection, SortSpec};
+use argon_query::{Projection, SortSpec};
+
+use crate::source::Query;
 use bson::{doc, Document};
 
 use super::{Call, Ctx};
@@ -19,7 +21,8 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     ctx.state.metrics.ops_query.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let coll = collection_name(&call.cmd, "find")?;
     let a = Args::new(&call.cmd, "find");
-    let filter = Filter::parse(a.doc("filter")?.unwrap_or(&Document::new()))?;
+    let hint = a.get("hint").cloned();
+    let query = Query::parse(a.doc("filter")?.unwrap_or(&Document::new()))?.with_hint(hint);
     let sort = match a.doc("sort")? {
         Some(s) if !s.is_empty() => Some(SortSpec::parse(s)?),
         _ => None,
@@ -34,12 +37,11 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let limit = limit.map(|l| l.unsigned_abs()).filter(|l| *l > 0);
     let batch_size = a.non_negative("batchSize")?.map(|b| b as usize);
     let no_timeout = a.bool("noCursorTimeout")?.unwrap_or(false);
-    a.doc("hint").or_else(|_| a.str("hint").map(|_| None))?;
 
     let target = call.target(ctx)?;
     let snap = call.snapshot(ctx, &target)?;
     let src = call.source(&snap);
-    let docs = src.find(&coll, &filter, sort.as_ref(), skip, limit, projection.as_ref())?;
+    let docs = src.find(&coll, &query, sort.as_ref(), skip, limit, projection.as_ref())?;
     let ns = format!("{}.{}", call.db, coll);
     Ok(cursor_reply(
         ctx,

@@ -21,6 +21,7 @@ mod explain;
 mod find;
 mod find_and_modify;
 mod handshake;
+mod history;
 mod indexes;
 mod list;
 mod transactions;
@@ -292,7 +293,8 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "getLog" => diagnostics::get_log(ctx, call),
         "getMore" => cursor_cmds::get_more(ctx, call).await,
         "getParameter" => diagnostics::get_parameter(ctx, call),
-        "hello" | "isMaster" | "ismaster" => handshake::hello(ctx, call),
+        "hello" | "isMaster" | "ismaster" => auth_cmds::hello(ctx, call),
+        "history" => history::run(ctx, call),
         "hostInfo" => diagnostics::host_info(ctx, call),
         "insert" => crud_insert::run(ctx, call).await,
         "killCursors" => cursor_cmds::kill_cursors(ctx, call),
@@ -357,6 +359,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "getMore",
     "getParameter",
     "hello",
+    "history",
     "hostInfo",
     "insert",
     "isMaster",

@@ -1,0 +1,198 @@
+//! `argon-loadgen`: drives a MongoDB-protocol server with N concurrent
+//! connections over the real wire protocol (OP_MSG built with `argon-wire`,
+//! no driver in between, so the client costs little) and reports
+//! throughput and latency percentiles.
+//!
+//! Workloads: `insert` (insert_one of ~200-byte documents), `find` (find_one
+//! by `_id` over a preloaded collection), `mixed` (50% find_one, 50%
+//! update_one `$inc` by `_id`), `branch` (createBranch latency over a
+//! preloaded collection, one connection).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use argon_wire::{OpMsg, Response};
+use bson::{doc, Bson, Document};
+use clap::{Parser, ValueEnum};
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Workload {
+    Insert,
+    Find,
+    Mixed,
+    Branch,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "MongoDB wire-protocol load generator")]
+struct Args {
+    /// host:port of the server.
+    #[arg(long, default_value = "127.0.0.1:27017")]
+    addr: String,
+    #[arg(long, value_enum)]
+    workload: Workload,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// Seconds to run (not for `branch`).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Documents preloaded for find, mixed and branch.
+    #[arg(long, default_value_t = 100_000)]
+    preload: u64,
+    /// Branches to create for `branch`.
+    #[arg(long, default_value_t = 200)]
+    branches: u64,
+    /// Database (project) to use; a fresh name per run avoids collisions.
+    #[arg(long, default_value = "loadgen")]
+    db: String,
+}
+
+/// One connection speaking OP_MSG.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    next_id: i32,
+}
+
+impl Conn {
+    async fn connect(addr: &str) -> Conn {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).ok();
+        Conn { stream, buf: Vec::with_capacity(64 * 1024), next_id: 1 }
+    }
+
+    async fn command(&mut self, body: &Document) -> Document {
+        self.next_id += 1;
+        let frame = argon_wire::encode_op_msg_request(self.next_id, 0, body, &[], None).expect("encode");
+        self.stream.write_all(&frame).await.expect("write");
+        loop {
+            if let Ok(Some(len)) = argon_wire::frame_length(&self.buf) {
+                if self.buf.len() >= len {
+                    let frame: Vec<u8> = self.buf.drain(..len).collect();
+                    let reply = argon_wire::decode_response(&frame).expect("decode reply");
+                    return match reply.response {
+                        Response::Msg(OpMsg { body, .. }) => body,
+                        Response::Reply(r) => r.documents.into_iter().next().unwrap_or_default(),
+                    };
+                }
+            }
+            let mut chunk = [0u8; 64 * 1024];
+            let n = self.stream.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "server closed the connection");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+fn check(reply: &Document) {
+    let ok = reply.get("ok").and_then(Bson::as_f64).unwrap_or(0.0);
+    assert!(ok == 1.0 && !reply.contains_key("writeErrors"), "command failed: {reply}");
+}
+
+fn payload(i: u64) -> Document {
+    doc! { "_id": i as i64, "name": format!("user-{i:012}"), "email": format!("user{i}@example.com"), "n": i as i64,
+    "tags": ["alpha", "beta", "gamma"], "pad": "x".repeat(96) }
+}
+
+async fn preload(addr: &str, db: &str, n: u64) {
+    let mut c = Conn::connect(addr).await;
+    let mut i = 0;
+    while i < n {
+        let batch: Vec<Document> = (i..(i + 1000).min(n)).map(payload).collect();
+        i += batch.len() as u64;
+        check(&c.command(&doc! { "insert": "bench", "documents": batch, "$db": db }).await);
+    }
+}
+
+/// Latencies in microseconds.
+fn report(name: &str, lat: &mut [u64], elapsed: Duration) {
+    lat.sort_unstable();
+    let q = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0)
+    };
+    println!(
+        "{name}: {} ops in {:.2}s = {:.0} ops/s; latency p50 {} us, p99 {} us, max {} us",
+        lat.len(),
+        elapsed.as_secs_f64(),
+        lat.len() as f64 / elapsed.as_secs_f64(),
+        q(0.5),
+        q(0.99),
+        lat.last().copied().unwrap_or(0)
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    let db = args.db.clone();
+    match args.workload {
+        Workload::Branch => {
+            preload(&args.addr, &db, args.preload).await;
+            let mut c = Conn::connect(&args.addr).await;
+            let mut lat = Vec::new();
+            let start = Instant::now();
+            for i in 0..args.branches {
+                let t = Instant::now();
+                check(
+                    &c.command(&doc! { "createBranch": format!("b{i}"), "project": &db, "$db": "admin" })
+                        .await,
+                );
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            report(&format!("createBranch at {} documents", args.preload), &mut lat, start.elapsed());
+            return;
+        }
+        Workload::Find | Workload::Mixed => preload(&args.addr, &db, args.preload).await,
+        Workload::Insert => {}
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let next_id = Arc::new(AtomicU64::new(10_000_000));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections {
+        let (addr, db, stop, next_id) = (args.addr.clone(), db.clone(), stop.clone(), next_id.clone());
+        let (workload, preload) = (args.workload, args.preload.max(1));
+        tasks.push(tokio::spawn(async move {
+            let mut c = Conn::connect(&addr).await;
+            let mut lat = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let body = match workload {
+                    Workload::Insert => {
+                        let id = next_id.fetch_add(1, Ordering::Relaxed);
+                        doc! { "insert": "bench", "documents": [payload(id)], "$db": &db }
+                    }
+                    Workload::Find => {
+                        let id = rand::rng().random_range(0..preload) as i64;
+                        doc! { "find": "bench", "filter": {"_id": id}, "limit": 1, "singleBatch": true, "$db": &db }
+                    }
+                    Workload::Mixed => {
+                        let id = rand::rng().random_range(0..preload) as i64;
+                        if rand::rng().random_bool(0.5) {
+                            doc! { "find": "bench", "filter": {"_id": id}, "limit": 1, "singleBatch": true, "$db": &db }
+                        } else {
+                            doc! { "update": "bench", "updates": [{"q": {"_id": id}, "u": {"$inc": {"n": 1}}}], "$db": &db }
+                        }
+                    }
+                    Workload::Branch => unreachable!(),
+                };
+                let t = Instant::now();
+                check(&c.command(&body).await);
+                lat.push(t.elapsed().as_micros() as u64);
+            }
+            lat
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("task"));
+    }
+    let elapsed = start.elapsed();
+    report(&format!("{:?} with {} connections", args.workload, args.connections), &mut all, elapsed);
+}

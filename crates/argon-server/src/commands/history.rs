@@ -1,0 +1,83 @@
+//! `history`: a branch's entries from the WAL, newest first — the audit
+//! trail of who changed what (`argon log` over `--uri`).
+//!
+//! `{history: BRANCH, project, collection?, id?, fromLsn?, toLsn?, actor?, limit?}`
+//! → `{entries: [{lsn, time, entry}]}`. A branch's history is every commit
+//! on the timelines of its chain (its own, then its ancestors' below each
+//! fork point), plus the entries that created, reset, protected or deleted
+//! a branch of that name and the project's creation.
+
+use argon_store::{At, Entry, Lsn, Op};
+use argon_types::keycodec;
+use bson::{doc, Bson, Document};
+
+use super::{Call, Ctx};
+use crate::args::Args;
+use crate::error::{code, CmdResult, CommandError};
+
+pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let a = Args::new(&call.cmd, "history");
+    let branch = a.req_str("history")?.to_string();
+    let project = a.req_str("project")?.to_string();
+    crate::auth::check_project_read(ctx, &project)?;
+    let collection = a.str("collection")?.map(str::to_string);
+    let id = a.get("id").map(keycodec::encode);
+    let actor = a.str("actor")?.map(str::to_string);
+    let from = Lsn(a.non_negative("fromLsn")?.unwrap_or(1) as u64);
+    let to = a.non_negative("toLsn")?.map(|l| Lsn(l as u64));
+    let limit = a.non_negative("limit")?.map(|l| l as usize);
+    let snap = ctx.state.store.snapshot(&project, &branch, At::Head)?;
+    let chain = snap.view().chain.clone();
+    drop(snap);
+    let on_chain = |tl, lsn| chain.0.iter().any(|&(t, bound)| t == tl && lsn <= bound);
+    let mut out: Vec<Document> = Vec::new();
+    for r in ctx.state.store.log(from)? {
+        let (lsn, time, entry) = r?;
+        if to.is_some_and(|t| lsn > t) {
+            break;
+        }
+        if actor.as_deref().is_some_and(|a| entry.actor() != a) {
+            continue;
+        }
+        let keep = match &entry {
+            Entry::Commit(c) => {
+                on_chain(c.timeline, lsn)
+                    && c.ops.iter().any(|op| {
+                        let (coll, op_id) = match op {
+                            Op::Doc { coll, id, .. } => (coll, Some(id)),
+                            Op::CreateCollection { name, .. } | Op::DropCollection { name, .. } => {
+                                (name, None)
+                            }
+                            Op::RenameCollection { from, .. } => (from, None),
+                            Op::CreateIndex { coll, .. } | Op::DropIndex { coll, .. } => (coll, None),
+                        };
+                        collection.as_deref().is_none_or(|c| c == coll)
+                            && id
+                                .as_ref()
+                                .is_none_or(|want| op_id.is_some_and(|i| &keycodec::encode(i) == want))
+                    })
+            }
+            _ if collection.is_some() || id.is_some() => false,
+            Entry::CreateProject { project: p, .. } => *p == project,
+            Entry::DropProject { project: p, .. } => *p == project,
+            Entry::CreateBranch { project: p, branch: b, .. }
+            | Entry::DeleteBranch { project: p, branch: b, .. }
+            | Entry::ResetBranch { project: p, branch: b, .. }
+            | Entry::ProtectBranch { project: p, branch: b, .. } => *p == project && *b == branch,
+        };
+        if !keep {
+            continue;
+        }
+        let entry = bson::serialize_to_document(&entry).map_err(|e| {
+            CommandError::new(code::INTERNAL_ERROR, format!("cannot encode entry {lsn}: {e}"))
+        })?;
+        out.push(
+            doc! { "lsn": lsn.0 as i64, "time": Bson::DateTime(time.to_bson_datetime()), "entry": entry },
+        );
+    }
+    out.reverse();
+    if let Some(l) = limit {
+        out.truncate(l);
+    }
+    Ok(doc! { "entries": out })
+}
