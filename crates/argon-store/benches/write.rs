@@ -1,0 +1,98 @@
+//! Durable single-document inserts: 1 writer, and 64 concurrent writers
+//! sharing group commits, with `SyncMode::Always` (and `Never` to show the
+//! CPU-bound ceiling of the commit path without any fdatasync).
+//!
+//! Method: each writer calls `Store::write` with one `Insert` of a ~200-byte
+//! document and waits for it; every commit is acknowledged only after the
+//! group's one fdatasync (Always). Writers run for a fixed time; we report
+//! docs/s, the number of group commits (one fdatasync each in Always) and
+//! the average group size, next to the disk's raw fdatasync rate (4 KiB
+//! write + fdatasync in a loop, same filesystem).
+//!
+//! Run: `cargo bench -p argon-store --bench write` (optional filters:
+//! `-- always`, `-- never`; `ARGON_BENCH_SECS=n` per measurement, default 5).
+//! Reference numbers (date, machine, results) are in docs/BENCHMARKS.md,
+//! "Storage core (issue 2)".
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use argon_store::{Store, StoreOptions, SyncMode, WriteOp, WriteRequest};
+use common::*;
+
+fn secs() -> Duration {
+    let s = std::env::var("ARGON_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    Duration::from_secs_f64(s)
+}
+
+/// Runs `writers` threads inserting one document per request for `dur`.
+/// Returns (docs, elapsed, group commits, process CPU time).
+fn run(store: &Store, writers: usize, dur: Duration) -> (u64, Duration, u64, Duration) {
+    let done = AtomicU64::new(0);
+    let groups_before = store.stats().group_commits;
+    let start = Instant::now();
+    let cpu0 = process_cpu();
+    let deadline = start + dur;
+    std::thread::scope(|s| {
+        for t in 0..writers {
+            let store = store.clone();
+            let done = &done;
+            s.spawn(move || {
+                let mut i = 0i64;
+                let base = (t as i64 + 1) << 40;
+                while Instant::now() < deadline {
+                    let req = WriteRequest::new(PROJECT, "main")
+                        .op(WriteOp::Insert { coll: COLL.into(), doc: make_doc(base + i, 0) });
+                    store.write(req).expect("insert");
+                    i += 1;
+                }
+                done.fetch_add(i as u64, Ordering::Relaxed);
+            });
+        }
+    });
+    let elapsed = start.elapsed();
+    let cpu = process_cpu() - cpu0;
+    (done.load(Ordering::Relaxed), elapsed, store.stats().group_commits - groups_before, cpu)
+}
+
+fn main() {
+    if skip_unless_bench("write") {
+        return;
+    }
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let want = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    print_machine();
+    let dur = secs();
+
+    print_fdatasync(500);
+
+    for (name, sync) in [("always", SyncMode::Always), ("never", SyncMode::Never)] {
+        if !want(name) {
+            continue;
+        }
+        for writers in [1usize, 64] {
+            let dir = scratch_dir("write");
+            let store =
+                Store::open_with(dir.path(), StoreOptions { sync, ..Default::default() }).expect("open");
+            store.create_project(PROJECT).expect("project");
+            // Create the collection outside the measurement.
+            store.write(insert_req(-1..0)).expect("first insert");
+            let (docs, elapsed, groups, cpu) = run(&store, writers, dur);
+            let rate = docs as f64 / elapsed.as_secs_f64();
+            println!(
+                "insert sync={name} writers={writers}: {docs} docs in {:.1} s = {:.0} docs/s; {groups} group commits \
+                 ({:.0}/s, {:.1} docs/group){}; process CPU {:.1} us/doc (load {})",
+                elapsed.as_secs_f64(),
+                rate,
+                groups as f64 / elapsed.as_secs_f64(),
+                docs as f64 / groups.max(1) as f64,
+                if sync == SyncMode::Always { ", one fdatasync each" } else { "" },
+                us(cpu) / docs.max(1) as f64,
+                loadavg()
+            );
+            drop(store);
+        }
+    }
+}
