@@ -67,10 +67,16 @@ impl Cursors {
         self.map.lock().insert(id, cursor);
     }
 
-    /// Kills cursors; returns (killed, not found).
-    pub fn kill(&self, ids: &[i64]) -> (Vec<i64>, Vec<i64>) {
+    /// Kills cursors of namespace `ns` (`db.collection`, or a command
+    /// namespace of `db`); returns (killed, not found). A cursor of another
+    /// namespace counts as not found, so one project cannot kill another's.
+    pub fn kill(&self, ns: &str, ids: &[i64]) -> (Vec<i64>, Vec<i64>) {
         let mut map = self.map.lock();
-        ids.iter().partition(|id| map.remove(id).is_some())
+        let db = ns.split_once('.').map(|(d, _)| d).unwrap_or(ns);
+        ids.iter().partition(|id| {
+            let owned = map.get(id).is_some_and(|c| c.ns == ns || c.ns.starts_with(&format!("{db}.$cmd")));
+            owned && map.remove(id).is_some()
+        })
     }
 
     /// Closes the cursors of a session.

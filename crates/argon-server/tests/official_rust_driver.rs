@@ -151,3 +151,25 @@ async fn change_streams_deliver_inserts_updates_and_deletes() {
     assert_eq!(kinds, vec!["Insert", "Update", "Delete"]);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cursors_batch_and_are_killed_only_from_their_namespace() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let app = client.database("app");
+    app.collection::<Document>("c").insert_many((0..50).map(|i| doc! {"_id": i})).await.unwrap();
+    let r = app.run_command(doc! {"find": "c", "batchSize": 10}).await.unwrap();
+    let cursor = r.get_document("cursor").unwrap();
+    let id = cursor.get_i64("id").unwrap();
+    assert_eq!(cursor.get_array("firstBatch").unwrap().len(), 10);
+    // Another project cannot kill it.
+    let r = client.database("other").run_command(doc! {"killCursors": "c", "cursors": [id]}).await.unwrap();
+    assert_eq!(r.get_array("cursorsNotFound").unwrap(), &vec![Bson::Int64(id)]);
+    let r = app.run_command(doc! {"getMore": id, "collection": "c", "batchSize": 15}).await.unwrap();
+    assert_eq!(r.get_document("cursor").unwrap().get_array("nextBatch").unwrap().len(), 15);
+    let r = app.run_command(doc! {"killCursors": "c", "cursors": [id]}).await.unwrap();
+    assert_eq!(r.get_array("cursorsKilled").unwrap(), &vec![Bson::Int64(id)]);
+    let e = app.run_command(doc! {"getMore": id, "collection": "c"}).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(43));
+    server.stop().await;
+}

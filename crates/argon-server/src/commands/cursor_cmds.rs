@@ -64,7 +64,8 @@ pub fn kill_cursors(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             _ => Err(CommandError::type_mismatch("killCursors.cursors must hold longs")),
         })
         .collect::<CmdResult<_>>()?;
-    let (killed, not_found) = ctx.state.cursors.kill(&ids);
+    let coll = crate::args::collection_name(&call.cmd, "killCursors")?;
+    let (killed, not_found) = ctx.state.cursors.kill(&format!("{}.{coll}", call.db), &ids);
     Ok(doc! {
         "cursorsKilled": killed,
         "cursorsNotFound": not_found,
