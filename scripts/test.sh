@@ -20,14 +20,15 @@ cargo build --quiet --bin argon
 export ARGON_BIN="$CARGO_TARGET_DIR/debug/argon"
 
 echo "== Rust tests"
-cargo test --quiet --workspace --no-fail-fast 2>&1 | tee "$ROOT/target-test.log" | grep -E "^(test result|running|error|failures:|---- )|FAILED|panicked" || true
-if grep -qE "FAILED|error(\[|:)" "$ROOT/target-test.log"; then
-  echo "Rust tests failed; see above"
-  rust_failed=1
-else
-  rust_failed=0
+# The whole output goes to a log; the summary lines and any failure are shown.
+rust_failed=0
+cargo test --workspace --no-fail-fast >"$ROOT/.rust-test.log" 2>&1 || rust_failed=1
+grep -E "^(test result|     Running|   Doc-tests)|FAILED|panicked|^error" "$ROOT/.rust-test.log" || true
+if [ "$rust_failed" = 1 ]; then
+  echo "Rust tests failed; the failing tests' output:"
+  sed -n '/^failures:$/,/^test result/p' "$ROOT/.rust-test.log" | head -300
 fi
-rm -f "$ROOT/target-test.log"
+rm -f "$ROOT/.rust-test.log"
 
 echo "== Python driver tests (pymongo)"
 py_failed=0
