@@ -92,3 +92,12 @@ def test_aggregation_pipeline(db):
     assert unwound == [{"n": 3}]
     db.orders.aggregate([{"$match": {"cust": "a"}}, {"$out": "a_orders"}])
     assert db.a_orders.count_documents({}) == 2
+
+
+def test_merge_stage_merges_by_id(db):
+    db.src.insert_many([{"_id": 1, "a": 10}, {"_id": 2, "a": 20}])
+    db.dst.insert_many([{"_id": 1, "keep": True, "a": 0}])
+    db.src.aggregate([{"$merge": {"into": "dst"}}])
+    assert list(db.dst.find().sort("_id")) == [{"_id": 1, "keep": True, "a": 10}, {"_id": 2, "a": 20}]
+    db.src.aggregate([{"$merge": {"into": "dst", "whenMatched": "keepExisting", "whenNotMatched": "discard"}}])
+    assert db.dst.count_documents({}) == 2

@@ -138,10 +138,12 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
 /// Commits `$out` (replace the collection) or `$merge` (upsert by `_id`).
 async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> CmdResult<()> {
     let target = call.target(ctx)?;
-    let (coll, docs, replace_all) = match output {
-        Output::Out { coll, docs } => (coll, docs, true),
-        Output::Merge { coll, docs, spec: _ } => (coll, docs, false),
+    let (coll, docs, spec) = match output {
+        Output::Out { coll, docs } => (coll, docs, None),
+        Output::Merge { coll, docs, spec } => (coll, docs, Some(spec)),
     };
+    let replace_all = spec.is_none();
+    let spec = spec.unwrap_or_default();
     let mut ops = Vec::new();
     if replace_all {
         let exists = ctx
@@ -158,19 +160,68 @@ async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> Cmd
             ops.push(WriteOp::Insert { coll: coll.clone(), doc: super::crud_insert::prepare_document(&d)? });
         }
     } else {
+        // $merge on _id: whenMatched merge (default) | replace | keepExisting | fail,
+        // whenNotMatched insert (default) | discard | fail.
+        let when_matched = match spec.get("whenMatched") {
+            None => "merge".to_string(),
+            Some(Bson::String(s)) => s.clone(),
+            Some(_) => {
+                return Err(CommandError::new(
+                    crate::error::code::COMMAND_NOT_SUPPORTED,
+                    "$merge with a whenMatched pipeline is not supported yet",
+                ))
+            }
+        };
+        let when_not_matched = spec.get_str("whenNotMatched").unwrap_or("insert").to_string();
+        if spec.get("on").is_some_and(|on| {
+            on != &Bson::String("_id".into()) && on != &Bson::Array(vec![Bson::String("_id".into())])
+        }) {
+            return Err(CommandError::new(
+                crate::error::code::COMMAND_NOT_SUPPORTED,
+                "$merge supports on: \"_id\" only",
+            ));
+        }
+        let snap = ctx.state.store.snapshot(&target.project, &target.branch, argon_store::At::Head).ok();
         for d in docs {
             let d = super::crud_insert::prepare_document(&d)?;
             let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+            let existing = match &snap {
+                Some(s) => s.get(&coll, &id)?,
+                None => None,
+            };
+            let new_doc = match (existing, when_matched.as_str(), when_not_matched.as_str()) {
+                (None, _, "insert") => d,
+                (None, _, "discard") => continue,
+                (None, _, _) => {
+                    return Err(CommandError::new((13113, "MergeStageNoMatchingDocument"), format!("$merge could not find a matching document in the target collection for at least one document in the source collection: {id}")))
+                }
+                (Some(_), "replace", _) => d,
+                (Some(_), "keepExisting", _) => continue,
+                (Some(mut old), "merge", _) => {
+                    for (k, v) in d {
+                        old.insert(k, v);
+                    }
+                    old
+                }
+                (Some(_), "fail", _) => {
+                    let mut e = CommandError::new(crate::error::code::DUPLICATE_KEY, format!("E11000 duplicate key error collection: {}.{coll} index: _id_", target.project));
+                    e.extra = doc! { "keyPattern": {"_id": 1}, "keyValue": {"_id": id} };
+                    return Err(e);
+                }
+                (Some(_), other, _) => return Err(CommandError::bad_value(format!("invalid $merge whenMatched mode {other:?}"))),
+            };
             ops.push(WriteOp::Update {
                 coll: coll.clone(),
                 id,
-                doc: d,
+                doc: new_doc,
                 replace: true,
                 check: argon_store::Check::Blind,
             });
         }
+        if ops.is_empty() {
+            return Ok(());
+        }
     }
     crate::writes::submit(ctx, call, &target, ops, WriteMode::Atomic, None).await?;
-    let _ = doc! {};
     Ok(())
 }
