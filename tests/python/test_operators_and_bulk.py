@@ -101,3 +101,13 @@ def test_merge_stage_merges_by_id(db):
     assert list(db.dst.find().sort("_id")) == [{"_id": 1, "keep": True, "a": 10}, {"_id": 2, "a": 20}]
     db.src.aggregate([{"$merge": {"into": "dst", "whenMatched": "keepExisting", "whenNotMatched": "discard"}}])
     assert db.dst.count_documents({}) == 2
+
+
+def test_distinct_keeps_nested_arrays_and_positional_projection_in_find_and_modify(db):
+    db.c.insert_many([{"_id": 1, "tags": [1, [2, 3]]}, {"_id": 2, "tags": []}, {"_id": 3, "tags": 1}])
+    assert db.c.distinct("tags") == [1, [2, 3]]
+    db.g.insert_one({"_id": 1, "grades": [80, 95, 70]})
+    doc = db.g.find_one_and_update(
+        {"_id": 1, "grades": {"$gte": 90}}, {"$set": {"seen": True}}, projection={"grades.$": 1}
+    )
+    assert doc == {"_id": 1, "grades": [95]}

@@ -27,7 +27,7 @@ pub use entry::{Commit, DocOpKind, Entry, Op};
 pub use error::{Result, StoreError};
 pub use lock::DirLock;
 pub use meta::{Catalog, Chain, CollectionMeta, IndexMeta};
-pub use secondary::IndexDef;
+pub use secondary::{values_at, IndexDef};
 pub use snapshot::{decode_doc, ReadView, Scan, Snapshot};
 pub use store::{At, BranchInfo, LogReader, ProjectInfo, RestorePreview, Store, StoreOptions, StoreStats};
 pub use write::{Check, CommitOutcome, OpEffect, ReadBase, WriteMode, WriteOp, WriteRequest};

@@ -23,16 +23,11 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let mut seen = std::collections::BTreeMap::<Vec<u8>, Bson>::new();
     src.for_each(&coll, &mut |d| {
         if filter.matches(&d) {
-            for v in argon_query::path_values(&d, &key) {
-                match v {
-                    Bson::Array(items) => {
-                        for i in items {
-                            seen.entry(argon_types::keycodec::encode(i)).or_insert_with(|| i.clone());
-                        }
-                    }
-                    v => {
-                        seen.entry(argon_types::keycodec::encode(v)).or_insert_with(|| v.clone());
-                    }
+            // A terminal array contributes its elements (nested arrays stay
+            // whole), as the index key extraction does; an empty one nothing.
+            for v in argon_store::values_at(&d, &key) {
+                if !matches!(v, Bson::Undefined) {
+                    seen.entry(argon_types::keycodec::encode(&v)).or_insert(v);
                 }
             }
         }

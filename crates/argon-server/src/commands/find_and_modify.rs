@@ -44,11 +44,13 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             "Cannot specify both upsert=true and remove=true, or new=true with remove=true",
         ));
     }
+    // The query's filter lets a positional `$` projection find its element.
+    let filter = argon_query::Filter::parse(query)?;
     let project = |d: Option<Document>| -> CmdResult<Bson> {
         match (d, &fields) {
             (None, _) => Ok(Bson::Null),
             (Some(d), None) => Ok(Bson::Document(d)),
-            (Some(d), Some(p)) => Ok(Bson::Document(p.apply(&d, None)?)),
+            (Some(d), Some(p)) => Ok(Bson::Document(p.apply(&d, Some(&filter))?)),
         }
     };
     if remove {
