@@ -2,35 +2,10 @@
 //! "wrong types in every command field" must produce TypeMismatch, never a
 //! panic or a silent default.
 
+use argon_query::types::type_name;
 use bson::{Bson, Document};
 
 use crate::error::{CmdResult, CommandError};
-
-fn type_name(v: &Bson) -> &'static str {
-    match v {
-        Bson::Double(_) => "double",
-        Bson::String(_) => "string",
-        Bson::Document(_) => "object",
-        Bson::Array(_) => "array",
-        Bson::Binary(_) => "binData",
-        Bson::Undefined => "undefined",
-        Bson::ObjectId(_) => "objectId",
-        Bson::Boolean(_) => "bool",
-        Bson::DateTime(_) => "date",
-        Bson::Null => "null",
-        Bson::RegularExpression(_) => "regex",
-        Bson::DbPointer(_) => "dbPointer",
-        Bson::JavaScriptCode(_) => "javascript",
-        Bson::Symbol(_) => "symbol",
-        Bson::JavaScriptCodeWithScope(_) => "javascriptWithScope",
-        Bson::Int32(_) => "int",
-        Bson::Timestamp(_) => "timestamp",
-        Bson::Int64(_) => "long",
-        Bson::Decimal128(_) => "decimal",
-        Bson::MaxKey => "maxKey",
-        Bson::MinKey => "minKey",
-    }
-}
 
 fn mismatch(cmd: &str, field: &str, expected: &str, got: &Bson) -> CommandError {
     CommandError::type_mismatch(format!(

@@ -404,12 +404,7 @@ fn check_unique(
                 }
             }
             if clash {
-                let mut key_value = Document::new();
-                for f in &def.fields {
-                    let v =
-                        crate::secondary::values_at(doc, &f.path).into_iter().next().unwrap_or(Bson::Null);
-                    key_value.insert(f.path.clone(), v);
-                }
+                let key_value = key_value(&def, doc);
                 return Err(StoreError::DuplicateKey {
                     ns: ns.to_string(),
                     index: ix.name().to_string(),
@@ -744,12 +739,7 @@ fn check_existing_unique(
         let doc = crate::snapshot::decode_doc(bytes)?;
         for kv in def.key_values(&doc) {
             if !seen.insert(kv) {
-                let mut key_value = Document::new();
-                for f in &def.fields {
-                    let v =
-                        crate::secondary::values_at(&doc, &f.path).into_iter().next().unwrap_or(Bson::Null);
-                    key_value.insert(f.path.clone(), v);
-                }
+                let key_value = key_value(&def, &doc);
                 return Err(StoreError::DuplicateKey {
                     ns: ns.to_string(),
                     index: name.to_string(),
@@ -760,4 +750,14 @@ fn check_existing_unique(
         }
     }
     Ok(())
+}
+
+/// `{field: value}` of a duplicate key, for the error (drivers show it).
+fn key_value(def: &IndexDef, doc: &Document) -> Document {
+    let mut out = Document::new();
+    for f in &def.fields {
+        let v = crate::secondary::values_at(doc, &f.path).into_iter().next().unwrap_or(Bson::Null);
+        out.insert(f.path.clone(), v);
+    }
+    out
 }
