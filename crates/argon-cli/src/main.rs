@@ -122,6 +122,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("ARGON_LOG").unwrap_or_else(|_| default_log.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a terminal, not for log files and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
