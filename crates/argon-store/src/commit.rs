@@ -105,7 +105,9 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
     }
     // Closing (or failed): make what was written durable, then say so.
     let _ = wal.sync();
-    let _ = shared.index.env.force_sync();
+    if shared.index.env.force_sync().is_ok() && !shared.failed.load(Ordering::SeqCst) {
+        let _ = crate::session_marker::close(&shared.dir.join("index"));
+    }
     shared.closed.store(true, Ordering::SeqCst);
     // Fail anything still queued.
     while let Ok((_, reply)) = rx.try_recv() {

@@ -17,6 +17,7 @@ mod keys;
 mod lock;
 mod meta;
 mod secondary;
+mod session_marker;
 mod snapshot;
 mod store;
 mod write;

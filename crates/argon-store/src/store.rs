@@ -75,6 +75,8 @@ pub(crate) struct Shared {
     pub failed: AtomicBool,
     pub closed: AtomicBool,
     pub stats: Counters,
+    /// Whether this open rebuilt the index from the WAL.
+    pub index_rebuilt: bool,
 }
 
 struct Inner {
@@ -186,6 +188,9 @@ pub struct StoreStats {
     pub group_commits: u64,
     pub wal_bytes: u64,
     pub index_bytes: u64,
+    /// Whether opening rebuilt the index from the WAL (requested, index
+    /// missing or ahead of the WAL, or the machine went down with it open).
+    pub index_rebuilt: bool,
 }
 
 fn branch_info(meta: &Meta, project: &str, b: &BranchMeta) -> BranchInfo {
@@ -223,8 +228,15 @@ impl Store {
             WalOptions { sync: opts.sync, segment_bytes: opts.wal_segment_bytes, ..WalOptions::default() };
         let wal = Wal::open(&dir.join("wal"), wal_opts)?;
         let mut meta = index.load_meta()?;
-        if opts.rebuild_index || meta.counters.applied_lsn > wal.last_lsn() {
-            if !opts.rebuild_index {
+        let torn = crate::session_marker::open(&dir.join("index"), &crate::session_marker::boot_id())?;
+        if torn {
+            tracing::warn!(
+                "the machine went down while the index was open; rebuilding the index from the WAL"
+            );
+        }
+        let rebuilt = opts.rebuild_index || torn || meta.counters.applied_lsn > wal.last_lsn();
+        if rebuilt {
+            if !opts.rebuild_index && !torn {
                 tracing::warn!(
                     "index covers LSN {} but the WAL ends at {}; rebuilding the index from the WAL",
                     meta.counters.applied_lsn,
@@ -240,6 +252,7 @@ impl Store {
             index,
             visible_lsn: AtomicU64::new(meta.counters.applied_lsn.0),
             visible_time: AtomicI64::new(meta.counters.applied_time.0),
+            index_rebuilt: rebuilt,
             meta: RwLock::new(Arc::new(meta)),
             failed: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -581,6 +594,7 @@ impl Store {
             group_commits: self.shared().stats.groups.load(Ordering::Relaxed),
             wal_bytes: dir_bytes(self.dir().join("wal")),
             index_bytes: dir_bytes(self.dir().join("index")),
+            index_rebuilt: self.shared().index_rebuilt,
         }
     }
 }

@@ -46,3 +46,28 @@ fn a_second_opener_is_told_who_holds_the_data_dir() {
         Ok(_) => panic!("second open succeeded"),
     }
 }
+
+#[test]
+fn an_index_left_open_by_a_machine_crash_is_rebuilt() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_project("app").unwrap();
+        insert(&store, "app", "main", "c", doc_v(1, 1));
+        assert!(!store.stats().index_rebuilt);
+    }
+    let marker = dir.path().join("index").join("SESSION");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "clean");
+    // A process crash: unclean, same boot — the index is trusted.
+    let this_boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    std::fs::write(&marker, this_boot.trim()).unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store.stats().index_rebuilt);
+    }
+    // A machine crash: unclean on another boot — rebuilt from the WAL.
+    std::fs::write(&marker, "some-earlier-boot").unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.stats().index_rebuilt);
+    assert_eq!(read_all(&store, "app", "main", "c", At::Head), vec![(1, 1)]);
+}
