@@ -317,38 +317,15 @@ impl Backend for Local {
         for p in self.store.projects() {
             let mut branches = Vec::new();
             for b in self.store.branches(&p.name)? {
-                let snap = self.store.snapshot(&p.name, &b.name, At::Head)?;
-                // Versions above the fork point of the first ancestor were
-                // written on the branch's own timeline.
-                let inherited_bound = snap.view().chain.0.get(1).map(|&(_, l)| l);
-                let names: Vec<String> = snap.collections().map(|(n, _)| n.clone()).collect();
-                let (mut docs, mut own, mut copy) = (0u64, 0u64, 0u64);
-                for name in names {
-                    let mut scan = snap.scan(&name)?;
-                    while let Some((_, bytes)) = scan.next_raw()? {
-                        docs += 1;
-                        copy += bytes.len() as u64;
-                        bar.inc(1);
-                        let is_own = match inherited_bound {
-                            None => true,
-                            Some(bound) => {
-                                let doc = argon_store::decode_doc(bytes)?;
-                                let id = doc.get("_id").cloned().unwrap_or(bson::Bson::Null);
-                                snap.version_lsn(&name, &id)?.is_some_and(|l| l > bound)
-                            }
-                        };
-                        if is_own {
-                            own += bytes.len() as u64;
-                        }
-                    }
-                }
+                let s = self.store.branch_storage(&p.name, &b.name)?;
+                bar.inc(s.documents);
                 branches.push(BranchStorage {
                     name: b.name.clone(),
                     parent: b.parent.clone(),
-                    documents: docs,
-                    own_bytes: Some(own),
-                    shared_bytes: Some(copy - own),
-                    copy_bytes: copy,
+                    documents: s.documents,
+                    own_bytes: Some(s.own_bytes),
+                    shared_bytes: Some(s.shared_bytes),
+                    copy_bytes: s.copy_bytes(),
                 });
             }
             projects.push(ProjectStorage {

@@ -477,32 +477,37 @@ impl Backend for Remote {
     }
 
     fn storage(&self) -> Result<Storage> {
-        let s = self.server_status()?;
-        let a = sub(&s, "argon")?;
+        let r = self.admin(doc! { "storageInfo": 1 })?;
         let mut projects = Vec::new();
-        for p in self.projects()? {
+        for p in r
+            .get_array("projects")
+            .map_err(|_| CliError::new("storageInfo returned no projects"))?
+            .iter()
+            .filter_map(Bson::as_document)
+        {
             let mut branches = Vec::new();
-            for b in self.branches(&p.name)? {
-                let db = self.client().database(&b.database);
-                let stats = self.rt.block_on(async { db.run_command(doc! { "dbStats": 1 }).await });
-                let stats = stats.map_err(|e| self.err(e))?;
+            for b in p
+                .get_array("branches")
+                .map(|a| a.iter().filter_map(Bson::as_document).collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
                 branches.push(BranchStorage {
-                    name: b.name,
-                    parent: b.parent,
-                    documents: int(&stats, "objects"),
-                    own_bytes: None,
-                    shared_bytes: None,
-                    copy_bytes: int(&stats, "dataSize"),
+                    name: b.get_str("name").unwrap_or_default().to_string(),
+                    parent: b.get_str("parent").ok().map(str::to_string),
+                    documents: int(b, "documents"),
+                    own_bytes: Some(int(b, "own_bytes")),
+                    shared_bytes: Some(int(b, "shared_bytes")),
+                    copy_bytes: int(b, "copy_bytes"),
                 });
             }
             projects.push(ProjectStorage {
-                name: p.name,
-                own_bytes: None,
+                name: p.get_str("name").unwrap_or_default().to_string(),
+                own_bytes: Some(branches.iter().filter_map(|b| b.own_bytes).sum()),
                 copy_bytes: branches.iter().map(|b| b.copy_bytes).sum(),
                 branches,
             });
         }
-        Ok(Storage { wal_bytes: int(a, "walBytes"), index_bytes: int(a, "indexBytes"), projects })
+        Ok(Storage { wal_bytes: int(&r, "wal_bytes"), index_bytes: int(&r, "index_bytes"), projects })
     }
 }
 

@@ -64,15 +64,14 @@ fn status_metrics_health_and_storage_report_the_data_dir() {
         let main = p["branches"].as_array().unwrap().iter().find(|b| b["name"] == "main").unwrap();
         assert_eq!((feat["documents"].as_u64(), main["documents"].as_u64()), (Some(3), Some(2)));
         assert!(feat["copy_bytes"].as_u64().unwrap() > main["copy_bytes"].as_u64().unwrap());
-        if let Mode::DataDir(_) = m {
-            // feat owns only the document written on it; the rest it shares with main.
-            assert_eq!(feat["shared_bytes"], main["copy_bytes"], "{st}");
-            assert_eq!(
-                feat["own_bytes"].as_u64().unwrap() + feat["shared_bytes"].as_u64().unwrap(),
-                feat["copy_bytes"].as_u64().unwrap()
-            );
-            assert_eq!(main["own_bytes"], main["copy_bytes"]);
-        }
+        // In both modes: feat owns only the document written on it; the
+        // rest it shares with main.
+        assert_eq!(feat["shared_bytes"], main["copy_bytes"], "{}: {st}", m.name());
+        assert_eq!(
+            feat["own_bytes"].as_u64().unwrap() + feat["shared_bytes"].as_u64().unwrap(),
+            feat["copy_bytes"].as_u64().unwrap()
+        );
+        assert_eq!(main["own_bytes"], main["copy_bytes"]);
         assert!(m.ok(&["storage"]).contains("AS A COPY"));
     });
 }

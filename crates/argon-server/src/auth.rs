@@ -80,7 +80,7 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "abortTransaction" | "killSessions" | "usersInfo" | "createUser" | "updateUser" | "dropUser"
         | "createProject" | "dropProject" | "createBranch" | "deleteBranch" | "protectBranch"
         | "unprotectBranch" | "resetBranch" | "restorePreview" | "timeTravelInfo" | "branchInfo"
-        | "listBranches" | "history" => Need::Authenticated,
+        | "listBranches" | "history" | "storageInfo" => Need::Authenticated,
 
         "serverStatus" | "hostInfo" | "getCmdLineOpts" | "getLog" | "currentOp" | "killOp"
         | "killAllSessions" => Need::ServerAdmin,

@@ -30,5 +30,7 @@ pub use lock::DirLock;
 pub use meta::{Catalog, Chain, CollectionMeta, IndexMeta};
 pub use secondary::{values_at, IndexDef};
 pub use snapshot::{decode_doc, ReadView, Scan, Snapshot};
-pub use store::{At, BranchInfo, LogReader, ProjectInfo, RestorePreview, Store, StoreOptions, StoreStats};
+pub use store::{
+    At, BranchInfo, BranchStorage, LogReader, ProjectInfo, RestorePreview, Store, StoreOptions, StoreStats,
+};
 pub use write::{Check, CommitOutcome, OpEffect, ReadBase, WriteMode, WriteOp, WriteRequest};

@@ -276,6 +276,12 @@ impl<'t> Scan<'t> {
     /// The next visible entry as (sub-key, payload): for a collection
     /// (encoded `_id`, BSON bytes); for an index (entry key, encoded `_id`).
     pub fn next_raw(&mut self) -> Result<Option<(&'t [u8], &'t [u8])>> {
+        Ok(self.next_raw_with_level()?.map(|(k, v, _)| (k, v)))
+    }
+
+    /// Like [`Scan::next_raw`], plus the position in the chain of the
+    /// timeline the entry came from (0: the branch's own timeline).
+    pub fn next_raw_with_level(&mut self) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
         loop {
             let mut min: Option<&'t [u8]> = None;
             let mut winner = None;
@@ -296,7 +302,7 @@ impl<'t> Scan<'t> {
             }
             if let Some(bytes) = value {
                 self.last = Some(id);
-                return Ok(Some((id, bytes)));
+                return Ok(Some((id, bytes, w)));
             }
         }
     }

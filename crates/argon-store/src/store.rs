@@ -177,6 +177,26 @@ pub struct RestorePreview {
     pub catalog_changes: Vec<String>,
 }
 
+/// What one branch's visible data costs, and what copying it would.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BranchStorage {
+    pub project: String,
+    pub branch: String,
+    /// Visible documents.
+    pub documents: u64,
+    /// Bytes of visible documents written on the branch's own timeline.
+    pub own_bytes: u64,
+    /// Bytes of visible documents it shares with its ancestors.
+    pub shared_bytes: u64,
+}
+
+impl BranchStorage {
+    /// What a full copy of the branch would have written.
+    pub fn copy_bytes(&self) -> u64 {
+        self.own_bytes + self.shared_bytes
+    }
+}
+
 /// Counters for `status` and metrics.
 #[derive(Clone, Debug, Default)]
 pub struct StoreStats {
@@ -565,6 +585,27 @@ impl Store {
             }
         }
         Ok(preview)
+    }
+
+    /// Storage accounting for one branch: visible documents and bytes,
+    /// split into those written on its own timeline and those shared with
+    /// its ancestors (a scan of the branch's visible data).
+    pub fn branch_storage(&self, project: &str, branch: &str) -> Result<BranchStorage> {
+        let snap = self.snapshot(project, branch, At::Head)?;
+        let mut out = BranchStorage { project: project.into(), branch: branch.into(), ..Default::default() };
+        let names: Vec<String> = snap.collections().map(|(n, _)| n.clone()).collect();
+        for name in names {
+            let mut scan = snap.scan(&name)?;
+            while let Some((_, bytes, level)) = scan.next_raw_with_level()? {
+                out.documents += 1;
+                if level == 0 {
+                    out.own_bytes += bytes.len() as u64;
+                } else {
+                    out.shared_bytes += bytes.len() as u64;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The log from `from` up to the newest visible entry, decoded. This

@@ -75,3 +75,23 @@ fn branch_creation_copies_nothing_and_is_independent_of_size() {
     assert!(after < before + 5000 * 20, "index grew from {before} to {after}");
     assert_eq!(read_all(&store, "app", "b7", "c", At::Head).len(), 5000);
 }
+
+#[test]
+fn storage_accounting_splits_own_and_shared_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.create_project("app").unwrap();
+    for i in 0..10 {
+        insert(&store, "app", "main", "c", doc_v(i, i));
+    }
+    store.create_branch("app", "b", "main", At::Head).unwrap();
+    put(&store, "app", "b", "c", doc_v(1, 100));
+    insert(&store, "app", "b", "c", doc_v(50, 1));
+    let main = store.branch_storage("app", "main").unwrap();
+    let b = store.branch_storage("app", "b").unwrap();
+    assert_eq!((main.documents, main.shared_bytes), (10, 0));
+    assert_eq!(b.documents, 11);
+    let one = doc_v(1, 100).to_vec().unwrap().len() as u64;
+    assert_eq!(b.own_bytes, 2 * one, "two documents written on the branch");
+    assert_eq!(b.copy_bytes(), main.copy_bytes() + one, "a copy holds every visible document");
+}

@@ -24,6 +24,7 @@ mod handshake;
 mod history;
 mod indexes;
 mod list;
+mod storage_info;
 mod transactions;
 
 use std::sync::Arc;
@@ -315,6 +316,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "saslContinue" => auth_cmds::sasl_continue(ctx, call),
         "saslStart" => auth_cmds::sasl_start(ctx, call),
         "serverStatus" => diagnostics::server_status(ctx, call),
+        "storageInfo" => storage_info::run(ctx, call).await,
         "timeTravelInfo" => admin_branch::time_travel_info(ctx, call),
         "unprotectBranch" => admin_branch::protect_branch(ctx, call, false).await,
         "update" => crud_update::run(ctx, call).await,
@@ -381,6 +383,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "saslContinue",
     "saslStart",
     "serverStatus",
+    "storageInfo",
     "timeTravelInfo",
     "unprotectBranch",
     "update",
