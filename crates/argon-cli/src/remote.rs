@@ -465,7 +465,14 @@ impl Backend for Remote {
                 checks.push(Check::new("wal_fsync_latency", "unknown", None, why));
             }
         }
-        checks.push(Check::new("index_lag", "unknown", None, "the server does not report its WAL end yet"));
+        let lag = s.get_document("argon").ok().and_then(|a| opt_int(a, "indexLag"));
+        checks.push(match lag {
+            Some(0) => Check::new("index_lag", "ok", Some(0.0), "the index is caught up"),
+            Some(n) if n > 0 => {
+                Check::new("index_lag", "warn", Some(n as f64), format!("{n} WAL records not in the index"))
+            }
+            _ => Check::new("index_lag", "fail", None, "the server cannot read its WAL"),
+        });
         let cursors = open_cursors(&s).unwrap_or(0);
         checks.push(Check::new(
             "open_cursors",

@@ -56,6 +56,8 @@ fn status_metrics_health_and_storage_report_the_data_dir() {
         for want in ["disk_space", "wal_fsync_latency", "index_lag", "open_cursors"] {
             assert!(names.contains(&want), "{}: {names:?}", m.name());
         }
+        let lag = h["checks"].as_array().unwrap().iter().find(|c| c["name"] == "index_lag").unwrap();
+        assert_eq!(lag["status"], "ok", "{}: {lag}", m.name());
 
         let st = m.json(&["storage"]);
         let p = &st["projects"][0];

@@ -587,6 +587,18 @@ impl Store {
         Ok(preview)
     }
 
+    /// WAL records written but not yet applied to the index (the index is
+    /// maintained in the commit, so this is 0 except while a group commit
+    /// is between its WAL write and its index commit).
+    pub fn index_lag(&self) -> Result<u64> {
+        let mut n = 0;
+        for r in WalReader::open(&self.dir().join("wal"), self.visible_lsn().next())? {
+            r?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// Storage accounting for one branch: visible documents and bytes,
     /// split into those written on its own timeline and those shared with
     /// its ancestors (a scan of the branch's visible data).

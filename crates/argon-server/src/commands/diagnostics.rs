@@ -44,6 +44,7 @@ pub fn server_status(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document>
         },
         "argon": {
             "visibleLsn": st.visible_lsn.0 as i64,
+            "indexLag": s.store.index_lag().map(|n| n as i64).unwrap_or(-1),
             "projects": st.projects as i64,
             "branches": st.branches as i64,
             "timelines": st.timelines as i64,
