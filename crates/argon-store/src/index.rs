@@ -8,7 +8,8 @@
 //!
 //! Tables:
 //! - `docs`: versioned documents, see [`crate::keys`].
-//! - `projects`: name → project (with its branches), BSON.
+//! - `projects`: name → project, BSON.
+//! - `branches`: project | 0 | branch → branch, BSON (one row per branch).
 //! - `timelines`: id → timeline, BSON.
 //! - `catalogs`: timeline | LSN → catalog as of that LSN, BSON.
 //! - `times`: commit time | LSN → (), to map a time to an LSN.
@@ -45,6 +46,7 @@ pub struct Index {
     state: Database<Bytes, Bytes>,
     /// Versioned secondary index entries, see [`crate::secondary`].
     pub idx: Database<Bytes, Bytes>,
+    branches: Database<Bytes, Bytes>,
 }
 
 const COUNTERS_KEY: &[u8] = b"counters";
@@ -63,6 +65,10 @@ fn time_key(time: CommitTime, lsn: Lsn) -> [u8; 16] {
     k[..8].copy_from_slice(&((time.0 as u64) ^ (1 << 63)).to_be_bytes());
     k[8..].copy_from_slice(&lsn.to_be_bytes());
     k
+}
+
+fn branch_key(project: &str, branch: &str) -> Vec<u8> {
+    [project.as_bytes(), &[0], branch.as_bytes()].concat()
 }
 
 fn catalog_key(tl: TimelineId, lsn: Lsn) -> [u8; 16] {
@@ -94,8 +100,9 @@ impl Index {
         let times = env.create_database(&mut wtxn, Some("times"))?;
         let state = env.create_database(&mut wtxn, Some("state"))?;
         let idx = env.create_database(&mut wtxn, Some("idx"))?;
+        let branches = env.create_database(&mut wtxn, Some("branches"))?;
         wtxn.commit()?;
-        Ok(Index { env, docs, projects, timelines, catalogs, times, state, idx })
+        Ok(Index { env, docs, projects, timelines, catalogs, times, state, idx, branches })
     }
 
     /// Loads all metadata (small: projects, branches, timelines, catalogs).
@@ -109,6 +116,14 @@ impl Index {
             let (_, v) = r?;
             let p: ProjectMeta = from_bson(v, "project")?;
             meta.projects.insert(p.name.clone(), Arc::new(p));
+        }
+        for r in self.branches.iter(&txn)? {
+            let (k, v) = r?;
+            let project = k.split(|b| *b == 0).next().map(String::from_utf8_lossy).unwrap_or_default();
+            let b: BranchMeta = from_bson(v, "branch")?;
+            if let Some(p) = meta.projects.get_mut(project.as_ref()) {
+                Arc::make_mut(p).branches.insert(b.name.clone(), b);
+            }
         }
         for r in self.timelines.iter(&txn)? {
             let (_, v) = r?;
@@ -150,6 +165,14 @@ impl Index {
 
     fn put_project(&self, w: &mut RwTxn, p: &ProjectMeta) -> Result<()> {
         self.projects.put(w, p.name.as_bytes(), &to_bson(p)?)?;
+        for b in p.branches.values() {
+            self.put_branch(w, &p.name, b)?;
+        }
+        Ok(())
+    }
+
+    fn put_branch(&self, w: &mut RwTxn, project: &str, b: &BranchMeta) -> Result<()> {
+        self.branches.put(w, &branch_key(project, &b.name), &to_bson(b)?)?;
         Ok(())
     }
 
@@ -247,6 +270,15 @@ impl Index {
             Entry::DropProject { project, .. } => {
                 meta.projects.remove(project);
                 self.projects.delete(w, project.as_bytes())?;
+                let prefix = branch_key(project, "");
+                let end = keys::prefix_end(&prefix);
+                self.branches.delete_range(
+                    w,
+                    &(
+                        std::ops::Bound::Included(prefix.as_slice()),
+                        std::ops::Bound::Excluded(end.as_slice()),
+                    ),
+                )?;
             }
             Entry::CreateBranch {
                 project,
@@ -268,18 +300,18 @@ impl Index {
                     expires_at: expires_at_ms.map(CommitTime::from_millis),
                     protected: false,
                 };
-                self.update_project(w, meta, project, |p| {
+                self.update_project(w, meta, project, branch, |p| {
                     p.branches.insert(branch.clone(), b);
                 })?;
                 self.new_timeline(w, meta, *timeline, project, Some((*ancestor, *fork_lsn)), lsn, time)?;
             }
             Entry::DeleteBranch { project, branch, .. } => {
-                self.update_project(w, meta, project, |p| {
+                self.update_project(w, meta, project, branch, |p| {
                     p.branches.remove(branch);
                 })?;
             }
             Entry::ResetBranch { project, branch, timeline, ancestor, to_lsn, .. } => {
-                self.update_project(w, meta, project, |p| {
+                self.update_project(w, meta, project, branch, |p| {
                     if let Some(b) = p.branches.get_mut(branch) {
                         b.timeline = *timeline;
                     }
@@ -287,7 +319,7 @@ impl Index {
                 self.new_timeline(w, meta, *timeline, project, Some((*ancestor, *to_lsn)), lsn, time)?;
             }
             Entry::ProtectBranch { project, branch, protected, .. } => {
-                self.update_project(w, meta, project, |p| {
+                self.update_project(w, meta, project, branch, |p| {
                     if let Some(b) = p.branches.get_mut(branch) {
                         b.protected = *protected;
                     }
@@ -301,11 +333,13 @@ impl Index {
         Ok(())
     }
 
+    /// Changes one branch of a project and persists just that branch's row.
     fn update_project(
         &self,
         w: &mut RwTxn,
         meta: &mut Meta,
         project: &str,
+        branch: &str,
         f: impl FnOnce(&mut ProjectMeta),
     ) -> Result<()> {
         let p = meta
@@ -314,7 +348,13 @@ impl Index {
             .ok_or_else(|| StoreError::Corrupt(format!("WAL entry names unknown project {project:?}")))?;
         let p = Arc::make_mut(p);
         f(p);
-        self.put_project(w, p)
+        match p.branches.get(branch) {
+            Some(b) => self.put_branch(w, project, b),
+            None => {
+                self.branches.delete(w, &branch_key(project, branch))?;
+                Ok(())
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]

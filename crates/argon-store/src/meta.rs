@@ -42,6 +42,9 @@ pub struct ProjectMeta {
     pub name: String,
     pub created_lsn: Lsn,
     pub created_at: CommitTime,
+    /// Stored one row per branch (see [`crate::index`]), so a branch
+    /// operation writes one small row however many branches exist.
+    #[serde(skip)]
     pub branches: BTreeMap<String, BranchMeta>,
 }
 

@@ -152,9 +152,6 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
                     if let Some(t) = other {
                         ctx.state.sessions.put_txn(key, t);
                     }
-                    if name == "abortTransaction" || name == "commitTransaction" {
-                        // Handled below with the right error.
-                    }
                     return Err(CommandError::new(
                         code::NO_SUCH_TRANSACTION,
                         format!("Transaction with txnNumber {number} has been aborted or does not exist"),
