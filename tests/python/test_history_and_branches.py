@@ -2,6 +2,7 @@
 transactions with with_transaction, change streams."""
 
 import threading
+import time
 
 import pytest
 from bson import Timestamp
@@ -91,3 +92,10 @@ def test_change_stream_with_pre_and_post_images(db):
     with db.c.watch(resume_after=events[0]["_id"]) as again:
         ev = again.next()
         assert ev["operationType"] == "update"
+
+
+def test_a_transaction_may_create_the_database(client):
+    name = f"txnnew{int(time.time() * 1000) % 1000000}"
+    with client.start_session() as s:
+        s.with_transaction(lambda session: client[name].c.insert_one({"_id": 1}, session=session))
+    assert client[name].c.find_one() == {"_id": 1}

@@ -45,7 +45,23 @@ pub async fn submit(
         }
         if txn.view.is_none() {
             // The transaction's snapshot starts at its first operation.
-            let snap = ctx.state.store.snapshot(&target.project, &target.branch, argon_store::At::Head)?;
+            let store = &ctx.state.store;
+            let snap = match store.snapshot(&target.project, &target.branch, argon_store::At::Head) {
+                // MongoDB creates a database on its first write, also inside a
+                // transaction: create the (empty) project, then snapshot it.
+                Err(StoreError::ProjectNotFound(_)) if target.branch == argon_types::names::MAIN_BRANCH => {
+                    let (s, p) = (store.clone(), target.project.clone());
+                    let created = tokio::task::spawn_blocking(move || s.create_project(&p))
+                        .await
+                        .map_err(|e| CommandError::new(crate::error::code::INTERNAL_ERROR, e.to_string()))?;
+                    match created {
+                        Ok(_) | Err(StoreError::ProjectExists(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    store.snapshot(&target.project, &target.branch, argon_store::At::Head)?
+                }
+                other => other?,
+            };
             txn.view = Some(snap.view().clone());
             txn.target = Some(target.clone());
         }
