@@ -378,9 +378,21 @@ mod tests {
         wal.append(CommitTime(1), b"one").unwrap();
         wal.commit().unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while !matches!(wal.append(CommitTime(2), b"x"), Err(WalError::Poisoned)) {
+        // The background thread may poison the WAL between an append and
+        // its commit, so either call can be the first to refuse.
+        loop {
+            let appended = wal.append(CommitTime(2), b"x");
+            if matches!(appended, Err(WalError::Poisoned)) {
+                break;
+            }
+            appended.unwrap();
+            match wal.commit() {
+                Err(WalError::Poisoned) => break,
+                other => {
+                    other.unwrap();
+                }
+            }
             assert!(std::time::Instant::now() < deadline, "background failure never poisoned the WAL");
-            wal.commit().unwrap();
             std::thread::sleep(every);
         }
         assert_eq!(wal.durable_lsn(), Lsn(0));
