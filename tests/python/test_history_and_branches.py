@@ -79,7 +79,9 @@ def test_change_stream_with_pre_and_post_images(db):
         db.c.update_one({"_id": 1}, {"$set": {"v": 2}})
         db.c.delete_one({"_id": 1})
         events = []
+        deadline = time.time() + 20
         while len(events) < 3:
+            assert time.time() < deadline, f"change events never arrived: {events}"
             ev = stream.try_next()
             if ev is not None:
                 events.append(ev)
@@ -90,7 +92,11 @@ def test_change_stream_with_pre_and_post_images(db):
     assert events[2]["fullDocumentBeforeChange"] == {"_id": 1, "v": 2}
     # Resume after the first event replays the rest.
     with db.c.watch(resume_after=events[0]["_id"]) as again:
-        ev = again.next()
+        deadline = time.time() + 20
+        ev = again.try_next()
+        while ev is None:
+            assert time.time() < deadline, "no event after the resume token"
+            ev = again.try_next()
         assert ev["operationType"] == "update"
 
 

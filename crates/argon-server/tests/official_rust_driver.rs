@@ -142,7 +142,9 @@ async fn change_streams_deliver_inserts_updates_and_deletes() {
     coll.update_one(doc! {"_id": 1}, doc! {"$set": {"v": 2}}).await.unwrap();
     coll.delete_one(doc! {"_id": 1}).await.unwrap();
     let mut kinds = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     while kinds.len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "change events never arrived: {kinds:?}");
         let ev = stream.next_if_any().await.unwrap();
         if let Some(ev) = ev {
             kinds.push(format!("{:?}", ev.operation_type));
