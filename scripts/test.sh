@@ -22,7 +22,8 @@ export ARGON_BIN="$CARGO_TARGET_DIR/debug/argon"
 echo "== Rust tests"
 # The whole output goes to a log; the summary lines and any failure are shown.
 rust_failed=0
-cargo test --workspace --no-fail-fast >"$ROOT/.rust-test.log" 2>&1 || rust_failed=1
+# A hung test must fail the run, not stall it: 40 minutes at most.
+timeout 2400 cargo test --workspace --no-fail-fast >"$ROOT/.rust-test.log" 2>&1 || rust_failed=1
 grep -E "^(test result|     Running|   Doc-tests)|FAILED|panicked|^error" "$ROOT/.rust-test.log" || true
 if [ "$rust_failed" = 1 ]; then
   echo "Rust tests failed; the failing tests' output:"
@@ -32,11 +33,11 @@ rm -f "$ROOT/.rust-test.log"
 
 echo "== Python driver tests (pymongo)"
 py_failed=0
-.venv/bin/python -m pytest -q tests/python || py_failed=1
+.venv/bin/python -m pytest -q --timeout=120 tests/python || py_failed=1
 
 echo "== Node driver tests (mongodb, mongoose, mongosh)"
 node_failed=0
-(cd tests/node && node --test --test-concurrency=1 ./*.test.mjs) || node_failed=1
+(cd tests/node && node --test --test-concurrency=1 --test-timeout=120000 ./*.test.mjs) || node_failed=1
 
 if [ "$rust_failed$py_failed$node_failed" != "000" ]; then
   echo "FAILED: rust=$rust_failed python=$py_failed node=$node_failed"
