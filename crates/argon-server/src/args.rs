@@ -132,3 +132,11 @@ pub fn collection_name(cmd: &Document, name: &str) -> CmdResult<String> {
         None => Err(missing(name, name)),
     }
 }
+
+/// The statements of a write command (`updates`, `deletes`) and its
+/// `ordered` flag (default true).
+pub fn statements(cmd: &Document, name: &str, field: &str) -> CmdResult<(Vec<Document>, bool)> {
+    let a = Args::new(cmd, name);
+    let stmts = a.docs(field)?.ok_or_else(|| missing(name, field))?.into_iter().cloned().collect();
+    Ok((stmts, a.bool("ordered")?.unwrap_or(true)))
+}

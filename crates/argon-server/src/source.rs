@@ -149,11 +149,7 @@ impl Source<'_> {
                 }
                 if sort.is_none() {
                     // Index order is not _id order; keep find's natural order.
-                    out.sort_by(|a, b| {
-                        let ka = keycodec::encode(a.get("_id").unwrap_or(&Bson::Null));
-                        let kb = keycodec::encode(b.get("_id").unwrap_or(&Bson::Null));
-                        ka.cmp(&kb)
-                    });
+                    out.sort_by_cached_key(|d| keycodec::encode(d.get("_id").unwrap_or(&Bson::Null)));
                 }
             }
             Plan::CollScan => {

@@ -12,14 +12,7 @@ use crate::writes;
 
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "delete")?;
-    let a = Args::new(&call.cmd, "delete");
-    let stmts: Vec<Document> = a
-        .docs("deletes")?
-        .ok_or_else(|| crate::args::missing("delete", "deletes"))?
-        .into_iter()
-        .cloned()
-        .collect();
-    let ordered = a.bool("ordered")?.unwrap_or(true);
+    let (stmts, ordered) = crate::args::statements(&call.cmd, "delete", "deletes")?;
     let target = call.target(ctx)?;
     target.writable()?;
     ctx.state.metrics.ops_delete.fetch_add(stmts.len() as u64, std::sync::atomic::Ordering::Relaxed);

@@ -39,8 +39,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let indexes: Vec<usize> = ops.iter().map(|(i, _)| *i).collect();
     let mode = if ordered { WriteMode::Ordered } else { WriteMode::Unordered };
     let mut n = 0i64;
-    let mut write_errors: Vec<(usize, Document)> =
-        pre_errors.iter().map(|(i, e)| (*i, e.to_write_error(*i))).collect();
+    let mut write_errors: Vec<(usize, CommandError)> = pre_errors;
     if !ops.is_empty() {
         let outcome =
             writes::submit(ctx, call, &target, ops.into_iter().map(|(_, o)| o).collect(), mode, None).await?;
@@ -49,7 +48,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                 Ok(_) => n += 1,
                 Err(e) => {
                     let i = indexes[pos];
-                    write_errors.push((i, CommandError::from(e).to_write_error(i)));
+                    write_errors.push((i, CommandError::from(e)));
                 }
             }
         }
@@ -62,22 +61,11 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     if !write_errors.is_empty() {
         if call.txn.is_some() {
             // Inside a transaction the statement fails as a whole.
-            let (_, e) = write_errors.remove(0);
-            let mut err = CommandError::new(
-                (e.get_i32("code").unwrap_or(1), "DuplicateKey"),
-                e.get_str("errmsg").unwrap_or_default(),
-            );
-            if let Ok(kp) = e.get_document("keyPattern") {
-                err.extra.insert("keyPattern", kp.clone());
-            }
-            if let Ok(kv) = e.get_document("keyValue") {
-                err.extra.insert("keyValue", kv.clone());
-            }
-            return Err(err);
+            return Err(write_errors.remove(0).1);
         }
         reply.insert(
             "writeErrors",
-            write_errors.into_iter().map(|(_, d)| Bson::Document(d)).collect::<Vec<_>>(),
+            write_errors.into_iter().map(|(i, e)| Bson::Document(e.to_write_error(i))).collect::<Vec<_>>(),
         );
     }
     Ok(reply)

@@ -43,14 +43,7 @@ pub struct UpdateSpec<'a> {
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "update")?;
     super::crud_insert::check_writable_collection(&coll)?;
-    let a = Args::new(&call.cmd, "update");
-    let stmts: Vec<Document> = a
-        .docs("updates")?
-        .ok_or_else(|| crate::args::missing("update", "updates"))?
-        .into_iter()
-        .cloned()
-        .collect();
-    let ordered = a.bool("ordered")?.unwrap_or(true);
+    let (stmts, ordered) = crate::args::statements(&call.cmd, "update", "updates")?;
     let target = call.target(ctx)?;
     target.writable()?;
     ctx.state.metrics.ops_update.fetch_add(stmts.len() as u64, std::sync::atomic::Ordering::Relaxed);
