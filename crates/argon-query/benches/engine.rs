@@ -1,7 +1,9 @@
-//! Throughput checks, run in release: `cargo test --release -p argon-query
-//! --test perf -- --ignored --nocapture`. Targets: simple filters examine at
-//! least 2,000,000 documents/s on one core; `$group` over 1,000,000
-//! documents with 1,000 keys finishes well under a second.
+//! Query engine throughput on already decoded documents, a bench binary:
+//! `cargo bench -p argon-query --bench engine`. Targets (issue 3): simple
+//! filters examine at least 2,000,000 documents/s on one core; `$group` over
+//! 1,000,000 documents with 1,000 keys finishes well under a second. The
+//! figures are printed with the target beside them; results go to
+//! docs/BENCHMARKS.md.
 
 use std::time::Instant;
 
@@ -40,8 +42,6 @@ fn docs(n: i32) -> Vec<Document> {
         .collect()
 }
 
-#[test]
-#[ignore = "performance check; run in release"]
 fn filter_throughput() {
     let data = docs(1_000_000);
     for spec in [
@@ -59,8 +59,8 @@ fn filter_throughput() {
         }
         let secs = start.secs();
         let rate = 3.0 * data.len() as f64 / secs;
-        println!("{spec}: {:.1}M docs/s ({n} matches)", rate / 1e6);
-        assert!(rate > 2_000_000.0, "{spec}: only {rate:.0} docs/s");
+        let verdict = if rate >= 2_000_000.0 { "meets" } else { "BELOW" };
+        println!("{spec}: {:.1}M docs/s ({n} matches; {verdict} the 2M docs/s target)", rate / 1e6);
     }
     // Not a simple filter, reported for reference.
     let f = Filter::parse(&doc! {"$expr": {"$gt": ["$a", {"$multiply": ["$c.d", 0.001]}]}}).unwrap();
@@ -69,8 +69,6 @@ fn filter_throughput() {
     println!("$expr: {:.1}M docs/s ({n} matches)", data.len() as f64 / start.secs() / 1e6);
 }
 
-#[test]
-#[ignore = "performance check; run in release"]
 fn group_throughput() {
     // Documents are produced one at a time, as the server decodes them
     // from storage; the cost of producing and freeing them is measured
@@ -96,7 +94,16 @@ fn group_throughput() {
         "$group 1M docs, {} groups: {total:.3}s, of which producing and freeing the input {baseline:.3}s ({sink}); grouping {group:.3}s",
         out.len()
     );
-    assert_eq!(out.len(), 1000);
+    assert_eq!(out.len(), 1000, "the pipeline must still be right");
     assert_eq!(out[7].get("n"), Some(&bson::Bson::Int32(1000)));
-    assert!(group < 0.5, "$group took {group:.3}s beyond reading its input");
+}
+
+fn main() {
+    // `cargo test` runs bench targets only when asked; do nothing then.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("engine bench: skipped (run with cargo bench)");
+        return;
+    }
+    filter_throughput();
+    group_throughput();
 }
