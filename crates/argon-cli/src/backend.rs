@@ -11,7 +11,7 @@
 //! Both return the structs of [`crate::model`], so output does not depend
 //! on the mode.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use argon_types::{CommitTime, Lsn};
 use bson::{Bson, Document};
@@ -116,17 +116,6 @@ impl Target {
         match self {
             Target::DataDir(dir) => Ok(Box::new(crate::local::Local::open(dir, create)?)),
             Target::Uri(uri) => Ok(Box::new(crate::remote::Remote::connect(uri)?)),
-        }
-    }
-
-    /// The data dir, for commands that read its files directly.
-    pub fn data_dir(&self, command: &str) -> Result<&Path> {
-        match self {
-            Target::DataDir(d) => Ok(d),
-            Target::Uri(_) => Err(CliError::new(format!(
-                "`argon {command}` reads the data dir's files and the server has no command for it; \
-                 run it on the server's machine with --data-dir DIR"
-            ))),
         }
     }
 }

@@ -292,20 +292,13 @@ impl Backend for Local {
     }
 
     fn health(&self) -> Result<Health> {
-        let mut checks = vec![crate::status::disk_check(&self.dir), crate::status::fsync_check(&self.dir)];
+        let mut checks = crate::status::disk_checks(&self.dir).to_vec();
         // Records in the WAL that the index has not applied.
         let visible = self.store.visible_lsn();
         let behind = argon_wal::WalReader::open(&self.dir.join("wal"), visible.next())
-            .map(|r| r.take_while(|x| x.is_ok()).count() as u64);
-        checks.push(match behind {
-            Ok(0) => {
-                Check::new("index_lag", "ok", Some(0.0), format!("the index is caught up at LSN {visible}"))
-            }
-            Ok(n) => {
-                Check::new("index_lag", "warn", Some(n as f64), format!("{n} WAL records not in the index"))
-            }
-            Err(e) => Check::new("index_lag", "fail", None, format!("cannot read the WAL: {e}")),
-        });
+            .map(|r| r.take_while(|x| x.is_ok()).count() as u64)
+            .map_err(|e| e.to_string());
+        checks.push(crate::status::index_lag_check(behind, visible.0));
         checks.push(Check::new("open_cursors", "ok", Some(0.0), "no server runs on this data dir"));
         Ok(crate::status::health_of(checks))
     }

@@ -92,6 +92,24 @@ impl Remote {
         self.rt.block_on(async { admin.run_command(cmd).await }).map_err(|e| self.err(e))
     }
 
+    /// Runs an admin command that older servers may lack: a server without
+    /// it gets an error that names the command and says to use --data-dir.
+    pub fn command(&self, cmd: Document) -> Result<Document> {
+        let name = cmd.keys().next().cloned().unwrap_or_default();
+        let admin = self.client().database("admin");
+        match self.rt.block_on(async { admin.run_command(cmd).await }) {
+            Ok(r) => Ok(r),
+            Err(e) if matches!(e.kind.as_ref(), ErrorKind::Command(c) if c.code == 59) => {
+                Err(CliError::new(format!(
+                    "the server at {} has no `{name}` command (it is older than this CLI); \
+                     run the command on its machine with --data-dir DIR",
+                    self.uri
+                )))
+            }
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
     fn server_status(&self) -> Result<Document> {
         self.admin(doc! { "serverStatus": 1 })
     }
@@ -448,31 +466,39 @@ impl Backend for Remote {
             Some(rtt.as_secs_f64() * 1000.0),
             format!("serverStatus answered in {} ms", rtt.as_millis()),
         )];
-        // The disk checks need the data dir; they run when it is on this machine.
-        let dir = s
-            .get_document("argon")
-            .ok()
-            .and_then(|a| a.get_str("dataDir").ok())
-            .map(std::path::PathBuf::from);
-        match dir.filter(|d| d.is_dir()) {
-            Some(d) => {
-                checks.push(crate::status::disk_check(&d));
-                checks.push(crate::status::fsync_check(&d));
+        // The server measures the disk of its own data dir, wherever this
+        // CLI runs (the same probe as `argon health --data-dir`).
+        match self.command(doc! { "dataDirHealth": 1 }) {
+            Ok(d) => {
+                let space = match (opt_int(&d, "freeBytes"), opt_int(&d, "totalBytes")) {
+                    (Some(free), Some(total)) => Ok((free.max(0) as u64, total.max(0) as u64)),
+                    _ => Err(d
+                        .get_str("diskError")
+                        .unwrap_or("the server did not measure its disk")
+                        .to_string()),
+                };
+                let fsync = match d.get("fsyncMillis") {
+                    Some(Bson::Double(ms)) => Ok(*ms),
+                    _ => Err(d
+                        .get_str("fsyncError")
+                        .unwrap_or("the server did not measure fdatasync latency")
+                        .to_string()),
+                };
+                let samples = opt_int(&d, "fsyncSamples").unwrap_or(0).max(0) as u32;
+                checks.push(crate::status::disk_check(space));
+                checks.push(crate::status::fsync_check(fsync, samples));
             }
-            None => {
-                let why = "the data dir is not on this machine";
-                checks.push(Check::new("disk_space", "unknown", None, why));
-                checks.push(Check::new("wal_fsync_latency", "unknown", None, why));
+            Err(e) => {
+                checks.push(Check::new("disk_space", "unknown", None, e.to_string()));
+                checks.push(Check::new("wal_fsync_latency", "unknown", None, e.to_string()));
             }
         }
-        let lag = s.get_document("argon").ok().and_then(|a| opt_int(a, "indexLag"));
-        checks.push(match lag {
-            Some(0) => Check::new("index_lag", "ok", Some(0.0), "the index is caught up"),
-            Some(n) if n > 0 => {
-                Check::new("index_lag", "warn", Some(n as f64), format!("{n} WAL records not in the index"))
-            }
-            _ => Check::new("index_lag", "fail", None, "the server cannot read its WAL"),
-        });
+        let argon = sub(&s, "argon")?;
+        let lag = match opt_int(argon, "indexLag") {
+            Some(n) if n >= 0 => Ok(n as u64),
+            _ => Err("the server cannot read its WAL".to_string()),
+        };
+        checks.push(crate::status::index_lag_check(lag, int(argon, "visibleLsn")));
         let cursors = open_cursors(&s).unwrap_or(0);
         checks.push(Check::new(
             "open_cursors",

@@ -1,10 +1,7 @@
 //! `argon status | metrics | health | storage`.
 
-use std::ffi::CString;
-use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::backend::{Create, Target};
 use crate::error::{CliError, Result};
@@ -121,11 +118,25 @@ pub fn health_of(checks: Vec<Check>) -> Health {
     Health { healthy: checks.iter().all(|c| c.status != "fail"), checks }
 }
 
-/// Free space of the file system holding `dir`: fails under 1% or 100 MiB,
-/// warns under 10%.
-pub fn disk_check(dir: &Path) -> Check {
-    let Some((free, total)) = disk_space(dir) else {
-        return Check::new("disk_space", "unknown", None, format!("cannot stat {}", dir.display()));
+/// The two checks of the data dir's disk, measured here on a stopped
+/// data dir (`--data-dir`) with the probe the server runs on its own data
+/// dir for `dataDirHealth` (`--uri`).
+pub fn disk_checks(dir: &Path) -> [Check; 2] {
+    let space = argon_server::probe::disk_space(dir)
+        .map(|s| (s.free, s.total))
+        .map_err(|e| format!("cannot stat {}: {e}", dir.display()));
+    let fsync = argon_server::probe::fsync_latency(dir)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .map_err(|e| format!("cannot probe {}: {e}", dir.display()));
+    [disk_check(space), fsync_check(fsync, argon_server::probe::FSYNC_SAMPLES)]
+}
+
+/// Free space `(free, total)` of the data dir's file system: fails under
+/// 1% or 100 MiB, warns under 10%.
+pub fn disk_check(space: std::result::Result<(u64, u64), String>) -> Check {
+    let (free, total) = match space {
+        Ok(s) => s,
+        Err(why) => return Check::new("disk_space", "unknown", None, why),
     };
     let pct = if total > 0 { free as f64 * 100.0 / total as f64 } else { 0.0 };
     let status = if pct < 1.0 || free < 100 << 20 {
@@ -143,39 +154,12 @@ pub fn disk_check(dir: &Path) -> Check {
     )
 }
 
-fn disk_space(dir: &Path) -> Option<(u64, u64)> {
-    let path = CString::new(dir.as_os_str().as_bytes()).ok()?;
-    // SAFETY: statvfs writes into the struct we pass; the path is NUL-terminated.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statvfs(path.as_ptr(), &mut s) };
-    if rc != 0 {
-        return None;
-    }
-    let frsize = s.f_frsize as u64;
-    Some((s.f_bavail as u64 * frsize, s.f_blocks as u64 * frsize))
-}
-
 /// How long an fdatasync of a small write takes on the data dir's disk
-/// (the cost every commit pays with `--fsync always`): warns over 50 ms,
-/// fails over 1 s. Writes and removes a probe file next to the WAL.
-pub fn fsync_check(dir: &Path) -> Check {
-    let probe = dir.join(".argon-health-probe");
-    let measure = || -> std::io::Result<Duration> {
-        let mut f = std::fs::File::create(&probe)?;
-        let mut worst = Duration::ZERO;
-        for _ in 0..3 {
-            f.write_all(&[0u8; 4096])?;
-            let t = Instant::now();
-            f.sync_data()?;
-            worst = worst.max(t.elapsed());
-        }
-        Ok(worst)
-    };
-    let result = measure();
-    let _ = std::fs::remove_file(&probe);
-    match result {
-        Ok(d) => {
-            let ms = d.as_secs_f64() * 1000.0;
+/// (the worst of `samples`, in ms; the cost every commit pays with
+/// `--fsync always`): warns over 50 ms, fails over 1 s.
+pub fn fsync_check(millis: std::result::Result<f64, String>, samples: u32) -> Check {
+    match millis {
+        Ok(ms) => {
             let status = if ms > 1000.0 {
                 "fail"
             } else if ms > 50.0 {
@@ -187,11 +171,18 @@ pub fn fsync_check(dir: &Path) -> Check {
                 "wal_fsync_latency",
                 status,
                 Some(ms),
-                format!("{ms:.2} ms per fdatasync (worst of 3)"),
+                format!("{ms:.2} ms per fdatasync (worst of {samples})"),
             )
         }
-        Err(e) => {
-            Check::new("wal_fsync_latency", "unknown", None, format!("cannot probe {}: {e}", dir.display()))
-        }
+        Err(why) => Check::new("wal_fsync_latency", "unknown", None, why),
+    }
+}
+
+/// Records in the WAL that the index has not applied, at visible LSN `visible`.
+pub fn index_lag_check(lag: std::result::Result<u64, String>, visible: u64) -> Check {
+    match lag {
+        Ok(0) => Check::new("index_lag", "ok", Some(0.0), format!("the index is caught up at LSN {visible}")),
+        Ok(n) => Check::new("index_lag", "warn", Some(n as f64), format!("{n} WAL records not in the index")),
+        Err(why) => Check::new("index_lag", "fail", None, format!("cannot read the WAL: {why}")),
     }
 }

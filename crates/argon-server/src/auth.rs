@@ -82,8 +82,10 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "unprotectBranch" | "resetBranch" | "restorePreview" | "timeTravelInfo" | "branchInfo"
         | "listBranches" | "history" | "storageInfo" => Need::Authenticated,
 
+        // Server diagnostics, and the deployment's files (the WAL of every
+        // project, the data dir's disk).
         "serverStatus" | "hostInfo" | "getCmdLineOpts" | "getLog" | "currentOp" | "killOp"
-        | "killAllSessions" => Need::ServerAdmin,
+        | "killAllSessions" | "walDump" | "walVerify" | "dataDirHealth" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"
         | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),
@@ -279,6 +281,9 @@ mod tests {
             Need::OnDb(Role::Read)
         );
         assert_eq!(requirement("serverStatus", &doc! {}), Need::ServerAdmin);
+        for deployment in ["walDump", "walVerify", "dataDirHealth"] {
+            assert_eq!(requirement(deployment, &doc! {}), Need::ServerAdmin, "{deployment}");
+        }
         assert_eq!(requirement("somethingNew", &doc! {}), Need::OnDb(Role::Admin));
         assert_eq!(
             requirement("renameCollection", &doc! { "renameCollection": "a.x", "to": "b.y" }),

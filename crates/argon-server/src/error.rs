@@ -38,6 +38,7 @@ pub mod code {
     pub const OPERATION_NOT_SUPPORTED_IN_TRANSACTION: (i32, &str) =
         (263, "OperationNotSupportedInTransaction");
     pub const CHANGE_STREAM_HISTORY_LOST: (i32, &str) = (286, "ChangeStreamHistoryLost");
+    pub const DATA_CORRUPTION_DETECTED: (i32, &str) = (301, "DataCorruptionDetected");
     pub const DUPLICATE_KEY: (i32, &str) = (11000, "DuplicateKey");
     pub const UNKNOWN_REPL_WRITE_CONCERN: (i32, &str) = (79, "UnknownReplWriteConcern");
     pub const BSON_OBJECT_TOO_LARGE: (i32, &str) = (10334, "BSONObjectTooLarge");

@@ -24,6 +24,7 @@ mod cursor;
 mod error;
 mod metrics_http;
 pub mod planner;
+pub mod probe;
 mod scram;
 pub mod session;
 pub mod source;

@@ -123,6 +123,8 @@ pub struct ServerState {
     pub next_connection_id: AtomicI64,
     /// The user database when `--auth` is on.
     pub auth: Option<crate::users::Users>,
+    /// `walVerify` checks, running or waiting to be collected.
+    pub(crate) wal_verify_jobs: crate::commands::VerifyJobs,
 }
 
 /// Which branch and point in time a command addresses.
@@ -169,6 +171,7 @@ impl ServerState {
             started: Instant::now(),
             next_connection_id: AtomicI64::new(1),
             auth: None,
+            wal_verify_jobs: Default::default(),
         }
     }
 

@@ -126,6 +126,13 @@ async fn project_users_read_and_write_only_their_project() {
     assert_eq!(error_code(&e), Some(13), "{e}");
     let e = alice.database("admin").run_command(doc! { "serverStatus": 1 }).await.unwrap_err();
     assert_eq!(error_code(&e), Some(13), "{e}");
+    // The WAL (every project's history) and the data dir's disk are the
+    // deployment administrator's.
+    for cmd in [doc! { "walDump": 1 }, doc! { "walVerify": 1 }, doc! { "dataDirHealth": 1 }] {
+        let e = alice.database("admin").run_command(cmd.clone()).await.unwrap_err();
+        assert_eq!(error_code(&e), Some(13), "{cmd}: {e}");
+        root.database("admin").run_command(cmd).await.unwrap();
+    }
     // A change stream over the whole server is the administrator's.
     let e = alice.watch().await.unwrap_err();
     assert_eq!(error_code(&e), Some(13), "{e}");

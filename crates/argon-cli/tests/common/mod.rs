@@ -29,15 +29,27 @@ impl Server {
     /// Starts `argon serve --port 0 --data-dir DIR` and reads the port from
     /// its first line: `argon serve: listening on 127.0.0.1:PORT, data dir ...`.
     pub fn start(dir: &Path) -> Server {
-        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_argon"))
-            .args(["serve", "--port", "0", "--fsync", "never", "--data-dir"])
+        Server::spawn(dir, None)
+    }
+
+    /// Starts the server in working directory `cwd`, so a relative `dir`
+    /// is a path only the server can resolve.
+    pub fn start_in(cwd: &Path, dir: &Path) -> Server {
+        Server::spawn(dir, Some(cwd))
+    }
+
+    fn spawn(dir: &Path, cwd: Option<&Path>) -> Server {
+        let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_argon"));
+        cmd.args(["serve", "--port", "0", "--fsync", "never", "--data-dir"])
             .arg(dir)
             .env_remove("ARGON_URI")
             .env("ARGON_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start argon serve");
+            .stderr(Stdio::inherit());
+        if let Some(cwd) = cwd {
+            cmd.current_dir(cwd);
+        }
+        let mut child = cmd.spawn().expect("start argon serve");
         let mut first = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut first)

@@ -14,6 +14,7 @@ mod crud_delete;
 mod crud_insert;
 mod crud_update;
 mod cursor_cmds;
+mod data_dir_health;
 mod diagnostics;
 mod distinct;
 mod drop;
@@ -26,10 +27,13 @@ mod indexes;
 mod list;
 mod storage_info;
 mod transactions;
+mod wal_dump;
+mod wal_verify;
 
 use std::sync::Arc;
 
 pub use list::db_name;
+pub use wal_verify::VerifyJobs;
 
 use argon_store::{At, CommitTime, Lsn, Snapshot};
 use bson::{Bson, Document};
@@ -274,6 +278,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "createProject" => admin_branch::create_project(ctx, call).await,
         "createUser" => auth_cmds::create_user(ctx, call),
         "currentOp" => diagnostics::current_op(ctx, call),
+        "dataDirHealth" => data_dir_health::run(ctx, call).await,
         "dbStats" => diagnostics::db_stats(ctx, call),
         "delete" => crud_delete::run(ctx, call).await,
         "deleteBranch" => admin_branch::delete_branch(ctx, call).await,
@@ -319,6 +324,8 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "update" => crud_update::run(ctx, call).await,
         "updateUser" => auth_cmds::update_user(ctx, call),
         "usersInfo" => auth_cmds::users_info(ctx, call),
+        "walDump" => wal_dump::run(ctx, call).await,
+        "walVerify" => wal_verify::run(ctx, call).await,
         "whatsmyuri" => handshake::whatsmyuri(ctx, call),
         other => Err(CommandError::new(code::COMMAND_NOT_FOUND, format!("no such command: '{other}'"))),
     }
@@ -340,6 +347,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "createProject",
     "createUser",
     "currentOp",
+    "dataDirHealth",
     "dbStats",
     "delete",
     "deleteBranch",
@@ -386,5 +394,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "update",
     "updateUser",
     "usersInfo",
+    "walDump",
+    "walVerify",
     "whatsmyuri",
 ];
