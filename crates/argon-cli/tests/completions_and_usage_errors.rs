@@ -1,5 +1,6 @@
-//! Shell completions, and what happens on a command line that does not
-//! parse: clap's usage error with exit code 2.
+//! Shell completions (the same with --uri or --data-dir, which they
+//! ignore), `serve` refusing --uri, and what happens on a command line that
+//! does not parse: clap's usage error with exit code 2.
 
 mod common;
 
@@ -13,6 +14,20 @@ fn completions_and_usage_errors() {
         let script = String::from_utf8(out.stdout).unwrap();
         assert!(script.contains("argon") && script.contains("time-travel"), "{shell}");
     }
+
+    // Completions are the same whichever mode is given, and need no server
+    // and no data dir (nobody listens on port 1).
+    let plain = argon().args(["completions", "bash"]).output().unwrap();
+    for mode in [&["--uri", "mongodb://127.0.0.1:1"][..], &["--data-dir", "/nonexistent/argon-data"]] {
+        let out = argon().args(["completions", "bash"]).args(mode).output().unwrap();
+        assert!(out.status.success(), "{mode:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.stdout, plain.stdout, "{mode:?}");
+    }
+
+    // serve opens a data dir; --uri is a one-line error, not a server.
+    let out = argon().args(["serve", "--port", "0", "--uri", "mongodb://127.0.0.1:1"]).output().unwrap();
+    let e = one_line_error("--uri", &["serve"], &out);
+    assert!(e.contains("--uri does not apply") && e.contains("--data-dir"), "{e}");
 
     // Missing --lsn/--time, unknown flags and subcommands are usage errors.
     for args in [
