@@ -47,10 +47,12 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
                     break 'conn;
                 }
             }
-            let mut chunk = [0u8; 64 * 1024];
-            match stream.read(&mut chunk).await {
+            // Read straight into the buffer's spare capacity (a zeroed
+            // stack chunk per read showed up as 7% memset in profiles).
+            buf.reserve(64 * 1024);
+            match stream.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => break 'conn,
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => {}
             }
         };
         let frame: Vec<u8> = buf.drain(..len).collect();

@@ -29,9 +29,10 @@ fn secs() -> Duration {
 
 /// Runs `writers` threads inserting one document per request for `dur`.
 /// Returns (docs, elapsed, group commits, process CPU time).
-fn run(store: &Store, writers: usize, dur: Duration) -> (u64, Duration, u64, Duration) {
+fn run(store: &Store, writers: usize, dur: Duration) -> (u64, Duration, u64, u64, Duration) {
     let done = AtomicU64::new(0);
     let groups_before = store.stats().group_commits;
+    let fsyncs_before = store.stats().wal_fsyncs;
     let start = Instant::now();
     let cpu0 = process_cpu();
     let deadline = start + dur;
@@ -54,7 +55,56 @@ fn run(store: &Store, writers: usize, dur: Duration) -> (u64, Duration, u64, Dur
     });
     let elapsed = start.elapsed();
     let cpu = process_cpu() - cpu0;
-    (done.load(Ordering::Relaxed), elapsed, store.stats().group_commits - groups_before, cpu)
+    (
+        done.load(Ordering::Relaxed),
+        elapsed,
+        store.stats().group_commits - groups_before,
+        store.stats().wal_fsyncs - fsyncs_before,
+        cpu,
+    )
+}
+
+/// Runs `writers` async tasks on a 2-worker tokio runtime (the wire
+/// server's model: one task per connection), each inserting one document per
+/// request with `Store::write_async` for `dur`.
+fn run_tasks(store: &Store, writers: usize, dur: Duration) -> (u64, Duration, u64, u64, Duration) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
+    let done = std::sync::Arc::new(AtomicU64::new(0));
+    let groups_before = store.stats().group_commits;
+    let fsyncs_before = store.stats().wal_fsyncs;
+    let start = Instant::now();
+    let cpu0 = process_cpu();
+    let deadline = start + dur;
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for t in 0..writers {
+            let store = store.clone();
+            let done = done.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut i = 0i64;
+                let base = (t as i64 + 1) << 40;
+                while Instant::now() < deadline {
+                    let req = WriteRequest::new(PROJECT, "main")
+                        .op(WriteOp::Insert { coll: COLL.into(), doc: make_doc(base + i, 0) });
+                    store.write_async(req).await.expect("insert");
+                    i += 1;
+                }
+                done.fetch_add(i as u64, Ordering::Relaxed);
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+    });
+    let elapsed = start.elapsed();
+    let cpu = process_cpu() - cpu0;
+    (
+        done.load(Ordering::Relaxed),
+        elapsed,
+        store.stats().group_commits - groups_before,
+        store.stats().wal_fsyncs - fsyncs_before,
+        cpu,
+    )
 }
 
 fn main() {
@@ -72,23 +122,24 @@ fn main() {
         if !want(name) {
             continue;
         }
-        for writers in [1usize, 64] {
+        for (model, writers) in [("threads", 1usize), ("threads", 64), ("tasks", 64)] {
             let dir = scratch_dir("write");
             let store =
                 Store::open_with(dir.path(), StoreOptions { sync, ..Default::default() }).expect("open");
             store.create_project(PROJECT).expect("project");
             // Create the collection outside the measurement.
             store.write(insert_req(-1..0)).expect("first insert");
-            let (docs, elapsed, groups, cpu) = run(&store, writers, dur);
+            let (docs, elapsed, groups, fsyncs, cpu) =
+                if model == "tasks" { run_tasks(&store, writers, dur) } else { run(&store, writers, dur) };
             let rate = docs as f64 / elapsed.as_secs_f64();
             println!(
-                "insert sync={name} writers={writers}: {docs} docs in {:.1} s = {:.0} docs/s; {groups} group commits \
-                 ({:.0}/s, {:.1} docs/group){}; process CPU {:.1} us/doc (load {})",
+                "insert sync={name} writers={writers} {model}: {docs} docs in {:.1} s = {:.0} docs/s; {groups} group commits \
+                 ({:.0}/s, {:.1} docs/group), {fsyncs} fdatasyncs ({:.0}/s); process CPU {:.1} us/doc (load {})",
                 elapsed.as_secs_f64(),
                 rate,
                 groups as f64 / elapsed.as_secs_f64(),
                 docs as f64 / groups.max(1) as f64,
-                if sync == SyncMode::Always { ", one fdatasync each" } else { "" },
+                fsyncs as f64 / elapsed.as_secs_f64(),
                 us(cpu) / docs.max(1) as f64,
                 loadavg()
             );

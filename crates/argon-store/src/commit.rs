@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use argon_types::names::{check_branch, check_collection, check_project, MAIN_BRANCH};
 use argon_types::{keycodec, CommitTime, Lsn, TimelineId};
-use argon_wal::Wal;
+use argon_wal::{SyncHandle, SyncMode, Wal};
 use bson::{doc, Bson, Document};
 use heed::RwTxn;
 use tokio::sync::oneshot;
@@ -82,6 +82,24 @@ pub(crate) type Reply = oneshot::Sender<Result<CommitOutcome>>;
 const MAX_BATCH: usize = 4096;
 
 pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>) {
+    // Groups are published and their callers woken on the ack thread, so
+    // this thread can prepare and apply the next group meanwhile. With
+    // `Always` the ack thread also runs the group's fdatasync (pipelined
+    // group commit: one fdatasync overlaps the next group's work).
+    let always = wal.options().sync == SyncMode::Always;
+    let ack = {
+        let (tx, ack_rx) = std::sync::mpsc::channel::<Done>();
+        let handle = wal.sync_handle();
+        let s = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("argon-ack".into())
+            .spawn(move || run_ack(&s, always.then_some(handle), ack_rx))
+            .ok()
+            .map(|thread| (tx, thread))
+    };
+    // The newest applied metadata, possibly ahead of the published one
+    // while its group waits for its fdatasync.
+    let mut head: Arc<Meta> = shared.meta.read().clone();
     let mut batch: Vec<(Job, Reply)> = Vec::new();
     loop {
         match rx.recv() {
@@ -94,14 +112,33 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
         }
-        if let Err(e) = group_commit(&shared, &mut wal, &mut batch) {
-            tracing::error!("commit thread stopping: {e}");
-            shared.failed.store(true, Ordering::SeqCst);
-            for (_, reply) in batch.drain(..) {
-                let _ = reply.send(Err(StoreError::Closed));
+        let pipelined = always && ack.is_some();
+        match group_commit(&shared, &mut wal, &mut head, &mut batch, pipelined) {
+            Ok(done) => match &ack {
+                Some((tx, _)) => {
+                    if let Err(unsent) = tx.send(done) {
+                        // The ack thread is gone (it failed an fsync).
+                        fail(unsent.0.replies, || StoreError::Closed);
+                        shared.failed.store(true, Ordering::SeqCst);
+                        break;
+                    }
+                }
+                None => done.publish(&shared),
+            },
+            Err(e) => {
+                tracing::error!("commit thread stopping: {e}");
+                shared.failed.store(true, Ordering::SeqCst);
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(StoreError::Closed));
+                }
+                break;
             }
-            break;
         }
+    }
+    // Let the ack thread finish what it holds before the last sync.
+    if let Some((tx, thread)) = ack {
+        drop(tx);
+        let _ = thread.join();
     }
     // Closing (or failed): make what was written durable, then say so.
     let _ = wal.sync();
@@ -115,14 +152,93 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
     }
 }
 
-/// One group commit. `Err` only for failures that must stop the writer.
-fn group_commit(shared: &Shared, wal: &mut Wal, batch: &mut Vec<(Job, Reply)>) -> Result<()> {
-    let published = shared.meta.read().clone();
-    let mut meta: Meta = (*published).clone();
+/// A group applied to the index (and written to the WAL) whose callers
+/// are still waiting: published once its records are durable.
+struct Done {
+    meta: Arc<Meta>,
+    replies: Vec<(Reply, Result<CommitOutcome>)>,
+    /// The group's entries, dropped on the ack thread (freeing documents is
+    /// a measurable share of the commit thread's time otherwise).
+    entries: Vec<Entry>,
+}
+
+impl Done {
+    /// Makes the group visible to readers, then answers its callers.
+    fn publish(self, shared: &Shared) {
+        let visible = self.meta.counters.applied_lsn;
+        let time = self.meta.counters.applied_time;
+        *shared.meta.write() = self.meta;
+        shared.visible_lsn.store(visible.0, Ordering::SeqCst);
+        shared.visible_time.store(time.0, Ordering::SeqCst);
+        for (reply, outcome) in self.replies {
+            let _ = reply.send(outcome);
+        }
+        drop(self.entries);
+    }
+}
+
+/// Answers every caller of a group that will never be durable.
+fn fail(replies: Vec<(Reply, Result<CommitOutcome>)>, err: impl Fn() -> StoreError) {
+    for (reply, _) in replies {
+        let _ = reply.send(Err(err()));
+    }
+}
+
+/// The ack thread: publishes applied groups in order and answers their
+/// callers. With a `SyncHandle` (`SyncMode::Always`) one fdatasync first
+/// covers every group written since the last one. A failed fdatasync poisons the WAL,
+/// fails these callers and stops (the commit thread then fails too).
+fn run_ack(shared: &Shared, wal: Option<SyncHandle>, rx: Receiver<Done>) {
+    let mut groups: Vec<Done> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        groups.push(first);
+        while let Ok(more) = rx.try_recv() {
+            groups.push(more);
+        }
+        match wal.as_ref().map_or(Ok(Lsn::ZERO), |w| w.sync()) {
+            Ok(_) => {
+                for done in groups.drain(..) {
+                    done.publish(shared);
+                }
+            }
+            Err(e) => {
+                tracing::error!("WAL fdatasync failed, refusing further writes: {e}");
+                shared.failed.store(true, Ordering::SeqCst);
+                for done in groups.drain(..) {
+                    fail(done.replies, || {
+                        StoreError::Wal(argon_wal::WalError::Io(std::io::Error::other(format!(
+                            "fdatasync: {e}"
+                        ))))
+                    });
+                }
+                while let Ok(done) = rx.recv() {
+                    fail(done.replies, || StoreError::Closed);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// One group commit: validates and applies `batch` to one LMDB write
+/// transaction and writes its WAL records. Without `pipelined` the records
+/// are also synced per the WAL's mode; with it, the returned [`Done`] waits
+/// for the ack thread's fdatasync. `Err` only for failures that must stop
+/// the writer.
+fn group_commit(
+    shared: &Shared,
+    wal: &mut Wal,
+    head: &mut Arc<Meta>,
+    batch: &mut Vec<(Job, Reply)>,
+    pipelined: bool,
+) -> Result<Done> {
+    let mut meta: Meta = (**head).clone();
     let mut w = shared.index.env.write_txn()?;
     let mut outcomes: Vec<Result<CommitOutcome>> = Vec::with_capacity(batch.len());
     let mut sync_requested = false;
     let mut wrote = false;
+    let mut applied: Vec<Entry> = Vec::new();
+    let mut payload = Vec::with_capacity(1024);
 
     for (job, _) in batch.iter_mut() {
         if matches!(job, Job::Sync) {
@@ -135,11 +251,13 @@ fn group_commit(shared: &Shared, wal: &mut Wal, batch: &mut Vec<(Job, Reply)>) -
             Ok((entries, results)) => {
                 let mut last = None;
                 let mut time = meta.counters.applied_time;
-                for entry in &entries {
+                for entry in entries {
                     time = CommitTime::now().max(meta.counters.applied_time);
-                    let payload = entry.encode()?;
+                    payload.clear();
+                    entry.encode_into(&mut payload)?;
                     let lsn = wal.append(time, &payload)?;
-                    shared.index.apply(&mut w, &mut meta, entry, lsn, time)?;
+                    shared.index.apply(&mut w, &mut meta, &entry, lsn, time)?;
+                    applied.push(entry);
                     last = Some(lsn);
                     wrote = true;
                 }
@@ -150,29 +268,25 @@ fn group_commit(shared: &Shared, wal: &mut Wal, batch: &mut Vec<(Job, Reply)>) -
         outcomes.push(outcome);
     }
 
-    if wrote {
-        wal.commit()?;
-    }
     if sync_requested {
         wal.sync()?;
+    } else if wrote {
+        if pipelined {
+            wal.write()?;
+        } else {
+            wal.commit()?;
+        }
     }
-    shared.index.put_counters(&mut w, &meta.counters)?;
+    shared.index.put_meta(&mut w, &mut meta)?;
     w.commit()?;
     if sync_requested {
         shared.index.env.force_sync()?;
     }
-    let visible = meta.counters.applied_lsn;
-    let time = meta.counters.applied_time;
-    *shared.meta.write() = Arc::new(meta);
-    shared.visible_lsn.store(visible.0, Ordering::SeqCst);
-    shared.visible_time.store(time.0, Ordering::SeqCst);
     shared.stats.commits.fetch_add(batch.len() as u64, Ordering::Relaxed);
     shared.stats.groups.fetch_add(1, Ordering::Relaxed);
-
-    for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
-        let _ = reply.send(outcome);
-    }
-    Ok(())
+    *head = Arc::new(meta);
+    let replies = batch.drain(..).map(|(_, reply)| reply).zip(outcomes).collect();
+    Ok(Done { meta: Arc::clone(head), replies, entries: applied })
 }
 
 /// Validates a job against the head state and turns it into WAL entries.
@@ -458,7 +572,10 @@ fn prepare_write(
     }
     let chain =
         if project_exists { meta.chain(timeline, Lsn::MAX) } else { Chain(vec![(timeline, Lsn::MAX)]) };
-    let mut catalog: Catalog = (*meta.catalog(&chain)).clone();
+    // Copy-on-write: most requests only read the catalog.
+    let mut catalog: Arc<Catalog> = meta.catalog(&chain);
+    // Earlier ops' documents are only consulted by later ops of the same request.
+    let track_pending = req.ops.len() > 1;
     let mut next_collection = meta.counters.next_collection.max(1);
     let mut pending = Pending { docs: HashMap::new(), unique: HashMap::new() };
     let mut ops: Vec<Op> = Vec::new();
@@ -467,7 +584,7 @@ fn prepare_write(
 
     for op in req.ops.drain(..) {
         let mark = ops.len();
-        let catalog_before = catalog.clone();
+        let catalog_before = Arc::clone(&catalog);
         let r = prepare_op(
             shared,
             w,
@@ -475,6 +592,7 @@ fn prepare_write(
             &mut catalog,
             &mut next_collection,
             &mut pending,
+            track_pending,
             &mut ops,
             req.base.map(|b| b.lsn),
             &ns,
@@ -516,16 +634,17 @@ fn prepare_op(
     shared: &Shared,
     w: &RwTxn,
     chain: &Chain,
-    catalog: &mut Catalog,
+    catalog: &mut Arc<Catalog>,
     next_collection: &mut u64,
     pending: &mut Pending,
+    track_pending: bool,
     ops: &mut Vec<Op>,
     base_lsn: Option<Lsn>,
     ns: &dyn Fn(&str) -> String,
     op: WriteOp,
 ) -> Result<OpEffect> {
     // Creates a collection implicitly (MongoDB does on first insert).
-    let mut ensure_collection = |catalog: &mut Catalog, ops: &mut Vec<Op>, name: &str| -> Result<u64> {
+    let mut ensure_collection = |catalog: &mut Arc<Catalog>, ops: &mut Vec<Op>, name: &str| -> Result<u64> {
         if let Some(c) = catalog.get(name) {
             return Ok(c.id);
         }
@@ -533,7 +652,7 @@ fn prepare_op(
         let id = *next_collection;
         *next_collection += 1;
         let op = Op::CreateCollection { name: name.to_string(), coll_id: id, options: Document::new() };
-        catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+        Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
         ops.push(op);
         Ok(id)
     };
@@ -585,7 +704,9 @@ fn prepare_op(
                 check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
                 pending.record_unique(cm, &id_key, &doc);
             }
-            pending.docs.insert((coll_id, id_key), Some(doc.clone()));
+            if track_pending {
+                pending.docs.insert((coll_id, id_key), Some(doc.clone()));
+            }
             ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Insert, id, post: Some(doc), pre: None });
             Ok(OpEffect::Written)
         }
@@ -614,7 +735,9 @@ fn prepare_op(
                 check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
                 pending.record_unique(cm, &id_key, &doc);
             }
-            pending.docs.insert((coll_id, id_key), Some(doc.clone()));
+            if track_pending {
+                pending.docs.insert((coll_id, id_key), Some(doc.clone()));
+            }
             ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(doc), pre: cur });
             Ok(OpEffect::Written)
         }
@@ -654,14 +777,14 @@ fn prepare_op(
             let id = *next_collection;
             *next_collection += 1;
             let op = Op::CreateCollection { name, coll_id: id, options };
-            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
             ops.push(op);
             Ok(OpEffect::Written)
         }
         WriteOp::DropCollection { name } => {
             let c = catalog.get(&name).ok_or_else(|| StoreError::NamespaceNotFound(ns(&name)))?;
             let op = Op::DropCollection { coll_id: c.id, name };
-            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
             ops.push(op);
             Ok(OpEffect::Written)
         }
@@ -674,11 +797,11 @@ fn prepare_op(
                     return Err(StoreError::NamespaceExists(ns(&to)));
                 }
                 let op = Op::DropCollection { coll_id: target.id, name: to.clone() };
-                catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+                Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
                 ops.push(op);
             }
             let op = Op::RenameCollection { from, to, coll_id };
-            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
             ops.push(op);
             Ok(OpEffect::Written)
         }
@@ -707,7 +830,7 @@ fn prepare_op(
             let index_id = *next_collection;
             *next_collection += 1;
             let op = Op::CreateIndex { coll, index_id, spec };
-            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
             ops.push(op);
             Ok(OpEffect::Written)
         }
@@ -717,7 +840,7 @@ fn prepare_op(
                 return Err(StoreError::InvalidArgument(format!("index not found with name [{name}]")));
             }
             let op = Op::DropIndex { coll, name };
-            catalog.apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
             ops.push(op);
             Ok(OpEffect::Written)
         }

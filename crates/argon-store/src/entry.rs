@@ -121,6 +121,12 @@ impl Entry {
         bson::serialize_to_vec(self).map_err(|e| StoreError::Corrupt(format!("cannot encode WAL entry: {e}")))
     }
 
+    /// Encodes into `buf` (appending), so the commit thread reuses one buffer.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) -> Result<()> {
+        bson::serialize_to_buffer(self, buf)
+            .map_err(|e| StoreError::Corrupt(format!("cannot encode WAL entry: {e}")))
+    }
+
     /// Decodes a WAL payload.
     pub fn decode(payload: &[u8]) -> Result<Entry> {
         bson::deserialize_from_slice(payload)

@@ -89,7 +89,7 @@ impl Index {
         // index (the WAL is the durable copy) and readahead; the environment
         // is opened once per process, guarded by the data dir lock.
         let env = unsafe {
-            opts.flags(EnvFlags::NO_SYNC | EnvFlags::NO_READ_AHEAD);
+            opts.flags(EnvFlags::NO_SYNC | EnvFlags::NO_READ_AHEAD | EnvFlags::WRITE_MAP);
             opts.open(dir)?
         };
         let mut wtxn = env.write_txn()?;
@@ -158,8 +158,15 @@ impl Index {
     }
 
     /// Records the watermarks; called once per group commit.
-    pub fn put_counters(&self, w: &mut RwTxn, c: &Counters) -> Result<()> {
-        self.state.put(w, COUNTERS_KEY, &to_bson(c)?)?;
+    /// Writes the metadata rows that entries changed (dirty timelines, the
+    /// counters); called once before each index transaction commits.
+    pub fn put_meta(&self, w: &mut RwTxn, meta: &mut Meta) -> Result<()> {
+        for tl in std::mem::take(&mut meta.dirty_timelines) {
+            if let Some(t) = meta.timelines.get(&tl) {
+                self.put_timeline(w, t)?;
+            }
+        }
+        self.state.put(w, COUNTERS_KEY, &to_bson(&meta.counters)?)?;
         Ok(())
     }
 
@@ -394,16 +401,20 @@ impl Index {
     ) -> Result<()> {
         let base = meta.catalog(&meta.chain(c.timeline, Lsn::MAX));
         let mut catalog: Option<Catalog> = None;
+        let mut value = Vec::with_capacity(256);
         for op in &c.ops {
             match op {
                 Op::Doc { coll, coll_id, id, post, pre, .. } => {
                     let key = DocKey::new(c.timeline, *coll_id, id).at(lsn);
-                    let value = match post {
-                        Some(doc) => keys::value::live(
-                            &doc.to_vec().map_err(|e| StoreError::Corrupt(format!("bad document: {e}")))?,
-                        ),
-                        None => keys::value::tombstone(),
-                    };
+                    value.clear();
+                    match post {
+                        Some(doc) => {
+                            value.push(keys::value::LIVE);
+                            doc.to_writer(&mut value)
+                                .map_err(|e| StoreError::Corrupt(format!("bad document: {e}")))?;
+                        }
+                        None => value.push(keys::value::TOMBSTONE),
+                    }
                     self.docs.put(w, key.as_bytes(), &value)?;
                     let cat = catalog.as_ref().unwrap_or(&base);
                     if let Some(cm) = cat.get(coll).filter(|cm| cm.id == *coll_id) {
@@ -454,8 +465,8 @@ impl Index {
             self.catalogs.put(w, &catalog_key(c.timeline, lsn), &to_bson(&cat)?)?;
             t.catalogs.insert(lsn, Arc::new(cat));
         }
-        let t = t.clone();
-        self.put_timeline(w, &t)
+        meta.dirty_timelines.insert(c.timeline);
+        Ok(())
     }
 
     /// Writes the index entries a document change adds and removes.

@@ -119,6 +119,9 @@ pub struct Meta {
     pub projects: BTreeMap<String, Arc<ProjectMeta>>,
     pub timelines: BTreeMap<TimelineId, Arc<TimelineMeta>>,
     pub counters: Counters,
+    /// Timelines changed since their rows were last written to the index:
+    /// written once per group commit, not once per entry.
+    pub dirty_timelines: std::collections::BTreeSet<TimelineId>,
 }
 
 /// The timelines a read consults, child first, each with the highest LSN

@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub stats: Counters,
     /// Whether this open rebuilt the index from the WAL.
     pub index_rebuilt: bool,
+    /// For the WAL's fsync counter.
+    pub wal_sync: argon_wal::SyncHandle,
 }
 
 struct Inner {
@@ -205,7 +207,11 @@ pub struct StoreStats {
     pub branches: usize,
     pub timelines: usize,
     pub commits: u64,
+    /// Groups applied to the index (one LMDB transaction each).
     pub group_commits: u64,
+    /// fdatasyncs of the WAL since open: with `SyncMode::Always` one covers
+    /// one or more groups (the next group is prepared during the fdatasync).
+    pub wal_fsyncs: u64,
     pub wal_bytes: u64,
     pub index_bytes: u64,
     /// Whether opening rebuilt the index from the WAL (requested, index
@@ -277,6 +283,7 @@ impl Store {
             failed: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             stats: Counters::default(),
+            wal_sync: wal.sync_handle(),
         });
         let (tx, rx) = mpsc::channel();
         let thread_shared = shared.clone();
@@ -452,6 +459,12 @@ impl Store {
     /// The newest visible LSN of the whole data dir.
     pub fn visible_lsn(&self) -> Lsn {
         Lsn(self.shared().visible_lsn.load(Ordering::SeqCst))
+    }
+
+    /// The newest LSN known to be on disk (fdatasync'd). With
+    /// `SyncMode::Always` the visible LSN never passes it.
+    pub fn durable_lsn(&self) -> Lsn {
+        self.shared().wal_sync.durable_lsn()
     }
 
     /// Commit time of the newest visible LSN.
@@ -633,9 +646,12 @@ impl Store {
     /// Counters for `status` and metrics.
     pub fn stats(&self) -> StoreStats {
         let meta = self.meta();
+        // Bytes allocated on disk, not apparent sizes: the index file is
+        // sparse (LMDB with WRITE_MAP sizes it to the whole map reservation).
         let dir_bytes = |d: PathBuf| -> u64 {
+            use std::os::unix::fs::MetadataExt;
             std::fs::read_dir(d)
-                .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+                .map(|rd| rd.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.blocks() * 512).sum())
                 .unwrap_or(0)
         };
         StoreStats {
@@ -645,6 +661,7 @@ impl Store {
             timelines: meta.timelines.len(),
             commits: self.shared().stats.commits.load(Ordering::Relaxed),
             group_commits: self.shared().stats.groups.load(Ordering::Relaxed),
+            wal_fsyncs: self.shared().wal_sync.fsyncs(),
             wal_bytes: dir_bytes(self.dir().join("wal")),
             index_bytes: dir_bytes(self.dir().join("index")),
             index_rebuilt: self.shared().index_rebuilt,
@@ -684,12 +701,12 @@ fn replay(index: &Index, meta: &mut Meta, wal: &Wal) -> Result<()> {
         index.apply(&mut w, meta, &entry, rec.lsn, rec.time)?;
         n += 1;
         if n % 50_000 == 0 {
-            index.put_counters(&mut w, &meta.counters)?;
+            index.put_meta(&mut w, meta)?;
             w.commit()?;
             w = index.env.write_txn()?;
         }
     }
-    index.put_counters(&mut w, &meta.counters)?;
+    index.put_meta(&mut w, meta)?;
     w.commit()?;
     tracing::info!("replayed {n} WAL records from LSN {from} in {:?}", started.elapsed());
     Ok(())

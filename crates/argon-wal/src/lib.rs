@@ -53,7 +53,7 @@ pub use crate::format::{segment_file_name, MAX_PAYLOAD};
 pub use crate::options::{ParseSyncModeError, SyncMode, WalOptions};
 pub use crate::reader::WalReader;
 pub use crate::verify::{verify, BadRecord, VerifyReport};
-pub use crate::writer::Wal;
+pub use crate::writer::{SyncHandle, Wal};
 
 /// One decoded record.
 #[derive(Clone, Debug, PartialEq)]

@@ -67,6 +67,12 @@ impl Shared {
         *self.target.lock() = SyncTarget { file, written_lsn };
     }
 
+    /// The active segment and the last LSN written to it.
+    pub fn target(&self) -> (Arc<File>, Lsn) {
+        let t = self.target.lock();
+        (Arc::clone(&t.file), t.written_lsn)
+    }
+
     pub fn set_written(&self, written_lsn: Lsn) {
         self.target.lock().written_lsn = written_lsn;
     }

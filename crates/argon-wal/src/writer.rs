@@ -64,6 +64,40 @@ pub struct Wal {
     _syncer: Option<Syncer>,
 }
 
+/// Makes what a [`Wal`] has written durable, from another thread (see
+/// [`Wal::sync_handle`]). Segments sealed by the writer are synced when
+/// sealed, so syncing the active segment covers every written LSN.
+#[derive(Clone)]
+pub struct SyncHandle {
+    shared: Arc<Shared>,
+}
+
+impl SyncHandle {
+    /// fdatasyncs the active segment if anything written is not yet durable;
+    /// returns the durable LSN. A failure poisons the WAL (the writer then
+    /// refuses all writes), and so does any later call.
+    pub fn sync(&self) -> Result<Lsn, WalError> {
+        if self.shared.is_poisoned() {
+            return Err(WalError::Poisoned);
+        }
+        let (file, upto) = self.shared.target();
+        if upto > self.shared.durable_lsn() {
+            self.shared.sync(&file, upto)?;
+        }
+        Ok(self.shared.durable_lsn())
+    }
+
+    /// The LSN known durable.
+    pub fn durable_lsn(&self) -> Lsn {
+        self.shared.durable_lsn()
+    }
+
+    /// fdatasyncs (and fsyncs of sealed segments) since the WAL was opened.
+    pub fn fsyncs(&self) -> u64 {
+        self.shared.fsyncs()
+    }
+}
+
 /// The segment being appended to.
 struct Active {
     seg: SegmentFile,
@@ -199,6 +233,23 @@ impl Wal {
         Ok(self.shared.durable_lsn())
     }
 
+    /// Ends a group without syncing it, whatever the mode: hands the buffered
+    /// records to the OS with one write call and returns the last LSN
+    /// written. Not durable until a [`SyncHandle::sync`] (typically on
+    /// another thread, overlapping the next group's work) or [`Wal::sync`].
+    pub fn write(&mut self) -> Result<Lsn, WalError> {
+        self.check_writable()?;
+        self.write_group()?;
+        Ok(self.written_lsn)
+    }
+
+    /// A handle that fdatasyncs, from any thread, what this writer has
+    /// written so far. It lets the store pipeline group commits: while one
+    /// group's fdatasync runs, the commit thread prepares the next group.
+    pub fn sync_handle(&self) -> SyncHandle {
+        SyncHandle { shared: Arc::clone(&self.shared) }
+    }
+
     /// Writes everything appended and fdatasyncs it, whatever the mode
     /// (for shutdown and checkpoints). Returns the durable LSN.
     pub fn sync(&mut self) -> Result<Lsn, WalError> {
@@ -275,9 +326,8 @@ impl Wal {
             self.buf = Vec::with_capacity(64 << 10);
         }
         self.written_lsn = self.last_lsn;
-        if matches!(self.opts.sync, SyncMode::Interval(_)) {
-            self.shared.set_written(self.written_lsn);
-        }
+        // For the Interval thread and for `SyncHandle`s.
+        self.shared.set_written(self.written_lsn);
         Ok(())
     }
 
@@ -396,6 +446,50 @@ mod tests {
             std::thread::sleep(every);
         }
         assert_eq!(wal.durable_lsn(), Lsn(0));
+    }
+
+    #[test]
+    fn a_sync_handle_makes_written_groups_durable_from_another_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        // Tiny segments: groups cross segment boundaries while the handle syncs.
+        let mut wal = Wal::open(dir.path(), opts(SyncMode::Always)).unwrap();
+        let handle = wal.sync_handle();
+        let syncer = std::thread::spawn(move || {
+            let mut last = Lsn(0);
+            while last < Lsn(300) {
+                last = handle.sync().unwrap();
+            }
+            last
+        });
+        for i in 0..300u64 {
+            wal.append(CommitTime(i as i64), &[7u8; 100]).unwrap();
+            let written = wal.write().unwrap();
+            assert_eq!(written, Lsn(i + 1));
+        }
+        assert_eq!(syncer.join().unwrap(), Lsn(300));
+        assert_eq!(wal.durable_lsn(), Lsn(300));
+        assert!(wal.stats().segments > 1, "the test should cross segments");
+        drop(wal);
+        let reopened = Wal::open(dir.path(), opts(SyncMode::Always)).unwrap();
+        assert_eq!(reopened.last_lsn(), Lsn(300));
+    }
+
+    #[test]
+    fn write_does_not_sync_and_a_failed_handle_sync_poisons_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), opts(SyncMode::Always)).unwrap();
+        let handle = wal.sync_handle();
+        wal.append(CommitTime(1), b"one").unwrap();
+        assert_eq!(wal.write().unwrap(), Lsn(1));
+        assert_eq!(wal.durable_lsn(), Lsn(0), "write() alone is not durable");
+        assert_eq!(handle.sync().unwrap(), Lsn(1));
+        wal.append(CommitTime(2), b"two").unwrap();
+        wal.write().unwrap();
+        wal.inject_sync_failure();
+        assert!(matches!(handle.sync(), Err(WalError::Io(_))));
+        assert_eq!(handle.durable_lsn(), Lsn(1));
+        assert!(matches!(handle.sync(), Err(WalError::Poisoned)));
+        assert!(matches!(wal.append(CommitTime(3), b"three"), Err(WalError::Poisoned)));
     }
 
     #[test]
