@@ -16,7 +16,7 @@
 //! writes until reopened (never retry an fsync).
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::sync::Arc;
 
@@ -87,13 +87,16 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
     // `Always` the ack thread also runs the group's fdatasync (pipelined
     // group commit: one fdatasync overlaps the next group's work).
     let always = wal.options().sync == SyncMode::Always;
+    // Groups handed to the ack thread and not yet published: a group is
+    // only published inline when none is in flight, so order is kept.
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let ack = {
         let (tx, ack_rx) = std::sync::mpsc::channel::<Done>();
         let handle = wal.sync_handle();
-        let s = Arc::clone(&shared);
+        let (s, n) = (Arc::clone(&shared), Arc::clone(&in_flight));
         std::thread::Builder::new()
             .name("argon-ack".into())
-            .spawn(move || run_ack(&s, always.then_some(handle), ack_rx))
+            .spawn(move || run_ack(&s, always.then_some(handle), ack_rx, &n))
             .ok()
             .map(|thread| (tx, thread))
     };
@@ -112,10 +115,15 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
                 Err(TryRecvError::Empty) | Err(TryRecvError::Disconnected) => break,
             }
         }
-        let pipelined = always && ack.is_some();
+        // A lone small group with nothing in flight is synced and published
+        // inline: no thread hop, and nothing to overlap with anyway.
+        let inline = ack.is_none() || (batch.len() <= 2 && in_flight.load(Ordering::Acquire) == 0);
+        let pipelined = always && !inline;
         match group_commit(&shared, &mut wal, &mut head, &mut batch, pipelined) {
             Ok(done) => match &ack {
+                Some(_) if inline => done.publish(&shared),
                 Some((tx, _)) => {
+                    in_flight.fetch_add(1, Ordering::AcqRel);
                     if let Err(unsent) = tx.send(done) {
                         // The ack thread is gone (it failed an fsync).
                         fail(unsent.0.replies, || StoreError::Closed);
@@ -188,7 +196,7 @@ fn fail(replies: Vec<(Reply, Result<CommitOutcome>)>, err: impl Fn() -> StoreErr
 /// callers. With a `SyncHandle` (`SyncMode::Always`) one fdatasync first
 /// covers every group written since the last one. A failed fdatasync poisons the WAL,
 /// fails these callers and stops (the commit thread then fails too).
-fn run_ack(shared: &Shared, wal: Option<SyncHandle>, rx: Receiver<Done>) {
+fn run_ack(shared: &Shared, wal: Option<SyncHandle>, rx: Receiver<Done>, in_flight: &AtomicUsize) {
     let mut groups: Vec<Done> = Vec::new();
     while let Ok(first) = rx.recv() {
         groups.push(first);
@@ -199,6 +207,7 @@ fn run_ack(shared: &Shared, wal: Option<SyncHandle>, rx: Receiver<Done>) {
             Ok(_) => {
                 for done in groups.drain(..) {
                     done.publish(shared);
+                    in_flight.fetch_sub(1, Ordering::AcqRel);
                 }
             }
             Err(e) => {

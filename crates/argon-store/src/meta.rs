@@ -13,6 +13,10 @@
 //! along the chain.
 
 use std::collections::BTreeMap;
+
+// Persistent maps: cloning the metadata for each group commit is O(1) and a
+// change copies one path, however many projects, branches and timelines exist.
+use imbl::OrdMap;
 use std::sync::Arc;
 
 use argon_types::{CommitTime, Lsn, TimelineId};
@@ -45,7 +49,7 @@ pub struct ProjectMeta {
     /// Stored one row per branch (see [`crate::index`]), so a branch
     /// operation writes one small row however many branches exist.
     #[serde(skip)]
-    pub branches: BTreeMap<String, BranchMeta>,
+    pub branches: OrdMap<String, BranchMeta>,
 }
 
 /// A timeline as stored.
@@ -64,7 +68,7 @@ pub struct TimelineMeta {
     pub commits: u64,
     /// Catalog versions on this timeline, by the LSN that produced them.
     #[serde(skip)]
-    pub catalogs: BTreeMap<Lsn, Arc<Catalog>>,
+    pub catalogs: OrdMap<Lsn, Arc<Catalog>>,
 }
 
 /// The collections and indexes visible at one point of one branch.
@@ -116,8 +120,8 @@ pub struct Counters {
 /// replaced by the commit thread after each group commit.
 #[derive(Clone, Debug, Default)]
 pub struct Meta {
-    pub projects: BTreeMap<String, Arc<ProjectMeta>>,
-    pub timelines: BTreeMap<TimelineId, Arc<TimelineMeta>>,
+    pub projects: OrdMap<String, Arc<ProjectMeta>>,
+    pub timelines: OrdMap<TimelineId, Arc<TimelineMeta>>,
     pub counters: Counters,
     /// Timelines changed since their rows were last written to the index:
     /// written once per group commit, not once per entry.
