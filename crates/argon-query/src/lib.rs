@@ -18,6 +18,8 @@
 //!
 //! Modules:
 //! - [`compare`]: MongoDB's total order over BSON values.
+//! - [`deps`]: which fields a filter or pipeline reads; decoding only those
+//!   from stored BSON.
 //! - [`filter`]: query predicates (`find`, `$match`, `$pull`, arrayFilters).
 //! - [`projection`], [`sort`]: the shape and order of results.
 //! - [`update`]: update operators, replacements, pipeline updates, upserts.
@@ -28,6 +30,7 @@
 //!   them in messages.
 
 pub mod compare;
+pub mod deps;
 pub mod display;
 mod error;
 pub mod expr;
@@ -42,6 +45,7 @@ pub mod types;
 pub mod update;
 
 pub use compare::{compare, compare_documents, values_equal};
+pub use deps::Deps;
 pub use error::{codes, ErrorCode, QueryError, Result};
 pub use filter::{Filter, MatchDetails};
 pub use path::{get_path, path_values};

@@ -10,6 +10,7 @@
 
 use bson::{Bson, Document};
 
+use crate::deps::Deps;
 use crate::error::{codes, err, QueryError, Result};
 use crate::expr::{Expression, Vars};
 use crate::filter::Filter;
@@ -86,6 +87,18 @@ fn path_collision(path: &str, remaining: Option<&str>) -> QueryError {
             QueryError::new(codes::L31249, format!("Path collision at {path} remaining portion {rest}"))
         }
         None => QueryError::new(codes::L31250, format!("Path collision at {path}")),
+    }
+}
+
+/// The fields computed items of a projection tree read.
+fn node_deps(node: &Node, deps: &mut Deps) {
+    for (_, item) in &node.items {
+        match item {
+            Item::Computed(e) => deps.extend(e.dependencies()),
+            Item::Sub(n) => node_deps(n, deps),
+            Item::ElemMatch(f) => deps.extend(f.dependencies()),
+            _ => {}
+        }
     }
 }
 
@@ -371,6 +384,32 @@ impl Projection {
             id_excluded: b.id_excluded,
             positional: b.positional,
         })
+    }
+
+    /// The fields of its input the projection reads, and whether its
+    /// output is built only from them (an inclusion `$project`); otherwise
+    /// (exclusion, `$addFields`, `find`) the input passes through and the
+    /// fields later stages read are needed too.
+    pub fn dependencies(&self) -> (Deps, bool) {
+        let mut deps = Deps::none();
+        if self.identity {
+            return (deps, false);
+        }
+        let replaces = self.kind == ProjectionKind::Project && self.mode == Mode::Inclusion;
+        if replaces {
+            deps.add_field("_id");
+            for (k, _) in &self.root.items {
+                deps.add_field(k);
+            }
+        }
+        node_deps(&self.root, &mut deps);
+        if self.kind == ProjectionKind::Find {
+            // $elemMatch and positional projections read their field.
+            for (k, _) in &self.root.items {
+                deps.add_field(k);
+            }
+        }
+        (deps, replaces)
     }
 
     /// Whether this projection keeps only the named fields.

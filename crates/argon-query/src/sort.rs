@@ -85,6 +85,16 @@ impl SortSpec {
         }
     }
 
+    /// The sort keys as (dotted path, descending), in order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, bool)> {
+        self.keys.iter().map(|k| (k.path.dotted.as_str(), k.descending))
+    }
+
+    /// The top-level fields the sort reads.
+    pub fn dependencies(&self) -> crate::deps::Deps {
+        crate::deps::Deps::fields_of(self.keys.iter().map(|k| k.path.parts[0].name.as_str()))
+    }
+
     /// True when there is nothing to sort by.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

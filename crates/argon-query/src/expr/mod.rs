@@ -96,6 +96,8 @@ pub fn eval(expr: &Bson, root: &Document, vars: &Vars) -> Result<Bson> {
 #[derive(Clone, Debug)]
 pub struct Expression {
     node: Node,
+    /// The fields of the input document it reads.
+    deps: crate::deps::Deps,
 }
 
 impl Expression {
@@ -107,7 +109,15 @@ impl Expression {
     /// Parses an expression that may also use the user variables `names`.
     pub fn parse_with_vars(expr: &Bson, names: &[String]) -> Result<Expression> {
         let mut scope = ParseScope { vars: names.to_vec() };
-        Ok(Expression { node: parse_operand(expr, &mut scope)? })
+        let node = parse_operand(expr, &mut scope)?;
+        let mut deps = crate::deps::Deps::none();
+        crate::deps::expression_source_deps(expr, &mut deps);
+        Ok(Expression { node, deps })
+    }
+
+    /// The top-level fields of the input document the expression reads.
+    pub fn dependencies(&self) -> &crate::deps::Deps {
+        &self.deps
     }
 
     /// Evaluates against a document; `None` when the result is missing.

@@ -20,6 +20,7 @@ mod parse;
 use bson::{Bson, Document};
 
 use crate::compare::{compare, is_nan};
+use crate::deps::Deps;
 use crate::error::Result;
 use crate::expr::{Expression, Vars};
 use crate::path::{visit, LeafArrays, Path};
@@ -32,6 +33,8 @@ use argon_types::keycodec::type_class;
 pub struct Filter {
     root: Node,
     has_expr: bool,
+    /// The top-level fields the filter reads.
+    deps: Deps,
     /// Variables for `$expr` (`$$NOW` is fixed when the filter is parsed,
     /// once per command as in MongoDB).
     vars: Vars,
@@ -374,12 +377,26 @@ impl Filter {
         } else {
             Vars::new(bson::DateTime::from_millis(0))
         };
-        Ok(Filter { root, has_expr: parser.has_expr, vars })
+        let mut deps = Deps::none();
+        node_deps(&root, &mut deps);
+        Ok(Filter { root, has_expr: parser.has_expr, deps, vars })
     }
 
     /// A filter that matches every document.
     pub fn match_all() -> Filter {
-        Filter { root: Node::True, has_expr: false, vars: Vars::new(bson::DateTime::from_millis(0)) }
+        Filter {
+            root: Node::True,
+            has_expr: false,
+            deps: Deps::none(),
+            vars: Vars::new(bson::DateTime::from_millis(0)),
+        }
+    }
+
+    /// The top-level fields the filter reads: matching a document that
+    /// holds only these fields (see [`Deps::decode_into`]) gives the same
+    /// answer as matching the whole document.
+    pub fn dependencies(&self) -> &Deps {
+        &self.deps
     }
 
     /// Fixes `$$NOW` for `$expr` (default: the time of each evaluation).
@@ -436,6 +453,19 @@ impl Filter {
     /// Whether the filter matches everything (`{}`).
     pub fn is_empty(&self) -> bool {
         matches!(&self.root, Node::True) || matches!(&self.root, Node::And(c) if c.is_empty())
+    }
+}
+
+fn node_deps(node: &Node, deps: &mut Deps) {
+    match node {
+        Node::And(children) | Node::Or(children) | Node::Nor(children) => {
+            children.iter().for_each(|c| node_deps(c, deps))
+        }
+        Node::Not(child) => node_deps(child, deps),
+        Node::Leaf(path, _) => deps.add_field(&path.parts[0].name),
+        Node::Expr(e) => deps.extend(e.dependencies()),
+        // Element conditions only occur inside a leaf's $elemMatch.
+        Node::Value(_) | Node::True | Node::False => {}
     }
 }
 

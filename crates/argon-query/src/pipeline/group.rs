@@ -79,6 +79,15 @@ impl Group {
         Ok(Group { id, accumulators })
     }
 
+    /// The fields of its input the group reads.
+    pub(crate) fn dependencies(&self) -> crate::deps::Deps {
+        let mut deps = self.id.dependencies().clone();
+        for a in &self.accumulators {
+            deps.extend(a.expression().dependencies());
+        }
+        deps
+    }
+
     pub(crate) fn from_parts(id: Expression, accumulators: Vec<Accumulator>) -> Group {
         Group { id, accumulators }
     }
@@ -131,6 +140,15 @@ pub(crate) struct Bucket {
 }
 
 impl Bucket {
+    /// The fields of its input the stage reads.
+    pub(crate) fn dependencies(&self) -> crate::deps::Deps {
+        let mut deps = self.group_by.dependencies().clone();
+        for a in &self.accumulators {
+            deps.extend(a.expression().dependencies());
+        }
+        deps
+    }
+
     pub(crate) fn parse(spec: &Bson, vars: &[String]) -> Result<Bucket> {
         let Bson::Document(d) = spec else {
             return err(

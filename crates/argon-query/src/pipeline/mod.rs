@@ -21,6 +21,7 @@ mod stages;
 
 use bson::{Bson, Document};
 
+use crate::deps::Deps;
 use crate::error::{codes, err, QueryError, Result};
 use crate::expr::Vars;
 
@@ -78,6 +79,8 @@ pub(crate) struct Env<'a> {
 pub struct Pipeline {
     stages: Vec<Stage>,
     leading_match: Option<Document>,
+    /// The fields of its input documents the pipeline reads.
+    deps: Deps,
 }
 
 /// Where a pipeline runs, which decides the stages it may use.
@@ -129,7 +132,19 @@ impl Pipeline {
             Some(Bson::Document(d)) => Some(d.clone()),
             _ => None,
         };
-        Ok(Pipeline { stages: parsed, leading_match })
+        let mut deps = Deps::none();
+        if parsed.iter().all(|s| s.add_dependencies(&mut deps)) {
+            // The input documents (or some of them) reach the output.
+            deps.set_whole();
+        }
+        Ok(Pipeline { stages: parsed, leading_match, deps })
+    }
+
+    /// The top-level fields of its input documents the pipeline reads:
+    /// running it on documents holding only those fields gives the same
+    /// result as on whole documents.
+    pub fn dependencies(&self) -> &Deps {
+        &self.deps
     }
 
     /// The filter of a leading `$match`, which the server may evaluate with
@@ -163,6 +178,19 @@ impl Pipeline {
         let env = Env { ctx, vars: vars.clone() };
         let stream: DocStream<'_> = Box::new(input.map(Ok));
         let out: Result<Vec<Document>> = self.run_stream(stream, &env)?.collect();
+        out
+    }
+
+    /// Runs the pipeline over a fallible input, streaming it through the
+    /// stages (an error from the input stops the pipeline and is returned).
+    pub fn run_results(
+        &self,
+        input: Box<dyn Iterator<Item = Result<Document>> + '_>,
+        ctx: &dyn PipelineContext,
+        vars: &Vars,
+    ) -> Result<Vec<Document>> {
+        let env = Env { ctx, vars: vars.clone() };
+        let out: Result<Vec<Document>> = self.run_stream(input, &env)?.collect();
         out
     }
 

@@ -7,6 +7,7 @@ use rand::Rng;
 use super::group::{Bucket, Group};
 use super::lookup::{Lookup, UnionWith};
 use super::{in_stage, Context, DocStream, Env, Pipeline};
+use crate::deps::Deps;
 use crate::error::{codes, err, QueryError, Result};
 use crate::expr::Expression;
 use crate::filter::Filter;
@@ -327,6 +328,47 @@ impl Stage {
             }
             _ => return err(codes::L40324, format!("Unrecognized pipeline stage name: '{name}'")),
         })
+    }
+
+    /// Adds the fields of its input this stage reads to `deps`; returns
+    /// false when the stage's output no longer carries its input documents
+    /// (so later stages read nothing more from them).
+    pub(crate) fn add_dependencies(&self, deps: &mut Deps) -> bool {
+        match self {
+            Stage::Match(f) => deps.extend(f.dependencies()),
+            Stage::Project(p) => {
+                let (d, replaces) = p.dependencies();
+                deps.extend(&d);
+                return !replaces;
+            }
+            Stage::Group(g) | Stage::SortByCount(g) => {
+                deps.extend(&g.dependencies());
+                return false;
+            }
+            Stage::Bucket(b) => {
+                deps.extend(&b.dependencies());
+                return false;
+            }
+            Stage::Sort(s) | Stage::SortLimit(s, _) => deps.extend(&s.dependencies()),
+            Stage::Limit(_) | Stage::Skip(_) | Stage::Sample(_) | Stage::UnionWith(_) => {}
+            Stage::Unwind(u) => deps.add_field(&u.path[0]),
+            Stage::Count(_) | Stage::Documents(_) => return false,
+            Stage::ReplaceRoot { expr, .. } => {
+                deps.extend(expr.dependencies());
+                return false;
+            }
+            Stage::Facet(facets) => {
+                for (_, p) in facets {
+                    deps.extend(p.dependencies());
+                }
+                return false;
+            }
+            Stage::Lookup(_) | Stage::Out(_) | Stage::Merge { .. } => {
+                deps.set_whole();
+                return false;
+            }
+        }
+        true
     }
 
     pub(crate) fn must_be_last(&self) -> bool {
