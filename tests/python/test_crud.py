@@ -49,6 +49,15 @@ def test_cursor_batches_over_many_getmores(db):
     assert ids == list(range(1000))
 
 
+def test_exhaust_cursor_streams_every_batch(db):
+    db.ex.insert_many([{"_id": i, "v": i % 7} for i in range(500)])
+    cursor = db.ex.find({"v": {"$ne": 3}}, batch_size=9, cursor_type=pymongo.CursorType.EXHAUST)
+    ids = [d["_id"] for d in cursor]
+    assert ids == [i for i in range(500) if i % 7 != 3]
+    # The connection is usable for ordinary commands afterwards.
+    assert db.ex.count_documents({}) == 500
+
+
 def test_unknown_command_is_command_not_found(db):
     with pytest.raises(OperationFailure) as e:
         db.command("definitelyNotACommand")

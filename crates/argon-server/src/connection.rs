@@ -57,13 +57,72 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
         };
         let frame: Vec<u8> = buf.drain(..len).collect();
         let reply = handle_frame(&state, &mut conn, &frame, &mut next_request_id).await;
-        if let Some(bytes) = reply {
+        if let Some(Reply { bytes, mut exhaust }) = reply {
             if stream.write_all(&bytes).await.is_err() {
                 break;
+            }
+            // An exhaust cursor: keep sending batches, each answering the
+            // previous reply, until the cursor is done (no moreToCome).
+            while let Some(next) = exhaust.take() {
+                let (bytes, more) = exhaust_batch(&state, &mut conn, next, &mut next_request_id).await;
+                if stream.write_all(&bytes).await.is_err() {
+                    break 'conn;
+                }
+                exhaust = more;
             }
         }
     }
     state.metrics.connections_current.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// A reply frame and, for an exhaust `getMore` whose cursor is still open,
+/// what to run for the next reply.
+struct Reply {
+    bytes: Vec<u8>,
+    exhaust: Option<Exhaust>,
+}
+
+/// The state of an exhaust cursor between two replies.
+struct Exhaust {
+    get_more: Document,
+    /// The request id of the reply just sent: the next one answers it.
+    previous_reply: i32,
+    compressor: Option<Compressor>,
+}
+
+impl From<Vec<u8>> for Reply {
+    fn from(bytes: Vec<u8>) -> Reply {
+        Reply { bytes, exhaust: None }
+    }
+}
+
+/// Whether an exhaust reply continues: it succeeded and its cursor is open.
+fn cursor_still_open(reply: &Document) -> bool {
+    let ok = reply.get("ok").and_then(|v| v.as_f64().or_else(|| v.as_i32().map(f64::from))) == Some(1.0);
+    let id = reply.get_document("cursor").ok().and_then(|c| c.get_i64("id").ok()).unwrap_or(0);
+    ok && id != 0
+}
+
+/// Runs the next `getMore` of an exhaust cursor and encodes its reply.
+async fn exhaust_batch(
+    state: &Arc<ServerState>,
+    conn: &mut ConnState,
+    next: Exhaust,
+    next_request_id: &mut i32,
+) -> (Vec<u8>, Option<Exhaust>) {
+    let request_id = *next_request_id;
+    *next_request_id = next_request_id.wrapping_add(1);
+    let reply = run(state, conn, next.get_more.clone()).await;
+    let more = cursor_still_open(&reply);
+    let flags = if more { argon_wire::OpMsg::MORE_TO_COME } else { 0 };
+    let bytes = argon_wire::encode_op_msg(request_id, next.previous_reply, flags, &reply, next.compressor)
+        .unwrap_or_else(|e| {
+            let err = CommandError::new(code::BSON_OBJECT_TOO_LARGE, format!("reply cannot be sent: {e}"));
+            argon_wire::encode_op_msg(request_id, next.previous_reply, 0, &err.to_reply(), None)
+                .unwrap_or_default()
+        });
+    let next = more.then_some(Exhaust { previous_reply: request_id, ..next });
+    (bytes, next)
 }
 
 async fn handle_frame(
@@ -71,7 +130,7 @@ async fn handle_frame(
     conn: &mut ConnState,
     frame: &[u8],
     next_request_id: &mut i32,
-) -> Option<Vec<u8>> {
+) -> Option<Reply> {
     let request_id = *next_request_id;
     *next_request_id = next_request_id.wrapping_add(1);
     let decoded = match argon_wire::decode(frame) {
@@ -80,7 +139,9 @@ async fn handle_frame(
             // The length was sane, so the stream is still framed: answer.
             let response_to = argon_wire::peek_header(frame).map(|h| h.request_id).unwrap_or(0);
             let err = CommandError::new(code::PROTOCOL_ERROR, format!("invalid message: {e}"));
-            return argon_wire::encode_op_msg(request_id, response_to, 0, &err.to_reply(), None).ok();
+            return argon_wire::encode_op_msg(request_id, response_to, 0, &err.to_reply(), None)
+                .ok()
+                .map(Reply::from);
         }
     };
     let response_to = decoded.header.request_id;
@@ -89,7 +150,9 @@ async fn handle_frame(
         Request::Query(q) => {
             if !q.is_command() {
                 let err = doc! { "$err": "OP_QUERY is only supported for commands (legacy handshake)", "code": 352, "ok": 0.0 };
-                return argon_wire::encode_op_reply(request_id, response_to, 2, 0, 0, &[err], None).ok();
+                return argon_wire::encode_op_reply(request_id, response_to, 2, 0, 0, &[err], None)
+                    .ok()
+                    .map(Reply::from);
             }
             let db = q.database().to_string();
             let reply = match Request::Query(q).into_command() {
@@ -99,13 +162,23 @@ async fn handle_frame(
                 }
                 Err(e) => CommandError::bad_value(e.to_string()).to_reply(),
             };
-            argon_wire::encode_op_reply(request_id, response_to, 0, 0, 0, &[reply], None).ok()
+            argon_wire::encode_op_reply(request_id, response_to, 0, 0, 0, &[reply], None)
+                .ok()
+                .map(Reply::from)
         }
         Request::Msg(msg) => {
             let more_to_come = msg.more_to_come();
+            // The client accepts several replies to this getMore (exhaust).
+            let exhaust_allowed = msg.exhaust_allowed() && !more_to_come;
             let name = msg.command_name().unwrap_or("").to_string();
+            let mut get_more = None;
             let reply = match msg.into_command() {
-                Ok(cmd) => run(state, conn, cmd).await,
+                Ok(cmd) => {
+                    if exhaust_allowed && name == "getMore" {
+                        get_more = Some(cmd.clone());
+                    }
+                    run(state, conn, cmd).await
+                }
                 Err(e) => CommandError::bad_value(e.to_string()).to_reply(),
             };
             state.metrics.latency.lock().record(started.elapsed().as_micros() as u64);
@@ -113,12 +186,20 @@ async fn handle_frame(
                 return None; // unacknowledged: the client wants no reply
             }
             let compressor = argon_wire::reply_compressor(decoded.compressor, &name);
-            match argon_wire::encode_op_msg(request_id, response_to, 0, &reply, compressor) {
-                Ok(bytes) => Some(bytes),
+            let exhaust = get_more.filter(|_| cursor_still_open(&reply)).map(|get_more| Exhaust {
+                get_more,
+                previous_reply: request_id,
+                compressor,
+            });
+            let flags = if exhaust.is_some() { argon_wire::OpMsg::MORE_TO_COME } else { 0 };
+            match argon_wire::encode_op_msg(request_id, response_to, flags, &reply, compressor) {
+                Ok(bytes) => Some(Reply { bytes, exhaust }),
                 Err(e) => {
                     let err =
                         CommandError::new(code::BSON_OBJECT_TOO_LARGE, format!("reply cannot be sent: {e}"));
-                    argon_wire::encode_op_msg(request_id, response_to, 0, &err.to_reply(), None).ok()
+                    argon_wire::encode_op_msg(request_id, response_to, 0, &err.to_reply(), None)
+                        .ok()
+                        .map(Reply::from)
                 }
             }
         }
