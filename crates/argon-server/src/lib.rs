@@ -23,6 +23,7 @@ mod connection;
 mod cursor;
 mod error;
 mod metrics_http;
+mod ops;
 pub mod planner;
 pub mod probe;
 mod scram;

@@ -125,6 +125,8 @@ pub struct ServerState {
     pub auth: Option<crate::users::Users>,
     /// `walVerify` checks, running or waiting to be collected.
     pub(crate) wal_verify_jobs: crate::commands::VerifyJobs,
+    /// Commands in progress (`currentOp`, `killOp`).
+    pub(crate) ops: crate::ops::Ops,
 }
 
 /// Which branch and point in time a command addresses.
@@ -172,6 +174,7 @@ impl ServerState {
             next_connection_id: AtomicI64::new(1),
             auth: None,
             wal_verify_jobs: Default::default(),
+            ops: Default::default(),
         }
     }
 

@@ -182,25 +182,47 @@ pub fn get_log(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     }
 }
 
-pub fn current_op(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
-    // Commands run to completion on their connection; the open cursors are
-    // the long-lived operations.
-    let inprog: Vec<Bson> = vec![Bson::Document(doc! {
-        "type": "op", "active": true, "op": "command", "desc": format!("conn{}", ctx.conn.id),
-        "connectionId": ctx.conn.id as i32, "client": ctx.conn.peer.clone(),
-        "command": { "currentOp": 1 },
-    })];
+pub fn current_op(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    // Every other field of the command filters the operations listed.
+    const NOT_FILTERS: &[&str] = &[
+        "currentOp",
+        "$all",
+        "$ownOps",
+        "$db",
+        "lsid",
+        "$clusterTime",
+        "$readPreference",
+        "comment",
+        "apiVersion",
+        "apiStrict",
+        "apiDeprecationErrors",
+    ];
+    let mut filter = Document::new();
+    for (k, v) in &call.cmd {
+        if !NOT_FILTERS.contains(&k.as_str()) {
+            filter.insert(k.clone(), v.clone());
+        }
+    }
+    let filter = argon_query::Filter::parse(&filter)?;
+    let inprog: Vec<Bson> =
+        ctx.state.ops.list().into_iter().filter(|op| filter.matches(op)).map(Bson::Document).collect();
     Ok(doc! { "inprog": inprog })
 }
 
-pub fn kill_op(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    match call.cmd.get("op") {
-        Some(Bson::Int32(_)) | Some(Bson::Int64(_)) | Some(Bson::Double(_)) => {
-            Ok(doc! { "info": "attempting to kill op" })
-        }
-        Some(_) => Err(CommandError::type_mismatch("killOp.op must be a number")),
-        None => Err(crate::args::missing("killOp", "op")),
+pub fn kill_op(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let opid = match call.cmd.get("op") {
+        Some(Bson::Int32(n)) => *n as i64,
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Double(d)) if d.fract() == 0.0 => *d as i64,
+        Some(Bson::Double(_)) => return Err(CommandError::bad_value("killOp.op must be an integer")),
+        Some(_) => return Err(CommandError::type_mismatch("killOp.op must be a number")),
+        None => return Err(crate::args::missing("killOp", "op")),
+    };
+    // Like MongoDB: the reply is the same whether or not the op still runs.
+    if ctx.state.ops.kill(opid) {
+        tracing::info!(opid, "killOp: interrupting operation");
     }
+    Ok(doc! { "info": "attempting to kill op" })
 }
 
 pub fn list_commands(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {

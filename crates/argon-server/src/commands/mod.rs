@@ -106,6 +106,21 @@ impl Call {
 
 /// Runs one command document.
 pub async fn dispatch(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
+    // Registered for currentOp while it runs; killOp ends it at its next
+    // await (or its next interruption check in a long loop).
+    let state = ctx.state.clone();
+    let name = cmd.keys().next().cloned().unwrap_or_default();
+    let db = cmd.get_str("$db").unwrap_or_default().to_string();
+    let guard = state.ops.begin(ctx.conn.id, &ctx.conn.peer, &name, &db, &cmd);
+    let op = guard.op.clone();
+    tokio::select! {
+        biased;
+        _ = op.killed() => Err(crate::ops::interrupted()),
+        r = crate::ops::scope(op.clone(), dispatch_command(ctx, cmd)) => r,
+    }
+}
+
+async fn dispatch_command(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
     let name = cmd.keys().next().cloned().ok_or_else(|| CommandError::bad_value("empty command document"))?;
     let db = match cmd.get("$db") {
         Some(Bson::String(s)) => s.clone(),
