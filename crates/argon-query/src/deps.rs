@@ -89,8 +89,13 @@ impl Deps {
     /// would give them (a repeated key keeps its first position and last
     /// value). With [`Deps::needs_whole_document`], decodes everything.
     /// Returns false when the bytes are not a valid document (the caller
-    /// decodes the whole document to report the error).
+    /// decodes the whole document to report the error). Fields not read
+    /// are skipped by their length, not validated.
     pub fn decode_into(&self, bytes: &[u8], out: &mut Document) -> bool {
+        out.clear();
+        if !self.whole && self.decode_fast(bytes, out).is_some() {
+            return true;
+        }
         out.clear();
         let Ok(raw) = RawDocument::from_bytes(bytes) else { return false };
         for elem in raw.iter_elements() {
@@ -105,11 +110,167 @@ impl Deps {
         true
     }
 
+    /// Walks the elements by their lengths and decodes the wanted ones of
+    /// the common types directly; `None` when anything is unusual (a rare
+    /// type among the wanted fields, malformed bytes), for the general
+    /// path to handle.
+    fn decode_fast(&self, bytes: &[u8], out: &mut Document) -> Option<()> {
+        self.walk(bytes, &mut |i, t, value| {
+            out.insert(self.fields[i].as_str(), decode_value(t, value)?);
+            Some(())
+        })
+    }
+
+    /// Like [`Deps::decode_into`], for matching only: `out` ends up with
+    /// the same fields and values, but in the order of [`Deps::fields`]
+    /// rather than document order, and keeps `out`'s keys and string
+    /// buffers from the previous call when the fields present are the same
+    /// (so a scan over documents of one shape allocates nothing here).
+    pub fn decode_for_matching(&self, bytes: &[u8], out: &mut Document) -> bool {
+        const MAX: usize = 8;
+        if self.whole || self.fields.len() > MAX {
+            return self.decode_into(bytes, out);
+        }
+        let mut found: [Option<(u8, &[u8])>; MAX] = [None; MAX];
+        let walked = self.walk(bytes, &mut |i, t, value| {
+            found[i] = Some((t, value)); // a repeated key: the last value
+            Some(())
+        });
+        if walked.is_some() && self.fill_slots(&found[..self.fields.len()], out).is_some() {
+            return true;
+        }
+        self.decode_into(bytes, out)
+    }
+
+    /// Writes the found values into `out`, reusing its slots when its keys
+    /// are exactly the found fields in order, else rebuilding it.
+    fn fill_slots(&self, found: &[Option<(u8, &[u8])>], out: &mut Document) -> Option<()> {
+        let present = found.iter().filter(|f| f.is_some()).count();
+        let same_shape = out.len() == present
+            && out
+                .keys()
+                .zip(found.iter().enumerate().filter(|(_, f)| f.is_some()))
+                .all(|(k, (i, _))| *k == self.fields[i]);
+        if same_shape {
+            for ((_, slot), (t, value)) in out.iter_mut().zip(found.iter().flatten()) {
+                match (slot, *t) {
+                    (Bson::String(s), 0x02) => {
+                        let (last, text) = value.get(4..)?.split_last()?;
+                        if *last != 0 {
+                            return None;
+                        }
+                        s.clear();
+                        s.push_str(std::str::from_utf8(text).ok()?);
+                    }
+                    (slot, t) => *slot = decode_value(t, value)?,
+                }
+            }
+        } else {
+            out.clear();
+            for (i, f) in found.iter().enumerate() {
+                if let Some((t, value)) = f {
+                    out.insert(self.fields[i].as_str(), decode_value(*t, value)?);
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Walks the top-level elements of a document by their lengths, calling
+    /// `f(field index, type, value bytes)` for the wanted ones; `None` when
+    /// the bytes are malformed or `f` returns `None`.
+    fn walk<'b>(&self, bytes: &'b [u8], f: &mut dyn FnMut(usize, u8, &'b [u8]) -> Option<()>) -> Option<()> {
+        let int =
+            |at: usize| -> Option<i32> { Some(i32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?)) };
+        let len = usize::try_from(int(0)?).ok()?;
+        if len != bytes.len() || len < 5 || bytes[len - 1] != 0 {
+            return None;
+        }
+        let end = len - 1;
+        let body = &bytes[..end];
+        let mut pos = 4;
+        while pos < end {
+            let t = body[pos];
+            let key_start = pos + 1;
+            let mut key_end = key_start;
+            while *body.get(key_end)? != 0 {
+                key_end += 1;
+            }
+            let key = &body[key_start..key_end];
+            let at = key_end + 1;
+            let size = |n: i32| usize::try_from(n).ok();
+            let vlen = match t {
+                0x01 | 0x09 | 0x11 | 0x12 => 8,
+                0x02 | 0x0D | 0x0E => 4 + size(int(at)?)?,
+                0x03 | 0x04 | 0x0F => size(int(at)?)?,
+                0x05 => 5 + size(int(at)?)?,
+                0x06 | 0x0A | 0xFF | 0x7F => 0,
+                0x07 => 12,
+                0x08 => 1,
+                0x0B => {
+                    let p = body.get(at..)?.iter().position(|b| *b == 0)?;
+                    let o = body.get(at + p + 1..)?.iter().position(|b| *b == 0)?;
+                    p + o + 2
+                }
+                0x0C => 4 + size(int(at)?)? + 12,
+                0x10 => 4,
+                0x13 => 16,
+                _ => return None,
+            };
+            let value = body.get(at..at + vlen)?;
+            // Cheap tests first: most keys are not wanted.
+            let wanted = self.fields.iter().position(|f| {
+                let f = f.as_bytes();
+                f.len() == key.len() && f.first() == key.first() && f == key
+            });
+            if let Some(i) = wanted {
+                f(i, t, value)?;
+            }
+            pos = at + vlen;
+        }
+        (pos == end).then_some(())
+    }
+
     /// [`Deps::decode_into`] into a new document.
     pub fn decode(&self, bytes: &[u8]) -> Option<Document> {
         let mut out = Document::new();
         self.decode_into(bytes, &mut out).then_some(out)
     }
+}
+
+/// One value of the common types from its bytes; `None` for other types
+/// (the general path decodes them) or malformed bytes.
+fn decode_value(t: u8, value: &[u8]) -> Option<Bson> {
+    Some(match t {
+        0x01 => Bson::Double(f64::from_le_bytes(value.try_into().ok()?)),
+        0x02 => {
+            let (last, text) = value.get(4..)?.split_last()?;
+            if *last != 0 {
+                return None;
+            }
+            Bson::String(std::str::from_utf8(text).ok()?.to_string())
+        }
+        0x03 => Bson::Document(Document::try_from(RawDocument::from_bytes(value).ok()?).ok()?),
+        0x04 => {
+            let raw = RawDocument::from_bytes(value).ok()?;
+            let mut items = Vec::new();
+            for item in raw.iter() {
+                items.push(Bson::try_from(item.ok()?.1).ok()?);
+            }
+            Bson::Array(items)
+        }
+        0x07 => Bson::ObjectId(bson::oid::ObjectId::from_bytes(value.try_into().ok()?)),
+        0x08 => match value.first()? {
+            0 => Bson::Boolean(false),
+            1 => Bson::Boolean(true),
+            _ => return None,
+        },
+        0x09 => Bson::DateTime(bson::DateTime::from_millis(i64::from_le_bytes(value.try_into().ok()?))),
+        0x0A => Bson::Null,
+        0x10 => Bson::Int32(i32::from_le_bytes(value.try_into().ok()?)),
+        0x12 => Bson::Int64(i64::from_le_bytes(value.try_into().ok()?)),
+        _ => return None,
+    })
 }
 
 /// The fields an aggregation expression reads, from its source: every
@@ -163,6 +324,30 @@ mod tests {
         assert_eq!(d.fields(), ["a", "c", "d"]);
         expression_source_deps(&bson::bson!("$$CURRENT"), &mut d);
         assert!(d.needs_whole_document());
+    }
+
+    #[test]
+    fn every_type_decodes_as_whole_decoding_does() {
+        use bson::spec::BinarySubtype;
+        let full = doc! {
+            "_id": bson::oid::ObjectId::new(),
+            "d": 1.5, "s": "héllo", "o": {"x": [1, {"y": null}]}, "a": [1, "two", [3]],
+            "bin": bson::Binary { subtype: BinarySubtype::Generic, bytes: vec![1, 2, 3] },
+            "u": Bson::Undefined, "b": true, "f": false, "t": bson::DateTime::from_millis(1_700_000_000_000),
+            "n": null, "re": crate::regex::regex_value("^a.*", "i"),
+            "code": Bson::JavaScriptCode("1".into()), "sym": Bson::Symbol("s".into()),
+            "i": 7, "ts": bson::Timestamp { time: 1, increment: 2 }, "l": 9i64,
+            "dec": Bson::Decimal128("1.25".parse().unwrap()), "min": Bson::MinKey, "max": Bson::MaxKey,
+            "empty": {}, "ea": [],
+        };
+        let bytes = full.to_vec().unwrap();
+        for (k, v) in &full {
+            let got = Deps::fields_of([k.as_str(), "s"]).decode(&bytes).unwrap();
+            assert_eq!(got.get(k), Some(v), "{k}");
+            assert_eq!(got.len(), if k == "s" { 1 } else { 2 });
+        }
+        let all: Vec<&str> = full.keys().map(String::as_str).collect();
+        assert_eq!(Deps::fields_of(all).decode(&bytes).unwrap(), full);
     }
 
     #[test]

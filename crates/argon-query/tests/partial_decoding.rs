@@ -136,16 +136,21 @@ proptest! {
     ) {
         let Ok(filter) = Filter::parse(&f) else { return Ok(()) };
         let deps = filter.dependencies();
-        let mut scratch = Document::new();
+        let (mut scratch, mut reused) = (Document::new(), Document::new());
         for (i, fields) in docs.iter().enumerate() {
             let bytes = raw_bytes(i as i32, fields);
             let whole = Document::try_from(bson::RawDocument::from_bytes(&bytes).unwrap()).unwrap();
             prop_assert!(deps.decode_into(&bytes, &mut scratch));
-            prop_assert_eq!(
-                outcome(filter.try_matches(&whole)),
-                outcome(filter.try_matches(&scratch)),
-                "filter {} on {} (partial {})", f, whole, scratch
-            );
+            let expected = outcome(filter.try_matches(&whole));
+            prop_assert_eq!(&expected, &outcome(filter.try_matches(&scratch)), "filter {} on {} (partial {})", f, whole, scratch);
+            // The same fields, in the order of the dependencies, reusing
+            // the previous document's storage.
+            prop_assert!(deps.decode_for_matching(&bytes, &mut reused));
+            prop_assert_eq!(reused.len(), scratch.len());
+            for (k, v) in &scratch {
+                prop_assert_eq!(reused.get(k), Some(v));
+            }
+            prop_assert_eq!(&expected, &outcome(filter.try_matches(&reused)));
         }
     }
 
