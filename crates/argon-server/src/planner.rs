@@ -1,23 +1,49 @@
 //! Choosing how to find a query's documents: a point read by `_id`, a
 //! secondary index scan, or a collection scan.
 //!
-//! An index is used when the filter constrains its first key field at top
-//! level (directly or inside a top-level `$and`) with an equality on a
-//! scalar, an `$in` of scalars, or a range bound. The index produces
-//! candidates only: every candidate is re-checked against the whole filter,
-//! so a plan can be looser than the filter but never miss a document.
-//! Multikey indexes make combining a lower and an upper bound unsafe (one
-//! element may satisfy each), so a range uses one side only, up to the edge
-//! of the value's type bracket. Sparse and partial indexes are used only
-//! when hinted, since they may not hold every matching document.
+//! Index bounds are built field by field along the key pattern: while the
+//! filter pins a field at top level (directly or inside a top-level `$and`)
+//! to a scalar (`a: 5`, `$eq`, `$in` of scalars), the field adds one point
+//! per value (compound `$in`s multiply, up to [`MAX_RANGES`]); the first
+//! field that is not pinned may add one range bound (`$gt`, `$gte`, `$lt`,
+//! `$lte`), and the bounds stop there. So `{a: 5, b: {$gt: 3}}` on
+//! `{a: 1, b: 1}` scans exactly the keys `(5, (3, +inf of numbers))`.
+//!
+//! The index produces candidates only: every candidate is re-checked
+//! against the whole filter, so bounds may be looser than the filter but
+//! never miss a document. Multikey indexes make combining a lower and an
+//! upper bound on one field unsafe (one element may satisfy each), so a
+//! range uses one side only, up to the edge of the value's type bracket.
+//! Index entries are the cartesian product of the key fields' values, so
+//! points on several fields are safe even for arrays.
+//!
+//! Sort: an index provides a sort when the sort keys are the index fields
+//! right after a single-point equality prefix, in the index's directions,
+//! on top-level (undotted) fields, with no bounds on the sorted fields.
+//! Then the first index entry of each document is its sort key (an array
+//! sorts by its smallest element ascending, and its entries are in the
+//! same order), so documents come out of the scan in sort order, ties in
+//! `_id` order as a stable sort of a collection scan gives, and a limit
+//! stops the scan. Bounds on a sorted field would break this for arrays
+//! whose smallest element is outside the bounds, and the store does not
+//! record which indexes are multikey, so such queries sort in memory.
+//! Descending on an ascending index would need a reverse index scan, which
+//! the store does not offer yet: those sort in memory too.
+//!
+//! Sparse and partial indexes are used only when hinted, since they may not
+//! hold every matching document.
 
 use std::ops::Bound;
 
+use argon_query::SortSpec;
 use argon_store::{CollectionMeta, IndexDef};
 use argon_types::keycodec;
 use bson::{Bson, Document};
 
 use crate::error::{code, CmdResult, CommandError};
+
+/// Most key ranges a plan may scan (compound `$in`s multiply).
+pub const MAX_RANGES: usize = 256;
 
 /// One key range of an index, on encoded key prefixes.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,14 +52,22 @@ pub struct KeyRange {
     pub upper: Bound<Vec<u8>>,
 }
 
+impl KeyRange {
+    fn all() -> KeyRange {
+        KeyRange { lower: Bound::Unbounded, upper: Bound::Unbounded }
+    }
+}
+
 /// How a query finds its candidates.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan {
     /// `_id` pinned to one value.
     IdPoint(Bson),
-    /// Scan these ranges of a secondary index.
-    Index { name: String, ranges: Vec<KeyRange> },
-    /// Read every document.
+    /// Scan these ranges of a secondary index. `sorted`: the scan yields
+    /// documents in the query's sort order (no in-memory sort). `bounds`
+    /// describes the ranges per key field, as `explain` shows them.
+    Index { name: String, ranges: Vec<KeyRange>, sorted: bool, bounds: Document },
+    /// Read every document (in `_id` order).
     CollScan,
 }
 
@@ -44,6 +78,17 @@ impl Plan {
             Plan::IdPoint(_) => "IDHACK",
             Plan::Index { .. } => "IXSCAN",
             Plan::CollScan => "COLLSCAN",
+        }
+    }
+
+    /// Whether running the plan yields documents already in `sort` order.
+    pub fn provides_sort(&self, sort: Option<&SortSpec>) -> bool {
+        let Some(sort) = sort.filter(|s| !s.is_empty()) else { return true };
+        match self {
+            Plan::IdPoint(_) => true,
+            Plan::Index { sorted, .. } => *sorted,
+            // A collection scan is in `_id` order (`_id` is never an array).
+            Plan::CollScan => sort.fields().eq([("_id", false)]),
         }
     }
 }
@@ -72,50 +117,173 @@ fn conditions<'a>(filter: &'a Document, path: &str, out: &mut Vec<&'a Bson>) {
     }
 }
 
-/// Key ranges for one condition on the index's first field, if it has some.
-fn ranges_for(def: &IndexDef, cond: &Bson) -> Option<Vec<KeyRange>> {
-    let point = |v: &Bson| {
-        let k = def.encode_field(0, v);
-        KeyRange { lower: Bound::Included(k.clone()), upper: Bound::Included(k) }
-    };
-    let descending = def.fields.first().is_some_and(|f| f.descending);
+/// The values a condition pins its field to (equality or `$in`).
+fn points(cond: &Bson) -> Option<Vec<&Bson>> {
     match cond {
         Bson::Document(ops) if ops.keys().next().is_some_and(|k| k.starts_with('$')) => {
             if let Some(v) = ops.get("$eq").filter(|v| scalar(v)) {
-                return Some(vec![point(v)]);
+                return Some(vec![v]);
             }
-            if let Some(Bson::Array(vs)) = ops.get("$in") {
-                if !vs.is_empty() && vs.iter().all(scalar) {
-                    return Some(vs.iter().map(point).collect());
-                }
+            match ops.get("$in") {
+                Some(Bson::Array(vs)) if !vs.is_empty() && vs.iter().all(scalar) => Some(vs.iter().collect()),
+                _ => None,
             }
-            if descending {
-                return None;
-            }
-            // One side of a range, to the edge of the value's type bracket.
-            for (op, inclusive, is_lower) in
-                [("$gt", false, true), ("$gte", true, true), ("$lt", false, false), ("$lte", true, false)]
-            {
-                if let Some(v) = ops.get(op).filter(|v| scalar(v)) {
-                    let k = def.encode_field(0, v);
-                    let class = keycodec::type_class(v);
-                    let bound = if inclusive { Bound::Included(k) } else { Bound::Excluded(k) };
-                    return Some(vec![if is_lower {
-                        KeyRange { lower: bound, upper: Bound::Excluded(vec![class + 1]) }
-                    } else {
-                        KeyRange { lower: Bound::Included(vec![class]), upper: bound }
-                    }]);
-                }
-            }
-            None
         }
-        v if scalar(v) => Some(vec![point(v)]),
+        v if scalar(v) => Some(vec![v]),
         _ => None,
     }
 }
 
-/// Chooses a plan for `filter` on a collection.
-pub fn plan(filter: &Document, coll: Option<&CollectionMeta>, hint: Option<&Bson>) -> CmdResult<Plan> {
+/// One side of a range on field `i`, to the edge of the value's type
+/// bracket, as bounds on that field's encoding alone (to append to a
+/// prefix), plus how `explain` shows it.
+fn range(def: &IndexDef, i: usize, cond: &Bson) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>, String)> {
+    let Bson::Document(ops) = cond else { return None };
+    if !ops.keys().next().is_some_and(|k| k.starts_with('$')) {
+        return None;
+    }
+    let descending = def.fields[i].descending;
+    for (op, inclusive, is_lower) in
+        [("$gt", false, true), ("$gte", true, true), ("$lt", false, false), ("$lte", true, false)]
+    {
+        // MinKey and MaxKey compare across type brackets: no range.
+        let Some(v) = ops.get(op).filter(|v| scalar(v) && !matches!(v, Bson::MinKey | Bson::MaxKey)) else {
+            continue;
+        };
+        let k = def.encode_field(i, v);
+        let class = keycodec::type_class(v);
+        let shown = argon_query::display::value(v);
+        let text = match (is_lower, inclusive) {
+            (true, true) => format!("[{shown}, +inf]"),
+            (true, false) => format!("({shown}, +inf]"),
+            (false, true) => format!("[-inf, {shown}]"),
+            (false, false) => format!("[-inf, {shown})"),
+        };
+        let at = if inclusive { Bound::Included(k) } else { Bound::Excluded(k) };
+        // Ascending: values of the class start with the class byte; a
+        // descending field inverts every byte, which reverses the order.
+        let (lower, upper) = match (descending, is_lower) {
+            (false, true) => (at, Bound::Excluded(vec![class + 1])),
+            (false, false) => (Bound::Included(vec![class]), at),
+            (true, true) => (Bound::Included(vec![!class]), at),
+            (true, false) => (at, Bound::Included(vec![!class])),
+        };
+        return Some((lower, upper, text));
+    }
+    None
+}
+
+fn prepend(prefix: &[u8], b: &Bound<Vec<u8>>) -> Bound<Vec<u8>> {
+    match b {
+        Bound::Included(k) => Bound::Included([prefix, k].concat()),
+        Bound::Excluded(k) => Bound::Excluded([prefix, k].concat()),
+        Bound::Unbounded if prefix.is_empty() => Bound::Unbounded,
+        // Everything under the prefix (the store widens an included upper
+        // bound to every key starting with it).
+        Bound::Unbounded => Bound::Included(prefix.to_vec()),
+    }
+}
+
+/// Bounds one index offers a filter.
+struct Bounds {
+    /// Encoded key prefixes of the pinned leading fields (one per
+    /// combination of `$in` values).
+    prefixes: Vec<Vec<u8>>,
+    /// How many leading fields are pinned.
+    pinned: usize,
+    /// A range on the next field, if any: (lower, upper) on that field.
+    range: Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    /// Per field, how explain shows its bounds.
+    shown: Document,
+}
+
+fn bounds(def: &IndexDef, filter: &Document) -> Bounds {
+    let mut b = Bounds { prefixes: vec![Vec::new()], pinned: 0, range: None, shown: Document::new() };
+    for (i, field) in def.fields.iter().enumerate() {
+        let mut conds = Vec::new();
+        conditions(filter, &field.path, &mut conds);
+        if let Some(values) = conds.iter().find_map(|c| points(c)) {
+            let mut keys: Vec<Vec<u8>> = values.iter().map(|v| def.encode_field(i, v)).collect();
+            keys.sort();
+            keys.dedup();
+            if b.prefixes.len() * keys.len() <= MAX_RANGES {
+                b.prefixes = b
+                    .prefixes
+                    .iter()
+                    .flat_map(|p| keys.iter().map(move |k| [p.as_slice(), k].concat()))
+                    .collect();
+                b.pinned += 1;
+                let shown: Vec<Bson> = values
+                    .iter()
+                    .map(|v| {
+                        let v = argon_query::display::value(v);
+                        Bson::String(format!("[{v}, {v}]"))
+                    })
+                    .collect();
+                b.shown.insert(field.path.clone(), shown);
+                continue;
+            }
+        } else if let Some((lower, upper, text)) = conds.iter().find_map(|c| range(def, i, c)) {
+            b.range = Some((lower, upper));
+            b.shown.insert(field.path.clone(), vec![text]);
+        }
+        break;
+    }
+    b
+}
+
+/// Whether scanning `def` under a single-point prefix of `pinned` fields
+/// yields documents in `sort` order (see the module documentation).
+fn index_provides_sort(def: &IndexDef, pinned: usize, sort: &SortSpec) -> bool {
+    let keys: Vec<(&str, bool)> = sort.fields().collect();
+    !keys.is_empty()
+        && pinned + keys.len() <= def.fields.len()
+        && keys
+            .iter()
+            .zip(&def.fields[pinned..])
+            .all(|((path, desc), f)| *path == f.path && !path.contains('.') && *desc == f.descending)
+}
+
+/// Shows the fields from `from` on as unbounded.
+fn shown_all(def: &IndexDef, from: usize, shown: &mut Document) {
+    for f in &def.fields[from..] {
+        shown.insert(f.path.clone(), vec!["[MinKey, MaxKey]"]);
+    }
+}
+
+/// A candidate plan and how good it is.
+struct Candidate {
+    plan: Plan,
+    pinned: usize,
+    has_range: bool,
+    sorted: bool,
+}
+
+/// Keeps the better of `best` and `c`: more pinned fields first; then,
+/// with a limit, an index that provides the sort (it stops early), else
+/// one with a range (it reads fewer documents); the first index wins ties.
+fn consider(best: &mut Option<Candidate>, c: Candidate, limited: bool) {
+    let score = |c: &Candidate| {
+        if limited {
+            (c.pinned, c.sorted, c.has_range)
+        } else {
+            (c.pinned, c.has_range, c.sorted)
+        }
+    };
+    if best.as_ref().is_none_or(|b| score(&c) > score(b)) {
+        *best = Some(c);
+    }
+}
+
+/// Chooses a plan for `filter` on a collection; `sort` and `limited` (the
+/// query has a limit) let an index that provides the sort win.
+pub fn plan(
+    filter: &Document,
+    coll: Option<&CollectionMeta>,
+    hint: Option<&Bson>,
+    sort: Option<&SortSpec>,
+    limited: bool,
+) -> CmdResult<Plan> {
     let mut ids = Vec::new();
     conditions(filter, "_id", &mut ids);
     if hint.is_none() {
@@ -165,36 +333,66 @@ pub fn plan(filter: &Document, coll: Option<&CollectionMeta>, hint: Option<&Bson
             })
             .collect(),
     };
-    // Prefer an equality ($eq/$in) plan over a range plan.
-    let mut best: Option<(bool, Plan)> = None;
+    let sort = sort.filter(|s| !s.is_empty());
+    let mut best: Option<Candidate> = None;
     for ix in candidates {
         let def = IndexDef::from_spec(&ix.spec);
-        let Some(first) = def.fields.first() else { continue };
-        if matches!(ix.spec.get_document("key").ok().and_then(|k| k.get(&first.path)), Some(Bson::String(_)))
-        {
+        if def.fields.is_empty() {
+            continue;
+        }
+        let key = ix.spec.get_document("key").ok();
+        if def.fields.iter().any(|f| matches!(key.and_then(|k| k.get(&f.path)), Some(Bson::String(_)))) {
             continue; // text, 2d, hashed: not ordered by value
         }
-        let mut conds = Vec::new();
-        conditions(filter, &first.path, &mut conds);
-        for c in conds {
-            if let Some(ranges) = ranges_for(&def, c) {
-                let is_eq = ranges.iter().all(|r| r.lower == r.upper);
-                let plan = Plan::Index { name: ix.name().to_string(), ranges };
-                if best.as_ref().is_none_or(|(eq, _)| is_eq && !eq) {
-                    best = Some((is_eq, plan));
-                }
-            }
-        }
-        if hinted.is_some() && best.is_none() {
-            // A hinted index without usable bounds is scanned whole.
-            best = Some((
-                false,
-                Plan::Index {
-                    name: ix.name().to_string(),
-                    ranges: vec![KeyRange { lower: Bound::Unbounded, upper: Bound::Unbounded }],
+        let name = ix.name().to_string();
+        let b = bounds(&def, filter);
+        let mut shown = b.shown;
+        shown_all(&def, shown.len(), &mut shown);
+        if b.pinned > 0 || b.range.is_some() {
+            let (lower, upper) = b.range.clone().unwrap_or((Bound::Unbounded, Bound::Unbounded));
+            let ranges: Vec<KeyRange> = b
+                .prefixes
+                .iter()
+                .map(|p| KeyRange { lower: prepend(p, &lower), upper: prepend(p, &upper) })
+                .collect();
+            let sorted = b.range.is_none()
+                && b.prefixes.len() == 1
+                && sort.is_some_and(|s| index_provides_sort(&def, b.pinned, s));
+            consider(
+                &mut best,
+                Candidate {
+                    plan: Plan::Index { name, ranges, sorted, bounds: shown },
+                    pinned: b.pinned,
+                    has_range: b.range.is_some(),
+                    sorted,
                 },
-            ));
+                limited,
+            );
+        } else if sort.is_some_and(|s| index_provides_sort(&def, 0, s)) {
+            // No bounds, but the whole index in order provides the sort.
+            consider(
+                &mut best,
+                Candidate {
+                    plan: Plan::Index { name, ranges: vec![KeyRange::all()], sorted: true, bounds: shown },
+                    pinned: 0,
+                    has_range: false,
+                    sorted: true,
+                },
+                limited,
+            );
+        } else if hinted.is_some() {
+            // A hinted index without usable bounds is scanned whole.
+            consider(
+                &mut best,
+                Candidate {
+                    plan: Plan::Index { name, ranges: vec![KeyRange::all()], sorted: false, bounds: shown },
+                    pinned: 0,
+                    has_range: false,
+                    sorted: false,
+                },
+                limited,
+            );
         }
     }
-    Ok(best.map(|(_, p)| p).unwrap_or(Plan::CollScan))
+    Ok(best.map(|c| c.plan).unwrap_or(Plan::CollScan))
 }

@@ -1,15 +1,25 @@
 //! Reading documents for a command: a snapshot, plus a transaction's own
 //! uncommitted writes when the command runs inside one, plus the query
-//! loop shared by find, count, distinct, update, delete and findAndModify.
+//! loop shared by find, count, distinct, update, delete, findAndModify and
+//! aggregate.
+//!
+//! A collection scan never decodes a stored document it does not need: the
+//! filter is matched against a small document holding only the top-level
+//! fields it reads ([`argon_query::Deps`]), decoded from the stored bytes,
+//! and the whole document is decoded only when it matches. A pipeline reads
+//! only the fields its stages depend on, streamed from the scan into the
+//! stages, never collected first.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
-use argon_query::{Filter, Projection, SortSpec};
-use argon_store::{decode_doc, Snapshot};
+use argon_query::pipeline::{Pipeline, PipelineContext};
+use argon_query::{Deps, Filter, Projection, QueryError, SortSpec};
+use argon_store::{decode_doc, Scan, Snapshot};
 use argon_types::keycodec;
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocument};
 
-use crate::error::CmdResult;
+use crate::error::{CmdResult, CommandError};
 use crate::planner::{self, Plan};
 use crate::session::Overlay;
 
@@ -19,7 +29,250 @@ pub struct Source<'a> {
     pub overlay: Option<&'a Overlay>,
 }
 
-impl Source<'_> {
+/// One document of a scan: its encoded `_id`, and its stored bytes or a
+/// transaction's own version.
+enum Item<'a> {
+    Raw(&'a [u8], &'a [u8]),
+    Doc(&'a [u8], &'a Document),
+}
+
+/// The documents of one collection in `_id` order: the snapshot's scan
+/// merged with the transaction's writes (which shadow stored versions).
+struct Items<'a> {
+    scan: Scan<'a>,
+    pending: std::iter::Peekable<std::vec::IntoIter<(&'a [u8], &'a Option<Document>)>>,
+    next: Option<(&'a [u8], &'a [u8])>,
+}
+
+impl<'a> Items<'a> {
+    fn next(&mut self) -> CmdResult<Option<Item<'a>>> {
+        loop {
+            let take_pending = match (&self.next, self.pending.peek()) {
+                (None, None) => return Ok(None),
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some((k, _)), Some((pk, _))) => match pk.cmp(k) {
+                    Ordering::Less => true,
+                    Ordering::Equal => {
+                        self.next = self.scan.next_raw()?; // shadowed by the transaction's version
+                        true
+                    }
+                    Ordering::Greater => false,
+                },
+            };
+            if take_pending {
+                let (id, v) = self.pending.next().expect("peeked");
+                if let Some(d) = v {
+                    return Ok(Some(Item::Doc(id, d)));
+                }
+            } else if let Some((id, bytes)) = self.next {
+                self.next = self.scan.next_raw()?;
+                return Ok(Some(Item::Raw(id, bytes)));
+            }
+        }
+    }
+}
+
+/// Decodes a whole stored document.
+pub fn decode_full(bytes: &[u8]) -> CmdResult<Document> {
+    match RawDocument::from_bytes(bytes).ok().and_then(|r| Document::try_from(r).ok()) {
+        Some(d) => Ok(d),
+        None => Ok(decode_doc(bytes)?), // reports the error
+    }
+}
+
+/// Decodes the fields `deps` names from stored bytes into `out`.
+fn decode_fields(bytes: &[u8], deps: &Deps, out: &mut Document) -> CmdResult<()> {
+    if deps.needs_whole_document() {
+        *out = decode_full(bytes)?;
+    } else if deps.fields().is_empty() {
+        out.clear();
+    } else if !deps.decode_into(bytes, out) {
+        *out = decode_full(bytes)?; // reports the error
+    }
+    Ok(())
+}
+
+/// Decodes the fields `deps` names into `out` for matching: field order
+/// is not kept, and `out`'s storage is reused from the previous document.
+fn decode_for_matching(bytes: &[u8], deps: &Deps, out: &mut Document) -> CmdResult<()> {
+    if deps.needs_whole_document() {
+        *out = decode_full(bytes)?;
+    } else if deps.fields().is_empty() {
+        out.clear();
+    } else if !deps.decode_for_matching(bytes, out) {
+        *out = decode_full(bytes)?; // reports the error
+    }
+    Ok(())
+}
+
+/// What a scan hands to its caller for each matching document.
+#[derive(Clone, Copy)]
+pub enum Want<'d> {
+    /// The whole document.
+    Whole,
+    /// Only these top-level fields (and the filter's), in no particular
+    /// order; a transaction's own documents come whole.
+    Fields(&'d Deps),
+    /// Nothing: an empty document (counting).
+    Nothing,
+}
+
+/// Documents of one collection for a pipeline, decoded as far as the
+/// pipeline needs. Store errors end the stream; [`DocStream::error`]
+/// returns the original error.
+pub struct DocStream<'a> {
+    items: Option<Items<'a>>,
+    deps: Deps,
+    error: Option<CommandError>,
+}
+
+impl DocStream<'_> {
+    /// The store error that ended the stream, if any.
+    pub fn error(&mut self) -> Option<CommandError> {
+        self.error.take()
+    }
+}
+
+impl Iterator for DocStream<'_> {
+    type Item = argon_query::Result<Document>;
+    fn next(&mut self) -> Option<Self::Item> {
+        let items = self.items.as_mut()?;
+        let item = match items.next() {
+            Ok(Some(item)) => item,
+            Ok(None) => {
+                self.items = None;
+                return None;
+            }
+            Err(e) => {
+                self.items = None;
+                let q = QueryError { code: e.code, code_name: "InternalError", message: e.message.clone() };
+                self.error = Some(e);
+                return Some(Err(q));
+            }
+        };
+        Some(Ok(match item {
+            Item::Doc(_, d) => d.clone(),
+            Item::Raw(_, bytes) => {
+                let mut out = Document::new();
+                if let Err(e) = decode_fields(bytes, &self.deps, &mut out) {
+                    self.items = None;
+                    let q =
+                        QueryError { code: e.code, code_name: "InternalError", message: e.message.clone() };
+                    self.error = Some(e);
+                    return Some(Err(q));
+                }
+                out
+            }
+        }))
+    }
+}
+
+/// What running a query did.
+pub struct Execution {
+    /// The documents, sorted, skipped and limited.
+    pub docs: Vec<Document>,
+    pub plan: Plan,
+    pub keys_examined: u64,
+    pub docs_examined: u64,
+    /// Whether the documents were sorted in memory (a blocking SORT stage)
+    /// rather than produced in order by the plan.
+    pub sorted_in_memory: bool,
+}
+
+/// A document a bounded sort holds: decoded, or still stored bytes (decoded
+/// only if it is among the first `k` at the end).
+enum Held<'a> {
+    Doc(Document),
+    Raw(&'a [u8]),
+}
+
+/// Keeps the first `k` documents in a sort order seen so far, ties in
+/// `_id` order as a stable sort of a collection scan gives (memory
+/// proportional to `k`).
+struct TopK<'s, 'a> {
+    spec: &'s SortSpec,
+    k: usize,
+    buf: Vec<(Vec<Bson>, Vec<u8>, Held<'a>)>,
+}
+
+impl<'s, 'a> TopK<'s, 'a> {
+    fn new(spec: &'s SortSpec, k: usize) -> TopK<'s, 'a> {
+        TopK { spec, k, buf: Vec::new() }
+    }
+
+    fn push(&mut self, d: Document) {
+        let id = keycodec::encode(d.get("_id").unwrap_or(&Bson::Null));
+        self.push_held(self.spec.sort_key(&d), id, Held::Doc(d));
+    }
+
+    /// `key` is the document's sort key, `id` its encoded `_id`.
+    fn push_held(&mut self, key: Vec<Bson>, id: Vec<u8>, d: Held<'a>) {
+        self.buf.push((key, id, d));
+        if self.buf.len() >= self.k.saturating_mul(2).max(64) {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        let spec = self.spec;
+        self.buf.sort_by(|a, b| spec.compare_keys(&a.0, &b.0).then(a.1.cmp(&b.1)));
+        self.buf.truncate(self.k);
+    }
+
+    fn finish(mut self) -> CmdResult<Vec<Document>> {
+        self.trim();
+        self.buf
+            .into_iter()
+            .map(|(_, _, d)| match d {
+                Held::Doc(d) => Ok(d),
+                Held::Raw(bytes) => decode_full(bytes),
+            })
+            .collect()
+    }
+}
+
+/// Documents an index scan yields in sort order, with ties put in `_id`
+/// order as a stable sort of a collection scan gives: documents with equal
+/// sort keys wait in a run until the key changes. A document that sorts
+/// before its predecessor sets `out_of_order` (the caller then sorts).
+struct Runs<'s> {
+    spec: &'s SortSpec,
+    key: Vec<Bson>,
+    run: Vec<(Vec<u8>, Document)>,
+    out_of_order: bool,
+}
+
+impl<'s> Runs<'s> {
+    fn new(spec: &'s SortSpec) -> Runs<'s> {
+        Runs { spec, key: Vec::new(), run: Vec::new(), out_of_order: false }
+    }
+
+    fn push(&mut self, id_key: &[u8], d: Document, out: &mut Vec<Document>) {
+        let key = self.spec.sort_key(&d);
+        if !self.run.is_empty() {
+            match self.spec.compare_keys(&key, &self.key) {
+                Ordering::Equal => {}
+                Ordering::Greater => self.flush(out),
+                Ordering::Less => {
+                    self.out_of_order = true;
+                    self.flush(out);
+                }
+            }
+        }
+        if self.run.is_empty() {
+            self.key = key;
+        }
+        self.run.push((id_key.to_vec(), d));
+    }
+
+    fn flush(&mut self, out: &mut Vec<Document>) {
+        self.run.sort_by(|a, b| a.0.cmp(&b.0));
+        out.extend(self.run.drain(..).map(|(_, d)| d));
+    }
+}
+
+impl<'a> Source<'a> {
     /// The document with this `_id`.
     pub fn get(&self, coll: &str, id: &Bson) -> CmdResult<Option<Document>> {
         if let Some(o) = self.overlay {
@@ -30,44 +283,125 @@ impl Source<'_> {
         Ok(self.snap.get(coll, id)?)
     }
 
-    /// Calls `f` for every document in `_id` order until it returns false.
-    pub fn for_each(&self, coll: &str, f: &mut dyn FnMut(Document) -> CmdResult<bool>) -> CmdResult<()> {
-        let mut scan = self.snap.scan(coll)?;
-        let pending: Vec<(&Vec<u8>, &Option<Document>)> = match self.overlay {
-            Some(o) => o.iter().filter(|((c, _), _)| c == coll).map(|((_, k), v)| (k, v)).collect(),
+    fn items(&self, coll: &str) -> CmdResult<Items<'a>> {
+        let snap: &'a Snapshot = self.snap;
+        let mut scan = snap.scan(coll)?;
+        let pending: Vec<(&'a [u8], &'a Option<Document>)> = match self.overlay {
+            Some(o) => {
+                o.iter().filter(|((c, _), _)| c == coll).map(|((_, k), v)| (k.as_slice(), v)).collect()
+            }
             None => vec![],
         };
-        let mut p = pending.into_iter().peekable();
-        let mut next = scan.next_raw()?;
-        loop {
-            // Merge the scan with the transaction's writes by encoded _id.
-            let take_pending = match (&next, p.peek()) {
-                (None, None) => return Ok(()),
-                (Some(_), None) => false,
-                (None, Some(_)) => true,
-                (Some((k, _)), Some((pk, _))) => match (*pk).as_slice().cmp(k) {
-                    Ordering::Less => true,
-                    Ordering::Equal => {
-                        next = scan.next_raw()?; // shadowed by the transaction's version
-                        true
-                    }
-                    Ordering::Greater => false,
-                },
+        let next = scan.next_raw()?;
+        Ok(Items { scan, pending: pending.into_iter().peekable(), next })
+    }
+
+    /// Whether the transaction has written to this collection.
+    fn has_pending(&self, coll: &str) -> bool {
+        self.overlay.is_some_and(|o| o.keys().any(|(c, _)| c == coll))
+    }
+
+    /// Calls `f` for every document in `_id` order until it returns false.
+    pub fn for_each(&self, coll: &str, f: &mut dyn FnMut(Document) -> CmdResult<bool>) -> CmdResult<()> {
+        let mut items = self.items(coll)?;
+        while let Some(item) = items.next()? {
+            let d = match item {
+                Item::Doc(_, d) => d.clone(),
+                Item::Raw(_, bytes) => decode_full(bytes)?,
             };
-            if take_pending {
-                let (_, v) = p.next().expect("peeked");
-                if let Some(d) = v {
-                    if !f(d.clone())? {
-                        return Ok(());
-                    }
-                }
-            } else if let Some((_, bytes)) = next {
-                if !f(decode_doc(bytes)?)? {
-                    return Ok(());
-                }
-                next = scan.next_raw()?;
+            if !f(d)? {
+                break;
             }
         }
+        Ok(())
+    }
+
+    /// Calls `f`, in `_id` order until it returns false, for every document
+    /// matching `filter`, decoded as `want` says; returns how many
+    /// documents were examined. Only the fields the filter reads are
+    /// decoded to match it.
+    pub fn scan_matching(
+        &self,
+        coll: &str,
+        filter: &Filter,
+        want: Want<'_>,
+        f: &mut dyn FnMut(Document) -> CmdResult<bool>,
+    ) -> CmdResult<u64> {
+        // The fields decoded to match (plus, for `Fields`, the wanted ones).
+        let mut match_deps = filter.dependencies().clone();
+        if let Want::Fields(d) = want {
+            match_deps.extend(d);
+        }
+        let whole_after_match = matches!(want, Want::Whole);
+        let always = filter.is_empty();
+        let mut items = self.items(coll)?;
+        let mut scratch = Document::new();
+        let mut examined = 0u64;
+        while let Some(item) = items.next()? {
+            examined += 1;
+            let d = match item {
+                Item::Doc(_, d) => {
+                    if !filter.matches(d) {
+                        continue;
+                    }
+                    d.clone()
+                }
+                Item::Raw(_, bytes) => {
+                    if always && whole_after_match {
+                        decode_full(bytes)?
+                    } else {
+                        decode_for_matching(bytes, &match_deps, &mut scratch)?;
+                        if !filter.matches(&scratch) {
+                            continue;
+                        }
+                        match want {
+                            Want::Whole if match_deps.needs_whole_document() => std::mem::take(&mut scratch),
+                            Want::Whole => decode_full(bytes)?,
+                            Want::Fields(_) => scratch.clone(),
+                            Want::Nothing => Document::new(),
+                        }
+                    }
+                }
+            };
+            if !f(d)? {
+                break;
+            }
+        }
+        Ok(examined)
+    }
+
+    /// The documents of a collection as a stream for a pipeline, each
+    /// holding the fields `deps` names (every field when it needs the
+    /// whole document).
+    pub fn documents(&self, coll: &str, deps: &Deps) -> CmdResult<DocStream<'a>> {
+        Ok(DocStream { items: Some(self.items(coll)?), deps: deps.clone(), error: None })
+    }
+
+    /// Runs a pipeline over a collection. A leading `$match` that an index
+    /// or an `_id` point read can answer runs first through the planner;
+    /// otherwise documents stream from the scan into the stages, decoded
+    /// only as far as the pipeline reads them.
+    pub fn aggregate(
+        &self,
+        coll: &str,
+        pipeline: &Pipeline,
+        ctx: &dyn PipelineContext,
+        vars: &argon_query::expr::Vars,
+    ) -> CmdResult<Vec<Document>> {
+        if let Some(m) = pipeline.leading_match() {
+            let q = Query::parse(m)?;
+            let plan = planner::plan(&q.doc, self.snap.collection(coll), None, None, false)?;
+            if plan != Plan::CollScan {
+                let docs = self.execute(coll, &q, None, 0, None)?.docs;
+                return Ok(pipeline.run_results(Box::new(docs.into_iter().map(Ok)), ctx, vars)?);
+            }
+        }
+        let mut stream = self.documents(coll, pipeline.dependencies())?;
+        let out = pipeline.run_results(Box::new(&mut stream), ctx, vars);
+        if let Some(e) = stream.error() {
+            return Err(e);
+        }
+        Ok(out?)
     }
 
     /// Documents matching the query, sorted, skipped and limited (no
@@ -80,11 +414,10 @@ impl Source<'_> {
         skip: u64,
         limit: Option<u64>,
     ) -> CmdResult<Vec<Document>> {
-        Ok(self.execute(coll, q, sort, skip, limit)?.0)
+        Ok(self.execute(coll, q, sort, skip, limit)?.docs)
     }
 
-    /// Runs a query and reports how: (documents, plan, keys examined,
-    /// documents examined).
+    /// Runs a query and reports how.
     pub fn execute(
         &self,
         coll: &str,
@@ -92,24 +425,46 @@ impl Source<'_> {
         sort: Option<&SortSpec>,
         skip: u64,
         limit: Option<u64>,
-    ) -> CmdResult<(Vec<Document>, Plan, u64, u64)> {
-        let plan = planner::plan(&q.doc, self.snap.collection(coll), q.hint.as_ref())?;
+    ) -> CmdResult<Execution> {
+        let sort = sort.filter(|s| !s.is_empty());
+        let plan = planner::plan(&q.doc, self.snap.collection(coll), q.hint.as_ref(), sort, limit.is_some())?;
+        // A transaction's own writes are not in the indexes: with some, an
+        // index scan cannot yield documents in order.
+        let in_order =
+            plan.provides_sort(sort) && !(matches!(plan, Plan::Index { .. }) && self.has_pending(coll));
+        // In order, stop as soon as skip + limit documents matched.
+        let stop_at = if in_order { limit.map(|l| l + skip) } else { None };
+        let full = |n: usize| stop_at.is_some_and(|s| n as u64 >= s);
+        // Out of order with a limit: keep only the best skip + limit.
+        let mut top = match (sort, limit) {
+            (Some(s), Some(l)) if !in_order => Some(TopK::new(s, (l + skip) as usize)),
+            _ => None,
+        };
         let mut out = Vec::new();
+        fn push(top: &mut Option<TopK<'_, '_>>, out: &mut Vec<Document>, d: Document) {
+            match top.as_mut() {
+                Some(t) => t.push(d),
+                None => out.push(d),
+            }
+        }
         let (mut keys, mut examined) = (0u64, 0u64);
-        // Without a sort, stop as soon as skip + limit documents matched.
-        let stop_at = if sort.is_none() { limit.map(|l| l + skip) } else { None };
+        // Set when documents an index scan should yield in order did not
+        // come in order (a safety net: sort them in memory).
+        let mut resort = false;
         match &plan {
             Plan::IdPoint(id) => {
                 keys = 1;
                 if let Some(d) = self.get(coll, id)? {
                     examined = 1;
                     if q.filter.matches(&d) {
-                        out.push(d);
+                        push(&mut top, &mut out, d);
                     }
                 }
             }
-            Plan::Index { name, ranges } => {
-                let mut seen = std::collections::HashSet::new();
+            Plan::Index { name, ranges, .. } => {
+                // In sort order: ties wait in a run until the key changes.
+                let mut runs = sort.filter(|_| in_order).map(Runs::new);
+                let mut seen = HashSet::new();
                 'ranges: for r in ranges {
                     let lower = r.lower.as_ref().map(Vec::as_slice);
                     let upper = r.upper.as_ref().map(Vec::as_slice);
@@ -127,11 +482,25 @@ impl Source<'_> {
                         let Some(d) = self.snap.get_by_id_key(coll, id_key)? else { continue };
                         examined += 1;
                         if q.filter.matches(&d) {
-                            out.push(d);
-                            if stop_at.is_some_and(|s| out.len() as u64 >= s) {
+                            match runs.as_mut() {
+                                Some(r) => {
+                                    r.push(id_key, d, &mut out);
+                                    if r.out_of_order {
+                                        continue; // no early stop: sorted in memory below
+                                    }
+                                }
+                                None => push(&mut top, &mut out, d),
+                            }
+                            if full(out.len()) {
                                 break 'ranges;
                             }
                         }
+                    }
+                }
+                if let Some(mut r) = runs {
+                    r.flush(&mut out);
+                    if r.out_of_order {
+                        resort = true;
                     }
                 }
                 // A transaction's own writes are not in the index yet.
@@ -141,36 +510,68 @@ impl Source<'_> {
                             if let Some(d) = d {
                                 examined += 1;
                                 if q.filter.matches(d) {
-                                    out.push(d.clone());
+                                    push(&mut top, &mut out, d.clone());
                                 }
                             }
                         }
                     }
                 }
-                if sort.is_none() {
-                    // Index order is not _id order; keep find's natural order.
+                if sort.is_none() || !in_order || resort {
+                    // Index order is not _id order: restore find's natural
+                    // order (which an in-memory sort keeps for ties).
                     out.sort_by_cached_key(|d| keycodec::encode(d.get("_id").unwrap_or(&Bson::Null)));
                 }
             }
-            Plan::CollScan => {
-                self.for_each(coll, &mut |d| {
+            Plan::CollScan if top.is_some() => {
+                // A bounded sort: decode the fields the filter and the sort
+                // read, hold the best stored documents, decode the winners.
+                let spec = sort.expect("a bounded sort has a sort");
+                let mut deps = q.filter.dependencies().clone();
+                deps.extend(&spec.dependencies());
+                let t = top.as_mut().expect("checked");
+                let mut items = self.items(coll)?;
+                let mut scratch = Document::new();
+                while let Some(item) = items.next()? {
                     examined += 1;
-                    if q.filter.matches(&d) {
-                        out.push(d);
+                    match item {
+                        Item::Raw(id, bytes) => {
+                            decode_for_matching(bytes, &deps, &mut scratch)?;
+                            if q.filter.matches(&scratch) {
+                                t.push_held(spec.sort_key(&scratch), id.to_vec(), Held::Raw(bytes));
+                            }
+                        }
+                        Item::Doc(id, d) => {
+                            if q.filter.matches(d) {
+                                t.push_held(spec.sort_key(d), id.to_vec(), Held::Doc(d.clone()));
+                            }
+                        }
                     }
-                    Ok(stop_at.is_none_or(|s| (out.len() as u64) < s))
+                }
+            }
+            Plan::CollScan => {
+                examined = self.scan_matching(coll, &q.filter, Want::Whole, &mut |d| {
+                    push(&mut top, &mut out, d);
+                    Ok(!full(out.len()))
                 })?;
             }
         }
-        if let Some(s) = sort {
-            out.sort_by(|a, b| s.compare_docs(a, b));
+        if let Some(t) = top {
+            out = t.finish()?;
+        } else if let (Some(s), true) = (sort, !in_order || resort) {
+            s.sort(&mut out);
         }
         let skip = skip.min(out.len() as u64) as usize;
         out.drain(..skip);
         if let Some(l) = limit {
             out.truncate(l as usize);
         }
-        Ok((out, plan, keys, examined))
+        Ok(Execution {
+            docs: out,
+            plan,
+            keys_examined: keys,
+            docs_examined: examined,
+            sorted_in_memory: sort.is_some() && (!in_order || resort),
+        })
     }
 
     /// `matching` plus projection.
@@ -212,14 +613,17 @@ impl Query {
 
 #[cfg(test)]
 mod tests {
-    //! Property: an index-assisted query returns exactly the documents (in
-    //! the same order) as a full collection scan.
+    //! Properties: an index-assisted query (bounds on one or two fields,
+    //! sorts provided by the index or done in memory, skip and limit)
+    //! returns exactly the documents, in the same order, as a collection
+    //! scan; and a collection scan that decodes only the fields a filter
+    //! reads returns what full decoding returns.
     use super::*;
     use argon_store::{At, Store, WriteMode, WriteOp, WriteRequest};
     use bson::doc;
     use proptest::prelude::*;
 
-    fn value() -> impl Strategy<Value = Option<Bson>> {
+    fn value() -> BoxedStrategy<Option<Bson>> {
         prop_oneof![
             Just(None),
             (0i32..6).prop_map(|i| Some(Bson::Int32(i))),
@@ -229,87 +633,256 @@ mod tests {
                 .prop_map(|v| Some(Bson::Array(v.into_iter().map(Bson::Int32).collect()))),
             Just(Some(Bson::Null)),
         ]
+        .boxed()
     }
 
-    fn scalar() -> impl Strategy<Value = Bson> {
+    fn scalar() -> BoxedStrategy<Bson> {
         prop_oneof![
             (0i32..6).prop_map(Bson::Int32),
             (0i32..6).prop_map(|i| Bson::Double(i as f64)),
             "[ab]{0,2}".prop_map(Bson::String)
         ]
+        .boxed()
     }
 
-    fn filter() -> impl Strategy<Value = Document> {
+    fn condition() -> BoxedStrategy<Bson> {
         prop_oneof![
-            scalar().prop_map(|v| doc! {"a": v}),
-            scalar().prop_map(|v| doc! {"a": {"$eq": v}}),
-            prop::collection::vec(scalar(), 1..4).prop_map(|v| doc! {"a": {"$in": v}}),
-            scalar().prop_map(|v| doc! {"a": {"$gt": v}}),
-            scalar().prop_map(|v| doc! {"a": {"$gte": v}}),
-            scalar().prop_map(|v| doc! {"a": {"$lt": v}}),
-            scalar().prop_map(|v| doc! {"a": {"$lte": v}}),
-            (scalar(), scalar()).prop_map(|(x, y)| doc! {"a": {"$gt": x, "$lt": y}}),
-            (scalar(), scalar()).prop_map(|(x, y)| doc! {"$and": [{"a": {"$gte": x}}, {"b": y}]}),
+            scalar(),
+            scalar().prop_map(|v| Bson::Document(doc! {"$eq": v})),
+            prop::collection::vec(scalar(), 1..4).prop_map(|v| Bson::Document(doc! {"$in": v})),
+            scalar().prop_map(|v| Bson::Document(doc! {"$gt": v})),
+            scalar().prop_map(|v| Bson::Document(doc! {"$gte": v})),
+            scalar().prop_map(|v| Bson::Document(doc! {"$lt": v})),
+            scalar().prop_map(|v| Bson::Document(doc! {"$lte": v})),
+            (scalar(), scalar()).prop_map(|(x, y)| Bson::Document(doc! {"$gt": x, "$lt": y})),
         ]
+        .boxed()
     }
 
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-        #[test]
-        fn index_plans_equal_collection_scans(
-            docs in prop::collection::vec((value(), value()), 0..40),
-            filters in prop::collection::vec(filter(), 1..6),
-            descending in any::<bool>(),
-        ) {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(dir.path()).unwrap();
-            store.create_project("p").unwrap();
-            let mut req = WriteRequest::new("p", "main");
-            req.mode = WriteMode::Atomic;
-            for (i, (a, b)) in docs.iter().enumerate() {
-                let mut d = doc! {"_id": i as i32};
-                if let Some(a) = a { d.insert("a", a.clone()); }
-                if let Some(b) = b { d.insert("b", b.clone()); }
-                req.ops.push(WriteOp::Insert { coll: "c".into(), doc: d });
-            }
-            let dir_value = if descending { -1 } else { 1 };
-            req.ops.push(WriteOp::CreateIndex { coll: "c".into(), spec: doc! {"key": {"a": dir_value}, "name": "a_1"} });
-            store.write(req).unwrap();
-            let snap = store.snapshot("p", "main", At::Head).unwrap();
-            let src = Source { snap: &snap, overlay: None };
-            for f in filters {
-                let indexed = Query::parse(&f).unwrap();
-                let scanned = Query::parse(&f).unwrap().with_hint(Some(Bson::Document(doc! {"$natural": 1})));
-                let (a, plan, _, _) = src.execute("c", &indexed, None, 0, None).unwrap();
-                let (b, scan_plan, _, _) = src.execute("c", &scanned, None, 0, None).unwrap();
-                prop_assert_eq!(scan_plan, Plan::CollScan);
-                prop_assert_eq!(&a, &b, "filter {} with plan {:?}", f, plan);
-            }
-        }
+    fn filter() -> BoxedStrategy<Document> {
+        prop_oneof![
+            condition().prop_map(|c| doc! {"a": c}),
+            condition().prop_map(|c| doc! {"b": c}),
+            (condition(), condition()).prop_map(|(x, y)| doc! {"a": x, "b": y}),
+            (condition(), condition()).prop_map(|(x, y)| doc! {"$and": [{"a": x}, {"b": y}]}),
+            Just(Document::new()),
+        ]
+        .boxed()
     }
 
-    #[test]
-    fn equality_on_an_indexed_field_uses_the_index() {
+    fn sort() -> BoxedStrategy<Option<Document>> {
+        prop::sample::select(vec![
+            None,
+            Some(doc! {"a": 1}),
+            Some(doc! {"a": -1}),
+            Some(doc! {"b": 1}),
+            Some(doc! {"b": -1}),
+            Some(doc! {"a": 1, "b": 1}),
+            Some(doc! {"a": 1, "b": -1}),
+            Some(doc! {"a": -1, "b": 1}),
+            Some(doc! {"_id": 1}),
+        ])
+        .boxed()
+    }
+
+    fn index() -> BoxedStrategy<Document> {
+        prop::sample::select(vec![
+            doc! {"a": 1},
+            doc! {"a": -1},
+            doc! {"a": 1, "b": 1},
+            doc! {"a": 1, "b": -1},
+            doc! {"a": -1, "b": 1},
+            doc! {"b": 1, "a": 1},
+        ])
+        .boxed()
+    }
+
+    fn store_with(docs: &[(Option<Bson>, Option<Bson>)], indexes: &[Document]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         store.create_project("p").unwrap();
         let mut req = WriteRequest::new("p", "main");
-        for i in 0..100 {
-            req.ops.push(WriteOp::Insert { coll: "c".into(), doc: doc! {"_id": i, "a": i % 10} });
+        req.mode = WriteMode::Atomic;
+        for (i, (a, b)) in docs.iter().enumerate() {
+            let mut d = doc! {"_id": i as i32};
+            if let Some(a) = a {
+                d.insert("a", a.clone());
+            }
+            if let Some(b) = b {
+                d.insert("b", b.clone());
+            }
+            req.ops.push(WriteOp::Insert { coll: "c".into(), doc: d });
         }
-        req.ops.push(WriteOp::CreateIndex { coll: "c".into(), spec: doc! {"key": {"a": 1}, "name": "a_1"} });
+        for (i, key) in indexes.iter().enumerate() {
+            req.ops.push(WriteOp::CreateIndex {
+                coll: "c".into(),
+                spec: doc! {"key": key.clone(), "name": format!("ix{i}")},
+            });
+        }
         store.write(req).unwrap();
+        (dir, store)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+        #[test]
+        fn index_plans_equal_collection_scans(
+            docs in prop::collection::vec((value(), value()), 0..40),
+            indexes in prop::collection::vec(index(), 1..3),
+            queries in prop::collection::vec((filter(), sort(), 0u64..3, prop::option::of(1u64..6)), 1..6),
+        ) {
+            let (_dir, store) = store_with(&docs, &indexes);
+            let snap = store.snapshot("p", "main", At::Head).unwrap();
+            let src = Source { snap: &snap, overlay: None };
+            for (f, s, skip, limit) in queries {
+                let spec = s.as_ref().map(|s| SortSpec::parse(s).unwrap());
+                let indexed = Query::parse(&f).unwrap();
+                let scanned = Query::parse(&f).unwrap().with_hint(Some(Bson::Document(doc! {"$natural": 1})));
+                let a = src.execute("c", &indexed, spec.as_ref(), skip, limit).unwrap();
+                let b = src.execute("c", &scanned, spec.as_ref(), skip, limit).unwrap();
+                prop_assert_eq!(&b.plan, &Plan::CollScan);
+                // The reference: every document decoded, matched, stably sorted.
+                let mut reference = Vec::new();
+                src.for_each("c", &mut |d| {
+                    if indexed.filter.matches(&d) {
+                        reference.push(d);
+                    }
+                    Ok(true)
+                })
+                .unwrap();
+                if let Some(spec) = &spec {
+                    spec.sort(&mut reference);
+                }
+                let reference: Vec<Document> =
+                    reference.into_iter().skip(skip as usize).take(limit.unwrap_or(u64::MAX) as usize).collect();
+                if s.is_some() || limit.is_none() {
+                    prop_assert_eq!(&b.docs, &reference, "collection scan: filter {} sort {:?}", f, s);
+                    // Without a sort, a limit may pick any documents.
+                    prop_assert_eq!(&a.docs, &b.docs, "filter {} sort {:?} skip {} limit {:?} plan {:?}", f, s, skip, limit, a.plan);
+                }
+            }
+        }
+
+        #[test]
+        fn partial_decoding_scans_equal_full_decoding(
+            docs in prop::collection::vec((value(), value()), 0..30),
+            f in filter(),
+        ) {
+            let (_dir, store) = store_with(&docs, &[]);
+            let snap = store.snapshot("p", "main", At::Head).unwrap();
+            let src = Source { snap: &snap, overlay: None };
+            let filter = Filter::parse(&f).unwrap();
+            let mut expected = Vec::new();
+            src.for_each("c", &mut |d| {
+                if filter.matches(&d) {
+                    expected.push(d);
+                }
+                Ok(true)
+            }).unwrap();
+            let mut got = Vec::new();
+            let examined = src.scan_matching("c", &filter, Want::Whole, &mut |d| {
+                got.push(d);
+                Ok(true)
+            }).unwrap();
+            prop_assert_eq!(examined, docs.len() as u64);
+            prop_assert_eq!(&got, &expected);
+            let want = Deps::fields_of(["b"]);
+            let mut fields = Vec::new();
+            src.scan_matching("c", &filter, Want::Fields(&want), &mut |d| {
+                fields.push(d);
+                Ok(true)
+            }).unwrap();
+            // The wanted and the filter's fields, in no particular order.
+            let sorted = |d: &Document| {
+                let mut v: Vec<(String, Bson)> = d.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+                v
+            };
+            let fields: Vec<_> = fields.iter().map(sorted).collect();
+            let expected_fields: Vec<_> = expected
+                .iter()
+                .map(|d| {
+                    let d: Document = d
+                        .iter()
+                        .filter(|(k, _)| *k == "b" || filter.dependencies().fields().contains(k))
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect();
+                    sorted(&d)
+                })
+                .collect();
+            prop_assert_eq!(fields, expected_fields);
+        }
+    }
+
+    fn sample() -> (tempfile::TempDir, Store) {
+        let docs: Vec<(Option<Bson>, Option<Bson>)> =
+            (0..100).map(|i| (Some(Bson::Int32(i % 10)), Some(Bson::Int32(i)))).collect();
+        store_with(&docs, &[doc! {"a": 1}, doc! {"a": 1, "b": 1}, doc! {"b": -1}])
+    }
+
+    #[test]
+    fn equality_on_an_indexed_field_uses_the_index() {
+        let (_dir, store) = sample();
         let snap = store.snapshot("p", "main", At::Head).unwrap();
         let src = Source { snap: &snap, overlay: None };
-        let (docs, plan, keys, examined) =
-            src.execute("c", &Query::parse(&doc! {"a": 3}).unwrap(), None, 0, None).unwrap();
-        assert_eq!(plan.stage(), "IXSCAN");
-        assert_eq!((docs.len(), keys, examined), (10, 10, 10));
-        let (_, plan, _, examined) =
-            src.execute("c", &Query::parse(&doc! {"b": 3}).unwrap(), None, 0, None).unwrap();
-        assert_eq!((plan.stage(), examined), ("COLLSCAN", 100));
-        let (_, plan, _, _) =
-            src.execute("c", &Query::parse(&doc! {"_id": 3}).unwrap(), None, 0, None).unwrap();
-        assert_eq!(plan.stage(), "IDHACK");
+        let e = src.execute("c", &Query::parse(&doc! {"a": 3}).unwrap(), None, 0, None).unwrap();
+        assert_eq!(e.plan.stage(), "IXSCAN");
+        assert_eq!((e.docs.len(), e.keys_examined, e.docs_examined), (10, 10, 10));
+        let e = src.execute("c", &Query::parse(&doc! {"c": 3}).unwrap(), None, 0, None).unwrap();
+        assert_eq!((e.plan.stage(), e.docs_examined), ("COLLSCAN", 100));
+        let e = src.execute("c", &Query::parse(&doc! {"_id": 3}).unwrap(), None, 0, None).unwrap();
+        assert_eq!(e.plan.stage(), "IDHACK");
+    }
+
+    #[test]
+    fn compound_bounds_examine_only_matching_keys() {
+        let (_dir, store) = sample();
+        let snap = store.snapshot("p", "main", At::Head).unwrap();
+        let src = Source { snap: &snap, overlay: None };
+        // a = 5: b in 5, 15, ..., 95; b > 40 leaves 45..95 (6 documents).
+        let e = src
+            .execute("c", &Query::parse(&doc! {"a": 5, "b": {"$gt": 40}}).unwrap(), None, 0, None)
+            .unwrap();
+        assert!(matches!(&e.plan, Plan::Index { name, .. } if name == "ix1"), "{:?}", e.plan);
+        assert_eq!((e.docs.len(), e.keys_examined, e.docs_examined), (6, 6, 6));
+        let e = src
+            .execute(
+                "c",
+                &Query::parse(&doc! {"a": {"$in": [1, 2]}, "b": {"$lte": 12}}).unwrap(),
+                None,
+                0,
+                None,
+            )
+            .unwrap();
+        assert_eq!((e.docs.len(), e.keys_examined), (4, 4), "_id 1, 11, 2, 12");
+        let e = src.execute("c", &Query::parse(&doc! {"a": 5, "b": 25}).unwrap(), None, 0, None).unwrap();
+        assert_eq!((e.docs.len(), e.keys_examined), (1, 1));
+    }
+
+    #[test]
+    fn an_index_provides_the_sort_and_a_limit_stops_the_scan() {
+        let (_dir, store) = sample();
+        let snap = store.snapshot("p", "main", At::Head).unwrap();
+        let src = Source { snap: &snap, overlay: None };
+        let all = Query::parse(&doc! {}).unwrap();
+        let by_b_desc = SortSpec::parse(&doc! {"b": -1}).unwrap();
+        let e = src.execute("c", &all, Some(&by_b_desc), 0, Some(3)).unwrap();
+        assert!(!e.sorted_in_memory, "{:?}", e.plan);
+        // One more than the limit: the fourth shows the third has no tie.
+        assert_eq!((e.keys_examined, e.docs_examined), (4, 4));
+        let ids: Vec<i32> = e.docs.iter().map(|d| d.get_i32("_id").unwrap()).collect();
+        assert_eq!(ids, [99, 98, 97]);
+        // Equality prefix + sort on the next field of a compound index.
+        let by_b = SortSpec::parse(&doc! {"b": 1}).unwrap();
+        let e = src.execute("c", &Query::parse(&doc! {"a": 7}).unwrap(), Some(&by_b), 1, Some(2)).unwrap();
+        assert!(matches!(&e.plan, Plan::Index { name, sorted: true, .. } if name == "ix1"), "{:?}", e.plan);
+        assert_eq!(e.keys_examined, 4);
+        let ids: Vec<i32> = e.docs.iter().map(|d| d.get_i32("_id").unwrap()).collect();
+        assert_eq!(ids, [17, 27]);
+        // Descending on an ascending index needs a reverse scan: sorted in memory.
+        let by_a_desc = SortSpec::parse(&doc! {"a": -1}).unwrap();
+        let e = src.execute("c", &all, Some(&by_a_desc), 0, Some(1)).unwrap();
+        assert!(e.sorted_in_memory);
+        assert_eq!(e.docs[0].get_i32("a").unwrap(), 9);
     }
 }

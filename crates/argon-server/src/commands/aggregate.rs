@@ -1,5 +1,7 @@
-//! `aggregate`: runs a pipeline over one snapshot. A leading `$match` that
-//! pins `_id` becomes a point read; `$lookup`/`$unionWith` read other
+//! `aggregate`: runs a pipeline over one snapshot (`Source::aggregate`). A
+//! leading `$match` an index or `_id` can answer runs through the planner;
+//! otherwise documents stream from the scan into the stages, decoded only
+//! as far as the pipeline reads them; `$lookup`/`$unionWith` read other
 //! collections of the same snapshot; `$out`/`$merge` writes are collected
 //! and committed through the WAL after the pipeline ran. A pipeline that
 //! starts with `$changeStream` opens a change stream instead.
@@ -16,7 +18,7 @@ use super::{Call, Ctx};
 use crate::args::Args;
 use crate::error::{code, CmdResult, CommandError};
 use crate::session::Overlay;
-use crate::source::{Query, Source};
+use crate::source::Source;
 
 /// Writes a pipeline asked for, committed once it finished.
 enum Output {
@@ -103,18 +105,8 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             let overlay = call.txn.as_ref().map(|t| &t.overlay);
             let context = Context { snap, overlay, outputs: RefCell::new(vec![]) };
             let src = Source { snap, overlay };
-            // Push a leading $match down: a point read or a filtered scan.
-            let mut input = Vec::new();
-            match pipeline.leading_match() {
-                Some(m) => {
-                    input = src.matching(&coll, &Query::parse(m)?, None, 0, None)?;
-                }
-                None => src.for_each(&coll, &mut |d| {
-                    input.push(d);
-                    Ok(true)
-                })?,
-            }
-            let out = pipeline.run(Box::new(input.into_iter()), &context)?;
+            let vars = argon_query::expr::Vars::new(context.now());
+            let out = src.aggregate(&coll, &pipeline, &context, &vars)?;
             (out, context.outputs.into_inner())
         }
         None => (vec![], vec![]),

@@ -6,6 +6,7 @@ use bson::{doc, Document};
 use super::{Call, Ctx};
 use crate::args::{collection_name, Args};
 use crate::error::CmdResult;
+use crate::source::Want;
 
 pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "count")?;
@@ -20,11 +21,10 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         Err(e) => return Err(e),
     };
     let src = call.source(&snap);
+    // Only the fields the filter reads are decoded.
     let mut n = 0u64;
-    src.for_each(&coll, &mut |d| {
-        if filter.matches(&d) {
-            n += 1;
-        }
+    src.scan_matching(&coll, &filter, Want::Nothing, &mut |_| {
+        n += 1;
         Ok(true)
     })?;
     let n = n.saturating_sub(skip);

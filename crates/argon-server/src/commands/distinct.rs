@@ -1,12 +1,13 @@
 //! `distinct`: the distinct values of a field (array elements count
 //! individually), in BSON order.
 
-use argon_query::{compare, Filter};
+use argon_query::{compare, Deps, Filter};
 use bson::{doc, Bson, Document};
 
 use super::{Call, Ctx};
 use crate::args::{collection_name, Args};
 use crate::error::CmdResult;
+use crate::source::Want;
 
 pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "distinct")?;
@@ -21,14 +22,14 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     };
     let src = call.source(&snap);
     let mut seen = std::collections::BTreeMap::<Vec<u8>, Bson>::new();
-    src.for_each(&coll, &mut |d| {
-        if filter.matches(&d) {
-            // A terminal array contributes its elements (nested arrays stay
-            // whole), as the index key extraction does; an empty one nothing.
-            for v in argon_store::values_at(&d, &key) {
-                if !matches!(v, Bson::Undefined) {
-                    seen.entry(argon_types::keycodec::encode(&v)).or_insert(v);
-                }
+    // Only the fields the filter and the key read are decoded.
+    let key_field = Deps::fields_of([key.split('.').next().unwrap_or(&key)]);
+    src.scan_matching(&coll, &filter, Want::Fields(&key_field), &mut |d| {
+        // A terminal array contributes its elements (nested arrays stay
+        // whole), as the index key extraction does; an empty one nothing.
+        for v in argon_store::values_at(&d, &key) {
+            if !matches!(v, Bson::Undefined) {
+                seen.entry(argon_types::keycodec::encode(&v)).or_insert(v);
             }
         }
         Ok(true)

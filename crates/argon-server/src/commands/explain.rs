@@ -1,7 +1,9 @@
 //! `explain` of find, count, distinct, aggregate, update and delete: the
-//! plan the planner chose (IDHACK, IXSCAN or COLLSCAN) and what running it
-//! examined.
+//! plan the planner chose (IDHACK, COLLSCAN, or FETCH over an IXSCAN with
+//! its bounds; under a SORT when the documents were sorted in memory, and
+//! SKIP/LIMIT) and what running it examined.
 
+use argon_query::SortSpec;
 use bson::{doc, Bson, Document};
 
 use super::{Call, Ctx};
@@ -38,20 +40,72 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         "findAndModify" => inner.get_document("query").cloned().unwrap_or_default(),
         other => return Err(CommandError::bad_value(format!("explain does not support {other}"))),
     };
+    // find and findAndModify sort (and find skips and limits): the plan
+    // depends on them.
+    let sort_doc = match verb.as_str() {
+        "find" | "findAndModify" => inner.get_document("sort").ok().filter(|s| !s.is_empty()).cloned(),
+        _ => None,
+    };
+    let sort = sort_doc.as_ref().map(SortSpec::parse).transpose()?;
+    let number = |field: &str| inner.get(field).and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)));
+    let (skip, limit) = match verb.as_str() {
+        "find" => (
+            number("skip").unwrap_or(0).max(0) as u64,
+            number("limit").map(|l| l.unsigned_abs()).filter(|l| *l > 0),
+        ),
+        _ => (0, None),
+    };
     let query = Query::parse(&filter_doc)?.with_hint(inner.get("hint").cloned());
     let target = call.target(ctx)?;
     let snap = call.snapshot(ctx, &target)?;
     let src = call.source(&snap);
-    let (docs, plan, keys, examined) = src.execute(&coll, &query, None, 0, None)?;
-    let returned = docs.len() as i64;
-    let mut winning = doc! { "stage": plan.stage() };
-    if let Plan::Index { name, .. } = &plan {
+    let e = src.execute(&coll, &query, sort.as_ref(), skip, limit)?;
+    let returned = e.docs.len() as i64;
+    let (keys, examined) = (e.keys_examined as i64, e.docs_examined as i64);
+    // The plan tree, leaf first: COLLSCAN | IDHACK | FETCH <- IXSCAN, then
+    // SORT when sorted in memory, then SKIP and LIMIT.
+    let mut winning = doc! { "stage": e.plan.stage() };
+    let mut stats = doc! { "stage": e.plan.stage(), "nReturned": returned, "docsExamined": examined, "keysExamined": keys };
+    if let Plan::Index { name, bounds, .. } = &e.plan {
         let key = snap
             .collection(&coll)
             .and_then(|c| c.indexes.iter().find(|i| i.name() == name))
             .and_then(|i| i.spec.get_document("key").ok().cloned())
             .unwrap_or_default();
-        winning = doc! { "stage": "FETCH", "inputStage": { "stage": "IXSCAN", "indexName": name, "keyPattern": key } };
+        let ixscan = doc! {
+            "stage": "IXSCAN",
+            "indexName": name,
+            "keyPattern": key,
+            "direction": "forward",
+            "indexBounds": bounds.clone(),
+        };
+        let mut ixstats = ixscan.clone();
+        ixstats.insert("keysExamined", keys);
+        winning = doc! { "stage": "FETCH", "inputStage": ixscan };
+        stats =
+            doc! { "stage": "FETCH", "nReturned": returned, "docsExamined": examined, "inputStage": ixstats };
+    }
+    let wrap = |stage: Document, inner: Document| {
+        let mut d = stage;
+        d.insert("inputStage", inner);
+        d
+    };
+    if e.sorted_in_memory {
+        let mut sort_stage = doc! { "stage": "SORT", "sortPattern": sort_doc.clone().unwrap_or_default() };
+        if let Some(l) = limit {
+            sort_stage.insert("limitAmount", (l + skip) as i64);
+        }
+        winning = wrap(sort_stage.clone(), winning);
+        sort_stage.insert("nReturned", returned);
+        stats = wrap(sort_stage, stats);
+    }
+    if skip > 0 {
+        winning = wrap(doc! { "stage": "SKIP", "skipAmount": skip as i64 }, winning);
+        stats = wrap(doc! { "stage": "SKIP", "skipAmount": skip as i64, "nReturned": returned }, stats);
+    }
+    if let Some(l) = limit {
+        winning = wrap(doc! { "stage": "LIMIT", "limitAmount": l as i64 }, winning);
+        stats = wrap(doc! { "stage": "LIMIT", "limitAmount": l as i64, "nReturned": returned }, stats);
     }
     Ok(doc! {
         "queryPlanner": {
@@ -63,9 +117,9 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         },
         "executionStats": {
             "nReturned": returned,
-            "totalKeysExamined": keys as i64,
-            "totalDocsExamined": examined as i64,
-            "executionStages": { "stage": plan.stage(), "nReturned": returned, "docsExamined": examined as i64, "keysExamined": keys as i64 },
+            "totalKeysExamined": keys,
+            "totalDocsExamined": examined,
+            "executionStages": stats,
         },
         "command": inner,
     })

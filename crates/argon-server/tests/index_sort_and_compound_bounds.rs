@@ -1,0 +1,196 @@
+//! The planner over the wire, with the official driver: an index provides
+//! a sort (no SORT stage, a limit stops the scan), an equality prefix plus
+//! a sort on the next field of a compound index, and compound bounds
+//! (equality on the first field, range or equality on the second) that
+//! examine only the keys that match. Every result is checked against the
+//! same query run as a collection scan (`hint: {$natural: 1}`).
+
+mod common;
+
+use bson::{doc, Bson, Document};
+use common::TestServer;
+use futures::TryStreamExt;
+use mongodb::options::Hint;
+use mongodb::{Collection, Database, IndexModel};
+
+/// The query's results, and the same query as a collection scan.
+async fn both(
+    coll: &Collection<Document>,
+    filter: Document,
+    sort: Document,
+    skip: u64,
+    limit: i64,
+) -> (Vec<Document>, Vec<Document>) {
+    let run = |hint: Option<Hint>| {
+        let (filter, sort) = (filter.clone(), sort.clone());
+        async move {
+            let mut f = coll.find(filter).sort(sort).skip(skip);
+            if limit != 0 {
+                f = f.limit(limit);
+            }
+            if let Some(h) = hint {
+                f = f.hint(h);
+            }
+            f.await.unwrap().try_collect::<Vec<Document>>().await.unwrap()
+        }
+    };
+    (run(None).await, run(Some(Hint::Keys(doc! {"$natural": 1}))).await)
+}
+
+async fn explain(db: &Database, find: Document) -> Document {
+    db.run_command(doc! {"explain": find, "verbosity": "executionStats"}).await.unwrap()
+}
+
+/// Stage names from the root of a plan tree down to its leaf.
+fn stages(mut plan: &Document) -> Vec<String> {
+    let mut out = vec![plan.get_str("stage").unwrap().to_string()];
+    while let Ok(inner) = plan.get_document("inputStage") {
+        out.push(inner.get_str("stage").unwrap().to_string());
+        plan = inner;
+    }
+    out
+}
+
+fn winning(e: &Document) -> &Document {
+    e.get_document("queryPlanner").unwrap().get_document("winningPlan").unwrap()
+}
+
+fn stat(e: &Document, field: &str) -> i64 {
+    let s = e.get_document("executionStats").unwrap();
+    s.get_i64(field).or_else(|_| s.get_i32(field).map(i64::from)).unwrap()
+}
+
+fn ixscan(e: &Document) -> &Document {
+    let mut plan = winning(e);
+    while plan.get_str("stage").unwrap() != "IXSCAN" {
+        plan = plan.get_document("inputStage").unwrap();
+    }
+    plan
+}
+
+async fn setup(server: &TestServer) -> (Database, Collection<Document>) {
+    let client = server.client().await;
+    let db = client.database("app");
+    let coll = db.collection::<Document>("c");
+    // 500 documents: a = i % 10, b = i, c = i % 7; every 50th has an
+    // array b (multikey) and every 60th no b at all.
+    let docs: Vec<Document> = (0..500)
+        .map(|i| {
+            let mut d = doc! {"_id": i, "a": i % 10, "c": i % 7};
+            if i % 50 == 25 {
+                d.insert("b", vec![Bson::Int32(i), Bson::Int32(1000 - i)]);
+            } else if i % 60 != 30 {
+                d.insert("b", i);
+            }
+            d
+        })
+        .collect();
+    coll.insert_many(docs).await.unwrap();
+    for keys in [doc! {"b": 1}, doc! {"a": 1, "b": 1}, doc! {"c": -1, "b": 1}] {
+        coll.create_index(IndexModel::builder().keys(keys).build()).await.unwrap();
+    }
+    (db, coll)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_provides_the_sort_and_the_limit_stops_the_scan() {
+    let server = TestServer::start().await;
+    let (db, coll) = setup(&server).await;
+
+    // sort({b: 1}).limit(10) on the index {b: 1}: no SORT stage.
+    let (got, scanned) = both(&coll, doc! {}, doc! {"b": 1}, 0, 10).await;
+    assert_eq!(got.len(), 10);
+    assert_eq!(got, scanned);
+    let e = explain(&db, doc! {"find": "c", "filter": {}, "sort": {"b": 1}, "limit": 10}).await;
+    assert_eq!(stages(winning(&e)), ["LIMIT", "FETCH", "IXSCAN"], "{e}");
+    assert_eq!(ixscan(&e).get_str("indexName").unwrap(), "b_1");
+    assert!(stat(&e, "totalKeysExamined") <= 11, "{e}");
+    assert!(stat(&e, "totalDocsExamined") <= 11, "{e}");
+
+    // With a skip, a filter on another field and no limit, still in order.
+    for (filter, skip, limit) in [(doc! {}, 5, 7), (doc! {"c": {"$gte": 3}}, 0, 20), (doc! {"c": 2}, 0, 0)] {
+        let (got, scanned) = both(&coll, filter.clone(), doc! {"b": 1}, skip, limit).await;
+        assert!(!got.is_empty());
+        assert_eq!(got, scanned, "filter {filter} skip {skip} limit {limit}");
+    }
+
+    // A descending index provides a descending sort; ties on c come in _id
+    // order, as a collection scan's stable sort gives them.
+    let (got, scanned) = both(&coll, doc! {}, doc! {"c": -1, "b": 1}, 0, 12).await;
+    assert_eq!(got, scanned);
+    let e = explain(&db, doc! {"find": "c", "filter": {}, "sort": {"c": -1, "b": 1}, "limit": 12}).await;
+    assert_eq!(stages(winning(&e)), ["LIMIT", "FETCH", "IXSCAN"], "{e}");
+
+    // Descending on an ascending index needs a reverse index scan, which
+    // the store does not have: sorted in memory, same results.
+    let (got, scanned) = both(&coll, doc! {}, doc! {"b": -1}, 0, 10).await;
+    assert_eq!(got, scanned);
+    let e = explain(&db, doc! {"find": "c", "filter": {}, "sort": {"b": -1}, "limit": 10}).await;
+    assert!(stages(winning(&e)).contains(&"SORT".to_string()), "{e}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equality_prefix_and_sort_on_the_next_field_of_a_compound_index() {
+    let server = TestServer::start().await;
+    let (db, coll) = setup(&server).await;
+    let (got, scanned) = both(&coll, doc! {"a": 5}, doc! {"b": 1}, 0, 5).await;
+    assert_eq!(got.len(), 5);
+    assert_eq!(got, scanned);
+    let e = explain(&db, doc! {"find": "c", "filter": {"a": 5}, "sort": {"b": 1}, "limit": 5}).await;
+    assert_eq!(stages(winning(&e)), ["LIMIT", "FETCH", "IXSCAN"], "{e}");
+    assert_eq!(ixscan(&e).get_str("indexName").unwrap(), "a_1_b_1");
+    assert!(stat(&e, "totalKeysExamined") <= 6, "{e}");
+    // Descending, a skip, and every matching document.
+    for (sort, skip, limit) in [(doc! {"b": -1}, 0, 5), (doc! {"b": 1}, 3, 4), (doc! {"b": 1}, 0, 0)] {
+        let (got, scanned) = both(&coll, doc! {"a": 5}, sort.clone(), skip, limit).await;
+        assert_eq!(got, scanned, "sort {sort} skip {skip} limit {limit}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compound_bounds_use_the_second_field() {
+    let server = TestServer::start().await;
+    let (db, coll) = setup(&server).await;
+    // a = 5 and b > 300: 16 plain documents (305, 315, ..., 495 but 325,
+    // 375, 425 and 475), and the 10 with an array b = [i, 1000 - i]
+    // (i = 25, 75, ..., 475), whose second element is always > 300.
+    let filter = doc! {"a": 5, "b": {"$gt": 300}};
+    let (got, scanned) = both(&coll, filter.clone(), doc! {}, 0, 0).await;
+    assert_eq!(got.len(), 26);
+    assert_eq!(got, scanned);
+    let e = explain(&db, doc! {"find": "c", "filter": filter.clone()}).await;
+    assert_eq!(stages(winning(&e)), ["FETCH", "IXSCAN"], "{e}");
+    let ix = ixscan(&e);
+    assert_eq!(ix.get_str("indexName").unwrap(), "a_1_b_1");
+    assert_eq!(ix.get_document("indexBounds").unwrap(), &doc! {"a": ["[5, 5]"], "b": ["(300, +inf]"]});
+    // Tight bounds: only keys (5, b > 300): one per plain document, one
+    // per array with i < 300, two per array with i > 300.
+    assert_eq!(stat(&e, "totalKeysExamined"), 16 + 6 + 2 * 4, "{e}");
+    assert_eq!(stat(&e, "totalDocsExamined"), 26, "{e}");
+    assert_eq!(stat(&e, "nReturned"), 26);
+
+    // Equality on both fields: one key.
+    let e = explain(&db, doc! {"find": "c", "filter": {"a": 7, "b": 137}}).await;
+    assert_eq!((stat(&e, "totalKeysExamined"), stat(&e, "nReturned")), (1, 1), "{e}");
+
+    // $in on the first field, a range on the second, both directions.
+    for filter in [
+        doc! {"a": {"$in": [1, 2]}, "b": {"$lte": 40}},
+        doc! {"a": {"$in": [3, 4]}, "b": {"$gte": 450}},
+        doc! {"$and": [{"a": 9}, {"b": {"$lt": 100}}]},
+        doc! {"c": 4, "b": {"$gt": 200}},
+        doc! {"c": {"$in": [0, 6]}, "b": {"$lte": 100}},
+    ] {
+        let (got, scanned) = both(&coll, filter.clone(), doc! {}, 0, 0).await;
+        assert!(!got.is_empty(), "{filter}");
+        assert_eq!(got, scanned, "{filter}");
+        let e = explain(&db, doc! {"find": "c", "filter": filter.clone()}).await;
+        assert_eq!(stat(&e, "totalDocsExamined"), got.len() as i64, "only matching documents: {filter} {e}");
+    }
+    // The same with a sort done in memory (SORT over the IXSCAN).
+    let (got, scanned) = both(&coll, doc! {"a": 3, "b": {"$gte": 200}}, doc! {"b": -1}, 0, 4).await;
+    assert_eq!(got, scanned);
+    server.stop().await;
+}
