@@ -176,3 +176,40 @@ pub fn check_interrupted() -> CmdResult<()> {
 pub fn interrupted() -> CommandError {
     CommandError::new(INTERRUPTED, "operation was interrupted")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_killed_operation_fails_its_next_check_and_leaves_the_registry() {
+        let ops = Ops::default();
+        let guard = ops.begin(7, "127.0.0.1:1", "aggregate", "app", &doc! {"aggregate": "c", "pipeline": []});
+        let op = guard.op.clone();
+        assert_eq!(ops.list().len(), 1);
+        assert_eq!(ops.list()[0].get_str("ns").unwrap(), "app.c");
+        assert!(ops.list()[0].get_document("command").unwrap().get("pipeline").is_none());
+        // A long loop checks between items; outside a command nothing fails.
+        assert!(check_interrupted().is_ok());
+        let looped = scope(op.clone(), async {
+            let mut n = 0u64;
+            loop {
+                if let Err(e) = check_interrupted() {
+                    return (n, e);
+                }
+                n += 1;
+                if n == 1000 {
+                    assert!(ops.kill(op.opid));
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        assert_eq!(looped.0, 1000, "stopped at the first check after the kill");
+        assert_eq!(looped.1.code, INTERRUPTED.0);
+        assert!(ops.list()[0].get_bool("killPending").unwrap());
+        drop(guard);
+        assert!(ops.list().is_empty());
+        assert!(!ops.kill(op.opid), "a finished operation cannot be killed");
+    }
+}

@@ -42,10 +42,16 @@ struct Items<'a> {
     scan: Scan<'a>,
     pending: std::iter::Peekable<std::vec::IntoIter<(&'a [u8], &'a Option<Document>)>>,
     next: Option<(&'a [u8], &'a [u8])>,
+    /// Items produced, for periodic killOp checks.
+    produced: u32,
 }
 
 impl<'a> Items<'a> {
     fn next(&mut self) -> CmdResult<Option<Item<'a>>> {
+        self.produced = self.produced.wrapping_add(1);
+        if self.produced % 1024 == 0 {
+            crate::ops::check_interrupted()?;
+        }
         loop {
             let take_pending = match (&self.next, self.pending.peek()) {
                 (None, None) => return Ok(None),
@@ -293,7 +299,7 @@ impl<'a> Source<'a> {
             None => vec![],
         };
         let next = scan.next_raw()?;
-        Ok(Items { scan, pending: pending.into_iter().peekable(), next })
+        Ok(Items { scan, pending: pending.into_iter().peekable(), next, produced: 0 })
     }
 
     /// Whether the transaction has written to this collection.
@@ -471,6 +477,9 @@ impl<'a> Source<'a> {
                     let mut scan = self.snap.index_scan(coll, name, lower, upper)?;
                     while let Some((_, id_key)) = scan.next_raw()? {
                         keys += 1;
+                        if keys % 1024 == 0 {
+                            crate::ops::check_interrupted()?;
+                        }
                         if !seen.insert(id_key.to_vec()) {
                             continue; // multikey: already seen through another key
                         }

@@ -71,6 +71,7 @@ pub async fn delete_matching(
     let mut attempt = 0;
     loop {
         attempt += 1;
+        crate::ops::check_interrupted()?;
         let snap = match call.snapshot(ctx, &target) {
             Ok(s) => s,
             Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 => return Ok(vec![]),

@@ -128,6 +128,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
     let mut attempt = 0;
     loop {
         attempt += 1;
+        crate::ops::check_interrupted()?;
         let now = bson::DateTime::now();
         // Read and compute in a snapshot (a new project has none yet).
         let (docs, base) = match call.snapshot(ctx, &target) {
@@ -155,6 +156,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
             ops.push(WriteOp::Insert { coll: spec.coll.to_string(), doc: new_doc });
         } else {
             for d in &docs {
+                crate::ops::check_interrupted()?;
                 result.matched += 1;
                 let new_doc = update.apply(d, Some(filter), now)?;
                 if result.before.is_none() {
