@@ -97,7 +97,7 @@ impl Snapshot {
     /// the same view.
     pub fn scan_after(&self, coll: &str, after: Option<&[u8]>) -> Result<Scan<'_>> {
         let Some(c) = self.view.catalog.get(coll) else {
-            return Ok(Scan { levels: vec![], last: None });
+            return Ok(Scan { levels: vec![], rev_levels: vec![], last: None });
         };
         let lower = match after {
             Some(a) => Bound::Excluded(a),
@@ -125,8 +125,31 @@ impl Snapshot {
         lower: Bound<&[u8]>,
         upper: Bound<&[u8]>,
     ) -> Result<Scan<'_>> {
+        self.index_scan_dir(coll, index_name, lower, upper, false)
+    }
+
+    /// Like [`Snapshot::index_scan`], in descending index order (for a sort
+    /// that runs against the index's directions).
+    pub fn index_scan_rev(
+        &self,
+        coll: &str,
+        index_name: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+    ) -> Result<Scan<'_>> {
+        self.index_scan_dir(coll, index_name, lower, upper, true)
+    }
+
+    fn index_scan_dir(
+        &self,
+        coll: &str,
+        index_name: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+    ) -> Result<Scan<'_>> {
         let Some(c) = self.view.catalog.get(coll) else {
-            return Ok(Scan { levels: vec![], last: None });
+            return Ok(Scan { levels: vec![], rev_levels: vec![], last: None });
         };
         let Some(ix) = c.indexes.iter().find(|i| i.name() == index_name) else {
             return Err(StoreError::InvalidArgument(format!("index {index_name} does not exist on {coll}")));
@@ -150,7 +173,11 @@ impl Snapshot {
             Bound::Excluded(u) => Some(u),
             Bound::Unbounded => None,
         };
-        scan_chain(&self.index.idx, &self.txn, &self.view.chain, ix.id, lower, upper)
+        if reverse {
+            scan_chain_rev(&self.index.idx, &self.txn, &self.view.chain, ix.id, lower, upper)
+        } else {
+            scan_chain(&self.index.idx, &self.txn, &self.view.chain, ix.id, lower, upper)
+        }
     }
 
     /// Number of visible documents in a collection.
@@ -195,7 +222,84 @@ pub(crate) fn scan_chain<'t>(
         level.advance()?;
         levels.push(level);
     }
-    Ok(Scan { levels, last: None })
+    Ok(Scan { levels, rev_levels: vec![], last: None })
+}
+
+/// [`scan_chain`] in descending sub-key order.
+pub(crate) fn scan_chain_rev<'t>(
+    db: &Database<Bytes, Bytes>,
+    txn: &'t RoTxn<'t>,
+    chain: &Chain,
+    id: u64,
+    lower: Bound<&[u8]>,
+    upper: Option<&[u8]>,
+) -> Result<Scan<'t>> {
+    let mut rev_levels = Vec::with_capacity(chain.0.len());
+    for &(tl, bound) in &chain.0 {
+        let prefix = collection_prefix(tl, id);
+        let start = match lower {
+            Bound::Included(l) => [&prefix[..], l].concat(),
+            Bound::Excluded(l) => [&prefix[..], l, &[0xFF; 8]].concat(),
+            Bound::Unbounded => prefix.to_vec(),
+        };
+        let end = match upper {
+            Some(u) => [&prefix[..], u].concat(),
+            None => prefix_end(&prefix),
+        };
+        let iter = if start < end {
+            let range = (Bound::Included(start.as_slice()), Bound::Excluded(end.as_slice()));
+            Some(db.rev_range(txn, &range)?.peekable())
+        } else {
+            None
+        };
+        let mut level = RevLevel { iter, bound, head: None };
+        level.advance()?;
+        rev_levels.push(level);
+    }
+    Ok(Scan { levels: vec![], rev_levels, last: None })
+}
+
+/// One timeline of a descending scan: sub-keys come newest-key first and,
+/// within a sub-key, versions come oldest first, so the visible version is
+/// the last one at or below the bound before the sub-key changes.
+struct RevLevel<'t> {
+    iter: Option<std::iter::Peekable<heed::RoRevRange<'t, Bytes, Bytes>>>,
+    bound: Lsn,
+    head: Option<(&'t [u8], Option<&'t [u8]>)>,
+}
+
+impl<'t> RevLevel<'t> {
+    fn advance(&mut self) -> Result<()> {
+        self.head = None;
+        let Some(iter) = self.iter.as_mut() else { return Ok(()) };
+        let split =
+            |k: &'t [u8]| keys::split_version_key(k).ok_or_else(|| StoreError::Corrupt("short key".into()));
+        loop {
+            let Some(item) = iter.next() else {
+                self.iter = None;
+                return Ok(());
+            };
+            let (k, v) = item?;
+            let (full, lsn) = split(k)?;
+            let sub = &full[16..];
+            let mut visible = (lsn <= self.bound).then_some(v);
+            while let Some(Ok((k2, v2))) = iter.peek() {
+                let (full2, lsn2) = split(k2)?;
+                if &full2[16..] != sub {
+                    break;
+                }
+                if lsn2 <= self.bound {
+                    visible = Some(*v2); // a newer version, still visible
+                }
+                iter.next();
+            }
+            if let Some(v) = visible {
+                self.head = Some((sub, keys::value::doc_bytes(v)));
+                return Ok(());
+            }
+            // Every version of this sub-key is too new here: the previous one.
+        }
+    }
 }
 
 /// Resolves the visible version of each sub-key on one timeline.
@@ -269,6 +373,8 @@ impl<'t> Level<'t> {
 /// merge of the chain's timelines, where the child's version wins.
 pub struct Scan<'t> {
     levels: Vec<Level<'t>>,
+    /// The timelines of a descending scan (then `levels` is empty).
+    rev_levels: Vec<RevLevel<'t>>,
     last: Option<&'t [u8]>,
 }
 
@@ -282,6 +388,9 @@ impl<'t> Scan<'t> {
     /// Like [`Scan::next_raw`], plus the position in the chain of the
     /// timeline the entry came from (0: the branch's own timeline).
     pub fn next_raw_with_level(&mut self) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
+        if !self.rev_levels.is_empty() {
+            return self.next_rev();
+        }
         loop {
             let mut min: Option<&'t [u8]> = None;
             let mut winner = None;
@@ -296,6 +405,34 @@ impl<'t> Scan<'t> {
             let (Some(id), Some(w)) = (min, winner) else { return Ok(None) };
             let value = self.levels[w].head.and_then(|(_, v)| v);
             for l in self.levels.iter_mut() {
+                if matches!(l.head, Some((h, _)) if h == id) {
+                    l.advance()?;
+                }
+            }
+            if let Some(bytes) = value {
+                self.last = Some(id);
+                return Ok(Some((id, bytes, w)));
+            }
+        }
+    }
+
+    /// The descending merge: the greatest sub-key first, the child's version
+    /// winning.
+    fn next_rev(&mut self) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
+        loop {
+            let mut max: Option<&'t [u8]> = None;
+            let mut winner = None;
+            for (i, l) in self.rev_levels.iter().enumerate() {
+                if let Some((id, _)) = l.head {
+                    if max.is_none_or(|m| id > m) {
+                        max = Some(id);
+                        winner = Some(i);
+                    }
+                }
+            }
+            let (Some(id), Some(w)) = (max, winner) else { return Ok(None) };
+            let value = self.rev_levels[w].head.and_then(|(_, v)| v);
+            for l in self.rev_levels.iter_mut() {
                 if matches!(l.head, Some((h, _)) if h == id) {
                     l.advance()?;
                 }
