@@ -27,8 +27,9 @@
 //! stops the scan. Bounds on a sorted field would break this for arrays
 //! whose smallest element is outside the bounds, and the store does not
 //! record which indexes are multikey, so such queries sort in memory.
-//! Descending on an ascending index would need a reverse index scan, which
-//! the store does not offer yet: those sort in memory too.
+//! A sort that runs exactly against the index's directions (every key
+//! reversed) scans the index backwards: then an array's first entry is its
+//! largest element, which is what a descending sort orders it by.
 //!
 //! Sparse and partial indexes are used only when hinted, since they may not
 //! hold every matching document.
@@ -64,9 +65,10 @@ pub enum Plan {
     /// `_id` pinned to one value.
     IdPoint(Bson),
     /// Scan these ranges of a secondary index. `sorted`: the scan yields
-    /// documents in the query's sort order (no in-memory sort). `bounds`
+    /// documents in the query's sort order (no in-memory sort); `reverse`:
+    /// scan in descending index order (ranges last to first). `bounds`
     /// describes the ranges per key field, as `explain` shows them.
-    Index { name: String, ranges: Vec<KeyRange>, sorted: bool, bounds: Document },
+    Index { name: String, ranges: Vec<KeyRange>, sorted: bool, reverse: bool, bounds: Document },
     /// Read every document (in `_id` order).
     CollScan,
 }
@@ -233,15 +235,24 @@ fn bounds(def: &IndexDef, filter: &Document) -> Bounds {
 }
 
 /// Whether scanning `def` under a single-point prefix of `pinned` fields
-/// yields documents in `sort` order (see the module documentation).
-fn index_provides_sort(def: &IndexDef, pinned: usize, sort: &SortSpec) -> bool {
+/// yields documents in `sort` order (see the module documentation):
+/// `Some(false)` scanning forwards, `Some(true)` backwards.
+fn index_provides_sort(def: &IndexDef, pinned: usize, sort: &SortSpec) -> Option<bool> {
     let keys: Vec<(&str, bool)> = sort.fields().collect();
-    !keys.is_empty()
-        && pinned + keys.len() <= def.fields.len()
-        && keys
-            .iter()
-            .zip(&def.fields[pinned..])
-            .all(|((path, desc), f)| *path == f.path && !path.contains('.') && *desc == f.descending)
+    if keys.is_empty() || pinned + keys.len() > def.fields.len() {
+        return None;
+    }
+    let fields = || keys.iter().zip(&def.fields[pinned..]);
+    if !fields().all(|((path, _), f)| *path == f.path && !path.contains('.')) {
+        return None;
+    }
+    if fields().all(|((_, desc), f)| *desc == f.descending) {
+        Some(false)
+    } else if fields().all(|((_, desc), f)| *desc != f.descending) {
+        Some(true)
+    } else {
+        None
+    }
 }
 
 /// Shows the fields from `from` on as unbounded.
@@ -355,25 +366,33 @@ pub fn plan(
                 .iter()
                 .map(|p| KeyRange { lower: prepend(p, &lower), upper: prepend(p, &upper) })
                 .collect();
-            let sorted = b.range.is_none()
-                && b.prefixes.len() == 1
-                && sort.is_some_and(|s| index_provides_sort(&def, b.pinned, s));
+            let direction = sort
+                .filter(|_| b.range.is_none() && b.prefixes.len() == 1)
+                .and_then(|s| index_provides_sort(&def, b.pinned, s));
+            let sorted = direction.is_some();
+            let reverse = direction == Some(true);
             consider(
                 &mut best,
                 Candidate {
-                    plan: Plan::Index { name, ranges, sorted, bounds: shown },
+                    plan: Plan::Index { name, ranges, sorted, reverse, bounds: shown },
                     pinned: b.pinned,
                     has_range: b.range.is_some(),
                     sorted,
                 },
                 limited,
             );
-        } else if sort.is_some_and(|s| index_provides_sort(&def, 0, s)) {
+        } else if let Some(reverse) = sort.and_then(|s| index_provides_sort(&def, 0, s)) {
             // No bounds, but the whole index in order provides the sort.
             consider(
                 &mut best,
                 Candidate {
-                    plan: Plan::Index { name, ranges: vec![KeyRange::all()], sorted: true, bounds: shown },
+                    plan: Plan::Index {
+                        name,
+                        ranges: vec![KeyRange::all()],
+                        sorted: true,
+                        reverse,
+                        bounds: shown,
+                    },
                     pinned: 0,
                     has_range: false,
                     sorted: true,
@@ -385,7 +404,13 @@ pub fn plan(
             consider(
                 &mut best,
                 Candidate {
-                    plan: Plan::Index { name, ranges: vec![KeyRange::all()], sorted: false, bounds: shown },
+                    plan: Plan::Index {
+                        name,
+                        ranges: vec![KeyRange::all()],
+                        sorted: false,
+                        reverse: false,
+                        bounds: shown,
+                    },
                     pinned: 0,
                     has_range: false,
                     sorted: false,

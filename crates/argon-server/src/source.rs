@@ -20,7 +20,7 @@ use argon_types::keycodec;
 use bson::{Bson, Document, RawDocument};
 
 use crate::error::{CmdResult, CommandError};
-use crate::planner::{self, Plan};
+use crate::planner::{self, KeyRange, Plan};
 use crate::session::Overlay;
 
 /// Documents as one command sees them.
@@ -467,14 +467,20 @@ impl<'a> Source<'a> {
                     }
                 }
             }
-            Plan::Index { name, ranges, .. } => {
+            Plan::Index { name, ranges, reverse, .. } => {
                 // In sort order: ties wait in a run until the key changes.
                 let mut runs = sort.filter(|_| in_order).map(Runs::new);
                 let mut seen = HashSet::new();
-                'ranges: for r in ranges {
+                let ordered: Box<dyn Iterator<Item = &KeyRange>> =
+                    if *reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
+                'ranges: for r in ordered {
                     let lower = r.lower.as_ref().map(Vec::as_slice);
                     let upper = r.upper.as_ref().map(Vec::as_slice);
-                    let mut scan = self.snap.index_scan(coll, name, lower, upper)?;
+                    let mut scan = if *reverse {
+                        self.snap.index_scan_rev(coll, name, lower, upper)?
+                    } else {
+                        self.snap.index_scan(coll, name, lower, upper)?
+                    };
                     while let Some((_, id_key)) = scan.next_raw()? {
                         keys += 1;
                         if keys % 1024 == 0 {
@@ -888,10 +894,15 @@ mod tests {
         assert_eq!(e.keys_examined, 4);
         let ids: Vec<i32> = e.docs.iter().map(|d| d.get_i32("_id").unwrap()).collect();
         assert_eq!(ids, [17, 27]);
-        // Descending on an ascending index needs a reverse scan: sorted in memory.
+        // Descending on an ascending index: a backward index scan, which a
+        // limit stops too; ties still come in `_id` order.
         let by_a_desc = SortSpec::parse(&doc! {"a": -1}).unwrap();
-        let e = src.execute("c", &all, Some(&by_a_desc), 0, Some(1)).unwrap();
-        assert!(e.sorted_in_memory);
-        assert_eq!(e.docs[0].get_i32("a").unwrap(), 9);
+        let e = src.execute("c", &all, Some(&by_a_desc), 0, Some(2)).unwrap();
+        assert!(!e.sorted_in_memory, "{:?}", e.plan);
+        assert!(matches!(&e.plan, Plan::Index { reverse: true, sorted: true, .. }), "{:?}", e.plan);
+        assert!(e.keys_examined < 20, "stopped early: {}", e.keys_examined);
+        let got: Vec<(i32, i32)> =
+            e.docs.iter().map(|d| (d.get_i32("a").unwrap(), d.get_i32("_id").unwrap())).collect();
+        assert_eq!(got, [(9, 9), (9, 19)]);
     }
 }
