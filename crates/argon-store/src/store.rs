@@ -79,6 +79,9 @@ pub(crate) struct Shared {
     pub index_rebuilt: bool,
     /// For the WAL's fsync counter.
     pub wal_sync: argon_wal::SyncHandle,
+    /// Jobs queued or being committed, not yet answered (a lone caller
+    /// polls for its answer before sleeping; see `Store::run`).
+    pub jobs_in_flight: std::sync::atomic::AtomicUsize,
 }
 
 struct Inner {
@@ -284,6 +287,7 @@ impl Store {
             closed: AtomicBool::new(false),
             stats: Counters::default(),
             wal_sync: wal.sync_handle(),
+            jobs_in_flight: Default::default(),
         });
         let (tx, rx) = mpsc::channel();
         let thread_shared = shared.clone();
@@ -309,6 +313,8 @@ impl Store {
         &self.shared().dir
     }
 
+    /// Queues a job for the commit thread. Counts it in `jobs_in_flight`
+    /// until the commit thread answers it.
     fn submit(&self, job: Job) -> Result<oneshot::Receiver<Result<CommitOutcome>>> {
         if self.shared().failed.load(Ordering::SeqCst) {
             return Err(StoreError::Closed);
@@ -316,12 +322,40 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         let guard = self.inner.tx.lock();
         let sender = guard.as_ref().ok_or(StoreError::Closed)?;
-        sender.send((job, tx)).map_err(|_| StoreError::Closed)?;
+        self.shared().jobs_in_flight.fetch_add(1, Ordering::AcqRel);
+        if sender.send((job, tx)).is_err() {
+            self.shared().jobs_in_flight.fetch_sub(1, Ordering::AcqRel);
+            return Err(StoreError::Closed);
+        }
         Ok(rx)
     }
 
     fn run(&self, job: Job) -> Result<CommitOutcome> {
-        self.submit(job)?.blocking_recv().map_err(|_| StoreError::Closed)?
+        // A lone commit that needs no fdatasync answers within microseconds:
+        // poll briefly before sleeping, since waking a sleeping thread
+        // costs tens of microseconds on an idle VM. Only when no other
+        // commit is in flight: waiting threads must not eat the CPUs that
+        // concurrent commits need.
+        let alone = self.shared().jobs_in_flight.load(Ordering::Acquire) == 0;
+        let mut rx = self.submit(job)?;
+        let spinners = &self.shared().jobs_in_flight;
+        let spin_until =
+            std::time::Instant::now() + if alone { crate::commit::SPIN } else { std::time::Duration::ZERO };
+        let polled = loop {
+            match rx.try_recv() {
+                Ok(outcome) => break Some(outcome),
+                Err(oneshot::error::TryRecvError::Closed) => break Some(Err(StoreError::Closed)),
+                Err(oneshot::error::TryRecvError::Empty) if std::time::Instant::now() < spin_until => {
+                    std::hint::spin_loop();
+                }
+                Err(oneshot::error::TryRecvError::Empty) => break None,
+            }
+        };
+        let _ = spinners;
+        match polled {
+            Some(outcome) => outcome,
+            None => rx.blocking_recv().map_err(|_| StoreError::Closed)?,
+        }
     }
 
     /// Commits a write request and waits until it is durable (per the sync
