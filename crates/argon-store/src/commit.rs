@@ -140,7 +140,12 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
         }
         // A lone small group with nothing in flight is synced and published
         // inline: no thread hop, and nothing to overlap with anyway.
-        let inline = ack.is_none() || (batch.len() <= 2 && in_flight.load(Ordering::Acquire) == 0);
+        // ("Lone": no other caller is waiting for a commit either, or it
+        // would wait behind this group's fdatasync instead of overlapping it.)
+        let inline = ack.is_none()
+            || (batch.len() <= 2
+                && in_flight.load(Ordering::Acquire) == 0
+                && shared.jobs_in_flight.load(Ordering::Acquire) <= batch.len());
         let pipelined = always && !inline;
         last_batch = batch.len();
         match group_commit(&shared, &mut wal, &mut head, &mut batch, pipelined) {
