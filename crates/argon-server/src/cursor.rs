@@ -1,22 +1,110 @@
-//! Open cursors. A cursor holds the rest of its result, computed from one
-//! snapshot, so every batch reads the LSN the query started at. Idle cursors
-//! are closed after the timeout unless opened with `noCursorTimeout`.
+//! Open cursors. A cursor reads the LSN its query started at: either it
+//! holds the rest of a result computed from one snapshot, or (a find that
+//! scans the collection in `_id` order) it keeps the snapshot's view and
+//! where it stopped, and each getMore reopens that view and reads on, so a
+//! large result is never held in memory. Idle cursors are closed after the
+//! timeout unless opened with `noCursorTimeout`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
+use argon_query::Projection;
+use argon_store::{ReadView, Store};
 use bson::Document;
 use parking_lot::Mutex;
 
 use crate::change_stream::ChangeStream;
+use crate::error::CmdResult;
+use crate::source::{Query, Source, Want};
 
 /// Where a cursor's documents come from.
 pub enum CursorSource {
     /// A computed result, drained batch by batch.
     Buffered(VecDeque<Document>),
+    /// A collection scan resumed batch by batch.
+    Scan(Box<ScanCursor>),
     /// A change stream tailing the WAL.
     ChangeStream(Box<ChangeStream>),
+}
+
+/// A find over a collection scan in `_id` order, read a batch at a time
+/// from the view it started at.
+pub struct ScanCursor {
+    pub view: ReadView,
+    pub coll: String,
+    pub query: Query,
+    pub projection: Option<Projection>,
+    /// Matches still to skip.
+    pub skip: u64,
+    /// Documents still to return (`None`: no limit).
+    pub remaining: Option<u64>,
+    /// The encoded `_id` of the last document consumed.
+    pub after: Option<Vec<u8>>,
+    pub done: bool,
+}
+
+impl ScanCursor {
+    /// The next batch: up to `n` documents (and about [`BATCH_BYTES`]).
+    /// Sets `done` when the scan or the limit is exhausted.
+    pub fn next_batch(&mut self, store: &Store, n: Option<usize>) -> CmdResult<Vec<Document>> {
+        let n = n.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        if self.done || self.remaining == Some(0) {
+            self.done = true;
+            return Ok(out);
+        }
+        if n == 0 {
+            return Ok(out); // `batchSize: 0`: an empty first batch, cursor open
+        }
+        let snap = store.reopen(&self.view)?;
+        let src = Source { snap: &snap, overlay: None };
+        let mut bytes = 0usize;
+        let mut stopped = false;
+        let after = self.after.clone();
+        src.scan_matching_after(
+            &self.coll,
+            after.as_deref(),
+            &self.query.filter,
+            Want::Whole,
+            &mut |id, d| {
+                if self.skip > 0 {
+                    self.skip -= 1;
+                    self.after = Some(id.to_vec());
+                    return Ok(true);
+                }
+                let d = match &self.projection {
+                    Some(p) => p.apply(&d, Some(&self.query.filter))?,
+                    None => d,
+                };
+                let size = d.to_vec().map(|v| v.len()).unwrap_or(0);
+                if !out.is_empty() && bytes + size > BATCH_BYTES {
+                    stopped = true;
+                    return Ok(false); // not consumed: the next batch starts with it
+                }
+                bytes += size;
+                out.push(d);
+                self.after = Some(id.to_vec());
+                if let Some(r) = self.remaining.as_mut() {
+                    *r -= 1;
+                    if *r == 0 {
+                        self.done = true;
+                        stopped = true;
+                        return Ok(false);
+                    }
+                }
+                if out.len() >= n {
+                    stopped = true;
+                    return Ok(false);
+                }
+                Ok(true)
+            },
+        )?;
+        if !stopped {
+            self.done = true;
+        }
+        Ok(out)
+    }
 }
 
 pub struct Cursor {

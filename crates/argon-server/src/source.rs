@@ -290,12 +290,19 @@ impl<'a> Source<'a> {
     }
 
     fn items(&self, coll: &str) -> CmdResult<Items<'a>> {
+        self.items_after(coll, None)
+    }
+
+    /// The collection's items with an encoded `_id` after `after`.
+    fn items_after(&self, coll: &str, after: Option<&[u8]>) -> CmdResult<Items<'a>> {
         let snap: &'a Snapshot = self.snap;
-        let mut scan = snap.scan(coll)?;
+        let mut scan = snap.scan_after(coll, after)?;
         let pending: Vec<(&'a [u8], &'a Option<Document>)> = match self.overlay {
-            Some(o) => {
-                o.iter().filter(|((c, _), _)| c == coll).map(|((_, k), v)| (k.as_slice(), v)).collect()
-            }
+            Some(o) => o
+                .iter()
+                .filter(|((c, k), _)| c == coll && after.is_none_or(|a| k.as_slice() > a))
+                .map(|((_, k), v)| (k.as_slice(), v))
+                .collect(),
             None => vec![],
         };
         let next = scan.next_raw()?;
@@ -333,6 +340,20 @@ impl<'a> Source<'a> {
         want: Want<'_>,
         f: &mut dyn FnMut(Document) -> CmdResult<bool>,
     ) -> CmdResult<u64> {
+        self.scan_matching_after(coll, None, filter, want, &mut |_, d| f(d))
+    }
+
+    /// [`Source::scan_matching`] from the first document after `after` (an
+    /// encoded `_id`); `f` also gets each document's encoded `_id`, so a
+    /// cursor can resume after it in a later snapshot of the same view.
+    pub fn scan_matching_after(
+        &self,
+        coll: &str,
+        after: Option<&[u8]>,
+        filter: &Filter,
+        want: Want<'_>,
+        f: &mut dyn FnMut(&[u8], Document) -> CmdResult<bool>,
+    ) -> CmdResult<u64> {
         // The fields decoded to match (plus, for `Fields`, the wanted ones).
         let mut match_deps = filter.dependencies().clone();
         if let Want::Fields(d) = want {
@@ -340,11 +361,14 @@ impl<'a> Source<'a> {
         }
         let whole_after_match = matches!(want, Want::Whole);
         let always = filter.is_empty();
-        let mut items = self.items(coll)?;
+        let mut items = self.items_after(coll, after)?;
         let mut scratch = Document::new();
         let mut examined = 0u64;
         while let Some(item) = items.next()? {
             examined += 1;
+            let id_key = match &item {
+                Item::Doc(id, _) | Item::Raw(id, _) => *id,
+            };
             let d = match item {
                 Item::Doc(_, d) => {
                     if !filter.matches(d) {
@@ -369,7 +393,7 @@ impl<'a> Source<'a> {
                     }
                 }
             };
-            if !f(d)? {
+            if !f(id_key, d)? {
                 break;
             }
         }

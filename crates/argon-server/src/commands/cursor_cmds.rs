@@ -37,6 +37,10 @@ pub async fn get_more(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
             let done = docs.is_empty();
             (b, done)
         }
+        CursorSource::Scan(scan) => {
+            let b = scan.next_batch(&ctx.state.store, batch_size)?;
+            (b, scan.done)
+        }
         CursorSource::ChangeStream(cs) => {
             let b =
                 cs.next_batch(&ctx.state, batch_size, std::time::Duration::from_millis(max_await_ms)).await?;

@@ -11,7 +11,7 @@ use bson::{doc, Document};
 
 use super::{Call, Ctx};
 use crate::args::{collection_name, Args};
-use crate::cursor::{take_batch, Cursor, CursorSource};
+use crate::cursor::{take_batch, Cursor, CursorSource, ScanCursor};
 use crate::error::CmdResult;
 
 /// Default size of a first batch, as MongoDB.
@@ -40,9 +40,47 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
 
     let target = call.target(ctx)?;
     let snap = call.snapshot(ctx, &target)?;
+    let ns = format!("{}.{}", call.db, coll);
+    // A collection scan in `_id` order outside a transaction streams: the
+    // cursor reads on from the same view at each getMore.
+    let streams = call.txn.is_none()
+        && sort.is_none()
+        && !single_batch
+        && crate::planner::plan(
+            &query.doc,
+            snap.collection(&coll),
+            query.hint.as_ref(),
+            None,
+            limit.is_some(),
+        )? == crate::planner::Plan::CollScan;
+    if streams {
+        let mut scan = ScanCursor {
+            view: snap.view().clone(),
+            coll: coll.clone(),
+            query,
+            projection,
+            skip,
+            remaining: limit,
+            after: None,
+            done: false,
+        };
+        drop(snap);
+        let batch = scan.next_batch(&ctx.state.store, batch_size.or(Some(DEFAULT_FIRST_BATCH)))?;
+        let id = if scan.done {
+            0i64
+        } else {
+            ctx.state.cursors.insert(Cursor {
+                ns: ns.clone(),
+                source: CursorSource::Scan(Box::new(scan)),
+                last_used: Instant::now(),
+                no_timeout,
+                session: call.session.clone(),
+            })
+        };
+        return Ok(doc! { "cursor": { "firstBatch": batch, "id": id, "ns": ns } });
+    }
     let src = call.source(&snap);
     let docs = src.find(&coll, &query, sort.as_ref(), skip, limit, projection.as_ref())?;
-    let ns = format!("{}.{}", call.db, coll);
     Ok(cursor_reply(
         ctx,
         call,
