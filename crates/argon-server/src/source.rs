@@ -89,25 +89,29 @@ pub fn decode_full(bytes: &[u8]) -> CmdResult<Document> {
 
 /// Decodes the fields `deps` names from stored bytes into `out`.
 fn decode_fields(bytes: &[u8], deps: &Deps, out: &mut Document) -> CmdResult<()> {
-    if deps.needs_whole_document() {
-        *out = decode_full(bytes)?;
-    } else if deps.fields().is_empty() {
-        out.clear();
-    } else if !deps.decode_into(bytes, out) {
-        *out = decode_full(bytes)?; // reports the error
-    }
-    Ok(())
+    decode_with(bytes, deps, out, Deps::decode_into)
 }
 
 /// Decodes the fields `deps` names into `out` for matching: field order
 /// is not kept, and `out`'s storage is reused from the previous document.
 fn decode_for_matching(bytes: &[u8], deps: &Deps, out: &mut Document) -> CmdResult<()> {
+    decode_with(bytes, deps, out, Deps::decode_for_matching)
+}
+
+/// Runs `partial` unless `deps` needs everything or nothing; a document
+/// it cannot read is decoded whole, which reports the error.
+fn decode_with(
+    bytes: &[u8],
+    deps: &Deps,
+    out: &mut Document,
+    partial: fn(&Deps, &[u8], &mut Document) -> bool,
+) -> CmdResult<()> {
     if deps.needs_whole_document() {
         *out = decode_full(bytes)?;
     } else if deps.fields().is_empty() {
         out.clear();
-    } else if !deps.decode_for_matching(bytes, out) {
-        *out = decode_full(bytes)?; // reports the error
+    } else if !partial(deps, bytes, out) {
+        *out = decode_full(bytes)?;
     }
     Ok(())
 }

@@ -206,23 +206,30 @@ pub(crate) fn scan_chain<'t>(
 ) -> Result<Scan<'t>> {
     let mut levels = Vec::with_capacity(chain.0.len());
     for &(tl, bound) in &chain.0 {
-        let prefix = collection_prefix(tl, id);
-        let start = match lower {
-            Bound::Included(l) => [&prefix[..], l].concat(),
-            // Past every version of `l` (sub-keys are prefix-free).
-            Bound::Excluded(l) => [&prefix[..], l, &[0xFF; 8]].concat(),
-            Bound::Unbounded => prefix.to_vec(),
-        };
-        let end = match upper {
-            Some(u) => [&prefix[..], u].concat(),
-            None => prefix_end(&prefix),
-        };
+        let (start, end) = level_range(tl, id, lower, upper);
         let mut level = Level { db: *db, txn, end, bound, iter: None, last_id: None, head: None };
         level.seek(&start)?;
         level.advance()?;
         levels.push(level);
     }
     Ok(Scan { levels, rev_levels: vec![], last: None })
+}
+
+/// The keys of one timeline's range: `prefix(timeline, id) | lower` (past
+/// every version of an excluded `lower`: sub-keys are prefix-free) up to
+/// `prefix | upper`, exclusive.
+fn level_range(tl: TimelineId, id: u64, lower: Bound<&[u8]>, upper: Option<&[u8]>) -> (Vec<u8>, Vec<u8>) {
+    let prefix = collection_prefix(tl, id);
+    let start = match lower {
+        Bound::Included(l) => [&prefix[..], l].concat(),
+        Bound::Excluded(l) => [&prefix[..], l, &[0xFF; 8]].concat(),
+        Bound::Unbounded => prefix.to_vec(),
+    };
+    let end = match upper {
+        Some(u) => [&prefix[..], u].concat(),
+        None => prefix_end(&prefix),
+    };
+    (start, end)
 }
 
 /// [`scan_chain`] in descending sub-key order.
@@ -236,16 +243,7 @@ pub(crate) fn scan_chain_rev<'t>(
 ) -> Result<Scan<'t>> {
     let mut rev_levels = Vec::with_capacity(chain.0.len());
     for &(tl, bound) in &chain.0 {
-        let prefix = collection_prefix(tl, id);
-        let start = match lower {
-            Bound::Included(l) => [&prefix[..], l].concat(),
-            Bound::Excluded(l) => [&prefix[..], l, &[0xFF; 8]].concat(),
-            Bound::Unbounded => prefix.to_vec(),
-        };
-        let end = match upper {
-            Some(u) => [&prefix[..], u].concat(),
-            None => prefix_end(&prefix),
-        };
+        let (start, end) = level_range(tl, id, lower, upper);
         let iter = if start < end {
             let range = (Bound::Included(start.as_slice()), Bound::Excluded(end.as_slice()));
             Some(db.rev_range(txn, &range)?.peekable())
