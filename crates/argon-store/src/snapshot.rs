@@ -386,65 +386,74 @@ impl<'t> Scan<'t> {
     /// Like [`Scan::next_raw`], plus the position in the chain of the
     /// timeline the entry came from (0: the branch's own timeline).
     pub fn next_raw_with_level(&mut self) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
-        if !self.rev_levels.is_empty() {
-            return self.next_rev();
+        let next = if self.rev_levels.is_empty() {
+            merge_next(&mut self.levels, false)?
+        } else {
+            merge_next(&mut self.rev_levels, true)?
+        };
+        if let Some((id, _, _)) = next {
+            self.last = Some(id);
         }
-        loop {
-            let mut min: Option<&'t [u8]> = None;
-            let mut winner = None;
-            for (i, l) in self.levels.iter().enumerate() {
-                if let Some((id, _)) = l.head {
-                    if min.is_none_or(|m| id < m) {
-                        min = Some(id);
-                        winner = Some(i);
-                    }
-                }
-            }
-            let (Some(id), Some(w)) = (min, winner) else { return Ok(None) };
-            let value = self.levels[w].head.and_then(|(_, v)| v);
-            for l in self.levels.iter_mut() {
-                if matches!(l.head, Some((h, _)) if h == id) {
-                    l.advance()?;
-                }
-            }
-            if let Some(bytes) = value {
-                self.last = Some(id);
-                return Ok(Some((id, bytes, w)));
-            }
-        }
-    }
-
-    /// The descending merge: the greatest sub-key first, the child's version
-    /// winning.
-    fn next_rev(&mut self) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
-        loop {
-            let mut max: Option<&'t [u8]> = None;
-            let mut winner = None;
-            for (i, l) in self.rev_levels.iter().enumerate() {
-                if let Some((id, _)) = l.head {
-                    if max.is_none_or(|m| id > m) {
-                        max = Some(id);
-                        winner = Some(i);
-                    }
-                }
-            }
-            let (Some(id), Some(w)) = (max, winner) else { return Ok(None) };
-            let value = self.rev_levels[w].head.and_then(|(_, v)| v);
-            for l in self.rev_levels.iter_mut() {
-                if matches!(l.head, Some((h, _)) if h == id) {
-                    l.advance()?;
-                }
-            }
-            if let Some(bytes) = value {
-                self.last = Some(id);
-                return Ok(Some((id, bytes, w)));
-            }
-        }
+        Ok(next)
     }
 
     /// The sub-key of the last entry returned (to resume later).
     pub fn last_id_key(&self) -> Option<&'t [u8]> {
         self.last
+    }
+}
+
+/// One timeline of a merged scan: its next visible entry, and moving on.
+trait ChainLevel<'t> {
+    fn head(&self) -> Option<(&'t [u8], Option<&'t [u8]>)>;
+    fn advance(&mut self) -> Result<()>;
+}
+
+impl<'t> ChainLevel<'t> for Level<'t> {
+    fn head(&self) -> Option<(&'t [u8], Option<&'t [u8]>)> {
+        self.head
+    }
+    fn advance(&mut self) -> Result<()> {
+        Level::advance(self)
+    }
+}
+
+impl<'t> ChainLevel<'t> for RevLevel<'t> {
+    fn head(&self) -> Option<(&'t [u8], Option<&'t [u8]>)> {
+        self.head
+    }
+    fn advance(&mut self) -> Result<()> {
+        RevLevel::advance(self)
+    }
+}
+
+/// The k-way merge of a chain's levels: the smallest sub-key next (the
+/// greatest when `descending`), the child's version winning (the first
+/// level holding it); deleted entries are skipped.
+fn merge_next<'t, L: ChainLevel<'t>>(
+    levels: &mut [L],
+    descending: bool,
+) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
+    loop {
+        let mut best: Option<(&'t [u8], usize)> = None;
+        for (i, l) in levels.iter().enumerate() {
+            if let Some((id, _)) = l.head() {
+                let better = best.is_none_or(|(b, _)| if descending { id > b } else { id < b });
+                if better {
+                    best = Some((id, i));
+                }
+            }
+        }
+        let Some((id, w)) = best else { return Ok(None) };
+        let value = levels[w].head().and_then(|(_, v)| v);
+        for l in levels.iter_mut() {
+            if matches!(l.head(), Some((h, _)) if h == id) {
+                l.advance()?;
+            }
+        }
+        if let Some(bytes) = value {
+            return Ok(Some((id, bytes, w)));
+        }
     }
 }
 
