@@ -1,15 +1,20 @@
-//! The commit thread: the single writer of the WAL and the index.
+//! The commit thread: the single writer of the WAL and the index, and the
+//! ack thread that makes its groups durable and visible.
 //!
 //! ```text
 //!  callers ──jobs──▶ [commit thread] ── validate against head (index + this batch)
 //!                        │              append records to the WAL buffer
 //!                        │              apply them to one LMDB write txn
 //!                        ▼
-//!                    WAL commit (one fdatasync for the whole batch: group commit)
+//!                    WAL write (one write call for the whole batch)
 //!                    LMDB commit (no fsync; it records the LSN it covers)
-//!                    publish metadata, then the visible LSN; wake the callers
+//!                        │ Done ──▶ [ack thread] one fdatasync for every group written
+//!                        ▼                         (Always: group commit), then publish
+//!                    next batch                    metadata and the visible LSN; wake callers
 //! ```
 //!
+//! The fdatasync of one group overlaps the work on the next. A lone small
+//! group with nothing in flight is synced and published inline instead.
 //! Concurrent writers are serialised here; validation sees every earlier
 //! commit, so duplicate keys and write conflicts are decided exactly. A
 //! failed WAL write or fsync stops the thread: the store refuses further
