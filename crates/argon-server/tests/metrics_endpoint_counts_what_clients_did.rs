@@ -86,6 +86,11 @@ async fn metrics_count_operations_connections_cursors_and_branches() {
     assert_eq!(ops.get_i64("insert").unwrap(), 6);
     assert_eq!(ops.get_i64("update").unwrap(), 1);
     assert_eq!(status.get_document("argon").unwrap().get_i64("branches").unwrap(), 2);
+    // With the default `--fsync always`, what is visible is durable, and
+    // the acknowledged writes took fdatasyncs.
+    let argon = status.get_document("argon").unwrap();
+    assert!(argon.get_i64("walFsyncs").unwrap() >= 1, "{argon}");
+    assert!(argon.get_i64("durableLsn").unwrap() >= argon.get_i64("visibleLsn").unwrap(), "{argon}");
 
     let (status, body) = http_get(http, "/healthz").await;
     assert_eq!((status, body.as_str()), (200, "ok\n"));

@@ -50,6 +50,8 @@ pub fn server_status(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document>
             "timelines": st.timelines as i64,
             "commits": st.commits as i64,
             "groupCommits": st.group_commits as i64,
+            "walFsyncs": st.wal_fsyncs as i64,
+            "durableLsn": s.store.durable_lsn().0 as i64,
             "walBytes": st.wal_bytes as i64,
             "indexBytes": st.index_bytes as i64,
             "dataDir": s.store.dir().display().to_string(),
