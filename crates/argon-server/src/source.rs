@@ -643,6 +643,14 @@ pub struct Query {
     pub hint: Option<Bson>,
 }
 
+/// A command's `sort` argument: `None` when absent or empty.
+pub fn parse_sort(sort: Option<&Document>) -> CmdResult<Option<SortSpec>> {
+    match sort {
+        Some(s) if !s.is_empty() => Ok(Some(SortSpec::parse(s)?)),
+        _ => Ok(None),
+    }
+}
+
 impl Query {
     pub fn parse(doc: &Document) -> CmdResult<Query> {
         Ok(Query { doc: doc.clone(), filter: Filter::parse(doc)?, hint: None })

@@ -338,7 +338,6 @@ impl Store {
         // concurrent commits need.
         let alone = self.shared().jobs_in_flight.load(Ordering::Acquire) == 0;
         let mut rx = self.submit(job)?;
-        let spinners = &self.shared().jobs_in_flight;
         let spin_until =
             std::time::Instant::now() + if alone { crate::commit::SPIN } else { std::time::Duration::ZERO };
         let polled = loop {
@@ -351,7 +350,6 @@ impl Store {
                 Err(oneshot::error::TryRecvError::Empty) => break None,
             }
         };
-        let _ = spinners;
         match polled {
             Some(outcome) => outcome,
             None => rx.blocking_recv().map_err(|_| StoreError::Closed)?,

@@ -63,10 +63,7 @@ pub async fn delete_matching(
     single: bool,
 ) -> CmdResult<Vec<Document>> {
     let query = Query::parse(q)?;
-    let sort = match sort {
-        Some(s) if !s.is_empty() => Some(argon_query::SortSpec::parse(s)?),
-        _ => None,
-    };
+    let sort = crate::source::parse_sort(sort)?;
     let target = call.target(ctx)?;
     let mut attempt = 0;
     loop {

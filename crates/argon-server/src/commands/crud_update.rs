@@ -120,10 +120,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
             "multi update is not supported for replacement-style update",
         ));
     }
-    let sort = match spec.sort {
-        Some(s) if !s.is_empty() => Some(argon_query::SortSpec::parse(s)?),
-        _ => None,
-    };
+    let sort = crate::source::parse_sort(spec.sort)?;
     let target = call.target(ctx)?;
     let mut attempt = 0;
     loop {

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use argon_query::{Projection, SortSpec};
+use argon_query::Projection;
 
 use crate::source::Query;
 use bson::{doc, Document};
@@ -23,10 +23,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let a = Args::new(&call.cmd, "find");
     let hint = a.get("hint").cloned();
     let query = Query::parse(a.doc("filter")?.unwrap_or(&Document::new()))?.with_hint(hint);
-    let sort = match a.doc("sort")? {
-        Some(s) if !s.is_empty() => Some(SortSpec::parse(s)?),
-        _ => None,
-    };
+    let sort = crate::source::parse_sort(a.doc("sort")?)?;
     let projection = match a.doc("projection")? {
         Some(p) if !p.is_empty() => Some(Projection::parse(p)?),
         _ => None,
