@@ -36,6 +36,12 @@ mod transfer;
 mod wal;
 
 use std::path::PathBuf;
+
+// mimalloc rather than glibc's malloc: documents are allocated on tokio
+// workers and freed on the commit and ack threads, and glibc's arena locks
+// made that a measurable share of the commit thread (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 use clap::parser::ValueSource;

@@ -10,11 +10,15 @@
 //! write + fdatasync in a loop, same filesystem).
 //!
 //! Run: `cargo bench -p argon-store --bench write` (optional filters:
-//! `-- always`, `-- never`; `ARGON_BENCH_SECS=n` per measurement, default 5).
+//! `-- always`, `-- never`, `-- "never tasks64"`; `ARGON_BENCH_SECS=n` per measurement, default 5).
 //! Reference numbers (date, machine, results) are in docs/BENCHMARKS.md,
 //! "Storage core (issue 2)".
 
 mod common;
+
+// The allocator the `argon` binary uses (see crates/argon-cli/src/main.rs).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -119,27 +123,30 @@ fn main() {
     print_fdatasync(500);
 
     for (name, sync) in [("always", SyncMode::Always), ("never", SyncMode::Never)] {
-        if !want(name) {
-            continue;
-        }
         for (model, writers) in [("threads", 1usize), ("threads", 64), ("tasks", 64)] {
+            if !want(&format!("{name} {model}{writers}")) {
+                continue;
+            }
             let dir = scratch_dir("write");
             let store =
                 Store::open_with(dir.path(), StoreOptions { sync, ..Default::default() }).expect("open");
             store.create_project(PROJECT).expect("project");
             // Create the collection outside the measurement.
             store.write(insert_req(-1..0)).expect("first insert");
+            let fsync_time_before = store.stats().wal_fsync_time;
             let (docs, elapsed, groups, fsyncs, cpu) =
                 if model == "tasks" { run_tasks(&store, writers, dur) } else { run(&store, writers, dur) };
             let rate = docs as f64 / elapsed.as_secs_f64();
+            let fsync_mean = (store.stats().wal_fsync_time - fsync_time_before) / fsyncs.max(1) as u32;
             println!(
                 "insert sync={name} writers={writers} {model}: {docs} docs in {:.1} s = {:.0} docs/s; {groups} group commits \
-                 ({:.0}/s, {:.1} docs/group), {fsyncs} fdatasyncs ({:.0}/s); process CPU {:.1} us/doc (load {})",
+                 ({:.0}/s, {:.1} docs/group), {fsyncs} fdatasyncs ({:.0}/s, mean {:.0} us); process CPU {:.1} us/doc (load {})",
                 elapsed.as_secs_f64(),
                 rate,
                 groups as f64 / elapsed.as_secs_f64(),
                 docs as f64 / groups.max(1) as f64,
                 fsyncs as f64 / elapsed.as_secs_f64(),
+                us(fsync_mean),
                 us(cpu) / docs.max(1) as f64,
                 loadavg()
             );

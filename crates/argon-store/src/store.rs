@@ -215,6 +215,8 @@ pub struct StoreStats {
     /// fdatasyncs of the WAL since open: with `SyncMode::Always` one covers
     /// one or more groups (the next group is prepared during the fdatasync).
     pub wal_fsyncs: u64,
+    /// Time spent in those fdatasyncs.
+    pub wal_fsync_time: std::time::Duration,
     pub wal_bytes: u64,
     pub index_bytes: u64,
     /// Whether opening rebuilt the index from the WAL (requested, index
@@ -694,6 +696,7 @@ impl Store {
             commits: self.shared().stats.commits.load(Ordering::Relaxed),
             group_commits: self.shared().stats.groups.load(Ordering::Relaxed),
             wal_fsyncs: self.shared().wal_sync.fsyncs(),
+            wal_fsync_time: self.shared().wal_sync.fsync_time(),
             wal_bytes: dir_bytes(self.dir().join("wal")),
             index_bytes: dir_bytes(self.dir().join("index")),
             index_rebuilt: self.shared().index_rebuilt,

@@ -25,6 +25,8 @@ pub struct Shared {
     durable_lsn: AtomicU64,
     poisoned: AtomicBool,
     fsyncs: AtomicU64,
+    /// Wall time spent in the fdatasyncs counted by `fsyncs`, in ns.
+    fsync_nanos: AtomicU64,
     target: Mutex<SyncTarget>,
     stop: Mutex<bool>,
     wake: Condvar,
@@ -39,6 +41,7 @@ impl Shared {
             durable_lsn: AtomicU64::new(durable.0),
             poisoned: AtomicBool::new(false),
             fsyncs: AtomicU64::new(0),
+            fsync_nanos: AtomicU64::new(0),
             target: Mutex::new(target),
             stop: Mutex::new(false),
             wake: Condvar::new(),
@@ -61,6 +64,11 @@ impl Shared {
 
     pub fn fsyncs(&self) -> u64 {
         self.fsyncs.load(Ordering::Relaxed)
+    }
+
+    /// Total time spent in fdatasync since open.
+    pub fn fsync_time(&self) -> Duration {
+        Duration::from_nanos(self.fsync_nanos.load(Ordering::Relaxed))
     }
 
     pub fn set_target(&self, file: Arc<File>, written_lsn: Lsn) {
@@ -87,9 +95,11 @@ impl Shared {
             self.poison();
             return Err(std::io::Error::other("injected fdatasync failure"));
         }
+        let started = std::time::Instant::now();
         match file.sync_data() {
             Ok(()) => {
                 self.fsyncs.fetch_add(1, Ordering::Relaxed);
+                self.fsync_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 self.durable_lsn.fetch_max(upto.0, Ordering::AcqRel);
                 Ok(())
             }

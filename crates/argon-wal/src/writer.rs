@@ -96,6 +96,12 @@ impl SyncHandle {
     pub fn fsyncs(&self) -> u64 {
         self.shared.fsyncs()
     }
+
+    /// Time spent in the commit fdatasyncs since open (their mean latency
+    /// is this over the growth of [`fsyncs`](Self::fsyncs)).
+    pub fn fsync_time(&self) -> std::time::Duration {
+        self.shared.fsync_time()
+    }
 }
 
 /// The segment being appended to.
@@ -104,7 +110,28 @@ struct Active {
     file: Arc<File>,
     /// Bytes handed to the OS: the offset of the next record.
     written: u64,
+    /// The file holds written bytes (records or zeros) up to here; beyond
+    /// it the preallocated blocks are still "unwritten" extents.
+    zeroed: u64,
 }
+
+impl Active {
+    fn new(seg: SegmentFile, file: File, written: u64) -> Active {
+        Active { seg, file: Arc::new(file), written, zeroed: written }
+    }
+}
+
+/// Zeros are written ahead of the records a chunk at a time, when fewer
+/// than [`ZERO_LOW_WATER`] zeroed bytes are left ahead.
+///
+/// Why: fallocate leaves "unwritten" extents, and the first write into one
+/// makes the next fdatasync also write the extent tree (on this machine's
+/// ext4, 4 KiB appends + fdatasync: p50 ~300 µs into fallocated space,
+/// ~200 µs into zero-filled space). Zeroing ahead in large chunks pays that
+/// once per chunk instead of on almost every group commit.
+const ZERO_CHUNK: u64 = 1 << 20;
+const ZERO_LOW_WATER: u64 = 256 << 10;
+static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
 impl Wal {
     /// Opens or creates the WAL in `dir` (creating the directory).
@@ -124,7 +151,7 @@ impl Wal {
         let (active, last_lsn, sealed_bytes) = match segs.split_last() {
             None => {
                 let (seg, file) = segment::create(dir, Lsn(1), prealloc)?;
-                (Active { seg, file: Arc::new(file), written: HEADER_LEN as u64 }, Lsn::ZERO, 0)
+                (Active::new(seg, file, HEADER_LEN as u64), Lsn::ZERO, 0)
             }
             Some((last, sealed)) => {
                 let mut sealed_bytes = 0;
@@ -150,7 +177,7 @@ impl Wal {
                 // process was killed, not the machine): make it durable
                 // before anything new is acknowledged on top of it.
                 file.sync_all().map_err(io_at(path))?;
-                let active = Active { seg: last.clone(), file: Arc::new(file), written: rec.end };
+                let active = Active::new(last.clone(), file, rec.end);
                 (active, rec.last_lsn, sealed_bytes)
             }
         };
@@ -321,6 +348,7 @@ impl Wal {
             from = at;
         }
         self.write_range(from..self.buf.len())?;
+        self.zero_ahead();
         self.buf.clear();
         if self.buf.capacity() > BUF_KEEP {
             self.buf = Vec::with_capacity(64 << 10);
@@ -329,6 +357,29 @@ impl Wal {
         // For the Interval thread and for `SyncHandle`s.
         self.shared.set_written(self.written_lsn);
         Ok(())
+    }
+
+    /// Keeps written zeros ahead of the records ([`ZERO_CHUNK`]),
+    /// within the preallocated size. Best-effort: the space past the last
+    /// record is never read as records (recovery stops at a zero length),
+    /// so a failed or missing zero write costs only speed.
+    fn zero_ahead(&mut self) {
+        let a = &mut self.active;
+        a.zeroed = a.zeroed.max(a.written);
+        let limit = self.opts.segment_bytes;
+        if a.zeroed >= limit || a.zeroed >= a.written + ZERO_LOW_WATER {
+            return;
+        }
+        let end = (a.zeroed + ZERO_CHUNK).min(limit);
+        while a.zeroed < end {
+            let n = (end - a.zeroed).min(ZEROS.len() as u64) as usize;
+            if let Err(e) = a.file.write_all_at(&ZEROS[..n], a.zeroed) {
+                tracing::debug!("zeroing WAL space ahead failed ({e}); the segment stays as preallocated");
+                a.zeroed = limit;
+                return;
+            }
+            a.zeroed += n as u64;
+        }
     }
 
     fn sync_active(&mut self) -> Result<(), WalError> {
@@ -368,7 +419,7 @@ impl Wal {
         };
         self.sealed_segments += 1;
         self.sealed_bytes += self.active.written;
-        self.active = Active { seg, file: Arc::new(file), written: HEADER_LEN as u64 };
+        self.active = Active::new(seg, file, HEADER_LEN as u64);
         self.shared.set_target(Arc::clone(&self.active.file), self.written_lsn);
         Ok(())
     }
@@ -386,6 +437,42 @@ mod tests {
 
     fn opts(sync: SyncMode) -> WalOptions {
         WalOptions { sync, segment_bytes: 4096, ..WalOptions::default() }
+    }
+
+    #[test]
+    fn zeros_are_written_ahead_of_the_records_a_chunk_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = WalOptions { sync: SyncMode::Never, segment_bytes: 3 << 20, ..WalOptions::default() };
+        let mut wal = Wal::open(dir.path(), o).unwrap();
+        let record = vec![7u8; 4000];
+        wal.append(CommitTime(1), &record).unwrap();
+        wal.commit().unwrap();
+        let first = wal.active.written;
+        assert_eq!(wal.active.zeroed, first + ZERO_CHUNK, "one chunk ahead after the first group");
+        // No more zeros until fewer than the low-water mark are left ahead.
+        while wal.active.written + ZERO_LOW_WATER <= first + ZERO_CHUNK {
+            assert_eq!(wal.active.zeroed, first + ZERO_CHUNK);
+            wal.append(CommitTime(1), &record).unwrap();
+            wal.commit().unwrap();
+        }
+        assert_eq!(wal.active.zeroed, (first + 2 * ZERO_CHUNK).min(3 << 20), "the next chunk");
+        // Never past the segment's preallocated size.
+        for _ in 0..600 {
+            wal.append(CommitTime(1), &record).unwrap();
+            wal.commit().unwrap();
+            assert!(wal.active.zeroed <= 3 << 20 || wal.active.zeroed == wal.active.written);
+        }
+        // The zeroed space reads as zeros, and everything reads back.
+        let (a, b) = (wal.active.written, wal.active.zeroed);
+        if b > a {
+            let mut buf = vec![1u8; (b - a) as usize];
+            wal.active.file.read_exact_at(&mut buf, a).unwrap();
+            assert!(buf.iter().all(|&x| x == 0));
+        }
+        let n = wal.last_lsn().0;
+        drop(wal);
+        let back = WalReader::open(dir.path(), Lsn(1)).unwrap().count();
+        assert_eq!(back as u64, n);
     }
 
     #[test]
