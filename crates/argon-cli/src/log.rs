@@ -233,7 +233,7 @@ mod tests {
             coll_id: 1,
             kind,
             id: Bson::Int32(id),
-            post: Some(doc! {"_id": id}),
+            post: Some(bson::rawdoc! {"_id": id}),
             pre: None,
         }
     }

@@ -51,6 +51,11 @@ struct Args {
     /// Database (project) to use; a fresh name per run avoids collisions.
     #[arg(long, default_value = "loadgen")]
     db: String,
+    /// Client threads. One (the default) is an event loop like
+    /// redis-benchmark's: on a 2-core machine shared with the server, a
+    /// multi-threaded client spends the server's CPU on its own wake-ups.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 /// One connection speaking OP_MSG.
@@ -167,9 +172,17 @@ fn report(name: &str, lat: &mut [u64], elapsed: Duration) {
     );
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
     let args = Args::parse();
+    let runtime = if args.threads <= 1 {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()
+    };
+    runtime.expect("tokio runtime").block_on(run(args));
+}
+
+async fn run(args: Args) {
     let db = args.db.clone();
     match args.workload {
         Workload::Branch => {

@@ -228,6 +228,10 @@ impl ChangeStream {
                     };
                     match op {
                         Op::Doc { kind, id, post, pre, coll, .. } => {
+                            let decode = |d: &Option<bson::RawDocumentBuf>| {
+                                d.as_ref().and_then(|d| Document::try_from(d.as_ref()).ok())
+                            };
+                            let (post, pre) = (decode(post), decode(pre));
                             let op_type = match kind {
                                 DocOpKind::Insert => "insert",
                                 DocOpKind::Update => "update",

@@ -144,6 +144,7 @@ impl From<StoreError> for CommandError {
             StoreError::LsnBelowHistory { .. } => CommandError::new(code::SNAPSHOT_TOO_OLD, msg),
             StoreError::InvalidName(_) => CommandError::new(code::INVALID_NAMESPACE, msg),
             StoreError::InvalidArgument(_) => CommandError::new(code::BAD_VALUE, msg),
+            StoreError::DocumentTooLarge { .. } => CommandError::new(code::BSON_OBJECT_TOO_LARGE, msg),
             StoreError::Closed => CommandError::new(code::SHUTDOWN_IN_PROGRESS, msg),
             _ => CommandError::new(code::INTERNAL_ERROR, msg),
         }

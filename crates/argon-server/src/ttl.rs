@@ -66,16 +66,12 @@ fn expired(state: &ServerState) -> Vec<WriteRequest> {
                         check: Check::UnchangedSinceBase,
                     })
                     .collect();
-                out.push(WriteRequest {
-                    project: project.name.clone(),
-                    branch: branch.name.clone(),
-                    actor: "ttl".into(),
-                    txn: None,
-                    base: Some(ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() }),
-                    create_project: false,
-                    mode: WriteMode::Atomic,
-                    ops,
-                });
+                let mut req = WriteRequest::new(project.name.clone(), branch.name.clone());
+                req.actor = "ttl".into();
+                req.base = Some(ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() });
+                req.mode = WriteMode::Atomic;
+                req.ops = ops;
+                out.push(req);
             }
         }
     }

@@ -83,16 +83,12 @@ pub async fn submit(
         }
         return Ok(CommitOutcome { lsn: None, time: ctx.state.store.visible_time(), results });
     }
-    let req = WriteRequest {
-        project: target.project.clone(),
-        branch: target.branch.clone(),
-        actor: actor(ctx),
-        txn: None,
-        base,
-        create_project: target.branch == argon_types::names::MAIN_BRANCH,
-        mode,
-        ops,
-    };
+    let mut req = WriteRequest::new(target.project.clone(), target.branch.clone());
+    req.actor = actor(ctx);
+    req.base = base;
+    req.create_project = target.branch == argon_types::names::MAIN_BRANCH;
+    req.mode = mode;
+    req.ops = ops;
     let outcome = ctx.state.store.write_async(req).await?;
     if let Some(lsn) = outcome.lsn {
         call.op_time = Some((lsn, outcome.time));

@@ -77,3 +77,32 @@ async fn garbage_and_bad_frames_do_not_hurt_the_server() {
     assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 1);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_over_16_mib_is_refused_with_bson_object_too_large() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    let big = "x".repeat(16 * 1024 * 1024 + 10);
+    let e = db
+        .run_command(doc! {"insert": "c", "documents": [{"_id": 1, "s": big.clone()}]})
+        .await
+        .expect("a reply with writeErrors");
+    let errors = e.get_array("writeErrors").expect("writeErrors");
+    let first = errors[0].as_document().unwrap();
+    assert_eq!(first.get_i32("code").unwrap(), 10334, "{first}");
+    assert!(first.get_str("errmsg").unwrap().contains("too large"), "{first}");
+    // An update whose outcome would be too large fails the same way.
+    db.collection::<Document>("c").insert_one(doc! {"_id": 2}).await.unwrap();
+    let r = db
+        .run_command(doc! {"update": "c", "updates": [{"q": {"_id": 2}, "u": {"$set": {"s": big}}}]})
+        .await
+        .expect("a reply with writeErrors");
+    let code = r.get_array("writeErrors").unwrap()[0].as_document().unwrap().get_i32("code").unwrap();
+    assert_eq!(code, 10334, "{r}");
+    // Nothing partial was stored; the server still serves.
+    let coll = db.collection::<Document>("c");
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 1);
+    assert_eq!(coll.find_one(doc! {"_id": 2}).await.unwrap().unwrap(), doc! {"_id": 2});
+    server.stop().await;
+}

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use argon_types::names::{check_branch, check_collection, check_project, MAIN_BRANCH};
 use argon_types::{keycodec, CommitTime, Lsn, TimelineId};
 use argon_wal::{SyncHandle, SyncMode, Wal};
-use bson::{doc, Bson, Document};
+use bson::{doc, Bson, Document, RawDocumentBuf};
 use heed::RwTxn;
 use tokio::sync::oneshot;
 
@@ -508,7 +508,7 @@ fn resolve_at(shared: &Shared, w: &RwTxn, at: &At, head: Lsn) -> Result<Lsn> {
 /// The state of one document as a request sees it: committed head plus the
 /// request's own earlier ops.
 struct Pending {
-    docs: HashMap<(u64, Vec<u8>), Option<Document>>,
+    docs: HashMap<(u64, Vec<u8>), Option<RawDocumentBuf>>,
     /// Unique index keys written by earlier ops of the request:
     /// (index id, key values) → encoded `_id`.
     unique: HashMap<(u64, Vec<u8>), Vec<u8>>,
@@ -540,7 +540,10 @@ fn check_unique(
     for ix in cm.indexes.iter().filter(|i| i.spec.get_bool("unique").unwrap_or(false)) {
         let def = IndexDef::from_spec(&ix.spec);
         let still_has = |other: &[u8], kv: &[u8]| match pending.docs.get(&(cm.id, other.to_vec())) {
-            Some(d) => d.as_ref().is_some_and(|d| def.key_values(d).contains(kv)),
+            Some(d) => d
+                .as_ref()
+                .and_then(|d| Document::try_from(d.as_ref()).ok())
+                .is_some_and(|d| def.key_values(&d).contains(kv)),
             None => true,
         };
         for kv in def.key_values(doc) {
@@ -628,7 +631,12 @@ fn prepare_write(
     let mut results = Vec::with_capacity(req.ops.len());
     let ns = |coll: &str| format!("{}.{}", req.project, coll);
 
+    let encoded = std::mem::take(&mut req.encoded);
+    // (A request that did not come through Store::write is encoded per op.)
+    let encoded = if encoded.len() == req.ops.len() { encoded } else { Vec::new() };
+    let mut encoded = encoded.into_iter();
     for op in req.ops.drain(..) {
+        let encoded = encoded.next().flatten();
         let mark = ops.len();
         let catalog_before = Arc::clone(&catalog);
         let r = prepare_op(
@@ -643,6 +651,7 @@ fn prepare_write(
             req.base.map(|b| b.lsn),
             &ns,
             op,
+            encoded,
         );
         match r {
             Ok(effect) => results.push(Ok(effect)),
@@ -688,7 +697,10 @@ fn prepare_op(
     base_lsn: Option<Lsn>,
     ns: &dyn Fn(&str) -> String,
     op: WriteOp,
+    encoded: Option<Result<RawDocumentBuf>>,
 ) -> Result<OpEffect> {
+    // The op's document as stored (encoded on the caller's thread).
+    let encoded = |doc: &Document| encoded.unwrap_or_else(|| crate::write::encode_document(doc));
     // Creates a collection implicitly (MongoDB does on first insert).
     let mut ensure_collection = |catalog: &mut Arc<Catalog>, ops: &mut Vec<Op>, name: &str| -> Result<u64> {
         if let Some(c) = catalog.get(name) {
@@ -704,12 +716,12 @@ fn prepare_op(
     };
     // The current version of a document: (LSN if committed, document).
     let current =
-        |pending: &Pending, coll_id: u64, id_key: &[u8]| -> Result<(Option<Lsn>, Option<Document>)> {
+        |pending: &Pending, coll_id: u64, id_key: &[u8]| -> Result<(Option<Lsn>, Option<RawDocumentBuf>)> {
             if let Some(d) = pending.docs.get(&(coll_id, id_key.to_vec())) {
                 return Ok((None, d.clone()));
             }
             match shared.index.get_version(w, chain, coll_id, id_key)? {
-                Some((lsn, Some(bytes))) => Ok((Some(lsn), Some(crate::snapshot::decode_doc(bytes)?))),
+                Some((lsn, Some(bytes))) => Ok((Some(lsn), Some(crate::snapshot::raw_doc(bytes)?))),
                 Some((lsn, None)) => Ok((Some(lsn), None)),
                 None => Ok((None, None)),
             }
@@ -746,14 +758,15 @@ fn prepare_op(
                     key_value: doc! {"_id": id.clone()},
                 });
             }
-            if let Some(cm) = catalog.get(&coll) {
+            let raw = encoded(&doc)?;
+            if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
                 check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
                 pending.record_unique(cm, &id_key, &doc);
             }
             if track_pending {
-                pending.docs.insert((coll_id, id_key), Some(doc.clone()));
+                pending.docs.insert((coll_id, id_key), Some(raw.clone()));
             }
-            ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Insert, id, post: Some(doc), pre: None });
+            ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Insert, id, post: Some(raw), pre: None });
             Ok(OpEffect::Written)
         }
         WriteOp::Update { coll, id, doc, replace, check } => {
@@ -777,14 +790,15 @@ fn prepare_op(
                 (Some(_), true) => DocOpKind::Replace,
                 (Some(_), false) => DocOpKind::Update,
             };
-            if let Some(cm) = catalog.get(&coll) {
+            let raw = encoded(&doc)?;
+            if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
                 check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
                 pending.record_unique(cm, &id_key, &doc);
             }
             if track_pending {
-                pending.docs.insert((coll_id, id_key), Some(doc.clone()));
+                pending.docs.insert((coll_id, id_key), Some(raw.clone()));
             }
-            ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(doc), pre: cur });
+            ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(raw), pre: cur });
             Ok(OpEffect::Written)
         }
         WriteOp::Delete { coll, id, check } => {

@@ -10,7 +10,7 @@
 //! Extended JSON.
 
 use argon_types::{Lsn, TimelineId};
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StoreError};
@@ -76,6 +76,15 @@ pub enum DocOpKind {
     Delete,
 }
 
+/// `Op` is an internally tagged enum, so serde hands its fields over as
+/// buffered values, not as the BSON bytes `RawDocumentBuf` wants: decode
+/// a document and encode it again (only when reading the WAL back).
+fn raw_via_document<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RawDocumentBuf>, D::Error> {
+    use serde::de::Error;
+    let doc: Option<Document> = Option::deserialize(d)?;
+    doc.map(|doc| RawDocumentBuf::try_from(&doc).map_err(D::Error::custom)).transpose()
+}
+
 /// One change inside a [`Commit`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -85,10 +94,12 @@ pub enum Op {
         coll_id: u64,
         kind: DocOpKind,
         id: Bson,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        post: Option<Document>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pre: Option<Document>,
+        /// Kept as encoded BSON: written to the WAL and the index as is,
+        /// decoded only by readers that look inside.
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "raw_via_document")]
+        post: Option<RawDocumentBuf>,
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "raw_via_document")]
+        pre: Option<RawDocumentBuf>,
     },
     CreateCollection {
         name: String,
@@ -180,8 +191,29 @@ mod tests {
                     coll_id: 4,
                     kind: DocOpKind::Insert,
                     id: Bson::Int32(1),
-                    post: Some(doc! {"_id": 1, "name": "a"}),
+                    post: Some(bson::rawdoc! {"_id": 1, "name": "a"}),
                     pre: None,
+                },
+                // Every kind of value survives the WAL byte for byte.
+                Op::Doc {
+                    coll: "users".into(),
+                    coll_id: 4,
+                    kind: DocOpKind::Update,
+                    id: Bson::Int64(2),
+                    post: Some(RawDocumentBuf::try_from(&doc! {
+                        "_id": 2_i64,
+                        "at": bson::DateTime::from_millis(1_700_000_000_123),
+                        "ts": bson::Timestamp { time: 5, increment: 6 },
+                        "big": i64::MAX,
+                        "f": 1.5,
+                        "bin": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1, 2, 3] },
+                        "oid": bson::oid::ObjectId::from_bytes([7; 12]),
+                        "dec": bson::Decimal128::from_bytes([1; 16]),
+                        "nested": {"arr": [1, "two", {"three": 3}, null], "$weird": true},
+                        "minmax": [bson::Bson::MinKey, bson::Bson::MaxKey],
+                    })
+                    .unwrap()),
+                    pre: Some(bson::rawdoc! {"_id": 2_i64, "n": 1}),
                 },
             ],
         });

@@ -57,6 +57,9 @@ pub enum StoreError {
     #[error("{0}")]
     InvalidArgument(String),
 
+    #[error("document too large: size in bytes: {size}, max size: {max}", max = crate::write::MAX_DOCUMENT_BYTES)]
+    DocumentTooLarge { size: usize },
+
     #[error("write-ahead log: {0}")]
     Wal(#[from] argon_wal::WalError),
 

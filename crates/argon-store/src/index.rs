@@ -410,14 +410,21 @@ impl Index {
                     match post {
                         Some(doc) => {
                             value.push(keys::value::LIVE);
-                            doc.to_writer(&mut value)
-                                .map_err(|e| StoreError::Corrupt(format!("bad document: {e}")))?;
+                            value.extend_from_slice(doc.as_bytes());
                         }
                         None => value.push(keys::value::TOMBSTONE),
                     }
                     self.docs.put(w, key.as_bytes(), &value)?;
                     let cat = catalog.as_ref().unwrap_or(&base);
-                    if let Some(cm) = cat.get(coll).filter(|cm| cm.id == *coll_id) {
+                    if let Some(cm) = cat.get(coll).filter(|cm| cm.id == *coll_id && !cm.indexes.is_empty()) {
+                        // Secondary keys need the fields: decode once per change.
+                        let decode = |d: &Option<bson::RawDocumentBuf>| -> Result<Option<Document>> {
+                            d.as_ref()
+                                .map(|d| Document::try_from(d.as_ref()))
+                                .transpose()
+                                .map_err(|e| StoreError::Corrupt(format!("bad document: {e}")))
+                        };
+                        let (pre, post) = (decode(pre)?, decode(post)?);
                         for ix in &cm.indexes {
                             self.update_index_entries(
                                 w,

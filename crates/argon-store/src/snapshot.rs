@@ -44,6 +44,12 @@ pub fn decode_doc(bytes: &[u8]) -> Result<Document> {
     Document::from_reader(bytes).map_err(|e| StoreError::Corrupt(format!("bad stored document: {e}")))
 }
 
+/// A stored document's bytes as an owned BSON document, not decoded.
+pub fn raw_doc(bytes: &[u8]) -> Result<bson::RawDocumentBuf> {
+    bson::RawDocumentBuf::from_bytes(bytes.to_vec())
+        .map_err(|e| StoreError::Corrupt(format!("bad stored document: {e}")))
+}
+
 impl Snapshot {
     /// The view this snapshot reads.
     pub fn view(&self) -> &ReadView {

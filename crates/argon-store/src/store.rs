@@ -360,12 +360,14 @@ impl Store {
 
     /// Commits a write request and waits until it is durable (per the sync
     /// mode). Do not call from inside an async runtime; use [`Store::write_async`].
-    pub fn write(&self, req: WriteRequest) -> Result<CommitOutcome> {
+    pub fn write(&self, mut req: WriteRequest) -> Result<CommitOutcome> {
+        req.encode_documents();
         self.run(Job::Write(req))
     }
 
     /// Like [`Store::write`], for async callers.
-    pub async fn write_async(&self, req: WriteRequest) -> Result<CommitOutcome> {
+    pub async fn write_async(&self, mut req: WriteRequest) -> Result<CommitOutcome> {
+        req.encode_documents();
         self.submit(Job::Write(req))?.await.map_err(|_| StoreError::Closed)?
     }
 

@@ -1,10 +1,12 @@
 //! What callers ask the commit thread to do.
 
 use argon_types::{Lsn, TimelineId};
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
+
+use crate::error::{Result, StoreError};
 
 /// A group of writes to one branch.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct WriteRequest {
     pub project: String,
     pub branch: String,
@@ -21,9 +23,59 @@ pub struct WriteRequest {
     pub create_project: bool,
     pub mode: WriteMode,
     pub ops: Vec<WriteOp>,
+    /// The documents of `ops` as BSON, encoded by [`Store::write`] on the
+    /// caller's thread (the commit thread is the store's serial part).
+    ///
+    /// [`Store::write`]: crate::Store::write
+    pub(crate) encoded: Vec<Option<Result<RawDocumentBuf>>>,
+}
+
+impl Clone for WriteRequest {
+    /// A copy without the encoded documents (a cache, encoded again when the
+    /// copy is written).
+    fn clone(&self) -> WriteRequest {
+        WriteRequest {
+            project: self.project.clone(),
+            branch: self.branch.clone(),
+            actor: self.actor.clone(),
+            txn: self.txn.clone(),
+            base: self.base,
+            create_project: self.create_project,
+            mode: self.mode,
+            ops: self.ops.clone(),
+            encoded: vec![],
+        }
+    }
+}
+
+/// MongoDB's largest document.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Encodes a document to store, checking MongoDB's size limit.
+pub(crate) fn encode_document(doc: &Document) -> Result<RawDocumentBuf> {
+    let raw = RawDocumentBuf::try_from(doc)
+        .map_err(|e| StoreError::InvalidArgument(format!("document cannot be stored as BSON: {e}")))?;
+    let size = raw.as_bytes().len();
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(StoreError::DocumentTooLarge { size });
+    }
+    Ok(raw)
 }
 
 impl WriteRequest {
+    /// Fills [`WriteRequest::encoded`] for the current `ops` (an encoding
+    /// error fails only its op, as the request's mode says).
+    pub(crate) fn encode_documents(&mut self) {
+        self.encoded = self
+            .ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Insert { doc, .. } | WriteOp::Update { doc, .. } => Some(encode_document(doc)),
+                _ => None,
+            })
+            .collect();
+    }
+
     /// A request with no ops yet, ordered mode, anonymous actor.
     pub fn new(project: impl Into<String>, branch: impl Into<String>) -> WriteRequest {
         WriteRequest {
@@ -35,6 +87,7 @@ impl WriteRequest {
             create_project: false,
             mode: WriteMode::Atomic,
             ops: vec![],
+            encoded: vec![],
         }
     }
 

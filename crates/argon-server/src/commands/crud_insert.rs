@@ -71,15 +71,9 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     Ok(reply)
 }
 
-/// Adds an `_id` (first) when missing and checks the document is storable.
+/// Adds an `_id` (first) when missing and checks the `_id`. (The store
+/// checks the size when it encodes the document: 10334 BSONObjectTooLarge.)
 pub fn prepare_document(d: &Document) -> CmdResult<Document> {
-    let size = d.to_vec().map(|v| v.len()).unwrap_or(0);
-    if size > 16 * 1024 * 1024 {
-        return Err(CommandError::new(
-            code::BSON_OBJECT_TOO_LARGE,
-            format!("object to insert too large. size in bytes: {size}, max size: 16777216"),
-        ));
-    }
     match d.get("_id") {
         Some(Bson::Array(_)) => {
             Err(CommandError::new((53, "InvalidIdField"), "The '_id' value cannot be of type array"))

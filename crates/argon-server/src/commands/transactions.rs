@@ -30,16 +30,12 @@ pub async fn commit(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         txn.commit_reply = Some(Document::new());
         return Ok(Document::new());
     }
-    let req = WriteRequest {
-        project: target.project.clone(),
-        branch: target.branch.clone(),
-        actor: crate::writes::actor(ctx),
-        txn: call.cmd.get("lsid").cloned().map(|l| bson::bson!({ "lsid": l, "txnNumber": txn.number })),
-        base: Some(argon_store::ReadBase { timeline: view.timeline, lsn: view.lsn }),
-        create_project: false,
-        mode: WriteMode::Atomic,
-        ops,
-    };
+    let mut req = WriteRequest::new(target.project.clone(), target.branch.clone());
+    req.actor = crate::writes::actor(ctx);
+    req.txn = call.cmd.get("lsid").cloned().map(|l| bson::bson!({ "lsid": l, "txnNumber": txn.number }));
+    req.base = Some(argon_store::ReadBase { timeline: view.timeline, lsn: view.lsn });
+    req.mode = WriteMode::Atomic;
+    req.ops = ops;
     match ctx.state.store.write_async(req).await {
         Ok(outcome) => {
             if let Some(lsn) = outcome.lsn {
