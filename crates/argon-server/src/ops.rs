@@ -27,8 +27,10 @@ pub struct RunningOp {
     pub ns: String,
     /// MongoDB's `op` field: "command", "query", "insert", "getmore", ...
     pub op: &'static str,
-    /// The command, without its (possibly large) data arguments.
-    pub command: Document,
+    /// The command as received (shared with the running handler, not
+    /// copied: registering runs on every request). `currentOp` shows it
+    /// without its possibly large data arguments.
+    pub command: Arc<Document>,
     pub started: Instant,
     killed: AtomicBool,
     wake: Notify,
@@ -67,7 +69,12 @@ impl RunningOp {
             "microsecs_running": micros,
             "op": self.op,
             "ns": self.ns.clone(),
-            "command": self.command.clone(),
+            "command": self
+                .command
+                .iter()
+                .filter(|(k, _)| !BULKY.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<Document>(),
             "killPending": self.is_killed(),
         }
     }
@@ -103,7 +110,7 @@ impl Ops {
         client: &str,
         name: &str,
         db: &str,
-        cmd: &Document,
+        cmd: &Arc<Document>,
     ) -> OpGuard<'_> {
         let opid = self.next_opid.fetch_add(1, Ordering::Relaxed) + 1;
         // getMore names its collection in `collection`; others in their first field.
@@ -117,19 +124,13 @@ impl Ops {
             "getMore" => "getmore",
             _ => "command",
         };
-        let mut command = Document::new();
-        for (k, v) in cmd {
-            if !BULKY.contains(&k.as_str()) {
-                command.insert(k.clone(), v.clone());
-            }
-        }
         let op = Arc::new(RunningOp {
             opid,
             connection_id,
             client: client.to_string(),
             ns: format!("{db}.{coll}"),
             op,
-            command,
+            command: Arc::clone(cmd),
             started: Instant::now(),
             killed: AtomicBool::new(false),
             wake: Notify::new(),

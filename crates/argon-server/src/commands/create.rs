@@ -18,7 +18,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         ));
     }
     let mut options = Document::new();
-    for (k, v) in &call.cmd {
+    for (k, v) in call.cmd.iter() {
         if !matches!(
             k.as_str(),
             "create"

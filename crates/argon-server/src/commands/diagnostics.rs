@@ -156,7 +156,7 @@ pub fn get_parameter(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
         return Ok(all);
     }
     let mut out = Document::new();
-    for (k, _) in &call.cmd {
+    for (k, _) in call.cmd.iter() {
         if let Some(v) = all.get(k) {
             out.insert(k.clone(), v.clone());
         }
@@ -201,7 +201,7 @@ pub fn current_op(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         "apiDeprecationErrors",
     ];
     let mut filter = Document::new();
-    for (k, v) in &call.cmd {
+    for (k, v) in call.cmd.iter() {
         if !NOT_FILTERS.contains(&k.as_str()) {
             filter.insert(k.clone(), v.clone());
         }

@@ -54,7 +54,8 @@ pub struct Ctx<'c> {
 pub struct Call {
     pub name: String,
     pub db: String,
-    pub cmd: Document,
+    /// Shared with the operation registry (`currentOp`).
+    pub cmd: std::sync::Arc<Document>,
     /// The session's transaction, when the command runs inside one.
     pub txn: Option<Txn>,
     /// The commit point of the command's write, for `operationTime`.
@@ -111,6 +112,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
     let state = ctx.state.clone();
     let name = cmd.keys().next().cloned().unwrap_or_default();
     let db = cmd.get_str("$db").unwrap_or_default().to_string();
+    let cmd = std::sync::Arc::new(cmd);
     let guard = state.ops.begin(ctx.conn.id, &ctx.conn.peer, &name, &db, &cmd);
     let op = guard.op.clone();
     tokio::select! {
@@ -120,7 +122,7 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
     }
 }
 
-async fn dispatch_command(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
+async fn dispatch_command(ctx: &mut Ctx<'_>, cmd: std::sync::Arc<Document>) -> CmdResult<Document> {
     let name = cmd.keys().next().cloned().ok_or_else(|| CommandError::bad_value("empty command document"))?;
     let db = match cmd.get("$db") {
         Some(Bson::String(s)) => s.clone(),
