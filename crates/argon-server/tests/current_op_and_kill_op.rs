@@ -46,6 +46,10 @@ async fn kill_op_interrupts_a_waiting_get_more_found_with_current_op() {
     };
     assert_eq!(op.get_bool("active").unwrap(), true);
     assert_eq!(op.get_document("command").unwrap().get_i64("getMore").unwrap(), cursor_id);
+    // Shown without session and cluster-time noise (the driver sent both).
+    let shown = op.get_document("command").unwrap();
+    assert!(!shown.contains_key("lsid") && !shown.contains_key("$clusterTime"), "{shown}");
+    assert_eq!(shown.get_str("collection").unwrap(), "c");
     assert!(op.get_i64("connectionId").is_ok() && op.get_str("client").is_ok(), "{op}");
     // An unfiltered currentOp also lists itself.
     let all = admin.run_command(doc! {"currentOp": 1}).await.unwrap();
