@@ -16,6 +16,7 @@ mod index;
 mod keys;
 mod lock;
 mod meta;
+mod resident;
 mod secondary;
 mod session_marker;
 mod snapshot;

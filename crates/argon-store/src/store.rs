@@ -44,6 +44,11 @@ pub struct StoreOptions {
     pub index_map_bytes: usize,
     /// Drop the index and rebuild it from the WAL. Default = false.
     pub rebuild_index: bool,
+    /// The budget for the process's file-backed resident memory, which is
+    /// the index's memory map (plus the program's own code): above it,
+    /// pages of the map are unmapped in a sweep (they stay in the OS page
+    /// cache). Default = 512 MiB; `usize::MAX` leaves it to the kernel.
+    pub index_resident_bytes: usize,
 }
 
 impl Default for StoreOptions {
@@ -53,6 +58,7 @@ impl Default for StoreOptions {
             wal_segment_bytes: 64 << 20,
             index_map_bytes: 1 << 40,
             rebuild_index: false,
+            index_resident_bytes: 512 << 20,
         }
     }
 }
@@ -88,11 +94,13 @@ struct Inner {
     shared: Arc<Shared>,
     tx: Mutex<Option<Sender<(Job, Reply)>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    trimmer: Mutex<Option<crate::resident::Trimmer>>,
     _lock: DirLock,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        self.trimmer.lock().take();
         self.tx.lock().take();
         if let Some(t) = self.thread.lock().take() {
             let _ = t.join();
@@ -291,6 +299,11 @@ impl Store {
             wal_sync: wal.sync_handle(),
             jobs_in_flight: Default::default(),
         });
+        let trimmer = crate::resident::spawn(
+            shared.index.env.clone(),
+            &shared.dir.join("index").join("data.mdb"),
+            opts.index_resident_bytes,
+        );
         let (tx, rx) = mpsc::channel();
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
@@ -301,6 +314,7 @@ impl Store {
                 shared,
                 tx: Mutex::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
+                trimmer: Mutex::new(trimmer),
                 _lock: lock,
             }),
         })
