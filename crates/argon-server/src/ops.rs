@@ -185,7 +185,13 @@ mod tests {
     #[tokio::test]
     async fn a_killed_operation_fails_its_next_check_and_leaves_the_registry() {
         let ops = Ops::default();
-        let guard = ops.begin(7, "127.0.0.1:1", "aggregate", "app", &doc! {"aggregate": "c", "pipeline": []});
+        let guard = ops.begin(
+            7,
+            "127.0.0.1:1",
+            "aggregate",
+            "app",
+            &Arc::new(doc! {"aggregate": "c", "pipeline": []}),
+        );
         let op = guard.op.clone();
         assert_eq!(ops.list().len(), 1);
         assert_eq!(ops.list()[0].get_str("ns").unwrap(), "app.c");
