@@ -52,8 +52,9 @@ pub struct CommandError {
     pub code_name: String,
     pub message: String,
     pub labels: Vec<String>,
-    /// Extra fields of the reply (for example `keyPattern` and `keyValue`).
-    pub extra: Document,
+    /// Extra fields of the reply (for example `keyPattern` and `keyValue`);
+    /// boxed, as it is rare, to keep every `CmdResult` small.
+    pub extra: Box<Document>,
 }
 
 impl CommandError {
@@ -63,7 +64,7 @@ impl CommandError {
             code_name: name.to_string(),
             message: message.into(),
             labels: vec![],
-            extra: Document::new(),
+            extra: Box::default(),
         }
     }
 
@@ -90,7 +91,7 @@ impl CommandError {
             "code": self.code,
             "codeName": &self.code_name,
         };
-        for (k, v) in &self.extra {
+        for (k, v) in self.extra.iter() {
             d.insert(k.clone(), v.clone());
         }
         if !self.labels.is_empty() {
@@ -102,7 +103,7 @@ impl CommandError {
     /// The error as a `writeErrors` element.
     pub fn to_write_error(&self, index: usize) -> Document {
         let mut d = doc! { "index": index as i32, "code": self.code, "errmsg": &self.message };
-        for (k, v) in &self.extra {
+        for (k, v) in self.extra.iter() {
             d.insert(k.clone(), v.clone());
         }
         d
@@ -136,7 +137,7 @@ impl From<StoreError> for CommandError {
             }
             StoreError::DuplicateKey { key_pattern, key_value, .. } => {
                 let mut err = CommandError::new(code::DUPLICATE_KEY, msg);
-                err.extra = doc! { "keyPattern": key_pattern, "keyValue": key_value };
+                err.extra = Box::new(doc! { "keyPattern": *key_pattern, "keyValue": *key_value });
                 err
             }
             StoreError::WriteConflict(_) => CommandError::new(code::WRITE_CONFLICT, msg),

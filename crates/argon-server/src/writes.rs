@@ -119,8 +119,8 @@ fn stage(
                 return Err(StoreError::DuplicateKey {
                     ns: format!("{project}.{coll}"),
                     index: "_id_".into(),
-                    key_pattern: bson::doc! {"_id": 1},
-                    key_value: bson::doc! {"_id": id},
+                    key_pattern: Box::new(bson::doc! {"_id": 1}),
+                    key_value: Box::new(bson::doc! {"_id": id}),
                 });
             }
             overlay.insert((coll.clone(), keycodec_id(&id)), Some(doc.clone()));

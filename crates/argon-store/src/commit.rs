@@ -573,8 +573,8 @@ fn check_unique(
                 return Err(StoreError::DuplicateKey {
                     ns: ns.to_string(),
                     index: ix.name().to_string(),
-                    key_pattern: ix.spec.get_document("key").cloned().unwrap_or_default(),
-                    key_value,
+                    key_pattern: Box::new(ix.spec.get_document("key").cloned().unwrap_or_default()),
+                    key_value: Box::new(key_value),
                 });
             }
         }
@@ -754,8 +754,8 @@ fn prepare_op(
                 return Err(StoreError::DuplicateKey {
                     ns: ns(&coll),
                     index: "_id_".into(),
-                    key_pattern: doc! {"_id": 1},
-                    key_value: doc! {"_id": id.clone()},
+                    key_pattern: Box::new(doc! {"_id": 1}),
+                    key_value: Box::new(doc! {"_id": id.clone()}),
                 });
             }
             let raw = encoded(&doc)?;
@@ -928,8 +928,8 @@ fn check_existing_unique(
                 return Err(StoreError::DuplicateKey {
                     ns: ns.to_string(),
                     index: name.to_string(),
-                    key_pattern: spec.get_document("key").cloned().unwrap_or_default(),
-                    key_value,
+                    key_pattern: Box::new(spec.get_document("key").cloned().unwrap_or_default()),
+                    key_value: Box::new(key_value),
                 });
             }
         }

@@ -40,7 +40,8 @@ pub enum StoreError {
     NamespaceExists(String),
 
     #[error("E11000 duplicate key error collection: {ns} index: {index} dup key: {key_value}")]
-    DuplicateKey { ns: String, index: String, key_pattern: Document, key_value: Document },
+    /// (The documents are boxed to keep every `Result<_, StoreError>` small.)
+    DuplicateKey { ns: String, index: String, key_pattern: Box<Document>, key_value: Box<Document> },
 
     #[error("WriteConflict: {0}")]
     WriteConflict(String),
@@ -78,3 +79,14 @@ pub enum StoreError {
 
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_stay_small_enough_to_return_cheaply() {
+        // Every store call returns `Result<_, StoreError>`: a large error
+        // makes every return move that much.
+        assert!(std::mem::size_of::<super::StoreError>() <= 80, "{}", std::mem::size_of::<super::StoreError>());
+    }
+}

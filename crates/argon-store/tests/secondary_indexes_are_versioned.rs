@@ -92,8 +92,8 @@ fn unique_indexes_are_enforced_per_branch() {
     match e {
         StoreError::DuplicateKey { index, key_pattern, key_value, .. } => {
             assert_eq!(index, "email_1");
-            assert_eq!(key_pattern, doc! {"email": 1});
-            assert_eq!(key_value, doc! {"email": "a@x"});
+            assert_eq!(*key_pattern, doc! {"email": 1});
+            assert_eq!(*key_value, doc! {"email": "a@x"});
         }
         e => panic!("{e}"),
     }

@@ -40,8 +40,8 @@ fn duplicate_id_is_refused_and_ordered_batches_stop() {
     let e = store.write(req).unwrap_err();
     match e {
         StoreError::DuplicateKey { key_value, key_pattern, .. } => {
-            assert_eq!(key_value, doc! {"_id": 1});
-            assert_eq!(key_pattern, doc! {"_id": 1});
+            assert_eq!(*key_value, doc! {"_id": 1});
+            assert_eq!(*key_pattern, doc! {"_id": 1});
         }
         e => panic!("unexpected {e}"),
     }

@@ -197,7 +197,7 @@ async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> Cmd
                 }
                 (Some(_), "fail", _) => {
                     let mut e = CommandError::new(crate::error::code::DUPLICATE_KEY, format!("E11000 duplicate key error collection: {}.{coll} index: _id_", target.project));
-                    e.extra = doc! { "keyPattern": {"_id": 1}, "keyValue": {"_id": id} };
+                    e.extra = Box::new(doc! { "keyPattern": {"_id": 1}, "keyValue": {"_id": id} });
                     return Err(e);
                 }
                 (Some(_), other, _) => return Err(CommandError::bad_value(format!("invalid $merge whenMatched mode {other:?}"))),
