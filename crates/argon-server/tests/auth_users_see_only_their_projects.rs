@@ -366,7 +366,7 @@ async fn sasl_conversations_without_skip_empty_exchange_and_speculative_hello() 
         )
         .await
         .unwrap();
-    assert_eq!(first.get_bool("done").unwrap(), false);
+    assert!(!first.get_bool("done").unwrap());
     let server_first = payload_of(&first);
     assert!(server_first.starts_with("r=0123456789abcdef"), "{server_first}");
     let (fin, expected_v) = client_final("erinpw", bare, &server_first, false);
@@ -375,7 +375,7 @@ async fn sasl_conversations_without_skip_empty_exchange_and_speculative_hello() 
         .await
         .unwrap();
     assert_eq!(payload_of(&second), expected_v, "the server proves it knows the credential");
-    assert_eq!(second.get_bool("done").unwrap(), false);
+    assert!(!second.get_bool("done").unwrap());
     // Not authenticated until the conversation is done.
     let e = c.database("app").list_collection_names().await.unwrap_err();
     assert_eq!(error_code(&e), Some(13), "{e}");
@@ -383,7 +383,7 @@ async fn sasl_conversations_without_skip_empty_exchange_and_speculative_hello() 
         .run_command(doc! { "saslContinue": 1, "conversationId": 1, "payload": bin(Vec::new()) })
         .await
         .unwrap();
-    assert_eq!(third.get_bool("done").unwrap(), true);
+    assert!(third.get_bool("done").unwrap());
     c.database("app").list_collection_names().await.unwrap();
     admin.run_command(doc! { "logout": 1 }).await.unwrap();
     let e = c.database("app").list_collection_names().await.unwrap_err();
@@ -409,7 +409,7 @@ async fn sasl_conversations_without_skip_empty_exchange_and_speculative_hello() 
         .run_command(doc! { "saslContinue": 1, "conversationId": 1, "payload": bin(fin) })
         .await
         .unwrap();
-    assert_eq!(done.get_bool("done").unwrap(), true, "skipEmptyExchange ends at server-final");
+    assert!(done.get_bool("done").unwrap(), "skipEmptyExchange ends at server-final");
     assert_eq!(payload_of(&done), expected_v);
     c.database("app").list_collection_names().await.unwrap();
     let _ = server.stop().await;

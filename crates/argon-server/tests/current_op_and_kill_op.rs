@@ -44,7 +44,7 @@ async fn kill_op_interrupts_a_waiting_get_more_found_with_current_op() {
         assert!(Instant::now() < deadline, "the getMore never showed up in currentOp");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert_eq!(op.get_bool("active").unwrap(), true);
+    assert!(op.get_bool("active").unwrap());
     assert_eq!(op.get_document("command").unwrap().get_i64("getMore").unwrap(), cursor_id);
     // Shown without session and cluster-time noise (the driver sent both).
     let shown = op.get_document("command").unwrap();

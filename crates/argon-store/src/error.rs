@@ -80,13 +80,16 @@ pub enum StoreError {
 /// Shorthand for store results.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-
 #[cfg(test)]
 mod tests {
     #[test]
     fn errors_stay_small_enough_to_return_cheaply() {
         // Every store call returns `Result<_, StoreError>`: a large error
         // makes every return move that much.
-        assert!(std::mem::size_of::<super::StoreError>() <= 80, "{}", std::mem::size_of::<super::StoreError>());
+        assert!(
+            std::mem::size_of::<super::StoreError>() <= 80,
+            "{}",
+            std::mem::size_of::<super::StoreError>()
+        );
     }
 }

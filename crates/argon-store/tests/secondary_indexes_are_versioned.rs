@@ -204,10 +204,10 @@ proptest::proptest! {
         for branch in branches {
             for &lsn in &lsns {
                 let at = At::Lsn(lsn);
-                if store.snapshot("app", branch, at.clone()).is_err() { continue; }
+                if store.snapshot("app", branch, at).is_err() { continue; }
                 for (lo, hi) in bounds.iter().cloned() {
-                    let mut fwd = entries(&store, branch, at.clone(), lo, hi, false);
-                    let rev = entries(&store, branch, at.clone(), lo, hi, true);
+                    let mut fwd = entries(&store, branch, at, lo, hi, false);
+                    let rev = entries(&store, branch, at, lo, hi, true);
                     fwd.reverse();
                     proptest::prop_assert_eq!(&rev, &fwd, "branch {} at LSN {}", branch, lsn);
                 }

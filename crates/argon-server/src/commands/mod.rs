@@ -198,7 +198,7 @@ async fn dispatch_command(ctx: &mut Ctx<'_>, cmd: std::sync::Arc<Document>) -> C
             }
             ctx.state.sessions.put_txn(key, txn);
         }
-        return finish(ctx, &call, result.map_err(|e| transient_label(e)));
+        return finish(ctx, &call, result.map_err(transient_label));
     }
 
     // Retryable writes: answer a retry from the stored reply.
