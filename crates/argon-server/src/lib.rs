@@ -191,10 +191,17 @@ pub async fn try_run_with_metrics(
             next = tasks.join_next() => if next.is_none() { break },
         }
     }
+    // Aborting only requests cancellation: wait until the tasks are gone,
+    // so that every clone of the store they held is dropped and the data
+    // dir is unlocked when this returns (a restart in the same process
+    // must be able to open it).
     tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
     reaper.abort();
+    let _ = reaper.await;
     if let Some(t) = metrics_task {
         t.abort();
+        let _ = t.await;
     }
     let store = state.store.clone();
     let _ = tokio::task::spawn_blocking(move || store.sync()).await;
