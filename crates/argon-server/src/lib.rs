@@ -124,7 +124,8 @@ pub async fn try_run_with_metrics(
     let mut state = ServerState::new(store, config);
     state.auth = users;
     let state = Arc::new(state);
-    let metrics_task = metrics.map(|l| tokio::spawn(metrics_http::serve(l, state.clone())));
+    let (metrics_stop, metrics_stop_rx) = tokio::sync::watch::channel(false);
+    let metrics_task = metrics.map(|l| tokio::spawn(metrics_http::serve(l, state.clone(), metrics_stop_rx)));
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let reaper = {
         let state = state.clone();
@@ -199,8 +200,8 @@ pub async fn try_run_with_metrics(
     while tasks.join_next().await.is_some() {}
     reaper.abort();
     let _ = reaper.await;
+    let _ = metrics_stop.send(true);
     if let Some(t) = metrics_task {
-        t.abort();
         let _ = t.await;
     }
     let store = state.store.clone();

@@ -26,11 +26,23 @@ const MAX_CONNECTIONS: usize = 32;
 const MAX_HEAD: usize = 8 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves HTTP on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
+/// Serves HTTP on `listener` until `stop` changes (or its sender is
+/// dropped); then ends its connections and returns once they are gone, so
+/// no clone of the server state outlives it.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ServerState>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut tasks = tokio::task::JoinSet::new();
     loop {
-        let (socket, _) = match listener.accept().await {
+        let accepted = tokio::select! {
+            _ = stop.changed() => break,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            accepted = listener.accept() => accepted,
+        };
+        let (socket, _) = match accepted {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!("metrics: accept failed: {e}");
@@ -40,11 +52,13 @@ pub async fn serve(listener: TcpListener, state: Arc<ServerState>) {
         };
         let Ok(permit) = limit.clone().try_acquire_owned() else { continue };
         let state = state.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             let _ = tokio::time::timeout(TIMEOUT * 2, handle(socket, &state)).await;
             drop(permit);
         });
     }
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
 }
 
 async fn handle(mut socket: TcpStream, state: &Arc<ServerState>) {
