@@ -381,39 +381,20 @@ pub fn plan(
                 },
                 limited,
             );
-        } else if let Some(reverse) = sort.and_then(|s| index_provides_sort(&def, 0, s)) {
-            // No bounds, but the whole index in order provides the sort.
+        } else if let Some((sorted, reverse)) = sort
+            .and_then(|s| index_provides_sort(&def, 0, s))
+            .map(|reverse| (true, reverse))
+            .or(hinted.map(|_| (false, false)))
+        {
+            // No bounds: the whole index is scanned, because it provides
+            // the sort (in either direction) or because it was hinted.
             consider(
                 &mut best,
                 Candidate {
-                    plan: Plan::Index {
-                        name,
-                        ranges: vec![KeyRange::all()],
-                        sorted: true,
-                        reverse,
-                        bounds: shown,
-                    },
+                    plan: Plan::Index { name, ranges: vec![KeyRange::all()], sorted, reverse, bounds: shown },
                     pinned: 0,
                     has_range: false,
-                    sorted: true,
-                },
-                limited,
-            );
-        } else if hinted.is_some() {
-            // A hinted index without usable bounds is scanned whole.
-            consider(
-                &mut best,
-                Candidate {
-                    plan: Plan::Index {
-                        name,
-                        ranges: vec![KeyRange::all()],
-                        sorted: false,
-                        reverse: false,
-                        bounds: shown,
-                    },
-                    pinned: 0,
-                    has_range: false,
-                    sorted: false,
+                    sorted,
                 },
                 limited,
             );
