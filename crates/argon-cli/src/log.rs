@@ -245,6 +245,7 @@ mod tests {
             timeline: TimelineId(1),
             actor: "ada".into(),
             txn: None,
+            continues: None,
             ops,
         })
     }

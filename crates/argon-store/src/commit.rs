@@ -92,16 +92,36 @@ const MAX_BATCH: usize = 4096;
 /// idle VM, more than a lone commit without fdatasync takes.
 pub(crate) const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
+/// What the commit thread does next.
+enum Next {
+    Job((Job, Reply)),
+    /// Nothing arrived for [`IDLE`]: time for background copying.
+    Idle,
+    Closed,
+}
+
+/// How long the commit thread waits for a job before it copies a
+/// materialization's versions instead (when one is under way).
+const IDLE: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// The next job: polls for [`SPIN`] before blocking when `spin` (a lone
 /// writer: polling saves its wake-up; with many, sleeping lets a group form).
-fn next_job(rx: &Receiver<(Job, Reply)>, spin: bool) -> Option<(Job, Reply)> {
+/// With `idle_work`, gives up after [`IDLE`].
+fn next_job(rx: &Receiver<(Job, Reply)>, spin: bool, idle_work: bool) -> Next {
     let spin_until = std::time::Instant::now() + if spin { SPIN } else { std::time::Duration::ZERO };
     loop {
         match rx.try_recv() {
-            Ok(j) => return Some(j),
-            Err(TryRecvError::Disconnected) => return None,
+            Ok(j) => return Next::Job(j),
+            Err(TryRecvError::Disconnected) => return Next::Closed,
             Err(TryRecvError::Empty) if std::time::Instant::now() < spin_until => std::hint::spin_loop(),
-            Err(TryRecvError::Empty) => return rx.recv().ok(),
+            Err(TryRecvError::Empty) if idle_work => {
+                return match rx.recv_timeout(IDLE) {
+                    Ok(j) => Next::Job(j),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Next::Idle,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Next::Closed,
+                }
+            }
+            Err(TryRecvError::Empty) => return rx.recv().map_or(Next::Closed, Next::Job),
         }
     }
 }
@@ -133,9 +153,25 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
     loop {
         // Poll for the next job only in a lone writer's rhythm.
         let lone = last_batch <= 1 && shared.jobs_in_flight.load(Ordering::Acquire) <= 1;
-        match next_job(&rx, lone) {
-            Some(j) => batch.push(j),
-            None => break, // every sender dropped: the store is closing
+        // Copying in the background only publishes inline, so only when no
+        // group waits for its fdatasync (that would publish it early).
+        let idle_work = !head.materializing.is_empty() && in_flight.load(Ordering::Acquire) == 0;
+        match next_job(&rx, lone, idle_work) {
+            Next::Job(j) => batch.push(j),
+            Next::Idle => {
+                if in_flight.load(Ordering::Acquire) == 0 {
+                    match idle_copy(&shared, &mut head) {
+                        Ok(done) => done.publish(&shared),
+                        Err(e) => {
+                            tracing::error!("commit thread stopping: {e}");
+                            shared.failed.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            Next::Closed => break, // every sender dropped: the store is closing
         }
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -266,6 +302,18 @@ fn run_ack(shared: &Shared, wal: Option<SyncHandle>, rx: Receiver<Done>, in_flig
     }
 }
 
+/// A group with no jobs: copies a materialization's versions while the
+/// store is idle.
+fn idle_copy(shared: &Shared, head: &mut Arc<Meta>) -> Result<Done> {
+    let mut meta: Meta = (**head).clone();
+    let mut w = shared.index.env.write_txn()?;
+    crate::materialize::step(&shared.index, &mut w, &mut meta, 32 * shared.materialize_batch)?;
+    shared.index.put_meta(&mut w, &mut meta)?;
+    w.commit()?;
+    *head = Arc::new(meta);
+    Ok(Done { meta: Arc::clone(head), replies: vec![], entries: vec![] })
+}
+
 /// One group commit: validates and applies `batch` to one LMDB write
 /// transaction and writes its WAL records. Without `pipelined` the records
 /// are also synced per the WAL's mode; with it, the returned [`Done`] waits
@@ -285,6 +333,7 @@ fn group_commit(
     let mut wrote = false;
     let mut applied: Vec<Entry> = Vec::new();
     let mut payload = Vec::with_capacity(1024);
+    let mut ops_written = 0usize;
 
     for (job, _) in batch.iter_mut() {
         if matches!(job, Job::Sync) {
@@ -303,6 +352,9 @@ fn group_commit(
                     entry.encode_into(&mut payload)?;
                     let lsn = wal.append(time, &payload)?;
                     shared.index.apply(&mut w, &mut meta, &entry, lsn, time)?;
+                    if let Entry::Commit(c) = &entry {
+                        ops_written += c.ops.len();
+                    }
                     applied.push(entry);
                     last = Some(lsn);
                     wrote = true;
@@ -322,6 +374,12 @@ fn group_commit(
         } else {
             wal.commit()?;
         }
+    }
+    if !meta.materializing.is_empty() {
+        // Copy faster than superseded versions arrive, so a copy finishes
+        // before the next one is due even under a steady write load.
+        let budget = 2 * ops_written + shared.materialize_batch;
+        crate::materialize::step(&shared.index, &mut w, &mut meta, budget)?;
     }
     shared.index.put_meta(&mut w, &mut meta)?;
     w.commit()?;
@@ -610,17 +668,29 @@ fn prepare_write(
     } else {
         return Err(StoreError::ProjectNotFound(req.project.clone()));
     };
-    let _ = next_timeline;
     if let Some(base) = req.base {
-        if base.timeline != timeline {
+        if !meta.continues(timeline, base.timeline) {
             return Err(StoreError::WriteConflict(format!(
                 "branch {} of project {} was reset or replaced since this operation started",
                 req.branch, req.project
             )));
         }
     }
-    let chain =
-        if project_exists { meta.chain(timeline, Lsn::MAX) } else { Chain(vec![(timeline, Lsn::MAX)]) };
+    // Checks against a base snapshot need the full chain: it keeps the
+    // tombstones a materialized timeline does not copy.
+    let chain = match (project_exists, req.base.is_some()) {
+        (false, _) => Chain(vec![(timeline, Lsn::MAX)]),
+        (true, true) => meta.chain(timeline, Lsn::MAX),
+        (true, false) => meta.read_chain(timeline, Lsn::MAX),
+    };
+    // Time to move the branch onto a fresh timeline (see `materialize`)?
+    let continues = (project_exists && crate::materialize::due(meta, timeline, shared.materialize_after))
+        .then(|| {
+            let t = TimelineId(next_timeline);
+            next_timeline += 1;
+            t
+        });
+    let _ = next_timeline;
     // Copy-on-write: most requests only read the catalog.
     let mut catalog: Arc<Catalog> = meta.catalog(&chain);
     // Earlier ops' documents are only consulted by later ops of the same request.
@@ -675,9 +745,10 @@ fn prepare_write(
         entries.push(Entry::Commit(Commit {
             project: req.project.clone(),
             branch: req.branch.clone(),
-            timeline,
+            timeline: continues.unwrap_or(timeline),
             actor: req.actor.clone(),
             txn: req.txn.clone(),
+            continues: continues.map(|_| timeline),
             ops,
         }));
     }

@@ -63,6 +63,12 @@ pub struct Commit {
     /// All `ops` share this record's LSN, which is the commit point.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txn: Option<Bson>,
+    /// Set when this commit moves the branch onto `timeline`, a new
+    /// timeline that continues this one at the LSN before the commit's (a
+    /// materialization, see the store's `materialize` module). Chosen by
+    /// the commit thread; replay just follows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continues: Option<TimelineId>,
     pub ops: Vec<Op>,
 }
 
@@ -184,6 +190,7 @@ mod tests {
             timeline: TimelineId(3),
             actor: "alice".into(),
             txn: Some(Bson::Int64(9)),
+            continues: Some(TimelineId(2)),
             ops: vec![
                 Op::CreateCollection { name: "users".into(), coll_id: 4, options: doc! {} },
                 Op::Doc {

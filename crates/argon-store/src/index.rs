@@ -142,6 +142,8 @@ impl Index {
                 Arc::make_mut(t).catalogs.insert(lsn, Arc::new(c));
             }
         }
+        meta.materializing =
+            meta.timelines.values().filter(|t| t.materialize.is_some()).map(|t| t.id).collect();
         Ok(meta)
     }
 
@@ -180,6 +182,12 @@ impl Index {
 
     fn put_branch(&self, w: &mut RwTxn, project: &str, b: &BranchMeta) -> Result<()> {
         self.branches.put(w, &branch_key(project, &b.name), &to_bson(b)?)?;
+        Ok(())
+    }
+
+    /// Stores the catalog a timeline has from `lsn` on.
+    pub(crate) fn put_catalog(&self, w: &mut RwTxn, tl: TimelineId, lsn: Lsn, c: &Catalog) -> Result<()> {
+        self.catalogs.put(w, &catalog_key(tl, lsn), &to_bson(c)?)?;
         Ok(())
     }
 
@@ -341,7 +349,7 @@ impl Index {
     }
 
     /// Changes one branch of a project and persists just that branch's row.
-    fn update_project(
+    pub(crate) fn update_project(
         &self,
         w: &mut RwTxn,
         meta: &mut Meta,
@@ -365,7 +373,7 @@ impl Index {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn new_timeline(
+    pub(crate) fn new_timeline(
         &self,
         w: &mut RwTxn,
         meta: &mut Meta,
@@ -375,6 +383,8 @@ impl Index {
         lsn: Lsn,
         time: CommitTime,
     ) -> Result<()> {
+        // A new branch starts with its ancestor's documents.
+        let live = ancestor.and_then(|(a, _)| meta.timelines.get(&a)).map_or(0, |a| a.live);
         let t = TimelineMeta {
             id,
             project: project.to_string(),
@@ -384,6 +394,11 @@ impl Index {
             last_time: time,
             commits: 0,
             catalogs: Default::default(),
+            continues: false,
+            live,
+            superseded: 0,
+            materialize: None,
+            materialized_at: None,
         };
         self.put_timeline(w, &t)?;
         meta.timelines.insert(id, Arc::new(t));
@@ -399,12 +414,22 @@ impl Index {
         lsn: Lsn,
         time: CommitTime,
     ) -> Result<()> {
+        if let Some(old) = c.continues {
+            crate::materialize::begin(self, w, meta, c, old, Lsn(lsn.0 - 1), lsn, time)?;
+        }
         let base = meta.catalog(&meta.chain(c.timeline, Lsn::MAX));
         let mut catalog: Option<Catalog> = None;
         let mut value = Vec::with_capacity(256);
+        let (mut born, mut died, mut superseded) = (0u64, 0u64, 0u64);
         for op in &c.ops {
             match op {
                 Op::Doc { coll, coll_id, id, post, pre, .. } => {
+                    match (pre.is_some(), post.is_some()) {
+                        (false, true) => born += 1,
+                        (true, false) => (died, superseded) = (died + 1, superseded + 1),
+                        (true, true) => superseded += 1,
+                        (false, false) => {}
+                    }
                     let key = DocKey::new(c.timeline, *coll_id, id).at(lsn);
                     value.clear();
                     match post {
@@ -468,6 +493,8 @@ impl Index {
         t.last_lsn = lsn;
         t.last_time = time;
         t.commits += 1;
+        t.live = (t.live + born).saturating_sub(died);
+        t.superseded += superseded;
         if let Some(cat) = catalog {
             self.catalogs.put(w, &catalog_key(c.timeline, lsn), &to_bson(&cat)?)?;
             t.catalogs.insert(lsn, Arc::new(cat));

@@ -89,6 +89,9 @@ pub fn split_version_key(key: &[u8]) -> Option<(&[u8], Lsn)> {
 pub mod value {
     pub const TOMBSTONE: u8 = 0;
     pub const LIVE: u8 = 1;
+    /// A live version copied by a materialization from another branch's
+    /// timeline: still counted as shared, not own, in storage accounting.
+    pub const INHERITED: u8 = 2;
 
     pub fn live(doc_bytes: &[u8]) -> Vec<u8> {
         let mut v = Vec::with_capacity(doc_bytes.len() + 1);
@@ -104,9 +107,14 @@ pub mod value {
     /// The document bytes of a stored value, `None` for a tombstone.
     pub fn doc_bytes(v: &[u8]) -> Option<&[u8]> {
         match v.split_first() {
-            Some((&LIVE, rest)) => Some(rest),
+            Some((&LIVE | &INHERITED, rest)) => Some(rest),
             _ => None,
         }
+    }
+
+    /// Whether a stored value is a copy of another branch's version.
+    pub fn is_inherited(v: &[u8]) -> bool {
+        v.first() == Some(&INHERITED)
     }
 }
 

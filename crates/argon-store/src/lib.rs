@@ -15,6 +15,7 @@ mod error;
 mod index;
 mod keys;
 mod lock;
+mod materialize;
 mod meta;
 mod resident;
 mod secondary;

@@ -69,6 +69,49 @@ pub struct TimelineMeta {
     /// Catalog versions on this timeline, by the LSN that produced them.
     #[serde(skip)]
     pub catalogs: OrdMap<Lsn, Arc<Catalog>>,
+    /// This timeline continues its ancestor for the same branch (the
+    /// branch moved here to materialize its state, see
+    /// [`crate::materialize`]), rather than forking from another branch or
+    /// a reset point.
+    #[serde(default)]
+    pub continues: bool,
+    /// Documents visible on the timeline, estimated from the changes
+    /// applied (inherited from the ancestor at creation): the size of a
+    /// materialization, against which `superseded` is weighed.
+    #[serde(default)]
+    pub live: u64,
+    /// Versions written here that replaced or deleted an older one: what a
+    /// historical scan of this timeline steps over.
+    #[serde(default)]
+    pub superseded: u64,
+    /// Copying of the ancestor's visible state into this timeline, while
+    /// it is under way.
+    #[serde(default)]
+    pub materialize: Option<MaterializeTask>,
+    /// Set once the copy is complete: reads at or after this LSN need no
+    /// ancestor (see [`Meta::read_chain`]).
+    #[serde(default)]
+    pub materialized_at: Option<Lsn>,
+}
+
+/// What is left of a materialization: copy every version visible at `at`
+/// through the ancestor chain into the timeline, table by table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaterializeTask {
+    /// The last LSN of the ancestor visible on the timeline.
+    pub at: Lsn,
+    /// Still to copy, in order: (table, collection or index id).
+    pub todo: Vec<(CopyTable, u64)>,
+    /// The last sub-key copied of `todo[0]`.
+    pub after: Option<bson::Binary>,
+}
+
+/// Which table of the index a materialization copies from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyTable {
+    Docs,
+    Indexes,
 }
 
 /// The collections and indexes visible at one point of one branch.
@@ -126,6 +169,8 @@ pub struct Meta {
     /// Timelines changed since their rows were last written to the index:
     /// written once per group commit, not once per entry.
     pub dirty_timelines: std::collections::BTreeSet<TimelineId>,
+    /// Timelines with a [`MaterializeTask`] under way, oldest first.
+    pub materializing: std::collections::BTreeSet<TimelineId>,
 }
 
 /// The timelines a read consults, child first, each with the highest LSN
@@ -143,6 +188,45 @@ impl Meta {
             cur = self.timelines.get(&tl).and_then(|t| t.ancestor).map(|(anc, fork)| (anc, fork.min(bound)));
         }
         Chain(out)
+    }
+
+    /// The chain a data read needs: [`Meta::chain`] cut after the first
+    /// timeline materialized at or below its bound, whose own versions
+    /// already hold everything its ancestors show. Same answers, fewer
+    /// levels; but a document deleted before the cut is simply absent
+    /// (its tombstone is not copied), so version checks use the full chain.
+    pub fn read_chain(&self, timeline: TimelineId, lsn: Lsn) -> Chain {
+        let mut out = Vec::new();
+        let mut cur = Some((timeline, lsn));
+        while let Some((tl, bound)) = cur {
+            let t = self.timelines.get(&tl);
+            // A timeline continuing its ancestor at `fork` holds only copies
+            // of the ancestor's versions at or below `fork`: skip it there.
+            let copies_only =
+                t.is_some_and(|t| t.continues && t.ancestor.is_some_and(|(_, fork)| bound <= fork));
+            if !copies_only {
+                out.push((tl, bound));
+            }
+            if !copies_only && t.and_then(|t| t.materialized_at).is_some_and(|at| bound >= at) {
+                break;
+            }
+            cur = t.and_then(|t| t.ancestor).map(|(anc, fork)| (anc, fork.min(bound)));
+        }
+        Chain(out)
+    }
+
+    /// Whether `timeline` is `other` or continues it (through
+    /// materializations of the same branch): the same history, so a read
+    /// of `other` is still a valid base for a write to `timeline`.
+    pub fn continues(&self, timeline: TimelineId, other: TimelineId) -> bool {
+        let mut cur = Some(timeline);
+        while let Some(tl) = cur {
+            if tl == other {
+                return true;
+            }
+            cur = self.timelines.get(&tl).filter(|t| t.continues).and_then(|t| t.ancestor).map(|(a, _)| a);
+        }
+        false
     }
 
     /// The catalog visible through `chain`.

@@ -28,7 +28,12 @@ pub struct ReadView {
     pub timeline: TimelineId,
     /// Every version with LSN at or below this is visible, nothing above.
     pub lsn: Lsn,
+    /// The branch's history: every timeline it consists of, child first
+    /// (for "is this entry part of the branch" questions).
     pub chain: Chain,
+    /// The timelines data reads consult: `chain` cut at the first
+    /// materialized timeline (see [`crate::meta::Meta::read_chain`]).
+    pub read_chain: Chain,
     pub catalog: Arc<Catalog>,
 }
 
@@ -83,7 +88,7 @@ impl Snapshot {
     pub fn get_raw(&self, coll: &str, id: &Bson) -> Result<Option<&[u8]>> {
         let Some(c) = self.view.catalog.get(coll) else { return Ok(None) };
         let id_key = keycodec::encode(id);
-        Ok(self.index.get_version(&self.txn, &self.view.chain, c.id, &id_key)?.and_then(|(_, d)| d))
+        Ok(self.index.get_version(&self.txn, &self.view.read_chain, c.id, &id_key)?.and_then(|(_, d)| d))
     }
 
     /// The LSN of the visible version of a document (also for a deletion).
@@ -109,13 +114,13 @@ impl Snapshot {
             Some(a) => Bound::Excluded(a),
             None => Bound::Unbounded,
         };
-        scan_chain(&self.index.docs, &self.txn, &self.view.chain, c.id, lower, None)
+        scan_chain(&self.index.docs, &self.txn, &self.view.read_chain, c.id, lower, None)
     }
 
     /// The document whose encoded `_id` is `id_key` (from an index scan).
     pub fn get_by_id_key(&self, coll: &str, id_key: &[u8]) -> Result<Option<Document>> {
         let Some(c) = self.view.catalog.get(coll) else { return Ok(None) };
-        match self.index.get_version(&self.txn, &self.view.chain, c.id, id_key)? {
+        match self.index.get_version(&self.txn, &self.view.read_chain, c.id, id_key)? {
             Some((_, Some(bytes))) => Ok(Some(decode_doc(bytes)?)),
             _ => Ok(None),
         }
@@ -180,9 +185,9 @@ impl Snapshot {
             Bound::Unbounded => None,
         };
         if reverse {
-            scan_chain_rev(&self.index.idx, &self.txn, &self.view.chain, ix.id, lower, upper)
+            scan_chain_rev(&self.index.idx, &self.txn, &self.view.read_chain, ix.id, lower, upper)
         } else {
-            scan_chain(&self.index.idx, &self.txn, &self.view.chain, ix.id, lower, upper)
+            scan_chain(&self.index.idx, &self.txn, &self.view.read_chain, ix.id, lower, upper)
         }
     }
 
@@ -269,7 +274,17 @@ pub(crate) fn scan_chain_rev<'t>(
 struct RevLevel<'t> {
     iter: Option<std::iter::Peekable<heed::RoRevRange<'t, Bytes, Bytes>>>,
     bound: Lsn,
-    head: Option<(&'t [u8], Option<&'t [u8]>)>,
+    head: Option<Version<'t>>,
+}
+
+/// One stored version found by a scan.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Version<'t> {
+    /// The key after the (timeline, id) prefix, without the LSN.
+    pub sub: &'t [u8],
+    pub lsn: Lsn,
+    /// The stored value, flag byte first (see [`keys::value`]).
+    pub value: &'t [u8],
 }
 
 impl<'t> RevLevel<'t> {
@@ -286,19 +301,19 @@ impl<'t> RevLevel<'t> {
             let (k, v) = item?;
             let (full, lsn) = split(k)?;
             let sub = &full[16..];
-            let mut visible = (lsn <= self.bound).then_some(v);
+            let mut visible = (lsn <= self.bound).then_some((lsn, v));
             while let Some(Ok((k2, v2))) = iter.peek() {
                 let (full2, lsn2) = split(k2)?;
                 if &full2[16..] != sub {
                     break;
                 }
                 if lsn2 <= self.bound {
-                    visible = Some(*v2); // a newer version, still visible
+                    visible = Some((lsn2, *v2)); // a newer version, still visible
                 }
                 iter.next();
             }
-            if let Some(v) = visible {
-                self.head = Some((sub, keys::value::doc_bytes(v)));
+            if let Some((lsn, value)) = visible {
+                self.head = Some(Version { sub, lsn, value });
                 return Ok(());
             }
             // Every version of this sub-key is too new here: the previous one.
@@ -314,8 +329,8 @@ struct Level<'t> {
     bound: Lsn,
     iter: Option<RoRange<'t, Bytes, Bytes>>,
     last_id: Option<&'t [u8]>,
-    /// The next visible version: (sub-key, payload or `None` when deleted).
-    head: Option<(&'t [u8], Option<&'t [u8]>)>,
+    /// The next visible version (possibly a tombstone).
+    head: Option<Version<'t>>,
 }
 
 /// After this many skipped versions in a row, reposition with a seek.
@@ -367,7 +382,7 @@ impl<'t> Level<'t> {
                 continue;
             }
             self.last_id = Some(sub);
-            self.head = Some((sub, keys::value::doc_bytes(v)));
+            self.head = Some(Version { sub, lsn, value: v });
             return Ok(());
         }
     }
@@ -391,14 +406,24 @@ impl<'t> Scan<'t> {
 
     /// Like [`Scan::next_raw`], plus the position in the chain of the
     /// timeline the entry came from (0: the branch's own timeline).
+    /// A copy of another branch's version that a materialization made
+    /// counts as coming from an ancestor (position 1 at least).
     pub fn next_raw_with_level(&mut self) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
+        Ok(self.next_version()?.and_then(|(v, level)| {
+            let level = if keys::value::is_inherited(v.value) { level.max(1) } else { level };
+            keys::value::doc_bytes(v.value).map(|bytes| (v.sub, bytes, level))
+        }))
+    }
+
+    /// The next visible live version as stored, with its position in the chain.
+    pub(crate) fn next_version(&mut self) -> Result<Option<(Version<'t>, usize)>> {
         let next = if self.rev_levels.is_empty() {
             merge_next(&mut self.levels, false)?
         } else {
             merge_next(&mut self.rev_levels, true)?
         };
-        if let Some((id, _, _)) = next {
-            self.last = Some(id);
+        if let Some((v, _)) = next {
+            self.last = Some(v.sub);
         }
         Ok(next)
     }
@@ -411,12 +436,12 @@ impl<'t> Scan<'t> {
 
 /// One timeline of a merged scan: its next visible entry, and moving on.
 trait ChainLevel<'t> {
-    fn head(&self) -> Option<(&'t [u8], Option<&'t [u8]>)>;
+    fn head(&self) -> Option<Version<'t>>;
     fn advance(&mut self) -> Result<()>;
 }
 
 impl<'t> ChainLevel<'t> for Level<'t> {
-    fn head(&self) -> Option<(&'t [u8], Option<&'t [u8]>)> {
+    fn head(&self) -> Option<Version<'t>> {
         self.head
     }
     fn advance(&mut self) -> Result<()> {
@@ -425,7 +450,7 @@ impl<'t> ChainLevel<'t> for Level<'t> {
 }
 
 impl<'t> ChainLevel<'t> for RevLevel<'t> {
-    fn head(&self) -> Option<(&'t [u8], Option<&'t [u8]>)> {
+    fn head(&self) -> Option<Version<'t>> {
         self.head
     }
     fn advance(&mut self) -> Result<()> {
@@ -439,26 +464,25 @@ impl<'t> ChainLevel<'t> for RevLevel<'t> {
 fn merge_next<'t, L: ChainLevel<'t>>(
     levels: &mut [L],
     descending: bool,
-) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
+) -> Result<Option<(Version<'t>, usize)>> {
     loop {
-        let mut best: Option<(&'t [u8], usize)> = None;
+        let mut best: Option<(Version<'t>, usize)> = None;
         for (i, l) in levels.iter().enumerate() {
-            if let Some((id, _)) = l.head() {
-                let better = best.is_none_or(|(b, _)| if descending { id > b } else { id < b });
+            if let Some(v) = l.head() {
+                let better = best.is_none_or(|(b, _)| if descending { v.sub > b.sub } else { v.sub < b.sub });
                 if better {
-                    best = Some((id, i));
+                    best = Some((v, i));
                 }
             }
         }
-        let Some((id, w)) = best else { return Ok(None) };
-        let value = levels[w].head().and_then(|(_, v)| v);
+        let Some((v, w)) = best else { return Ok(None) };
         for l in levels.iter_mut() {
-            if matches!(l.head(), Some((h, _)) if h == id) {
+            if l.head().is_some_and(|h| h.sub == v.sub) {
                 l.advance()?;
             }
         }
-        if let Some(bytes) = value {
-            return Ok(Some((id, bytes, w)));
+        if keys::value::doc_bytes(v.value).is_some() {
+            return Ok(Some((v, w)));
         }
     }
 }

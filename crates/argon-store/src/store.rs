@@ -49,6 +49,15 @@ pub struct StoreOptions {
     /// pages of the map are unmapped in a sweep (they stay in the OS page
     /// cache). Default = 512 MiB; `usize::MAX` leaves it to the kernel.
     pub index_resident_bytes: usize,
+    /// A branch's timeline is materialized (its visible state copied into
+    /// a fresh timeline, so reads stop stepping over old versions) once it
+    /// holds this many superseded versions and at least as many as it has
+    /// documents. Default = 4096; `u64::MAX` never materializes.
+    pub materialize_after: u64,
+    /// Versions a materialization copies per group commit, besides two per
+    /// document the group writes (and 32 times this per idle millisecond).
+    /// Default = 256.
+    pub materialize_batch: usize,
 }
 
 impl Default for StoreOptions {
@@ -59,6 +68,8 @@ impl Default for StoreOptions {
             index_map_bytes: 1 << 40,
             rebuild_index: false,
             index_resident_bytes: 512 << 20,
+            materialize_after: 4096,
+            materialize_batch: 256,
         }
     }
 }
@@ -88,6 +99,10 @@ pub(crate) struct Shared {
     /// Jobs queued or being committed, not yet answered (a lone caller
     /// polls for its answer before sleeping; see `Store::run`).
     pub jobs_in_flight: std::sync::atomic::AtomicUsize,
+    /// See [`StoreOptions::materialize_after`].
+    pub materialize_after: u64,
+    /// See [`StoreOptions::materialize_batch`].
+    pub materialize_batch: usize,
 }
 
 struct Inner {
@@ -298,6 +313,8 @@ impl Store {
             stats: Counters::default(),
             wal_sync: wal.sync_handle(),
             jobs_in_flight: Default::default(),
+            materialize_after: opts.materialize_after,
+            materialize_batch: opts.materialize_batch.max(1),
         });
         let trimmer = crate::resident::spawn(
             shared.index.env.clone(),
@@ -573,13 +590,15 @@ impl Store {
             Some(_) => StoreError::BranchNotFound { project: project.into(), branch: branch.into() },
         })?;
         let chain = meta.chain(b.timeline, lsn);
-        let catalog = meta.catalog(&chain);
+        let read_chain = meta.read_chain(b.timeline, lsn);
+        let catalog = meta.catalog(&read_chain);
         let view = ReadView {
             project: project.into(),
             branch: branch.into(),
             timeline: b.timeline,
             lsn,
             chain,
+            read_chain,
             catalog,
         };
         self.reopen(&view)

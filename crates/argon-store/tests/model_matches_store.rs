@@ -18,6 +18,10 @@
 //! every step, scans resumed after each document (cursors) at the head, and
 //! the final state once more after rebuilding the index from the WAL.
 //!
+//! Cases run with materialization thresholds of 1, 2 and never, so the
+//! store keeps moving branches onto new timelines and copying their state
+//! (see the store's `materialize` module) while the model knows nothing of it.
+//!
 //! `PROPTEST_CASES=5000` runs a longer hunt than the default 64 cases.
 
 mod common;
@@ -430,12 +434,21 @@ fn effect_of(state: &State, s: &DocStep, v: i32) -> Result<(OpEffect, Vec<Change
 // ---------------------------------------------------------------------------
 // Running a history against the store
 
+thread_local! {
+    /// This case's `StoreOptions::materialize_after`.
+    static MATERIALIZE_AFTER: std::cell::Cell<u64> = const { std::cell::Cell::new(u64::MAX) };
+}
+
 fn options() -> StoreOptions {
     // Small segments, so histories span several and replay crosses them.
+    // Materializations (with thresholds of 1 and 2: all the time, copying
+    // a few versions per group, so reads also meet copies under way).
     StoreOptions {
         sync: SyncMode::Never,
         wal_segment_bytes: 8 << 10,
         index_map_bytes: 64 << 20,
+        materialize_after: MATERIALIZE_AFTER.with(|m| m.get()),
+        materialize_batch: 1,
         ..Default::default()
     }
 }
@@ -649,7 +662,11 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
-    fn every_branch_at_every_lsn_matches_the_model(steps in prop::collection::vec(step(), 1..40)) {
+    fn every_branch_at_every_lsn_matches_the_model(
+        steps in prop::collection::vec(step(), 1..40),
+        materialize_after in prop_oneof![Just(1u64), Just(2), Just(u64::MAX)],
+    ) {
+        MATERIALIZE_AFTER.with(|m| m.set(materialize_after));
         run_history(&steps)?;
     }
 }
