@@ -14,7 +14,8 @@
 //!   document: only the first half is visible halfway), 200k (2), 1M (10)
 //!   and 2M (20) versions, compared by CPU time per visible document.
 //!
-//! Run: `cargo bench -p argon-store --bench read` (filters: `-- get`,
+//! Run: `cargo bench -p argon-store --bench read` (`ARGON_MATERIALIZE_AFTER=18446744073709551615` to
+//! measure without materialization) (filters: `-- get`,
 //! `-- scan`, `-- history`). Reference numbers are in docs/BENCHMARKS.md, "Storage core
 //! (issue 2)".
 
@@ -33,8 +34,14 @@ const RUNS: usize = 3;
 /// A store with `DOCS` documents written `versions` times. Returns the
 /// store and the LSN after each pass.
 fn build(dir: &std::path::Path, versions: i32) -> (Store, Vec<Lsn>) {
+    // ARGON_MATERIALIZE_AFTER=18446744073709551615 measures without materialization.
+    let materialize_after = std::env::var("ARGON_MATERIALIZE_AFTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(StoreOptions::default().materialize_after);
     let store =
-        Store::open_with(dir, StoreOptions { sync: SyncMode::Never, ..Default::default() }).expect("open");
+        Store::open_with(dir, StoreOptions { sync: SyncMode::Never, materialize_after, ..Default::default() })
+            .expect("open");
     store.create_project(PROJECT).expect("project");
     let t = Instant::now();
     let mut passes = vec![load_inserts(&store, DOCS, 1000)];
@@ -197,8 +204,10 @@ fn main() {
                 passes[versions as usize / 2 - 1]
             };
             let (n, ms, ns) = scan_median(&store, At::Lsn(half), false);
+            let levels = store.snapshot(PROJECT, "main", At::Lsn(half)).expect("snapshot").view().read_chain.0.len();
             println!(
-                "halfway scan (raw), history {} versions: {n} visible docs in {ms:.1} ms wall; {ns:.0} CPU ns per visible doc (load {})",
+                "halfway scan (raw), history {} versions: {n} visible docs in {ms:.1} ms wall; {ns:.0} CPU ns per visible doc; \
+                 {levels} timeline(s) read (load {})",
                 DOCS * versions as i64,
                 loadavg()
             );
