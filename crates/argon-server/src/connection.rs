@@ -133,6 +133,16 @@ async fn handle_frame(
 ) -> Option<Reply> {
     let request_id = *next_request_id;
     *next_request_id = next_request_id.wrapping_add(1);
+    // The common point read skips decoding (see `fast_path`).
+    if let Some((header, body)) = argon_wire::plain_op_msg_body(frame) {
+        let started = Instant::now();
+        if let Some(reply) = crate::fast_path::find_by_id(state, body) {
+            state.metrics.latency.lock().record(started.elapsed().as_micros() as u64);
+            if let Ok(bytes) = argon_wire::encode_op_msg_raw(request_id, header.request_id, &reply) {
+                return Some(Reply::from(bytes));
+            }
+        }
+    }
     let decoded = match argon_wire::decode(frame) {
         Ok(d) => d,
         Err(e) => {

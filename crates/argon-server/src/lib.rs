@@ -22,6 +22,7 @@ mod commands;
 mod connection;
 mod cursor;
 mod error;
+mod fast_path;
 mod metrics_http;
 mod ops;
 pub mod planner;

@@ -39,9 +39,11 @@ fn build(dir: &std::path::Path, versions: i32) -> (Store, Vec<Lsn>) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(StoreOptions::default().materialize_after);
-    let store =
-        Store::open_with(dir, StoreOptions { sync: SyncMode::Never, materialize_after, ..Default::default() })
-            .expect("open");
+    let store = Store::open_with(
+        dir,
+        StoreOptions { sync: SyncMode::Never, materialize_after, ..Default::default() },
+    )
+    .expect("open");
     store.create_project(PROJECT).expect("project");
     let t = Instant::now();
     let mut passes = vec![load_inserts(&store, DOCS, 1000)];
@@ -204,7 +206,8 @@ fn main() {
                 passes[versions as usize / 2 - 1]
             };
             let (n, ms, ns) = scan_median(&store, At::Lsn(half), false);
-            let levels = store.snapshot(PROJECT, "main", At::Lsn(half)).expect("snapshot").view().read_chain.0.len();
+            let levels =
+                store.snapshot(PROJECT, "main", At::Lsn(half)).expect("snapshot").view().read_chain.0.len();
             println!(
                 "halfway scan (raw), history {} versions: {n} visible docs in {ms:.1} ms wall; {ns:.0} CPU ns per visible doc; \
                  {levels} timeline(s) read (load {})",

@@ -54,8 +54,8 @@ pub use header::{
     OP_LEGACY_MSG, OP_MSG, OP_QUERY, OP_REPLY, OP_RESERVED, OP_UPDATE,
 };
 pub use message::{
-    decode, decode_response, encode_op_msg, encode_op_msg_request, encode_op_query, encode_op_reply, Decoded,
-    DecodedResponse, Request, Response,
+    decode, decode_response, encode_op_msg, encode_op_msg_raw, encode_op_msg_request, encode_op_query,
+    encode_op_reply, plain_op_msg_body, Decoded, DecodedResponse, Request, Response,
 };
 pub use op_msg::{DocumentSequence, OpMsg};
 pub use op_query::OpQuery;

@@ -194,3 +194,47 @@ pub fn encode_op_query(
 ) -> Result<Vec<u8>, WireError> {
     query.encode(request_id, compressor)
 }
+
+/// The body of a plain OP_MSG request as raw BSON, without decoding it: an
+/// uncompressed OP_MSG with no flag bits set (no checksum, no
+/// `moreToCome`/`exhaustAllowed`) and exactly one section, the body.
+/// `None` for anything else (callers then use [`decode`]). The body's
+/// length prefix is checked; its elements are not (they are read lazily).
+pub fn plain_op_msg_body(frame: &[u8]) -> Option<(MsgHeader, &bson::RawDocument)> {
+    let header = crate::header::peek_header(frame).ok()?;
+    if header.op_code != crate::header::OP_MSG {
+        return None;
+    }
+    let rest = &frame[crate::header::HEADER_LEN..];
+    // flagBits (4) = 0, then section kind 0.
+    if rest.len() < 5 || rest[..4] != [0, 0, 0, 0] || rest[4] != 0 {
+        return None;
+    }
+    let body = &rest[5..];
+    let len = i32::from_le_bytes(body.get(..4)?.try_into().ok()?);
+    if len < 5 || len as usize != body.len() {
+        return None; // a document sequence follows, or a bad length
+    }
+    Some((header, bson::RawDocument::from_bytes(body).ok()?))
+}
+
+/// Encodes an OP_MSG reply whose body is already BSON bytes (no flags, no
+/// compression). Errs if the message would exceed [`crate::MAX_MESSAGE_BYTES`].
+pub fn encode_op_msg_raw(
+    request_id: i32,
+    response_to: i32,
+    body: &bson::RawDocument,
+) -> Result<Vec<u8>, WireError> {
+    let bytes = body.as_bytes();
+    let total = crate::header::HEADER_LEN + 5 + bytes.len();
+    if total > crate::header::MAX_MESSAGE_BYTES {
+        return Err(WireError::TooLarge(total as u64));
+    }
+    let header =
+        MsgHeader { message_length: total as i32, request_id, response_to, op_code: crate::header::OP_MSG };
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&header.to_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 0]);
+    out.extend_from_slice(bytes);
+    Ok(out)
+}
