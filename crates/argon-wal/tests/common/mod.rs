@@ -39,8 +39,10 @@ pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Compression from 512 bytes (below the default), so that the tests'
+/// small records include compressed ones.
 pub fn opts(segment_bytes: u64) -> WalOptions {
-    WalOptions { segment_bytes, ..WalOptions::default() }
+    WalOptions { segment_bytes, compress_min_bytes: 512, ..WalOptions::default() }
 }
 
 /// Appends records `last_lsn+1 ..= upto` with `payload_for`, committing
