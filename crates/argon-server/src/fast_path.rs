@@ -67,19 +67,12 @@ pub fn find_by_id(state: &ServerState, body: &RawDocument) -> Option<RawDocument
         batch.push(RawDocument::from_bytes(bytes).ok()?);
     }
     let ns = format!("{db}.{coll}");
-    let now = state.current_cluster_time();
-    Some(rawdoc! {
+    let mut reply = rawdoc! {
         "cursor": { "firstBatch": batch, "id": 0i64, "ns": ns },
         "ok": 1.0,
-        "$clusterTime": {
-            "clusterTime": now,
-            "signature": {
-                "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },
-                "keyId": 0i64,
-            },
-        },
-        "operationTime": now,
-    })
+    };
+    state.append_time_fields_raw(&mut reply);
+    Some(reply)
 }
 
 /// The `_id` of a filter that is exactly `{_id: <scalar>}` of a type whose

@@ -228,6 +228,23 @@ impl ServerState {
         }
     }
 
+    /// [`ServerState::time_fields`] appended to a raw reply (for replies
+    /// built without a `Document`, see `fast_path`).
+    pub fn append_time_fields_raw(&self, reply: &mut bson::RawDocumentBuf) {
+        let now = self.current_cluster_time();
+        reply.append(
+            bson::raw::cstr!("$clusterTime"),
+            bson::rawdoc! {
+                "clusterTime": now,
+                "signature": {
+                    "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },
+                    "keyId": 0i64,
+                },
+            },
+        );
+        reply.append(bson::raw::cstr!("operationTime"), now);
+    }
+
     pub fn next_connection(&self) -> i64 {
         self.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)

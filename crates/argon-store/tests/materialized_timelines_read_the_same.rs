@@ -64,10 +64,10 @@ fn write_history(store: &Store) -> Lsn {
 }
 
 /// Waits until the store's background copying has finished (reads of
-/// `feat` at the head then consult one timeline).
-fn wait_materialized(store: &Store) {
+/// `branch` at the head then consult one timeline).
+fn wait_materialized(store: &Store, branch: &str) {
     let until = Instant::now() + Duration::from_secs(30);
-    while store.snapshot("app", "feat", At::Head).unwrap().view().read_chain.0.len() > 1 {
+    while store.snapshot("app", branch, At::Head).unwrap().view().read_chain.0.len() > 1 {
         assert!(Instant::now() < until, "materialization never finished");
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -112,7 +112,7 @@ fn every_read_at_every_lsn_is_the_same_with_and_without_materialization() {
     // `feat` moved to new timelines; it no longer reads through main.
     assert_ne!(a.branch("app", "feat").unwrap().timeline, b.branch("app", "feat").unwrap().timeline);
     assert_eq!(b.snapshot("app", "feat", At::Head).unwrap().view().read_chain.0.len(), 2);
-    wait_materialized(&a);
+    wait_materialized(&a, "feat");
     compare(&a, &b, head);
     // Inherited documents copied from main still count as shared.
     let storage = a.branch_storage("app", "feat").unwrap();
@@ -124,7 +124,7 @@ fn every_read_at_every_lsn_is_the_same_with_and_without_materialization() {
     // From the WAL alone: the same moves, then the copies again.
     drop(a);
     let a = Store::open_with(da.path(), StoreOptions { rebuild_index: true, ..options(8) }).unwrap();
-    wait_materialized(&a);
+    wait_materialized(&a, "feat");
     compare(&a, &b, head);
 }
 
@@ -142,7 +142,7 @@ fn a_copy_under_way_survives_a_reopen() {
     drop(store);
     let store = Store::open_with(dir.path(), opts).unwrap();
     compare(&store, &b, head);
-    wait_materialized(&store);
+    wait_materialized(&store, "feat");
     compare(&store, &b, head);
 }
 
@@ -167,11 +167,7 @@ fn snapshot_writes_keep_their_conflict_checks_across_a_materialization() {
         }
     }
     assert_ne!(store.branch("app", "main").unwrap().timeline, base.timeline, "main was materialized");
-    let until = Instant::now() + Duration::from_secs(30);
-    while store.snapshot("app", "main", At::Head).unwrap().view().read_chain.0.len() > 1 {
-        assert!(Instant::now() < until, "materialization never finished");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_materialized(&store, "main");
     let write = |id: i32| {
         let mut req = WriteRequest::new("app", "main").op(WriteOp::Update {
             coll: "c".into(),
