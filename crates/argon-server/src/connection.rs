@@ -133,14 +133,20 @@ async fn handle_frame(
 ) -> Option<Reply> {
     let request_id = *next_request_id;
     *next_request_id = next_request_id.wrapping_add(1);
-    // The common point read skips decoding (see `fast_path`).
-    if let Some((header, body)) = argon_wire::plain_op_msg_body(frame) {
+    // Point reads and inserts skip decoding the request (see `fast_path`).
+    if let Some(msg) = argon_wire::plain_op_msg(frame) {
         let started = Instant::now();
-        if let Some(reply) = crate::fast_path::find_by_id(state, body) {
+        let response_to = msg.header.request_id;
+        let bytes = match &msg.sequence {
+            None => crate::fast_path::find_by_id(state, msg.body)
+                .and_then(|reply| argon_wire::encode_op_msg_raw(request_id, response_to, &reply).ok()),
+            Some(_) => crate::fast_path::insert(state, conn, &msg)
+                .await
+                .and_then(|reply| argon_wire::encode_op_msg(request_id, response_to, 0, &reply, None).ok()),
+        };
+        if let Some(bytes) = bytes {
             state.metrics.latency.lock().record(started.elapsed().as_micros() as u64);
-            if let Ok(bytes) = argon_wire::encode_op_msg_raw(request_id, header.request_id, &reply) {
-                return Some(Reply::from(bytes));
-            }
+            return Some(Reply::from(bytes));
         }
     }
     let decoded = match argon_wire::decode(frame) {

@@ -1,6 +1,9 @@
-//! A fast lane for the hottest request: `find` of one document by `_id`
-//! (what `find_one({_id: ...})` sends), answered from the raw request
-//! bytes and the stored document bytes, with no `Document` built.
+//! Fast lanes for the hottest requests, read from the raw OP_MSG:
+//!
+//! - `find` of one document by `_id` (what `find_one({_id: ...})` sends),
+//!   answered from the stored document bytes, with no `Document` built;
+//! - `insert` of documents that carry their `_id` (what drivers send:
+//!   they add `_id` client-side), whose bytes go to the store as they came.
 //!
 //! Profiles of the full path showed a point read spending most of its
 //! server-side CPU outside the store: decoding the command into a
@@ -8,7 +11,7 @@
 //! document, building and encoding the reply, and freeing all of it. The
 //! result here is byte for byte what the full path returns.
 //!
-//! Only the plain shape qualifies: an uncompressed OP_MSG with just a body;
+//! For `find`, only the plain shape qualifies: an uncompressed OP_MSG with just a body;
 //! `filter: {_id: <string, ObjectId, int or long>}`; optional `limit`,
 //! `singleBatch`, `batchSize` ≥ 1 and the fields drivers always add
 //! (`lsid`, `$clusterTime`, `$readPreference`, `$db`); a branch head (no
@@ -18,11 +21,16 @@
 //! which also produces every error reply.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use argon_store::At;
+use argon_store::{At, WriteMode, WriteRequest};
+use argon_wire::PlainOpMsg;
 use bson::raw::{RawBsonRef, RawDocument};
-use bson::{rawdoc, Bson, RawArrayBuf, RawDocumentBuf};
+use bson::{rawdoc, Bson, Document, RawArrayBuf, RawDocumentBuf};
 
+use crate::commands::crud_insert;
+use crate::connection::ConnState;
+use crate::error::CommandError;
 use crate::state::ServerState;
 
 /// The reply body for a qualifying `find`, or `None` for the full path.
@@ -90,4 +98,91 @@ fn single_id(filter: &RawDocument) -> Option<Bson> {
         RawBsonRef::Int64(i) => Some(Bson::Int64(i)),
         _ => None,
     }
+}
+
+/// The reply to a qualifying `insert`, or `None` for the full path.
+///
+/// Qualifies: the documents in a `documents` sequence, each with an `_id`
+/// the full path would accept as is; `ordered`, `lsid`, `txnNumber` (a
+/// retryable write: a retry gets the stored reply) and the fields drivers
+/// add; no `writeConcern`, transaction or `--auth`; a writable branch and
+/// collection. The decision is made before anything is written; once the
+/// write is submitted, its outcome (write errors included) is answered here
+/// exactly as `crud_insert` and `commands::dispatch` would.
+pub async fn insert(
+    state: &Arc<ServerState>,
+    conn: &mut ConnState,
+    msg: &PlainOpMsg<'_>,
+) -> Option<Document> {
+    if state.auth.is_some() {
+        return None;
+    }
+    let Some(("documents", docs)) = msg.sequence.as_ref().map(|(id, docs)| (*id, docs)) else { return None };
+    if docs.is_empty() || docs.len() > 100_000 {
+        return None;
+    }
+    let (mut coll, mut db, mut ordered, mut lsid, mut txn_number) = (None, None, true, None, None);
+    for (i, element) in msg.body.iter().enumerate() {
+        let (key, value) = element.ok()?;
+        match (key.as_str(), value) {
+            ("insert", RawBsonRef::String(c)) if i == 0 => coll = Some(c),
+            ("$db", RawBsonRef::String(d)) => db = Some(d),
+            ("ordered", RawBsonRef::Boolean(b)) => ordered = b,
+            ("lsid", RawBsonRef::Document(l)) => lsid = Some(l),
+            ("txnNumber", RawBsonRef::Int64(n)) => txn_number = Some(n),
+            ("$clusterTime" | "$readPreference", _) => {}
+            _ => return None,
+        }
+    }
+    let (coll, db) = (coll?, db?);
+    crud_insert::check_writable_collection(coll).ok()?;
+    let target = state.target(db).ok()?;
+    if target.view_lsn.is_some() {
+        return None;
+    }
+    for d in docs {
+        match d.get("_id").ok()?? {
+            RawBsonRef::Array(_) | RawBsonRef::RegularExpression(_) | RawBsonRef::Undefined => return None,
+            _ => {}
+        }
+    }
+    let retry = match (lsid, txn_number) {
+        (Some(l), Some(n)) => Some((crate::session::session_key(&Document::try_from(l).ok()?), n)),
+        _ => None,
+    };
+    if let Some((key, n)) = &retry {
+        if let Some(reply) = state.sessions.retried_reply(key, *n) {
+            return Some(reply);
+        }
+    }
+    let mut req = WriteRequest::new(target.project.clone(), target.branch.clone());
+    for d in docs {
+        req.insert_encoded(coll, (*d).to_owned()).ok()?;
+    }
+    req.actor = crate::writes::actor(&crate::commands::Ctx { state: state.clone(), conn });
+    req.create_project = target.branch == argon_types::names::MAIN_BRANCH;
+    req.mode = if ordered { WriteMode::Ordered } else { WriteMode::Unordered };
+
+    state.metrics.ops_command.fetch_add(1, Ordering::Relaxed);
+    state.metrics.ops_insert.fetch_add(docs.len() as u64, Ordering::Relaxed);
+    let mut reply = match state.store.write_async(req).await {
+        Ok(outcome) => {
+            let indexes: Vec<usize> = (0..docs.len()).collect();
+            let (n, errors) = crud_insert::tally(outcome.results, &indexes, vec![], ordered);
+            let mut reply = crud_insert::reply(n, errors);
+            reply.insert("ok", 1.0);
+            for (k, v) in state.time_fields(outcome.lsn.map(|l| (l, outcome.time))) {
+                reply.insert(k, v);
+            }
+            if let Some((key, n)) = retry {
+                state.sessions.store_reply(&key, n, reply.clone());
+            }
+            return Some(reply);
+        }
+        Err(e) => CommandError::from(e).to_reply(),
+    };
+    for (k, v) in state.time_fields(None) {
+        reply.insert(k, v);
+    }
+    Some(reply)
 }

@@ -7,14 +7,7 @@
 mod common;
 
 use bson::{doc, oid::ObjectId, Bson, Document};
-use common::TestServer;
-
-/// The reply without the clock fields, which move between two requests.
-fn without_time(mut d: Document) -> Document {
-    d.remove("$clusterTime");
-    d.remove("operationTime");
-    d
-}
+use common::{without_time, TestServer};
 
 #[tokio::test]
 async fn fast_and_full_paths_give_the_same_replies() {

@@ -7,53 +7,16 @@
 mod common;
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
-use common::TestServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-struct Raw {
-    stream: TcpStream,
-    next_id: i32,
-}
-
-impl Raw {
-    async fn command(&mut self, body: Document) -> Document {
-        self.next_id += 1;
-        let frame = argon_wire::encode_op_msg_request(self.next_id, 0, &body, &[], None).unwrap();
-        self.stream.write_all(&frame).await.unwrap();
-        let mut buf = Vec::new();
-        loop {
-            if let Ok(Some(len)) = argon_wire::frame_length(&buf) {
-                if buf.len() >= len {
-                    let reply = argon_wire::decode_response(&buf[..len]).unwrap();
-                    match reply.response {
-                        argon_wire::Response::Msg(m) => return m.body,
-                        other => panic!("unexpected reply {other:?}"),
-                    }
-                }
-            }
-            let mut chunk = [0u8; 4096];
-            let n = self.stream.read(&mut chunk).await.unwrap();
-            assert!(n > 0, "server closed the connection");
-            buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-}
+use common::{without_time, RawClient, TestServer};
 
 fn lsid(n: u8) -> Document {
     doc! { "id": Binary { subtype: BinarySubtype::Uuid, bytes: vec![n; 16] } }
 }
 
-fn without_time(mut d: Document) -> Document {
-    d.remove("$clusterTime");
-    d.remove("operationTime");
-    d
-}
-
 #[tokio::test]
 async fn a_retried_write_is_answered_from_the_first_and_not_applied_again() {
     let server = TestServer::start().await;
-    let mut c = Raw { stream: TcpStream::connect(server.addr).await.unwrap(), next_id: 0 };
+    let mut c = RawClient::connect(server.addr).await;
     let insert = |txn: i64, docs: Vec<Document>| {
         doc! { "insert": "c", "documents": docs, "lsid": lsid(1), "txnNumber": txn, "$db": "retry" }
     };

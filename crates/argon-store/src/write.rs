@@ -63,17 +63,32 @@ pub(crate) fn encode_document(doc: &Document) -> Result<RawDocumentBuf> {
 }
 
 impl WriteRequest {
-    /// Fills [`WriteRequest::encoded`] for the current `ops` (an encoding
-    /// error fails only its op, as the request's mode says).
+    /// Fills [`WriteRequest::encoded`] for the `ops` that have no encoded
+    /// document yet (an encoding error fails only its op, as the request's
+    /// mode says).
     pub(crate) fn encode_documents(&mut self) {
-        self.encoded = self
-            .ops
-            .iter()
-            .map(|op| match op {
-                WriteOp::Insert { doc, .. } | WriteOp::Update { doc, .. } => Some(encode_document(doc)),
-                _ => None,
-            })
-            .collect();
+        self.encoded.resize_with(self.ops.len(), || None);
+        for (slot, op) in self.encoded.iter_mut().zip(&self.ops) {
+            if let (None, WriteOp::Insert { doc, .. } | WriteOp::Update { doc, .. }) = (&slot, op) {
+                *slot = Some(encode_document(doc));
+            }
+        }
+    }
+
+    /// Adds an insert of a document the caller already holds as BSON (a
+    /// server, from the wire): it is stored as these bytes, not encoded
+    /// again. Fails if the bytes are not a valid document.
+    pub fn insert_encoded(&mut self, coll: impl Into<String>, raw: RawDocumentBuf) -> Result<()> {
+        let doc = Document::try_from(raw.as_ref())
+            .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?;
+        let size = raw.as_bytes().len();
+        let encoded =
+            if size > MAX_DOCUMENT_BYTES { Err(StoreError::DocumentTooLarge { size }) } else { Ok(raw) };
+        // Ops added before without their bytes are encoded later, as usual.
+        self.encoded.resize_with(self.ops.len(), || None);
+        self.ops.push(WriteOp::Insert { coll: coll.into(), doc });
+        self.encoded.push(Some(encoded));
+        Ok(())
     }
 
     /// A request with no ops yet, ordered mode, anonymous actor.

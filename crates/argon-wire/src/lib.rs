@@ -55,7 +55,7 @@ pub use header::{
 };
 pub use message::{
     decode, decode_response, encode_op_msg, encode_op_msg_raw, encode_op_msg_request, encode_op_query,
-    encode_op_reply, plain_op_msg_body, Decoded, DecodedResponse, Request, Response,
+    encode_op_reply, plain_op_msg, Decoded, DecodedResponse, PlainOpMsg, Request, Response,
 };
 pub use op_msg::{DocumentSequence, OpMsg};
 pub use op_query::OpQuery;

@@ -195,12 +195,22 @@ pub fn encode_op_query(
     query.encode(request_id, compressor)
 }
 
-/// The body of a plain OP_MSG request as raw BSON, without decoding it: an
-/// uncompressed OP_MSG with no flag bits set (no checksum, no
-/// `moreToCome`/`exhaustAllowed`) and exactly one section, the body.
-/// `None` for anything else (callers then use [`decode`]). The body's
-/// length prefix is checked; its elements are not (they are read lazily).
-pub fn plain_op_msg_body(frame: &[u8]) -> Option<(MsgHeader, &bson::RawDocument)> {
+/// A plain OP_MSG request read in place: its body and at most one
+/// document sequence, as raw BSON.
+#[derive(Debug)]
+pub struct PlainOpMsg<'a> {
+    pub header: MsgHeader,
+    pub body: &'a bson::RawDocument,
+    /// (identifier, documents) of a kind 1 section, if there is one.
+    pub sequence: Option<(&'a str, Vec<&'a bson::RawDocument>)>,
+}
+
+/// Reads an uncompressed OP_MSG with no flag bits set (no checksum, no
+/// `moreToCome`/`exhaustAllowed`), a body and at most one document
+/// sequence, without decoding any document. `None` for anything else
+/// (callers then use [`decode`]). Document lengths are checked; their
+/// elements are not (they are read lazily).
+pub fn plain_op_msg(frame: &[u8]) -> Option<PlainOpMsg<'_>> {
     let header = crate::header::peek_header(frame).ok()?;
     if header.op_code != crate::header::OP_MSG {
         return None;
@@ -210,12 +220,40 @@ pub fn plain_op_msg_body(frame: &[u8]) -> Option<(MsgHeader, &bson::RawDocument)
     if rest.len() < 5 || rest[..4] != [0, 0, 0, 0] || rest[4] != 0 {
         return None;
     }
-    let body = &rest[5..];
-    let len = i32::from_le_bytes(body.get(..4)?.try_into().ok()?);
-    if len < 5 || len as usize != body.len() {
-        return None; // a document sequence follows, or a bad length
+    let (body, mut rest) = split_document(&rest[5..])?;
+    let mut sequence = None;
+    if let Some((&kind, after)) = rest.split_first() {
+        if kind != 1 {
+            return None;
+        }
+        let size = i32::from_le_bytes(after.get(..4)?.try_into().ok()?);
+        let size = usize::try_from(size).ok().filter(|s| *s >= 5 && *s <= after.len())?;
+        let (section, after) = after.split_at(size);
+        let section = &section[4..];
+        let nul = section.iter().position(|b| *b == 0)?;
+        let identifier = std::str::from_utf8(&section[..nul]).ok()?;
+        let mut docs_bytes = &section[nul + 1..];
+        let mut docs = Vec::new();
+        while !docs_bytes.is_empty() {
+            let (doc, more) = split_document(docs_bytes)?;
+            docs.push(doc);
+            docs_bytes = more;
+        }
+        sequence = Some((identifier, docs));
+        rest = after;
     }
-    Some((header, bson::RawDocument::from_bytes(body).ok()?))
+    if !rest.is_empty() {
+        return None; // more sections
+    }
+    Some(PlainOpMsg { header, body, sequence })
+}
+
+/// The BSON document at the start of `bytes` (its length checked) and what follows.
+fn split_document(bytes: &[u8]) -> Option<(&bson::RawDocument, &[u8])> {
+    let len = i32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+    let len = usize::try_from(len).ok().filter(|l| *l >= 5 && *l <= bytes.len())?;
+    let (doc, rest) = bytes.split_at(len);
+    Some((bson::RawDocument::from_bytes(doc).ok()?, rest))
 }
 
 /// Encodes an OP_MSG reply whose body is already BSON bytes (no flags, no

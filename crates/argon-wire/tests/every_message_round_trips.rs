@@ -234,3 +234,40 @@ fn unserializable_documents_are_encode_errors() {
     let err = encode_op_reply(1, 2, 0, 0, 0, &[doc! {}, bad], None).unwrap_err();
     assert!(err.to_string().starts_with("cannot encode OP_REPLY document 1 as BSON"), "{err}");
 }
+
+/// `plain_op_msg` reads a body and at most one document sequence in place,
+/// exactly as `decode` would, and declines anything else.
+#[test]
+fn plain_op_msgs_are_read_in_place_and_others_declined() {
+    use argon_wire::plain_op_msg;
+    let body = doc! { "insert": "c", "$db": "app" };
+    let docs = vec![doc! {"_id": 1, "x": "y"}, doc! {"_id": 2}];
+
+    let frame = encode_op_msg_request(9, 0, &body, &[], None).unwrap();
+    let msg = plain_op_msg(&frame).expect("body only");
+    assert_eq!((msg.header.request_id, msg.sequence.is_none()), (9, true));
+    assert_eq!(Document::try_from(msg.body).unwrap(), body);
+
+    let one = [DocumentSequence::new("documents", docs.clone())];
+    let frame = encode_op_msg_request(10, 0, &body, &one, None).unwrap();
+    let msg = plain_op_msg(&frame).expect("body and one sequence");
+    assert_eq!(Document::try_from(msg.body).unwrap(), body);
+    let (id, seq) = msg.sequence.expect("sequence");
+    assert_eq!(id, "documents");
+    let seq: Vec<Document> = seq.into_iter().map(|d| Document::try_from(d).unwrap()).collect();
+    assert_eq!(seq, docs);
+
+    // Declined: two sequences, any flag bit, a compressed frame, a cut frame.
+    let two = [DocumentSequence::new("documents", docs.clone()), DocumentSequence::new("more", docs.clone())];
+    assert!(plain_op_msg(&encode_op_msg_request(11, 0, &body, &two, None).unwrap()).is_none());
+    assert!(plain_op_msg(&encode_op_msg_request(12, OpMsg::CHECKSUM_PRESENT, &body, &one, None).unwrap())
+        .is_none());
+    let noop = encode_op_msg_request(13, 0, &body, &one, Some(Compressor::Noop)).unwrap();
+    assert_eq!(outer_opcode(&noop), OP_COMPRESSED);
+    assert!(plain_op_msg(&noop).is_none());
+    let mut cut = encode_op_msg_request(14, 0, &body, &one, None).unwrap();
+    cut.truncate(cut.len() - 3);
+    let len = cut.len() as i32;
+    cut[..4].copy_from_slice(&len.to_le_bytes());
+    assert!(plain_op_msg(&cut).is_none());
+}

@@ -1,7 +1,7 @@
 //! `insert`: documents get an `_id` if they lack one; the batch commits as
 //! one WAL record, ordered (stop at the first error) or unordered.
 
-use argon_store::{WriteMode, WriteOp};
+use argon_store::{OpEffect, StoreError, WriteMode, WriteOp};
 use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{Call, Ctx};
@@ -38,37 +38,55 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     ctx.state.metrics.ops_insert.fetch_add(ops.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let indexes: Vec<usize> = ops.iter().map(|(i, _)| *i).collect();
     let mode = if ordered { WriteMode::Ordered } else { WriteMode::Unordered };
+    let results = if ops.is_empty() {
+        vec![]
+    } else {
+        writes::submit(ctx, call, &target, ops.into_iter().map(|(_, o)| o).collect(), mode, None)
+            .await?
+            .results
+    };
+    let (n, mut write_errors) = tally(results, &indexes, pre_errors, ordered);
+    if !write_errors.is_empty() && call.txn.is_some() {
+        // Inside a transaction the statement fails as a whole.
+        return Err(write_errors.remove(0).1);
+    }
+    Ok(reply(n, write_errors))
+}
+
+/// Documents written and write errors by position in the request (only
+/// the first error when `ordered`): `results` are the store's, for the
+/// documents at `indexes`; `pre_errors` failed before reaching it.
+pub(crate) fn tally(
+    results: Vec<Result<OpEffect, StoreError>>,
+    indexes: &[usize],
+    pre_errors: Vec<(usize, CommandError)>,
+    ordered: bool,
+) -> (i64, Vec<(usize, CommandError)>) {
     let mut n = 0i64;
-    let mut write_errors: Vec<(usize, CommandError)> = pre_errors;
-    if !ops.is_empty() {
-        let outcome =
-            writes::submit(ctx, call, &target, ops.into_iter().map(|(_, o)| o).collect(), mode, None).await?;
-        for (pos, r) in outcome.results.into_iter().enumerate() {
-            match r {
-                Ok(_) => n += 1,
-                Err(e) => {
-                    let i = indexes[pos];
-                    write_errors.push((i, CommandError::from(e)));
-                }
-            }
+    let mut write_errors = pre_errors;
+    for (pos, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(_) => n += 1,
+            Err(e) => write_errors.push((indexes[pos], CommandError::from(e))),
         }
     }
     write_errors.sort_by_key(|(i, _)| *i);
     if ordered {
         write_errors.truncate(1);
     }
+    (n, write_errors)
+}
+
+/// `{n, writeErrors}`.
+pub(crate) fn reply(n: i64, write_errors: Vec<(usize, CommandError)>) -> Document {
     let mut reply = doc! { "n": n as i32 };
     if !write_errors.is_empty() {
-        if call.txn.is_some() {
-            // Inside a transaction the statement fails as a whole.
-            return Err(write_errors.remove(0).1);
-        }
         reply.insert(
             "writeErrors",
             write_errors.into_iter().map(|(i, e)| Bson::Document(e.to_write_error(i))).collect::<Vec<_>>(),
         );
     }
-    Ok(reply)
+    reply
 }
 
 /// Adds an `_id` (first) when missing and checks the `_id`. (The store

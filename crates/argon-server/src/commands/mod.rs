@@ -11,7 +11,7 @@ mod auth_cmds;
 mod count;
 mod create;
 mod crud_delete;
-mod crud_insert;
+pub(crate) mod crud_insert;
 mod crud_update;
 mod cursor_cmds;
 mod data_dir_health;

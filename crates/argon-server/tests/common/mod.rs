@@ -44,3 +44,61 @@ impl TestServer {
         }
     }
 }
+
+/// A bare OP_MSG client: sends exactly the command given (no `lsid` or
+/// other fields a driver adds), optionally with a document sequence.
+pub struct RawClient {
+    stream: tokio::net::TcpStream,
+    next_id: i32,
+}
+
+impl RawClient {
+    pub async fn connect(addr: SocketAddr) -> RawClient {
+        RawClient { stream: tokio::net::TcpStream::connect(addr).await.unwrap(), next_id: 0 }
+    }
+
+    pub async fn command(&mut self, body: bson::Document) -> bson::Document {
+        self.command_with_sequence(body, None).await
+    }
+
+    /// `sequence`: (identifier, documents) sent as an OP_MSG kind 1 section.
+    pub async fn command_with_sequence(
+        &mut self,
+        body: bson::Document,
+        sequence: Option<(&str, Vec<bson::Document>)>,
+    ) -> bson::Document {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.next_id += 1;
+        let sequences: Vec<argon_wire::DocumentSequence> = sequence
+            .into_iter()
+            .map(|(identifier, documents)| argon_wire::DocumentSequence {
+                identifier: identifier.to_string(),
+                documents,
+            })
+            .collect();
+        let frame = argon_wire::encode_op_msg_request(self.next_id, 0, &body, &sequences, None).unwrap();
+        self.stream.write_all(&frame).await.unwrap();
+        let mut buf = Vec::new();
+        loop {
+            if let Ok(Some(len)) = argon_wire::frame_length(&buf) {
+                if buf.len() >= len {
+                    match argon_wire::decode_response(&buf[..len]).unwrap().response {
+                        argon_wire::Response::Msg(m) => return m.body,
+                        other => panic!("unexpected reply {other:?}"),
+                    }
+                }
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "server closed the connection");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// A reply without the clock fields, which move between two requests.
+pub fn without_time(mut d: bson::Document) -> bson::Document {
+    d.remove("$clusterTime");
+    d.remove("operationTime");
+    d
+}
