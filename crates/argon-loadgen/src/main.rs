@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon_wire::{OpMsg, Response};
+use argon_wire::{DocumentSequence, OpMsg, Response};
 use bson::raw::{RawBsonRef, RawDocument, RawDocumentBuf};
 use bson::{doc, Bson, Document};
 use clap::{Parser, ValueEnum};
@@ -45,6 +45,10 @@ struct Args {
     /// Documents preloaded for find, mixed and branch.
     #[arg(long, default_value_t = 100_000)]
     preload: u64,
+    /// The `--preload` documents are there already (an earlier run loaded
+    /// them): use them as the `_id` range without loading them again.
+    #[arg(long)]
+    preloaded: bool,
     /// Branches to create for `branch`.
     #[arg(long, default_value_t = 200)]
     branches: u64,
@@ -73,15 +77,18 @@ impl Conn {
     }
 
     async fn command(&mut self, body: &Document) -> Document {
-        let raw = self.command_raw(body).await;
+        let raw = self.command_raw(body, &[]).await;
         Document::try_from(raw.as_ref()).expect("reply document")
     }
 
-    /// Sends a command and returns the reply body undecoded (the client
-    /// shares the 2 cores with the server, so it must cost little).
-    async fn command_raw(&mut self, body: &Document) -> RawDocumentBuf {
+    /// Sends a command, with its bulk field as an OP_MSG document sequence
+    /// when `sequences` has one (drivers send `insert`'s `documents` and
+    /// `update`'s `updates` that way), and returns the reply body undecoded
+    /// (the client shares the 2 cores with the server, so it must cost little).
+    async fn command_raw(&mut self, body: &Document, sequences: &[DocumentSequence]) -> RawDocumentBuf {
         self.next_id += 1;
-        let frame = argon_wire::encode_op_msg_request(self.next_id, 0, body, &[], None).expect("encode");
+        let frame =
+            argon_wire::encode_op_msg_request(self.next_id, 0, body, sequences, None).expect("encode");
         self.stream.write_all(&frame).await.expect("write");
         loop {
             if let Ok(Some(len)) = argon_wire::frame_length(&self.buf) {
@@ -201,7 +208,8 @@ async fn run(args: Args) {
             report(&format!("createBranch at {} documents", args.preload), &mut lat, start.elapsed());
             return;
         }
-        Workload::Find | Workload::Mixed => preload(&args.addr, &db, args.preload).await,
+        Workload::Find | Workload::Mixed if !args.preloaded => preload(&args.addr, &db, args.preload).await,
+        Workload::Find | Workload::Mixed => {}
         Workload::Insert => {}
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -216,10 +224,12 @@ async fn run(args: Args) {
             let mut lat = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let mut want_doc = false;
+                let mut sequence = None;
                 let body = match workload {
                     Workload::Insert => {
                         let id = next_id.fetch_add(1, Ordering::Relaxed);
-                        doc! { "insert": "bench", "documents": [payload(id)], "$db": &db }
+                        sequence = Some(DocumentSequence::new("documents", vec![payload(id)]));
+                        doc! { "insert": "bench", "$db": &db }
                     }
                     Workload::Find => {
                         let id = rand::rng().random_range(0..preload) as i64;
@@ -231,13 +241,15 @@ async fn run(args: Args) {
                         if rand::rng().random_bool(0.5) {
                             doc! { "find": "bench", "filter": {"_id": id}, "limit": 1, "singleBatch": true, "$db": &db }
                         } else {
-                            doc! { "update": "bench", "updates": [{"q": {"_id": id}, "u": {"$inc": {"n": 1}}}], "$db": &db }
+                            let stmt = doc! {"q": {"_id": id}, "u": {"$inc": {"n": 1}}};
+                            sequence = Some(DocumentSequence::new("updates", vec![stmt]));
+                            doc! { "update": "bench", "$db": &db }
                         }
                     }
                     Workload::Branch => unreachable!(),
                 };
                 let t = Instant::now();
-                check_raw(&c.command_raw(&body).await, want_doc);
+                check_raw(&c.command_raw(&body, sequence.as_slice()).await, want_doc);
                 lat.push(t.elapsed().as_micros() as u64);
             }
             lat
