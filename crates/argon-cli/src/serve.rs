@@ -36,14 +36,36 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics and /healthz over HTTP on this port.
     #[arg(long)]
     pub metrics_port: Option<u16>,
+    /// Threads serving connections (default: one less than the CPU count,
+    /// at least one). The store's commit and ack threads come on top, and a
+    /// command that may scan for long hands its thread's connections to
+    /// another thread while it runs, so a long query never stalls the rest.
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
+}
+
+/// One less than the CPU count, at least one: the commit and ack threads
+/// need a core of their own. On 2 cores, a second connection thread cost
+/// more in wake-ups between the two than it added (BENCHMARKS.md, wire
+/// server, session 5).
+fn default_worker_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_sub(1).max(1)
 }
 
 pub fn run(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
+    let workers = args.worker_threads.unwrap_or_else(default_worker_threads);
+    if workers == 0 {
+        return Err("--worker-threads must be at least 1".into());
+    }
     let sync: SyncMode =
         args.fsync.parse().map_err(|e| format!("bad --fsync value {:?}: {e}", args.fsync))?;
     let store = Store::open_with(&data_dir, StoreOptions { sync, ..StoreOptions::default() })
         .map_err(|e| e.to_string())?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind((args.bind.as_str(), args.port))
             .await

@@ -28,6 +28,12 @@ fn completions_and_usage_errors() {
     let out = argon().args(["serve", "--port", "0", "--uri", "mongodb://127.0.0.1:1"]).output().unwrap();
     let e = one_line_error("--uri", &["serve"], &out);
     assert!(e.contains("--uri does not apply") && e.contains("--data-dir"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().to_str().unwrap();
+    let out =
+        argon().args(["serve", "--port", "0", "--worker-threads", "0", "--data-dir", dir]).output().unwrap();
+    let e = one_line_error("--worker-threads", &["serve"], &out);
+    assert!(e.contains("at least 1"), "{e}");
 
     // Missing --lsn/--time, unknown flags and subcommands are usage errors.
     for args in [

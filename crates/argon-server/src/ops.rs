@@ -16,6 +16,21 @@ use tokio::sync::Notify;
 
 use crate::error::{CmdResult, CommandError};
 
+/// Runs `f`, which may take long (a scan, a sort, a pipeline), without
+/// stalling the other connections this thread serves: on the server's
+/// multi-threaded runtime, the thread's queued work moves to another
+/// thread while `f` runs (`block_in_place`; when `f` is short, the thread
+/// takes it back before anyone else does). On a single-threaded runtime
+/// (in-process tests) `f` simply runs.
+pub fn long_running<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// MongoDB's code for an operation ended by killOp.
 pub const INTERRUPTED: (i32, &str) = (11601, "Interrupted");
 

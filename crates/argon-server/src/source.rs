@@ -660,6 +660,16 @@ impl Query {
         self.hint = hint;
         self
     }
+
+    /// Whether the query reads at most one document by `_id` (the
+    /// planner's IDHACK): a point read, never a long scan.
+    pub fn pins_id(&self) -> bool {
+        self.hint.is_none()
+            && matches!(
+                crate::planner::plan(&self.doc, None, None, None, false),
+                Ok(crate::planner::Plan::IdPoint(_))
+            )
+    }
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl Server {
 
     fn spawn(dir: &Path, cwd: Option<&Path>) -> Server {
         let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_argon"));
-        cmd.args(["serve", "--port", "0", "--fsync", "never", "--data-dir"])
+        cmd.args(["serve", "--port", "0", "--fsync", "never", "--worker-threads", "1", "--data-dir"])
             .arg(dir)
             .env_remove("ARGON_URI")
             .env("ARGON_LOG", "warn")

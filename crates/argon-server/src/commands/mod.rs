@@ -40,6 +40,7 @@ use bson::{Bson, Document};
 
 use crate::connection::ConnState;
 use crate::error::{code, CmdResult, CommandError};
+use crate::ops::long_running;
 use crate::session::{session_key, Txn, TxnState};
 use crate::source::Source;
 use crate::state::{ServerState, Target};
@@ -277,7 +278,8 @@ fn read_concern_at(ctx: &Ctx<'_>, cmd: &Document) -> CmdResult<Option<At>> {
     }
 }
 
-/// The registry: command name → handler. Alphabetical.
+/// The registry: command name → handler. Alphabetical. Handlers that may
+/// scan for long run their scanning part through [`long_running`].
 async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let name = call.name.clone();
     match name.as_str() {
@@ -288,7 +290,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "collStats" => diagnostics::coll_stats(ctx, call),
         "commitTransaction" => transactions::commit(ctx, call).await,
         "connectionStatus" => auth_cmds::connection_status(ctx, call),
-        "count" => count::run(ctx, call),
+        "count" => long_running(|| count::run(ctx, call)),
         "create" => create::run(ctx, call).await,
         "createBranch" => admin_branch::create_branch(ctx, call).await,
         "createIndexes" => indexes::create(ctx, call).await,
@@ -299,15 +301,15 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "dbStats" => diagnostics::db_stats(ctx, call),
         "delete" => crud_delete::run(ctx, call).await,
         "deleteBranch" => admin_branch::delete_branch(ctx, call).await,
-        "distinct" => distinct::run(ctx, call),
+        "distinct" => long_running(|| distinct::run(ctx, call)),
         "drop" => drop::collection(ctx, call).await,
         "dropDatabase" => drop::database(ctx, call).await,
         "dropIndexes" | "deleteIndexes" => indexes::drop_indexes(ctx, call).await,
         "dropProject" => admin_branch::drop_project(ctx, call).await,
         "dropUser" => auth_cmds::drop_user(ctx, call),
         "endSessions" => transactions::end_sessions(ctx, call),
-        "explain" => explain::run(ctx, call),
-        "find" => find::run(ctx, call),
+        "explain" => long_running(|| explain::run(ctx, call)),
+        "find" => long_running(|| find::run(ctx, call)),
         "findAndModify" | "findandmodify" => find_and_modify::run(ctx, call).await,
         "getCmdLineOpts" => diagnostics::get_cmd_line_opts(ctx, call),
         "getLog" => diagnostics::get_log(ctx, call),

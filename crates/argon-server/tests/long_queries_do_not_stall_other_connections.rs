@@ -1,0 +1,90 @@
+//! With one connection thread (what `argon serve` runs on a 2-core
+//! machine), a long scan on one connection must not stall the others: the
+//! scanning part of `find`, `aggregate`, `count`, `distinct` and `getMore`
+//! hands the thread's other connections to another thread while it runs
+//! (`ops::long_running`). Seen from a second connection, the long command
+//! is listed by `currentOp` while it runs; a stalled thread would answer
+//! `currentOp` only after the scan ended, and never list it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bson::{doc, Document};
+use common::TestServer;
+use futures::TryStreamExt;
+
+/// Documents enough for scans that take a while in a debug build.
+const DOCS: i64 = 40_000;
+
+async fn load(db: &mongodb::Database) {
+    let coll = db.collection::<Document>("big");
+    let pad = "x".repeat(200);
+    for start in (0..DOCS).step_by(5_000) {
+        let batch: Vec<Document> = (start..start + 5_000)
+            .map(|i| doc! {"_id": i, "n": i, "s": format!("v{i}"), "pad": &pad})
+            .collect();
+        coll.insert_many(batch).await.unwrap();
+    }
+}
+
+/// Runs `long` on its own connection and polls `currentOp` from another
+/// until it lists a command named `name` on `app.big`. Returns how many
+/// `currentOp` replies came back while the long command ran.
+async fn seen_while_running<F>(server: &TestServer, name: &str, long: F) -> usize
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let watcher = server.client().await;
+    let admin = watcher.database("admin");
+    admin.run_command(doc! {"ping": 1}).await.unwrap();
+    let running = tokio::spawn(long);
+    let started = Instant::now();
+    let mut seen = 0;
+    while !running.is_finished() {
+        let r = admin.run_command(doc! {"currentOp": 1, "ns": "app.big"}).await.unwrap();
+        let listed = r.get_array("inprog").unwrap().iter().any(|op| {
+            op.as_document()
+                .and_then(|o| o.get_document("command").ok())
+                .is_some_and(|c| c.contains_key(name))
+        });
+        if listed && !running.is_finished() {
+            seen += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    running.await.unwrap();
+    eprintln!("{name}: {seen} currentOp replies listed it during {:?}", started.elapsed());
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_long_scan_leaves_the_other_connections_served() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    load(&db).await;
+
+    // An unindexed filter matching nothing: a whole collection scan.
+    let finder = server.client().await.database("app").collection::<Document>("big");
+    let seen = seen_while_running(&server, "find", async move {
+        let found: Vec<Document> =
+            finder.find(doc! {"s": {"$regex": "^nomatch"}}).await.unwrap().try_collect().await.unwrap();
+        assert!(found.is_empty());
+    })
+    .await;
+    assert!(seen > 0, "currentOp was never answered while the find scanned");
+
+    // count_documents is an aggregate ($match, $group) over every document.
+    let counter = server.client().await.database("app").collection::<Document>("big");
+    let seen = seen_while_running(&server, "aggregate", async move {
+        let n = counter.count_documents(doc! {"s": {"$regex": "^v"}}).await.unwrap();
+        assert_eq!(n, DOCS as u64);
+    })
+    .await;
+    assert!(seen > 0, "currentOp was never answered while the aggregate scanned");
+
+    // The server still answers, with every document there.
+    assert_eq!(db.collection::<Document>("big").estimated_document_count().await.unwrap(), DOCS as u64);
+    server.stop().await;
+}
