@@ -140,6 +140,9 @@ async fn handle_frame(
         let bytes = match &msg.sequence {
             None => crate::fast_path::find_by_id(state, msg.body)
                 .and_then(|reply| argon_wire::encode_op_msg_raw(request_id, response_to, &reply).ok()),
+            Some(("updates", _)) => crate::fast_path::update_by_id(state, conn, &msg)
+                .await
+                .and_then(|reply| argon_wire::encode_op_msg(request_id, response_to, 0, &reply, None).ok()),
             Some(_) => crate::fast_path::insert(state, conn, &msg)
                 .await
                 .and_then(|reply| argon_wire::encode_op_msg(request_id, response_to, 0, &reply, None).ok()),

@@ -3,7 +3,10 @@
 //! - `find` of one document by `_id` (what `find_one({_id: ...})` sends),
 //!   answered from the stored document bytes, with no `Document` built;
 //! - `insert` of documents that carry their `_id` (what drivers send:
-//!   they add `_id` client-side), whose bytes go to the store as they came.
+//!   they add `_id` client-side), whose bytes go to the store as they came;
+//! - `update` of one document by `_id` (what `update_one({_id: ...})`
+//!   sends), without building the command `Document`, a query plan or an
+//!   operation record.
 //!
 //! Profiles of the full path showed a point read spending most of its
 //! server-side CPU outside the store: decoding the command into a
@@ -23,7 +26,8 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use argon_store::{At, WriteMode, WriteRequest};
+use argon_query::{Filter, Update};
+use argon_store::{At, Check, ReadBase, StoreError, WriteMode, WriteOp, WriteRequest};
 use argon_wire::PlainOpMsg;
 use bson::raw::{RawBsonRef, RawDocument};
 use bson::{rawdoc, Bson, Document, RawArrayBuf, RawDocumentBuf};
@@ -183,6 +187,116 @@ pub async fn insert(
     };
     for (k, v) in state.time_fields(None) {
         reply.insert(k, v);
+    }
+    Some(reply)
+}
+
+/// The reply to a qualifying `update`, or `None` for the full path.
+///
+/// Qualifies: one statement in an `updates` sequence, `{q: {_id: <string,
+/// ObjectId, int or long>}, u: <update document>}` with `multi` and
+/// `upsert` absent or false; `ordered`, `lsid`, `txnNumber` (retryable:
+/// a retry gets the stored reply) and the fields drivers add; no write
+/// concern, transaction, array filters, hint, collation or `--auth`; a
+/// writable branch. Whatever fails before the commit (a bad operator, an
+/// `_id` change, an unknown project) and a failed commit (nothing is
+/// written then) go to the full path, which makes the error reply. A write
+/// conflict is retried on a fresh snapshot, as the full path does.
+pub async fn update_by_id(
+    state: &Arc<ServerState>,
+    conn: &mut ConnState,
+    msg: &PlainOpMsg<'_>,
+) -> Option<Document> {
+    if state.auth.is_some() {
+        return None;
+    }
+    let Some(("updates", stmts)) = msg.sequence.as_ref().map(|(id, docs)| (*id, docs)) else { return None };
+    let [stmt] = stmts.as_slice() else { return None };
+    let (mut coll, mut db, mut lsid, mut txn_number) = (None, None, None, None);
+    for (i, element) in msg.body.iter().enumerate() {
+        let (key, value) = element.ok()?;
+        match (key.as_str(), value) {
+            ("update", RawBsonRef::String(c)) if i == 0 => coll = Some(c),
+            ("$db", RawBsonRef::String(d)) => db = Some(d),
+            ("ordered", RawBsonRef::Boolean(_)) => {}
+            ("lsid", RawBsonRef::Document(l)) => lsid = Some(l),
+            ("txnNumber", RawBsonRef::Int64(n)) => txn_number = Some(n),
+            ("$clusterTime" | "$readPreference", _) => {}
+            _ => return None,
+        }
+    }
+    let (mut filter, mut update) = (None, None);
+    for element in stmt.iter() {
+        let (key, value) = element.ok()?;
+        match (key.as_str(), value) {
+            ("q", RawBsonRef::Document(q)) => filter = Some(q),
+            ("u", RawBsonRef::Document(u)) => update = Some(u),
+            ("multi" | "upsert", RawBsonRef::Boolean(false)) => {}
+            _ => return None,
+        }
+    }
+    let (coll, db, filter, update) = (coll?, db?, filter?, update?);
+    let id = single_id(filter)?;
+    crud_insert::check_writable_collection(coll).ok()?;
+    let target = state.target(db).ok()?;
+    if target.view_lsn.is_some() {
+        return None;
+    }
+    let retry = match (lsid, txn_number) {
+        (Some(l), Some(n)) => Some((crate::session::session_key(&Document::try_from(l).ok()?), n)),
+        _ => None,
+    };
+    if let Some((key, n)) = &retry {
+        if let Some(reply) = state.sessions.retried_reply(key, *n) {
+            return Some(reply);
+        }
+    }
+    let filter_doc = Document::try_from(filter).ok()?;
+    let filter = Filter::parse(&filter_doc).ok()?;
+    let update = Update::parse(&Bson::Document(Document::try_from(update).ok()?), None).ok()?;
+    let actor = crate::writes::actor(&crate::commands::Ctx { state: state.clone(), conn });
+
+    let mut attempt = 0;
+    let (matched, outcome) = loop {
+        attempt += 1;
+        let snap = state.store.snapshot(&target.project, &target.branch, At::Head).ok()?;
+        let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
+        let Some(stored) = snap.get_raw(coll, &id).ok()? else { break (0, None) };
+        let before = Document::try_from(RawDocument::from_bytes(stored).ok()?).ok()?;
+        drop(snap);
+        let after = update.apply(&before, Some(&filter), bson::DateTime::now()).ok()?;
+        if after == before {
+            break (1, None); // a no-op update writes nothing
+        }
+        let mut req = WriteRequest::new(target.project.clone(), target.branch.clone());
+        req.actor = actor.clone();
+        req.base = Some(base);
+        req.mode = WriteMode::Atomic;
+        req.ops.push(WriteOp::Update {
+            coll: coll.to_string(),
+            id: id.clone(),
+            doc: after,
+            replace: update.is_replacement(),
+            check: Check::UnchangedSinceBase,
+        });
+        match state.store.write_async(req).await {
+            Ok(outcome) => break (1, Some(outcome)),
+            Err(StoreError::WriteConflict(_)) if attempt < crate::commands::crud_update::CONFLICT_RETRIES => {
+                tokio::task::yield_now().await;
+            }
+            Err(_) => return None,
+        }
+    };
+
+    state.metrics.ops_command.fetch_add(1, Ordering::Relaxed);
+    state.metrics.ops_update.fetch_add(1, Ordering::Relaxed);
+    let modified = i32::from(outcome.is_some());
+    let mut reply = bson::doc! { "n": matched, "nModified": modified, "ok": 1.0 };
+    for (k, v) in state.time_fields(outcome.map(|o| o.lsn.map(|l| (l, o.time))).flatten()) {
+        reply.insert(k, v);
+    }
+    if let Some((key, n)) = retry {
+        state.sessions.store_reply(&key, n, reply.clone());
     }
     Some(reply)
 }

@@ -12,7 +12,7 @@ mod count;
 mod create;
 mod crud_delete;
 pub(crate) mod crud_insert;
-mod crud_update;
+pub(crate) mod crud_update;
 mod cursor_cmds;
 mod data_dir_health;
 mod diagnostics;
