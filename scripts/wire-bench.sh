@@ -6,7 +6,8 @@
 #   scripts/wire-bench.sh [workload ...]     (default: insert find mixed)
 #
 # Env: ARGON_BIN, LOADGEN_BIN (default: release builds under
-# $CARGO_TARGET_DIR), CONNS (64), SECS (8), PRELOAD (10000), FSYNC (always).
+# $CARGO_TARGET_DIR), CONNS (64), SECS (8), PRELOAD (10000), FSYNC (always),
+# SERVE_ARGS and LOADGEN_ARGS (extra flags for either).
 set -euo pipefail
 T="${CARGO_TARGET_DIR:-$HOME/.cache/argon-target}/release"
 ARGON_BIN="${ARGON_BIN:-$T/argon}"
@@ -18,7 +19,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 for workload in "${@:-insert find mixed}"; do
   dir=$(mktemp -d "${ARGON_BENCH_DIR:-/tmp}/wire-bench.XXXXXX")
-  "$ARGON_BIN" --data-dir "$dir" serve --port $PORT --fsync "$FSYNC" >"$dir.log" 2>&1 &
+  "$ARGON_BIN" --data-dir "$dir" serve --port $PORT --fsync "$FSYNC" ${SERVE_ARGS:-} >"$dir.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
   pre=0
@@ -28,7 +29,7 @@ for workload in "${@:-insert find mixed}"; do
     "$LOADGEN_BIN" --addr 127.0.0.1:$PORT --workload "$workload" --connections 1 --seconds 0 --preload "$pre" --db b >/dev/null
   fi
   s0=$(ticks $server)
-  "$LOADGEN_BIN" --addr 127.0.0.1:$PORT --workload "$workload" --connections "$CONNS" --seconds "$SECS" --preload "$pre" --preloaded --db b >"$dir.out" &
+  "$LOADGEN_BIN" --addr 127.0.0.1:$PORT --workload "$workload" --connections "$CONNS" --seconds "$SECS" --preload "$pre" --preloaded --db b ${LOADGEN_ARGS:-} >"$dir.out" &
   lg=$!
   sleep 0.5; l0=$(ticks $lg)
   wait_start=$(date +%s.%N)
