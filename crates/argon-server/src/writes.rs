@@ -112,6 +112,18 @@ fn stage(
             None => snap.get(coll, id),
         }
     };
+    let decoded;
+    let op = match op {
+        // (Encoded inserts come from the fast lane, never in a transaction;
+        // staged like any insert should that change.)
+        WriteOp::InsertEncoded { coll, doc, .. } => {
+            let doc = bson::Document::try_from(doc.as_ref())
+                .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?;
+            decoded = WriteOp::Insert { coll: coll.clone(), doc };
+            &decoded
+        }
+        op => op,
+    };
     match op {
         WriteOp::Insert { coll, doc } => {
             let id = doc.get("_id").cloned().unwrap_or(Bson::Null);

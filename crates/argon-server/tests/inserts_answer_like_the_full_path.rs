@@ -99,3 +99,55 @@ async fn fast_and_full_paths_give_the_same_replies_and_data() {
     fast.stop().await;
     full.stop().await;
 }
+
+/// A sequence document whose nested string is not UTF-8: the fast lane
+/// hands the bytes to the store without decoding them, so the store must
+/// check every element; the insert is refused and nothing is stored.
+#[tokio::test]
+async fn a_document_with_bad_bytes_inside_is_refused_and_not_stored() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start().await;
+    let mut doc =
+        bson::RawDocumentBuf::try_from(&doc! {"_id": 1, "n": {"deep": ["ok", "zz"]}}).unwrap().into_bytes();
+    let at = doc.windows(2).rposition(|w| w == b"zz").unwrap();
+    doc[at..at + 2].copy_from_slice(&[0xff, 0xfe]);
+    let body = bson::RawDocumentBuf::try_from(&doc! {"insert": "c", "$db": "app"}).unwrap().into_bytes();
+    let mut section = vec![1u8];
+    section.extend_from_slice(&((4 + "documents".len() + 1 + doc.len()) as i32).to_le_bytes());
+    section.extend_from_slice(b"documents\0");
+    section.extend_from_slice(&doc);
+    let mut frame = Vec::new();
+    frame.extend_from_slice(&((16 + 4 + 1 + body.len() + section.len()) as i32).to_le_bytes());
+    frame.extend_from_slice(&1i32.to_le_bytes());
+    frame.extend_from_slice(&0i32.to_le_bytes());
+    frame.extend_from_slice(&2013i32.to_le_bytes());
+    frame.extend_from_slice(&0u32.to_le_bytes());
+    frame.push(0);
+    frame.extend_from_slice(&body);
+    frame.extend_from_slice(&section);
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(&frame).await.unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).await.unwrap();
+    let mut reply = vec![0u8; i32::from_le_bytes(len) as usize];
+    reply[..4].copy_from_slice(&len);
+    s.read_exact(&mut reply[4..]).await.unwrap();
+    let reply = match argon_wire::decode_response(&reply).unwrap().response {
+        argon_wire::Response::Msg(m) => m.body,
+        argon_wire::Response::Reply(r) => r.documents[0].clone(),
+    };
+    assert_eq!(reply.get_f64("ok").unwrap(), 0.0, "{reply}");
+    drop(s);
+
+    let mut c = RawClient::connect(server.addr).await;
+    let r = c.command(doc! {"find": "c", "filter": {}, "$db": "app"}).await;
+    let stored = r.get_document("cursor").map(|c| c.get_array("firstBatch").unwrap().len()).unwrap_or(0);
+    assert_eq!(stored, 0, "nothing stored: {r}");
+    // The connection and the server go on.
+    let r = c
+        .command_with_sequence(doc! {"insert": "c", "$db": "app"}, Some(("documents", vec![doc! {"_id": 1}])))
+        .await;
+    assert_eq!(r.get_i32("n").unwrap(), 1, "{r}");
+    drop(c);
+    server.stop().await;
+}

@@ -812,11 +812,19 @@ fn prepare_op(
     };
 
     match op {
-        WriteOp::Insert { coll, doc } => {
-            let id = doc
-                .get("_id")
-                .cloned()
-                .ok_or_else(|| StoreError::InvalidArgument("document to insert has no _id".into()))?;
+        WriteOp::Insert { .. } | WriteOp::InsertEncoded { .. } => {
+            // The document decoded (given so), or its bytes (from the wire).
+            let (coll, id, doc, raw) = match op {
+                WriteOp::Insert { coll, doc } => {
+                    let id = doc
+                        .get("_id")
+                        .cloned()
+                        .ok_or_else(|| StoreError::InvalidArgument("document to insert has no _id".into()))?;
+                    (coll, id, Some(doc), None)
+                }
+                WriteOp::InsertEncoded { coll, id, doc } => (coll, id, None, Some(doc)),
+                _ => unreachable!("matched above"),
+            };
             if matches!(id, Bson::Array(_)) {
                 return Err(StoreError::InvalidArgument("The '_id' value cannot be of type array".into()));
             }
@@ -831,8 +839,17 @@ fn prepare_op(
                     key_value: Box::new(doc! {"_id": id.clone()}),
                 });
             }
-            let raw = encoded(&doc)?;
+            let raw = match (raw, &doc) {
+                (Some(raw), _) => crate::write::check_size(raw)?,
+                (None, Some(doc)) => encoded(doc)?,
+                (None, None) => unreachable!("an insert has its document"),
+            };
             if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
+                let doc = match doc {
+                    Some(doc) => doc,
+                    None => Document::try_from(raw.as_ref())
+                        .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?,
+                };
                 check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
                 pending.record_unique(cm, &id_key, &doc);
             }

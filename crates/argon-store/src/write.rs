@@ -51,15 +51,40 @@ impl Clone for WriteRequest {
 /// MongoDB's largest document.
 pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
 
-/// Encodes a document to store, checking MongoDB's size limit.
-pub(crate) fn encode_document(doc: &Document) -> Result<RawDocumentBuf> {
-    let raw = RawDocumentBuf::try_from(doc)
-        .map_err(|e| StoreError::InvalidArgument(format!("document cannot be stored as BSON: {e}")))?;
+/// Reads every element of `doc`, nested documents and arrays included, so
+/// bytes that are not valid BSON (a bad length, type, UTF-8 string or key)
+/// fail here rather than being stored.
+fn validate(doc: &bson::RawDocument) -> std::result::Result<(), bson::error::Error> {
+    for element in doc.iter() {
+        validate_value(element?.1)?;
+    }
+    Ok(())
+}
+
+fn validate_value(value: bson::raw::RawBsonRef<'_>) -> std::result::Result<(), bson::error::Error> {
+    use bson::raw::RawBsonRef;
+    match value {
+        RawBsonRef::Document(d) => validate(d),
+        RawBsonRef::Array(a) => a.into_iter().try_for_each(|v| validate_value(v?)),
+        RawBsonRef::JavaScriptCodeWithScope(c) => validate(c.scope),
+        _ => Ok(()),
+    }
+}
+
+/// A document's bytes, if within MongoDB's size limit.
+pub(crate) fn check_size(raw: RawDocumentBuf) -> Result<RawDocumentBuf> {
     let size = raw.as_bytes().len();
     if size > MAX_DOCUMENT_BYTES {
         return Err(StoreError::DocumentTooLarge { size });
     }
     Ok(raw)
+}
+
+/// Encodes a document to store, checking MongoDB's size limit.
+pub(crate) fn encode_document(doc: &Document) -> Result<RawDocumentBuf> {
+    let raw = RawDocumentBuf::try_from(doc)
+        .map_err(|e| StoreError::InvalidArgument(format!("document cannot be stored as BSON: {e}")))?;
+    check_size(raw)
 }
 
 impl WriteRequest {
@@ -76,18 +101,20 @@ impl WriteRequest {
     }
 
     /// Adds an insert of a document the caller already holds as BSON (a
-    /// server, from the wire): it is stored as these bytes, not encoded
-    /// again. Fails if the bytes are not a valid document.
+    /// server, from the wire): it is stored as these bytes, neither decoded
+    /// nor encoded again ([`WriteOp::InsertEncoded`]). Fails if the bytes
+    /// are not a valid document (checked element by element, nested ones
+    /// included, without building it) or have no `_id`.
     pub fn insert_encoded(&mut self, coll: impl Into<String>, raw: RawDocumentBuf) -> Result<()> {
-        let doc = Document::try_from(raw.as_ref())
-            .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?;
-        let size = raw.as_bytes().len();
-        let encoded =
-            if size > MAX_DOCUMENT_BYTES { Err(StoreError::DocumentTooLarge { size }) } else { Ok(raw) };
-        // Ops added before without their bytes are encoded later, as usual.
-        self.encoded.resize_with(self.ops.len(), || None);
-        self.ops.push(WriteOp::Insert { coll: coll.into(), doc });
-        self.encoded.push(Some(encoded));
+        validate(&raw).map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?;
+        let id = match raw.get("_id") {
+            Ok(Some(id)) => {
+                Bson::try_from(id).map_err(|e| StoreError::InvalidArgument(format!("invalid _id: {e}")))?
+            }
+            Ok(None) => return Err(StoreError::InvalidArgument("document to insert has no _id".into())),
+            Err(e) => return Err(StoreError::InvalidArgument(format!("invalid BSON document: {e}"))),
+        };
+        self.ops.push(WriteOp::InsertEncoded { coll: coll.into(), id, doc: raw });
         Ok(())
     }
 
@@ -147,6 +174,14 @@ pub enum WriteOp {
     Insert {
         coll: String,
         doc: Document,
+    },
+    /// [`WriteOp::Insert`] of a document given as BSON bytes, with its
+    /// `_id` (see [`WriteRequest::insert_encoded`]): stored as these bytes,
+    /// decoded only to compute secondary index keys.
+    InsertEncoded {
+        coll: String,
+        id: Bson,
+        doc: RawDocumentBuf,
     },
     /// Stores `doc` as the new version of document `id` (an update's outcome).
     /// Creates the document when it does not exist (an upsert's outcome).
