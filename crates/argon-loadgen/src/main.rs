@@ -49,6 +49,10 @@ struct Args {
     /// them): use them as the `_id` range without loading them again.
     #[arg(long)]
     preloaded: bool,
+    /// Send writes as drivers do by default (retryWrites=true): each
+    /// connection's own session id (`lsid`) and a new `txnNumber` per write.
+    #[arg(long)]
+    retryable: bool,
     /// Branches to create for `branch`.
     #[arg(long, default_value_t = 200)]
     branches: u64,
@@ -218,10 +222,15 @@ async fn run(args: Args) {
     let mut tasks = Vec::new();
     for _ in 0..args.connections {
         let (addr, db, stop, next_id) = (args.addr.clone(), db.clone(), stop.clone(), next_id.clone());
-        let (workload, preload) = (args.workload, args.preload.max(1));
+        let (workload, preload, retryable) = (args.workload, args.preload.max(1), args.retryable);
         tasks.push(tokio::spawn(async move {
             let mut c = Conn::connect(&addr).await;
             let mut lat = Vec::new();
+            let lsid = doc! { "id": bson::Binary {
+                subtype: bson::spec::BinarySubtype::Uuid,
+                bytes: rand::rng().random::<[u8; 16]>().to_vec(),
+            } };
+            let mut txn_number = 0i64;
             while !stop.load(Ordering::Relaxed) {
                 let mut want_doc = false;
                 let mut sequence = None;
@@ -248,6 +257,12 @@ async fn run(args: Args) {
                     }
                     Workload::Branch => unreachable!(),
                 };
+                let mut body = body;
+                if retryable && sequence.is_some() {
+                    txn_number += 1;
+                    body.insert("lsid", lsid.clone());
+                    body.insert("txnNumber", txn_number);
+                }
                 let t = Instant::now();
                 check_raw(&c.command_raw(&body, sequence.as_slice()).await, want_doc);
                 lat.push(t.elapsed().as_micros() as u64);
