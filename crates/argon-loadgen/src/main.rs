@@ -12,8 +12,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use argon_wire::{DocumentSequence, OpMsg, Response};
+use argon_wire::{OpMsg, Response};
 use bson::raw::{RawBsonRef, RawDocument, RawDocumentBuf};
+use bson::rawdoc;
 use bson::{doc, Bson, Document};
 use clap::{Parser, ValueEnum};
 use rand::Rng;
@@ -81,19 +82,47 @@ impl Conn {
     }
 
     async fn command(&mut self, body: &Document) -> Document {
-        let raw = self.command_raw(body, &[]).await;
+        self.next_id += 1;
+        let frame = argon_wire::encode_op_msg_request(self.next_id, 0, body, &[], None).expect("encode");
+        let raw = self.send(&frame).await;
         Document::try_from(raw.as_ref()).expect("reply document")
     }
 
-    /// Sends a command, with its bulk field as an OP_MSG document sequence
-    /// when `sequences` has one (drivers send `insert`'s `documents` and
-    /// `update`'s `updates` that way), and returns the reply body undecoded
-    /// (the client shares the 2 cores with the server, so it must cost little).
-    async fn command_raw(&mut self, body: &Document, sequences: &[DocumentSequence]) -> RawDocumentBuf {
+    /// Sends a command built as BSON bytes, with its bulk field as an
+    /// OP_MSG document sequence when there is one (drivers send `insert`'s
+    /// `documents` and `update`'s `updates` that way), and returns the reply
+    /// body undecoded. The client shares the 2 cores with the server, so it
+    /// builds requests like redis-benchmark does, without an intermediate
+    /// `Document`: the bytes on the wire are what a driver sends.
+    async fn command_raw(
+        &mut self,
+        body: &RawDocumentBuf,
+        sequence: Option<(&str, &RawDocumentBuf)>,
+    ) -> RawDocumentBuf {
         self.next_id += 1;
-        let frame =
-            argon_wire::encode_op_msg_request(self.next_id, 0, body, sequences, None).expect("encode");
-        self.stream.write_all(&frame).await.expect("write");
+        let mut frame = Vec::with_capacity(256);
+        frame.extend_from_slice(&[0; 4]); // length, set below
+        frame.extend_from_slice(&self.next_id.to_le_bytes());
+        frame.extend_from_slice(&0i32.to_le_bytes()); // responseTo
+        frame.extend_from_slice(&2013i32.to_le_bytes()); // OP_MSG
+        frame.extend_from_slice(&0u32.to_le_bytes()); // flagBits
+        frame.push(0); // section kind 0: the body
+        frame.extend_from_slice(body.as_bytes());
+        if let Some((identifier, doc)) = sequence {
+            frame.push(1); // section kind 1: a document sequence
+            let size = 4 + identifier.len() + 1 + doc.as_bytes().len();
+            frame.extend_from_slice(&(size as i32).to_le_bytes());
+            frame.extend_from_slice(identifier.as_bytes());
+            frame.push(0);
+            frame.extend_from_slice(doc.as_bytes());
+        }
+        let len = frame.len() as i32;
+        frame[..4].copy_from_slice(&len.to_le_bytes());
+        self.send(&frame).await
+    }
+
+    async fn send(&mut self, frame: &[u8]) -> RawDocumentBuf {
+        self.stream.write_all(frame).await.expect("write");
         loop {
             if let Ok(Some(len)) = argon_wire::frame_length(&self.buf) {
                 if self.buf.len() >= len {
@@ -152,8 +181,15 @@ fn check_raw(reply: &RawDocument, want_doc: bool) {
 }
 
 fn payload(i: u64) -> Document {
-    doc! { "_id": i as i64, "name": format!("user-{i:012}"), "email": format!("user{i}@example.com"), "n": i as i64,
-    "tags": ["alpha", "beta", "gamma"], "pad": "x".repeat(96) }
+    Document::try_from(payload_raw(i).as_ref()).expect("payload")
+}
+
+/// The ~200-byte document inserted for `i`.
+fn payload_raw(i: u64) -> RawDocumentBuf {
+    const PAD: &str =
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+    rawdoc! { "_id": i as i64, "name": format!("user-{i:012}"), "email": format!("user{i}@example.com"), "n": i as i64,
+    "tags": ["alpha", "beta", "gamma"], "pad": PAD }
 }
 
 async fn preload(addr: &str, db: &str, n: u64) {
@@ -226,7 +262,7 @@ async fn run(args: Args) {
         tasks.push(tokio::spawn(async move {
             let mut c = Conn::connect(&addr).await;
             let mut lat = Vec::new();
-            let lsid = doc! { "id": bson::Binary {
+            let lsid = rawdoc! { "id": bson::Binary {
                 subtype: bson::spec::BinarySubtype::Uuid,
                 bytes: rand::rng().random::<[u8; 16]>().to_vec(),
             } };
@@ -234,37 +270,37 @@ async fn run(args: Args) {
             while !stop.load(Ordering::Relaxed) {
                 let mut want_doc = false;
                 let mut sequence = None;
-                let body = match workload {
+                let find = |id: i64| {
+                    rawdoc! { "find": "bench", "filter": {"_id": id}, "limit": 1, "singleBatch": true, "$db": db.as_str() }
+                };
+                let mut body = match workload {
                     Workload::Insert => {
                         let id = next_id.fetch_add(1, Ordering::Relaxed);
-                        sequence = Some(DocumentSequence::new("documents", vec![payload(id)]));
-                        doc! { "insert": "bench", "$db": &db }
+                        sequence = Some(("documents", payload_raw(id)));
+                        rawdoc! { "insert": "bench", "$db": db.as_str() }
                     }
                     Workload::Find => {
-                        let id = rand::rng().random_range(0..preload) as i64;
                         want_doc = true;
-                        doc! { "find": "bench", "filter": {"_id": id}, "limit": 1, "singleBatch": true, "$db": &db }
+                        find(rand::rng().random_range(0..preload) as i64)
                     }
                     Workload::Mixed => {
                         let id = rand::rng().random_range(0..preload) as i64;
                         if rand::rng().random_bool(0.5) {
-                            doc! { "find": "bench", "filter": {"_id": id}, "limit": 1, "singleBatch": true, "$db": &db }
+                            find(id)
                         } else {
-                            let stmt = doc! {"q": {"_id": id}, "u": {"$inc": {"n": 1}}};
-                            sequence = Some(DocumentSequence::new("updates", vec![stmt]));
-                            doc! { "update": "bench", "$db": &db }
+                            sequence = Some(("updates", rawdoc! {"q": {"_id": id}, "u": {"$inc": {"n": 1}}}));
+                            rawdoc! { "update": "bench", "$db": db.as_str() }
                         }
                     }
                     Workload::Branch => unreachable!(),
                 };
-                let mut body = body;
                 if retryable && sequence.is_some() {
                     txn_number += 1;
-                    body.insert("lsid", lsid.clone());
-                    body.insert("txnNumber", txn_number);
+                    body.append(bson::raw::cstr!("lsid"), lsid.clone());
+                    body.append(bson::raw::cstr!("txnNumber"), txn_number);
                 }
                 let t = Instant::now();
-                check_raw(&c.command_raw(&body, sequence.as_slice()).await, want_doc);
+                check_raw(&c.command_raw(&body, sequence.as_ref().map(|(i, d)| (*i, d))).await, want_doc);
                 lat.push(t.elapsed().as_micros() as u64);
             }
             lat
