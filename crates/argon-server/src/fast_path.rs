@@ -118,31 +118,13 @@ pub async fn insert(
     conn: &mut ConnState,
     msg: &PlainOpMsg<'_>,
 ) -> Option<Document> {
-    if state.auth.is_some() {
-        return None;
-    }
-    let Some(("documents", docs)) = msg.sequence.as_ref().map(|(id, docs)| (*id, docs)) else { return None };
+    let write = PlainWrite::read(state, msg, "insert", "documents")?;
+    let (docs, coll, ordered, target) = (write.docs, write.coll, write.ordered, write.target);
     if docs.is_empty() || docs.len() > 100_000 {
         return None;
     }
-    let (mut coll, mut db, mut ordered, mut lsid, mut txn_number) = (None, None, true, None, None);
-    for (i, element) in msg.body.iter().enumerate() {
-        let (key, value) = element.ok()?;
-        match (key.as_str(), value) {
-            ("insert", RawBsonRef::String(c)) if i == 0 => coll = Some(c),
-            ("$db", RawBsonRef::String(d)) => db = Some(d),
-            ("ordered", RawBsonRef::Boolean(b)) => ordered = b,
-            ("lsid", RawBsonRef::Document(l)) => lsid = Some(l),
-            ("txnNumber", RawBsonRef::Int64(n)) => txn_number = Some(n),
-            ("$clusterTime" | "$readPreference", _) => {}
-            _ => return None,
-        }
-    }
-    let (coll, db) = (coll?, db?);
-    crud_insert::check_writable_collection(coll).ok()?;
-    let target = state.target(db).ok()?;
-    if target.view_lsn.is_some() {
-        return None;
+    if let Some(reply) = write.retried {
+        return Some(reply);
     }
     for d in docs {
         match d.get("_id").ok()?? {
@@ -150,15 +132,7 @@ pub async fn insert(
             _ => {}
         }
     }
-    let retry = match (lsid, txn_number) {
-        (Some(l), Some(n)) => Some((crate::session::session_key(&Document::try_from(l).ok()?), n)),
-        _ => None,
-    };
-    if let Some((key, n)) = &retry {
-        if let Some(reply) = state.sessions.retried_reply(key, *n) {
-            return Some(reply);
-        }
-    }
+    let retry = write.retry;
     let mut req = WriteRequest::new(target.project.clone(), target.branch.clone());
     for d in docs {
         req.insert_encoded(coll, (*d).to_owned()).ok()?;
@@ -207,24 +181,9 @@ pub async fn update_by_id(
     conn: &mut ConnState,
     msg: &PlainOpMsg<'_>,
 ) -> Option<Document> {
-    if state.auth.is_some() {
-        return None;
-    }
-    let Some(("updates", stmts)) = msg.sequence.as_ref().map(|(id, docs)| (*id, docs)) else { return None };
-    let [stmt] = stmts.as_slice() else { return None };
-    let (mut coll, mut db, mut lsid, mut txn_number) = (None, None, None, None);
-    for (i, element) in msg.body.iter().enumerate() {
-        let (key, value) = element.ok()?;
-        match (key.as_str(), value) {
-            ("update", RawBsonRef::String(c)) if i == 0 => coll = Some(c),
-            ("$db", RawBsonRef::String(d)) => db = Some(d),
-            ("ordered", RawBsonRef::Boolean(_)) => {}
-            ("lsid", RawBsonRef::Document(l)) => lsid = Some(l),
-            ("txnNumber", RawBsonRef::Int64(n)) => txn_number = Some(n),
-            ("$clusterTime" | "$readPreference", _) => {}
-            _ => return None,
-        }
-    }
+    let write = PlainWrite::read(state, msg, "update", "updates")?;
+    let (coll, target, retry) = (write.coll, write.target, write.retry);
+    let [stmt] = write.docs else { return None };
     let (mut filter, mut update) = (None, None);
     for element in stmt.iter() {
         let (key, value) = element.ok()?;
@@ -235,21 +194,10 @@ pub async fn update_by_id(
             _ => return None,
         }
     }
-    let (coll, db, filter, update) = (coll?, db?, filter?, update?);
+    let (filter, update) = (filter?, update?);
     let id = single_id(filter)?;
-    crud_insert::check_writable_collection(coll).ok()?;
-    let target = state.target(db).ok()?;
-    if target.view_lsn.is_some() {
-        return None;
-    }
-    let retry = match (lsid, txn_number) {
-        (Some(l), Some(n)) => Some((crate::session::session_key(&Document::try_from(l).ok()?), n)),
-        _ => None,
-    };
-    if let Some((key, n)) = &retry {
-        if let Some(reply) = state.sessions.retried_reply(key, *n) {
-            return Some(reply);
-        }
+    if let Some(reply) = write.retried {
+        return Some(reply);
     }
     let filter_doc = Document::try_from(filter).ok()?;
     let filter = Filter::parse(&filter_doc).ok()?;
@@ -292,11 +240,68 @@ pub async fn update_by_id(
     state.metrics.ops_update.fetch_add(1, Ordering::Relaxed);
     let modified = i32::from(outcome.is_some());
     let mut reply = bson::doc! { "n": matched, "nModified": modified, "ok": 1.0 };
-    for (k, v) in state.time_fields(outcome.map(|o| o.lsn.map(|l| (l, o.time))).flatten()) {
+    for (k, v) in state.time_fields(outcome.and_then(|o| o.lsn.map(|l| (l, o.time)))) {
         reply.insert(k, v);
     }
     if let Some((key, n)) = retry {
         state.sessions.store_reply(&key, n, reply.clone());
     }
     Some(reply)
+}
+
+/// What the write lanes share: a plain body (`<command>: <collection>`,
+/// `$db`, `ordered`, `lsid`, `txnNumber` and the fields drivers add,
+/// nothing else), documents in the sequence `sequence`, a writable
+/// collection on a branch head, and authentication off.
+struct PlainWrite<'m> {
+    coll: &'m str,
+    ordered: bool,
+    docs: &'m [&'m RawDocument],
+    target: crate::state::Target,
+    /// (session key, txnNumber) of a retryable write.
+    retry: Option<(Vec<u8>, i64)>,
+    /// The stored reply when this is a retry of a write already done.
+    retried: Option<Document>,
+}
+
+impl<'m> PlainWrite<'m> {
+    fn read(
+        state: &ServerState,
+        msg: &'m PlainOpMsg<'m>,
+        command: &str,
+        sequence: &str,
+    ) -> Option<PlainWrite<'m>> {
+        if state.auth.is_some() {
+            return None;
+        }
+        let docs = match &msg.sequence {
+            Some((id, docs)) if *id == sequence => docs.as_slice(),
+            _ => return None,
+        };
+        let (mut coll, mut db, mut ordered, mut lsid, mut txn_number) = (None, None, true, None, None);
+        for (i, element) in msg.body.iter().enumerate() {
+            let (key, value) = element.ok()?;
+            match (key.as_str(), value) {
+                (k, RawBsonRef::String(c)) if i == 0 && k == command => coll = Some(c),
+                ("$db", RawBsonRef::String(d)) => db = Some(d),
+                ("ordered", RawBsonRef::Boolean(b)) => ordered = b,
+                ("lsid", RawBsonRef::Document(l)) => lsid = Some(l),
+                ("txnNumber", RawBsonRef::Int64(n)) => txn_number = Some(n),
+                ("$clusterTime" | "$readPreference", _) => {}
+                _ => return None,
+            }
+        }
+        let (coll, db) = (coll?, db?);
+        crud_insert::check_writable_collection(coll).ok()?;
+        let target = state.target(db).ok()?;
+        if target.view_lsn.is_some() {
+            return None;
+        }
+        let retry = match (lsid, txn_number) {
+            (Some(l), Some(n)) => Some((crate::session::session_key(&Document::try_from(l).ok()?), n)),
+            _ => None,
+        };
+        let retried = retry.as_ref().and_then(|(key, n)| state.sessions.retried_reply(key, *n));
+        Some(PlainWrite { coll, ordered, docs, target, retry, retried })
+    }
 }
