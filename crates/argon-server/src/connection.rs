@@ -157,7 +157,13 @@ async fn handle_frame(
         Err(e) => {
             // The length was sane, so the stream is still framed: answer.
             let response_to = argon_wire::peek_header(frame).map(|h| h.request_id).unwrap_or(0);
-            let err = CommandError::new(code::PROTOCOL_ERROR, format!("invalid message: {e}"));
+            // MongoDB answers a malformed document with InvalidBSON, any
+            // other framing fault with ProtocolError.
+            let code = match e {
+                argon_wire::WireError::InvalidBson { .. } => code::INVALID_BSON,
+                _ => code::PROTOCOL_ERROR,
+            };
+            let err = CommandError::new(code, format!("invalid message: {e}"));
             return argon_wire::encode_op_msg(request_id, response_to, 0, &err.to_reply(), None)
                 .ok()
                 .map(Reply::from);

@@ -43,6 +43,7 @@ pub mod code {
     pub const UNKNOWN_REPL_WRITE_CONCERN: (i32, &str) = (79, "UnknownReplWriteConcern");
     pub const BSON_OBJECT_TOO_LARGE: (i32, &str) = (10334, "BSONObjectTooLarge");
     pub const PROTOCOL_ERROR: (i32, &str) = (17, "ProtocolError");
+    pub const INVALID_BSON: (i32, &str) = (22, "InvalidBSON");
 }
 
 /// An error reply.

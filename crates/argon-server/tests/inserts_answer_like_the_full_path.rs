@@ -137,6 +137,8 @@ async fn a_document_with_bad_bytes_inside_is_refused_and_not_stored() {
         argon_wire::Response::Reply(r) => r.documents[0].clone(),
     };
     assert_eq!(reply.get_f64("ok").unwrap(), 0.0, "{reply}");
+    assert_eq!(reply.get_str("codeName").unwrap(), "InvalidBSON", "{reply}");
+    assert_eq!(reply.get_i32("code").unwrap(), 22, "{reply}");
     drop(s);
 
     let mut c = RawClient::connect(server.addr).await;
