@@ -199,9 +199,12 @@ pub async fn update_by_id(
     if let Some(reply) = write.retried {
         return Some(reply);
     }
-    let filter_doc = Document::try_from(filter).ok()?;
-    let filter = Filter::parse(&filter_doc).ok()?;
     let update = Update::parse(&Bson::Document(Document::try_from(update).ok()?), None).ok()?;
+    // Only the positional `$` reads the filter.
+    let filter = match update.needs_filter() {
+        true => Some(Filter::parse(&Document::try_from(filter).ok()?).ok()?),
+        false => None,
+    };
     let actor = crate::writes::actor(&crate::commands::Ctx { state: state.clone(), conn });
 
     let mut attempt = 0;
@@ -212,7 +215,7 @@ pub async fn update_by_id(
         let Some(stored) = snap.get_raw(coll, &id).ok()? else { break (0, None) };
         let before = Document::try_from(RawDocument::from_bytes(stored).ok()?).ok()?;
         drop(snap);
-        let after = update.apply(&before, Some(&filter), bson::DateTime::now()).ok()?;
+        let after = update.apply(&before, filter.as_ref(), bson::DateTime::now()).ok()?;
         if after == before {
             break (1, None); // a no-op update writes nothing
         }
