@@ -308,10 +308,12 @@ impl Backend for Local {
         let bar = crate::output::counter("measuring branches (documents)");
         let mut projects = Vec::new();
         for p in self.store.projects() {
+            let wal = self.store.wal_storage(&p.name)?;
             let mut branches = Vec::new();
             for b in self.store.branches(&p.name)? {
                 let s = self.store.branch_storage(&p.name, &b.name)?;
                 bar.inc(s.documents);
+                let w = wal.branches.get(&b.name).copied().unwrap_or_default();
                 branches.push(BranchStorage {
                     name: b.name.clone(),
                     parent: b.parent.clone(),
@@ -319,12 +321,15 @@ impl Backend for Local {
                     own_bytes: Some(s.own_bytes),
                     shared_bytes: Some(s.shared_bytes),
                     copy_bytes: s.copy_bytes(),
+                    wal_own_bytes: w.own_bytes,
+                    wal_inherited_bytes: w.inherited_bytes,
                 });
             }
             projects.push(ProjectStorage {
                 name: p.name.clone(),
                 own_bytes: Some(branches.iter().filter_map(|b| b.own_bytes).sum()),
                 copy_bytes: branches.iter().map(|b| b.copy_bytes).sum(),
+                wal_bytes: wal.project_bytes,
                 branches,
             });
         }

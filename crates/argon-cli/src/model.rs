@@ -159,6 +159,9 @@ pub struct ProjectStorage {
     pub own_bytes: Option<u64>,
     /// What full copies of every branch would have taken.
     pub copy_bytes: u64,
+    /// Bytes of the WAL records naming the project (any branch, deleted
+    /// ones included).
+    pub wal_bytes: u64,
     pub branches: Vec<BranchStorage>,
 }
 
@@ -173,6 +176,11 @@ pub struct BranchStorage {
     pub shared_bytes: Option<u64>,
     /// What copying the branch would have cost: all its visible documents.
     pub copy_bytes: u64,
+    /// WAL bytes of its history written on its own timelines.
+    pub wal_own_bytes: u64,
+    /// WAL bytes of its history it shares with its ancestors (up to its
+    /// fork points).
+    pub wal_inherited_bytes: u64,
 }
 
 /// One entry of `log`, printed as one JSON line by `-o json`

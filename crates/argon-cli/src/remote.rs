@@ -531,12 +531,15 @@ impl Backend for Remote {
                     own_bytes: Some(int(b, "own_bytes")),
                     shared_bytes: Some(int(b, "shared_bytes")),
                     copy_bytes: int(b, "copy_bytes"),
+                    wal_own_bytes: int(b, "wal_own_bytes"),
+                    wal_inherited_bytes: int(b, "wal_inherited_bytes"),
                 });
             }
             projects.push(ProjectStorage {
                 name: p.get_str("name").unwrap_or_default().to_string(),
                 own_bytes: Some(branches.iter().filter_map(|b| b.own_bytes).sum()),
                 copy_bytes: branches.iter().map(|b| b.copy_bytes).sum(),
+                wal_bytes: int(p, "wal_bytes"),
                 branches,
             });
         }

@@ -82,7 +82,17 @@ pub fn storage(target: &Target, format: Format) -> Result<()> {
     if format == Format::Json {
         return output::json(&s);
     }
-    let mut t = Table::new(&["PROJECT", "BRANCH", "PARENT", "DOCS", "OWN", "SHARED", "AS A COPY"]);
+    let mut t = Table::new(&[
+        "PROJECT",
+        "BRANCH",
+        "PARENT",
+        "DOCS",
+        "OWN",
+        "SHARED",
+        "AS A COPY",
+        "WAL OWN",
+        "WAL INHERITED",
+    ]);
     for p in &s.projects {
         for b in &p.branches {
             t.row(vec![
@@ -93,6 +103,8 @@ pub fn storage(target: &Target, format: Format) -> Result<()> {
                 or_dash(b.own_bytes.map(bytes)),
                 or_dash(b.shared_bytes.map(bytes)),
                 bytes(b.copy_bytes),
+                bytes(b.wal_own_bytes),
+                bytes(b.wal_inherited_bytes),
             ]);
         }
         t.row(vec![
@@ -103,6 +115,8 @@ pub fn storage(target: &Target, format: Format) -> Result<()> {
             or_dash(p.own_bytes.map(bytes)),
             String::new(),
             bytes(p.copy_bytes),
+            bytes(p.wal_bytes),
+            String::new(),
         ]);
     }
     t.print()?;

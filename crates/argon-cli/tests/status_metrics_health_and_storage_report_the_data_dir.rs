@@ -74,6 +74,18 @@ fn status_metrics_health_and_storage_report_the_data_dir() {
             feat["copy_bytes"].as_u64().unwrap()
         );
         assert_eq!(main["own_bytes"], main["copy_bytes"]);
-        assert!(m.ok(&["storage"]).contains("AS A COPY"));
+        // WAL: main inherits nothing; feat wrote records of its own and
+        // inherits main's up to its fork; the project has them all.
+        let wal = |b: &serde_json::Value, k: &str| b[k].as_u64().unwrap();
+        assert_eq!(wal(main, "wal_inherited_bytes"), 0, "{}: {st}", m.name());
+        assert!(wal(feat, "wal_own_bytes") > 0 && wal(feat, "wal_inherited_bytes") > 0, "{}: {st}", m.name());
+        assert!(wal(feat, "wal_inherited_bytes") <= wal(main, "wal_own_bytes"), "{}: {st}", m.name());
+        assert!(
+            p["wal_bytes"].as_u64().unwrap() >= wal(main, "wal_own_bytes") + wal(feat, "wal_own_bytes"),
+            "{}: {st}",
+            m.name()
+        );
+        let table = m.ok(&["storage"]);
+        assert!(table.contains("AS A COPY") && table.contains("WAL INHERITED"), "{table}");
     });
 }

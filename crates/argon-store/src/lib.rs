@@ -33,6 +33,7 @@ pub use meta::{Catalog, Chain, CollectionMeta, IndexMeta};
 pub use secondary::{values_at, IndexDef};
 pub use snapshot::{decode_doc, ReadView, Scan, Snapshot};
 pub use store::{
-    At, BranchInfo, BranchStorage, LogReader, ProjectInfo, RestorePreview, Store, StoreOptions, StoreStats,
+    At, BranchInfo, BranchStorage, BranchWal, LogReader, ProjectInfo, RestorePreview, Store, StoreOptions,
+    StoreStats, WalStorage,
 };
 pub use write::{Check, CommitOutcome, OpEffect, ReadBase, WriteMode, WriteOp, WriteRequest};

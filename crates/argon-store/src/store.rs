@@ -225,6 +225,27 @@ impl BranchStorage {
     }
 }
 
+/// WAL bytes of one project (records as stored on disk, header included).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WalStorage {
+    /// Every record naming the project since it was created: data,
+    /// catalog and branch operations, on any branch, deleted ones included.
+    pub project_bytes: u64,
+    /// Per branch, the records of its history at its head.
+    pub branches: BTreeMap<String, BranchWal>,
+}
+
+/// WAL bytes of one branch's history.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BranchWal {
+    /// Records written on the branch's own timelines (the one made when it
+    /// was created, and those a reset or a materialization moved it to).
+    pub own_bytes: u64,
+    /// Records of its ancestors up to its fork points: the history it
+    /// shares instead of copying.
+    pub inherited_bytes: u64,
+}
+
 /// Counters for `status` and metrics.
 #[derive(Clone, Debug, Default)]
 pub struct StoreStats {
@@ -696,6 +717,66 @@ impl Store {
                     out.own_bytes += bytes.len() as u64;
                 } else {
                     out.shared_bytes += bytes.len() as u64;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// WAL accounting for one project: what its records take, and for each
+    /// branch which of them its history is made of, own or inherited. A
+    /// report, not a read path: it reads the project's part of the WAL
+    /// (from the project's creation on), looking only at each record's
+    /// project and timeline.
+    pub fn wal_storage(&self, project: &str) -> Result<WalStorage> {
+        let meta = self.meta();
+        let p = meta.projects.get(project).ok_or_else(|| StoreError::ProjectNotFound(project.into()))?;
+        let until = self.visible_lsn();
+        // Timeline -> the branches whose history holds it: (branch, highest
+        // LSN of it they see, own?). A branch's chain is its own down to the
+        // timeline made when it was created; below are its ancestors'.
+        let mut holders: std::collections::HashMap<TimelineId, Vec<(&str, Lsn, bool)>> = Default::default();
+        for (name, b) in &p.branches {
+            let mut own = true;
+            for &(timeline, cap) in &meta.chain(b.timeline, until).0 {
+                holders.entry(timeline).or_default().push((name.as_str(), cap, own));
+                if meta.timelines.get(&timeline).is_some_and(|t| t.created_lsn == b.created_lsn) {
+                    own = false;
+                }
+            }
+        }
+        let mut out = WalStorage {
+            branches: p.branches.keys().map(|n| (n.clone(), BranchWal::default())).collect(),
+            ..Default::default()
+        };
+        for item in WalReader::open(&self.dir().join("wal"), p.created_lsn)? {
+            let (pos, rec) = item?;
+            if rec.lsn > until {
+                break;
+            }
+            let entry = bson::RawDocument::from_bytes(&rec.payload)
+                .map_err(|e| StoreError::Corrupt(format!("WAL record {}: {e}", rec.lsn)))?;
+            if entry.get_str("project").ok() != Some(project) {
+                continue;
+            }
+            let bytes = argon_wal::RECORD_OVERHEAD as u64 + u64::from(pos.stored_len);
+            out.project_bytes += bytes;
+            let timeline = match entry.get("timeline") {
+                Ok(Some(bson::raw::RawBsonRef::Int64(t))) => TimelineId(t as u64),
+                Ok(Some(bson::raw::RawBsonRef::Int32(t))) => TimelineId(t as u64),
+                _ => continue,
+            };
+            if entry.get_str("kind").ok() != Some("commit") {
+                continue;
+            }
+            for &(branch, cap, own) in holders.get(&timeline).into_iter().flatten() {
+                if rec.lsn <= cap {
+                    let b = out.branches.get_mut(branch).expect("every branch has a row");
+                    if own {
+                        b.own_bytes += bytes;
+                    } else {
+                        b.inherited_bytes += bytes;
+                    }
                 }
             }
         }

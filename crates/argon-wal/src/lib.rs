@@ -49,7 +49,7 @@ use std::path::PathBuf;
 pub use argon_types::{CommitTime, Lsn};
 
 pub use crate::error::WalError;
-pub use crate::format::{segment_file_name, MAX_PAYLOAD};
+pub use crate::format::{segment_file_name, MAX_PAYLOAD, RECORD_OVERHEAD};
 pub use crate::options::{ParseSyncModeError, SyncMode, WalOptions};
 pub use crate::reader::WalReader;
 pub use crate::verify::{verify, BadRecord, VerifyReport};

@@ -3,7 +3,9 @@
 //! over copying (`argon storage` over `--uri`).
 //!
 //! `{storageInfo: 1, project?: NAME}` →
-//! `{wal_bytes, index_bytes, projects: [{name, branches: [{name, parent, documents, own_bytes, shared_bytes, copy_bytes}]}]}`
+//! `{wal_bytes, index_bytes, projects: [{name, wal_bytes, branches: [{name, parent, documents, own_bytes,
+//! shared_bytes, copy_bytes, wal_own_bytes, wal_inherited_bytes}]}]}`: document bytes as in
+//! `Store::branch_storage`, WAL bytes as in `Store::wal_storage`.
 
 use bson::{doc, Bson, Document};
 
@@ -26,9 +28,11 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let projects = tokio::task::spawn_blocking(move || -> argon_store::Result<Vec<Bson>> {
         let mut out = Vec::new();
         for (project, branches) in wanted {
+            let wal = store.wal_storage(&project)?;
             let mut docs = Vec::new();
             for b in branches {
                 let s = store.branch_storage(&project, &b.name)?;
+                let w = wal.branches.get(&b.name).copied().unwrap_or_default();
                 docs.push(Bson::Document(doc! {
                     "name": &b.name,
                     "parent": b.parent.clone().map(Bson::String).unwrap_or(Bson::Null),
@@ -36,9 +40,13 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                     "own_bytes": s.own_bytes as i64,
                     "shared_bytes": s.shared_bytes as i64,
                     "copy_bytes": s.copy_bytes() as i64,
+                    "wal_own_bytes": w.own_bytes as i64,
+                    "wal_inherited_bytes": w.inherited_bytes as i64,
                 }));
             }
-            out.push(Bson::Document(doc! { "name": project, "branches": docs }));
+            out.push(Bson::Document(
+                doc! { "name": project, "wal_bytes": wal.project_bytes as i64, "branches": docs },
+            ));
         }
         Ok(out)
     })
