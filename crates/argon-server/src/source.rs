@@ -439,7 +439,9 @@ impl<'a> Source<'a> {
     }
 
     /// Documents matching the query, sorted, skipped and limited (no
-    /// projection), found by the plan the planner picks.
+    /// projection), found by the plan the planner picks. Anything but a
+    /// point read by `_id` may scan for long, so it runs through
+    /// [`crate::ops::long_running`].
     pub fn matching(
         &self,
         coll: &str,
@@ -448,7 +450,12 @@ impl<'a> Source<'a> {
         skip: u64,
         limit: Option<u64>,
     ) -> CmdResult<Vec<Document>> {
-        Ok(self.execute(coll, q, sort, skip, limit)?.docs)
+        let run = || Ok(self.execute(coll, q, sort, skip, limit)?.docs);
+        if q.pins_id() {
+            run()
+        } else {
+            crate::ops::long_running(run)
+        }
     }
 
     /// Runs a query and reports how.

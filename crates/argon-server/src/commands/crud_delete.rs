@@ -75,16 +75,13 @@ pub async fn delete_matching(
             Err(e) => return Err(e),
         };
         let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
-        let docs = {
-            let src = call.source(&snap);
-            let limit = if single { Some(1) } else { None };
-            let matching = || src.matching(coll, &query, sort.as_ref(), 0, limit);
-            if query.pins_id() {
-                matching()
-            } else {
-                crate::ops::long_running(matching)
-            }
-        }?;
+        let docs = call.source(&snap).matching(
+            coll,
+            &query,
+            sort.as_ref(),
+            0,
+            if single { Some(1) } else { None },
+        )?;
         drop(snap);
         if docs.is_empty() {
             return Ok(docs);

@@ -133,9 +133,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
                 let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
                 let src = call.source(&snap);
                 let limit = if spec.multi { None } else { Some(1) };
-                let matching = || src.matching(spec.coll, &query, sort.as_ref(), 0, limit);
-                let docs = if query.pins_id() { matching() } else { crate::ops::long_running(matching) };
-                (docs?, Some(base))
+                (src.matching(spec.coll, &query, sort.as_ref(), 0, limit)?, Some(base))
             }
             Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 && target.branch == "main" && spec.upsert => {
                 (vec![], None)
