@@ -224,9 +224,7 @@ impl Backend for Local {
     }
 
     fn log(&self, project: &str, branch: &str, filter: &LogFilter) -> Result<Vec<LogLine>> {
-        let snap = self.store.snapshot(project, branch, At::Head)?;
-        let chain = snap.view().chain.clone();
-        drop(snap);
+        let chain = self.store.history_chain(project, branch)?;
         let first = self
             .store
             .projects()

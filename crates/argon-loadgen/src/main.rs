@@ -26,6 +26,8 @@ enum Workload {
     Insert,
     Find,
     Mixed,
+    /// `update_one({_id}, {$inc})` on a preloaded document.
+    Update,
     Branch,
 }
 
@@ -248,8 +250,10 @@ async fn run(args: Args) {
             report(&format!("createBranch at {} documents", args.preload), &mut lat, start.elapsed());
             return;
         }
-        Workload::Find | Workload::Mixed if !args.preloaded => preload(&args.addr, &db, args.preload).await,
-        Workload::Find | Workload::Mixed => {}
+        Workload::Find | Workload::Mixed | Workload::Update if !args.preloaded => {
+            preload(&args.addr, &db, args.preload).await
+        }
+        Workload::Find | Workload::Mixed | Workload::Update => {}
         Workload::Insert => {}
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -270,6 +274,10 @@ async fn run(args: Args) {
             while !stop.load(Ordering::Relaxed) {
                 let mut want_doc = false;
                 let mut sequence = None;
+                let update = |id: i64| {
+                    let stmt = rawdoc! {"q": {"_id": id}, "u": {"$inc": {"n": 1}}};
+                    (Some(("updates", stmt)), rawdoc! { "update": "bench", "$db": db.as_str() })
+                };
                 let find = |id: i64| {
                     rawdoc! { "find": "bench", "filter": {"_id": id}, "limit": 1, "singleBatch": true, "$db": db.as_str() }
                 };
@@ -288,9 +296,15 @@ async fn run(args: Args) {
                         if rand::rng().random_bool(0.5) {
                             find(id)
                         } else {
-                            sequence = Some(("updates", rawdoc! {"q": {"_id": id}, "u": {"$inc": {"n": 1}}}));
-                            rawdoc! { "update": "bench", "$db": db.as_str() }
+                            let (seq, body) = update(id);
+                            sequence = seq;
+                            body
                         }
+                    }
+                    Workload::Update => {
+                        let (seq, body) = update(rand::rng().random_range(0..preload) as i64);
+                        sequence = seq;
+                        body
                     }
                     Workload::Branch => unreachable!(),
                 };

@@ -678,12 +678,12 @@ fn prepare_write(
             )));
         }
     }
-    // Checks against a base snapshot need the full chain: it keeps the
-    // tombstones a materialized timeline does not copy.
-    let chain = match (project_exists, req.base.is_some()) {
+    // Checks against a base snapshot must see the tombstones written after
+    // it, which a materialized timeline does not copy.
+    let chain = match (project_exists, req.base) {
         (false, _) => Chain(vec![(timeline, Lsn::MAX)]),
-        (true, true) => meta.chain(timeline, Lsn::MAX),
-        (true, false) => meta.read_chain(timeline, Lsn::MAX),
+        (true, Some(base)) => meta.check_chain(timeline, base.lsn),
+        (true, None) => meta.read_chain(timeline, Lsn::MAX),
     };
     // Time to move the branch onto a fresh timeline (see `materialize`)?
     let continues = (project_exists && crate::materialize::due(meta, timeline, shared.materialize_after))
@@ -869,7 +869,10 @@ fn prepare_op(
             let id_key = keycodec::encode(&id);
             let (version, cur) = current(pending, coll_id, &id_key)?;
             conflict_check(check, version, &coll, &id)?;
-            if check == Check::UnchangedSinceBase && cur.is_none() && version.is_some() {
+            // (A tombstone at or below the base is no conflict: the document
+            // was already gone in the snapshot, and the update is an upsert.)
+            let deleted_since_base = version.is_some_and(|v| base_lsn.is_none_or(|b| v > b));
+            if check == Check::UnchangedSinceBase && cur.is_none() && deleted_since_base {
                 return Err(StoreError::WriteConflict(format!(
                     "document {id} in {} was deleted concurrently",
                     ns(&coll)

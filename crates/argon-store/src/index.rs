@@ -417,7 +417,7 @@ impl Index {
         if let Some(old) = c.continues {
             crate::materialize::begin(self, w, meta, c, old, Lsn(lsn.0 - 1), lsn, time)?;
         }
-        let base = meta.catalog(&meta.chain(c.timeline, Lsn::MAX));
+        let base = meta.catalog(&meta.read_chain(c.timeline, Lsn::MAX));
         let mut catalog: Option<Catalog> = None;
         let mut value = Vec::with_capacity(256);
         let (mut born, mut died, mut superseded) = (0u64, 0u64, 0u64);
@@ -476,7 +476,8 @@ impl Index {
                                 StoreError::Corrupt(format!("index on unknown collection {coll}"))
                             })?;
                             if let Some(ix) = cm.indexes.iter().find(|i| i.id == *index_id) {
-                                let chain = meta.chain(c.timeline, Lsn::MAX);
+                                // The visible documents: a read's chain.
+                                let chain = meta.read_chain(c.timeline, Lsn::MAX);
                                 self.build_index(w, &chain, c.timeline, cm.id, ix, lsn)?;
                             }
                         }

@@ -194,8 +194,25 @@ impl Meta {
     /// timeline materialized at or below its bound, whose own versions
     /// already hold everything its ancestors show. Same answers, fewer
     /// levels; but a document deleted before the cut is simply absent
-    /// (its tombstone is not copied), so version checks use the full chain.
+    /// (its tombstone is not copied): see [`Meta::check_chain`].
     pub fn read_chain(&self, timeline: TimelineId, lsn: Lsn) -> Chain {
+        self.cut_chain(timeline, lsn, Lsn::MAX)
+    }
+
+    /// The chain a write's conflict check needs: it must find every version
+    /// written after `base` (the snapshot the write was computed from),
+    /// tombstones included. A materialized timeline's ancestors hold only
+    /// versions at or below its materialization LSN, so when that is at or
+    /// below `base` the chain is cut there as for a read; otherwise it goes
+    /// on. The length stays independent of how often the branch was
+    /// materialized before `base`, where [`Meta::chain`] grows with it.
+    pub fn check_chain(&self, timeline: TimelineId, base: Lsn) -> Chain {
+        self.cut_chain(timeline, Lsn::MAX, base)
+    }
+
+    /// [`Meta::chain`] at `lsn`, cut after the first timeline materialized
+    /// at an LSN at or below both the bound it is read at and `cut_by`.
+    fn cut_chain(&self, timeline: TimelineId, lsn: Lsn, cut_by: Lsn) -> Chain {
         let mut out = Vec::new();
         let mut cur = Some((timeline, lsn));
         while let Some((tl, bound)) = cur {
@@ -207,7 +224,8 @@ impl Meta {
             if !copies_only {
                 out.push((tl, bound));
             }
-            if !copies_only && t.and_then(|t| t.materialized_at).is_some_and(|at| bound >= at) {
+            let cut = t.and_then(|t| t.materialized_at).is_some_and(|at| bound >= at && cut_by >= at);
+            if !copies_only && cut {
                 break;
             }
             cur = t.and_then(|t| t.ancestor).map(|(anc, fork)| (anc, fork.min(bound)));
@@ -258,5 +276,67 @@ impl Meta {
 impl Catalog {
     pub fn get(&self, name: &str) -> Option<&CollectionMeta> {
         self.collections.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeline(
+        id: u64,
+        ancestor: Option<(u64, u64)>,
+        continues: bool,
+        materialized_at: Option<u64>,
+    ) -> TimelineMeta {
+        TimelineMeta {
+            id: TimelineId(id),
+            project: "app".into(),
+            ancestor: ancestor.map(|(t, l)| (TimelineId(t), Lsn(l))),
+            created_lsn: Lsn(ancestor.map_or(1, |(_, l)| l + 1)),
+            last_lsn: Lsn(0),
+            last_time: CommitTime(0),
+            commits: 0,
+            catalogs: OrdMap::new(),
+            continues,
+            live: 0,
+            superseded: 0,
+            materialize: None,
+            materialized_at: materialized_at.map(Lsn),
+        }
+    }
+
+    /// A branch materialized `n` times: timeline `k` (1-based) continues
+    /// timeline `k - 1` at LSN `100 k`, and its copy completed at `100 k + 10`.
+    fn materialized_many_times(n: u64) -> Meta {
+        let mut meta = Meta::default();
+        meta.timelines.insert(TimelineId(0), Arc::new(timeline(0, None, false, None)));
+        for k in 1..=n {
+            let t = timeline(k, Some((k - 1, 100 * k)), true, Some(100 * k + 10));
+            meta.timelines.insert(TimelineId(k), Arc::new(t));
+        }
+        meta
+    }
+
+    #[test]
+    fn write_checks_consult_the_timelines_since_their_base_not_the_whole_history() {
+        for n in [3u64, 50, 500] {
+            let meta = materialized_many_times(n);
+            let head = TimelineId(n);
+            assert_eq!(meta.chain(head, Lsn::MAX).0.len() as u64, n + 1, "the whole history");
+            assert_eq!(meta.read_chain(head, Lsn::MAX).0.len(), 1, "a read at the head");
+            // A base after the last copy completed: one timeline, however
+            // many materializations came before.
+            assert_eq!(meta.check_chain(head, Lsn(100 * n + 10)).0.len(), 1);
+            // A base during the last copy: that timeline and its ancestor,
+            // whose copy had completed before the base.
+            let chain = meta.check_chain(head, Lsn(100 * n + 5));
+            assert_eq!(chain.0, vec![(head, Lsn::MAX), (TimelineId(n - 1), Lsn(100 * n))]);
+            // A base older than three materializations: four timelines.
+            assert_eq!(meta.check_chain(head, Lsn(100 * (n - 2) + 10)).0.len(), 3);
+            assert_eq!(meta.check_chain(head, Lsn(100 * (n - 2) + 9)).0.len(), 4);
+            // A base before everything: the whole history, as before.
+            assert_eq!(meta.check_chain(head, Lsn(1)), meta.chain(head, Lsn::MAX));
+        }
     }
 }

@@ -28,11 +28,10 @@ pub struct ReadView {
     pub timeline: TimelineId,
     /// Every version with LSN at or below this is visible, nothing above.
     pub lsn: Lsn,
-    /// The branch's history: every timeline it consists of, child first
-    /// (for "is this entry part of the branch" questions).
-    pub chain: Chain,
-    /// The timelines data reads consult: `chain` cut at the first
-    /// materialized timeline (see [`crate::meta::Meta::read_chain`]).
+    /// The timelines data reads consult: the branch's chain cut at the
+    /// first materialized timeline (see [`crate::meta::Meta::read_chain`]).
+    /// (The whole chain grows with every materialization; questions about
+    /// the whole history ask [`crate::Store::history_chain`].)
     pub read_chain: Chain,
     pub catalog: Arc<Catalog>,
 }
@@ -89,13 +88,6 @@ impl Snapshot {
         let Some(c) = self.view.catalog.get(coll) else { return Ok(None) };
         let id_key = keycodec::encode(id);
         Ok(self.index.get_version(&self.txn, &self.view.read_chain, c.id, &id_key)?.and_then(|(_, d)| d))
-    }
-
-    /// The LSN of the visible version of a document (also for a deletion).
-    pub fn version_lsn(&self, coll: &str, id: &Bson) -> Result<Option<Lsn>> {
-        let Some(c) = self.view.catalog.get(coll) else { return Ok(None) };
-        let id_key = keycodec::encode(id);
-        Ok(self.index.get_version(&self.txn, &self.view.chain, c.id, &id_key)?.map(|(l, _)| l))
     }
 
     /// All visible documents of a collection in `_id` order.

@@ -18,7 +18,7 @@ use crate::entry::{Entry, Op};
 use crate::error::{Result, StoreError};
 use crate::index::Index;
 use crate::lock::DirLock;
-use crate::meta::{BranchMeta, Meta};
+use crate::meta::{BranchMeta, Chain, Meta};
 use crate::snapshot::{ReadView, Snapshot};
 use crate::write::{CommitOutcome, WriteRequest};
 
@@ -610,7 +610,6 @@ impl Store {
             None => StoreError::ProjectNotFound(project.into()),
             Some(_) => StoreError::BranchNotFound { project: project.into(), branch: branch.into() },
         })?;
-        let chain = meta.chain(b.timeline, lsn);
         let read_chain = meta.read_chain(b.timeline, lsn);
         let catalog = meta.catalog(&read_chain);
         let view = ReadView {
@@ -618,11 +617,23 @@ impl Store {
             branch: branch.into(),
             timeline: b.timeline,
             lsn,
-            chain,
             read_chain,
             catalog,
         };
         self.reopen(&view)
+    }
+
+    /// Every timeline a branch's history consists of, child first, each with
+    /// the last LSN of it the branch shows: for "is this WAL entry part of
+    /// the branch" questions (history, log). Its length grows with the
+    /// branch's forks, resets and materializations; reads never need it.
+    pub fn history_chain(&self, project: &str, branch: &str) -> Result<Chain> {
+        let meta = self.meta();
+        let b = meta.branch(project, branch).ok_or_else(|| match meta.project(project) {
+            None => StoreError::ProjectNotFound(project.into()),
+            Some(_) => StoreError::BranchNotFound { project: project.into(), branch: branch.into() },
+        })?;
+        Ok(meta.chain(b.timeline, Lsn::MAX))
     }
 
     /// Opens a new snapshot of a view taken earlier (a cursor's next batch).

@@ -185,3 +185,50 @@ fn snapshot_writes_keep_their_conflict_checks_across_a_materialization() {
     assert!(matches!(write(2), Err(StoreError::WriteConflict(_))));
     assert!(matches!(write(1), Err(StoreError::WriteConflict(_))));
 }
+
+#[test]
+fn a_document_deleted_before_the_snapshot_can_be_upserted_from_it() {
+    // Materializing often (8) and never: a snapshot taken after both the
+    // delete and the materializations sees no document, so a checked
+    // upsert of it is no conflict, whether the tombstone was copied or not.
+    for materialize_after in [8, u64::MAX] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(dir.path(), options(materialize_after)).unwrap();
+        store.create_project("app").unwrap();
+        for id in 0..DOCS {
+            insert(&store, "app", "main", "c", doc_v(id, 0));
+        }
+        delete(&store, "app", "main", "c", 1);
+        for round in 1..=3 {
+            for id in 10..DOCS {
+                put(&store, "app", "main", "c", doc_v(id, round));
+            }
+        }
+        wait_materialized(&store, "main");
+        let snap = store.snapshot("app", "main", At::Head).unwrap();
+        assert!(snap.get("c", &1.into()).unwrap().is_none());
+        let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
+        drop(snap);
+        let upsert = |v: i32| {
+            let mut req = WriteRequest::new("app", "main").op(WriteOp::Update {
+                coll: "c".into(),
+                id: 1.into(),
+                doc: doc_v(1, v),
+                replace: true,
+                check: Check::UnchangedSinceBase,
+            });
+            req.base = Some(base);
+            store.write(req)
+        };
+        upsert(7).unwrap_or_else(|e| panic!("materialize_after {materialize_after}: {e}"));
+        let snap = store.snapshot("app", "main", At::Head).unwrap();
+        assert_eq!(snap.get("c", &1.into()).unwrap(), Some(doc_v(1, 7)));
+        drop(snap);
+        // The same upsert again from the same snapshot now conflicts: the
+        // document was inserted after it.
+        assert!(
+            matches!(upsert(8), Err(StoreError::WriteConflict(_))),
+            "materialize_after {materialize_after}"
+        );
+    }
+}

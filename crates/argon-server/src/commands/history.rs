@@ -7,7 +7,7 @@
 //! fork point), plus the entries that created, reset, protected or deleted
 //! a branch of that name and the project's creation.
 
-use argon_store::{At, Entry, Lsn, Op};
+use argon_store::{Entry, Lsn, Op};
 use argon_types::keycodec;
 use bson::{doc, Bson, Document};
 
@@ -26,9 +26,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let from = Lsn(a.non_negative("fromLsn")?.unwrap_or(1) as u64);
     let to = a.non_negative("toLsn")?.map(|l| Lsn(l as u64));
     let limit = a.non_negative("limit")?.map(|l| l as usize);
-    let snap = ctx.state.store.snapshot(&project, &branch, At::Head)?;
-    let chain = snap.view().chain.clone();
-    drop(snap);
+    let chain = ctx.state.store.history_chain(&project, &branch)?;
     let on_chain = |tl, lsn| chain.0.iter().any(|&(t, bound)| t == tl && lsn <= bound);
     let mut out: Vec<Document> = Vec::new();
     for r in ctx.state.store.log(from)? {
