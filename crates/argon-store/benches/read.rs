@@ -14,9 +14,15 @@
 //!   document: only the first half is visible halfway), 200k (2), 1M (10)
 //!   and 2M (20) versions, compared by CPU time per visible document.
 //!
+//! - Materializations: 1,000 documents rewritten 2,000 times with
+//!   materialization after 1,000 superseded versions (about 2,000
+//!   timelines in the branch's history); a point read with its own
+//!   snapshot (as the wire server opens one per request) at the head, at
+//!   the first pass and halfway, in reads per second on one thread.
+//!
 //! Run: `cargo bench -p argon-store --bench read` (`ARGON_MATERIALIZE_AFTER=18446744073709551615` to
 //! measure without materialization) (filters: `-- get`,
-//! `-- scan`, `-- history`). Reference numbers are in docs/BENCHMARKS.md, "Storage core
+//! `-- scan`, `-- history`, `-- materializations`). Reference numbers are in docs/BENCHMARKS.md, "Storage core
 //! (issue 2)".
 
 mod common;
@@ -219,6 +225,52 @@ fn main() {
         for &(large, b) in &per_doc[1..] {
             let (small, a) = per_doc[0];
             println!("halfway scan CPU ns/doc ratio, history {large} / {small}: {:.2}", b / a);
+        }
+    }
+
+    if want("materializations") {
+        const DOCS: i64 = 1000;
+        const PASSES: i32 = 2000;
+        let dir = scratch_dir("read-materializations");
+        let store = Store::open_with(
+            dir.path(),
+            StoreOptions { sync: SyncMode::Never, materialize_after: DOCS as u64, ..Default::default() },
+        )
+        .expect("open");
+        store.create_project(PROJECT).expect("project");
+        let t = Instant::now();
+        let mut passes = vec![load_inserts(&store, DOCS, 1000)];
+        for v in 1..PASSES {
+            passes.push(load_updates(&store, DOCS, 1000, v));
+        }
+        store.sync().expect("sync");
+        let timelines = store.history_chain(PROJECT, "main").expect("chain").0.len();
+        println!(
+            "built {DOCS} docs x {PASSES} versions in {:.1} s: {timelines} timelines in main's history",
+            t.elapsed().as_secs_f64()
+        );
+        for (label, at) in [
+            ("head", At::Head),
+            ("first pass", At::Lsn(passes[0])),
+            ("halfway", At::Lsn(passes[PASSES as usize / 2])),
+        ] {
+            let mut rng = Rng::new(7);
+            let n = 200_000;
+            let start = Instant::now();
+            let mut found = 0;
+            for _ in 0..n {
+                let snap = store.snapshot(PROJECT, "main", at).expect("snapshot");
+                let id = Bson::Int64((rng.next_u64() % DOCS as u64) as i64);
+                found += snap.get_raw(COLL, &id).expect("get").is_some() as usize;
+            }
+            assert_eq!(found, n, "every document is visible");
+            let secs = start.elapsed().as_secs_f64();
+            println!(
+                "snapshot + get_raw at {label}, {timelines} timelines: {:.0} reads/s ({:.2} us each) (load {})",
+                n as f64 / secs,
+                secs * 1e6 / n as f64,
+                loadavg()
+            );
         }
     }
 }

@@ -130,6 +130,12 @@ impl Index {
             let t: TimelineMeta = from_bson(v, "timeline")?;
             meta.timelines.insert(t.id, Arc::new(t));
         }
+        // In id order, so each ancestor's run is known before its successor.
+        let continuing: Vec<TimelineId> =
+            meta.timelines.values().filter(|t| t.continues).map(|t| t.id).collect();
+        for id in continuing {
+            meta.note_continuation(id);
+        }
         for r in self.catalogs.iter(&txn)? {
             let (k, v) = r?;
             if k.len() != 16 {
@@ -399,6 +405,7 @@ impl Index {
             superseded: 0,
             materialize: None,
             materialized_at: None,
+            run_root: None,
         };
         self.put_timeline(w, &t)?;
         meta.timelines.insert(id, Arc::new(t));

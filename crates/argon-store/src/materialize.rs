@@ -64,7 +64,7 @@ pub(crate) fn begin(
         .get(&old)
         .cloned()
         .ok_or_else(|| StoreError::Corrupt(format!("WAL entry continues unknown timeline {old}")))?;
-    let catalog = meta.catalog(&meta.chain(old, at));
+    let catalog = meta.catalog(&meta.read_chain(old, at));
     let mut todo = Vec::new();
     for cm in catalog.collections.values() {
         todo.push((CopyTable::Docs, cm.id));
@@ -85,6 +85,7 @@ pub(crate) fn begin(
         t.materialize = Some(MaterializeTask { at, todo, after: None });
         meta.materializing.insert(c.timeline);
     }
+    meta.note_continuation(c.timeline);
     meta.dirty_timelines.insert(c.timeline);
     index.update_project(w, meta, &c.project, &c.branch, |p| {
         if let Some(b) = p.branches.get_mut(&c.branch) {

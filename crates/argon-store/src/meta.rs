@@ -92,6 +92,11 @@ pub struct TimelineMeta {
     /// ancestor (see [`Meta::read_chain`]).
     #[serde(default)]
     pub materialized_at: Option<Lsn>,
+    /// For a timeline that continues another: the first timeline of its
+    /// run of continuations (the one that does not continue), whose entry
+    /// in [`Meta::runs`] lists them all. Derived, not stored.
+    #[serde(skip)]
+    pub run_root: Option<TimelineId>,
 }
 
 /// What is left of a materialization: copy every version visible at `at`
@@ -171,6 +176,12 @@ pub struct Meta {
     pub dirty_timelines: std::collections::BTreeSet<TimelineId>,
     /// Timelines with a [`MaterializeTask`] under way, oldest first.
     pub materializing: std::collections::BTreeSet<TimelineId>,
+    /// Runs of continuations, by their first timeline: every timeline that
+    /// continued it or one of its continuations, in order, with the LSN it
+    /// continued at. Lets a read at an old LSN jump over the continuations
+    /// made after it (see [`Meta::cut_chain`]) instead of stepping through
+    /// one per materialization. Derived, not stored.
+    pub runs: OrdMap<TimelineId, imbl::Vector<(Lsn, TimelineId)>>,
 }
 
 /// The timelines a read consults, child first, each with the highest LSN
@@ -221,16 +232,60 @@ impl Meta {
             // of the ancestor's versions at or below `fork`: skip it there.
             let copies_only =
                 t.is_some_and(|t| t.continues && t.ancestor.is_some_and(|(_, fork)| bound <= fork));
-            if !copies_only {
-                out.push((tl, bound));
+            if copies_only {
+                // Skipping continuations leaves `bound` as it is (each fork
+                // is at or above it), so jump to the newest earlier one in
+                // the run that has versions below `bound`, or the run's first.
+                cur = match t.and_then(|t| t.run_root.map(|root| (root, t.id))) {
+                    Some((root, id)) => Some((self.continued_below(root, id, bound), bound)),
+                    None => t.and_then(|t| t.ancestor).map(|(anc, fork)| (anc, fork.min(bound))),
+                };
+                continue;
             }
+            out.push((tl, bound));
             let cut = t.and_then(|t| t.materialized_at).is_some_and(|at| bound >= at && cut_by >= at);
-            if !copies_only && cut {
+            if cut {
                 break;
             }
             cur = t.and_then(|t| t.ancestor).map(|(anc, fork)| (anc, fork.min(bound)));
         }
         Chain(out)
+    }
+
+    /// Of the timelines of run `root` before `id` (a continuation in it),
+    /// the newest that continued at an LSN below `bound` (so holds versions
+    /// a read at `bound` needs), or `root` itself. A binary search: both
+    /// the timelines and the LSNs they continued at increase along a run.
+    fn continued_below(&self, root: TimelineId, id: TimelineId, bound: Lsn) -> TimelineId {
+        let Some(run) = self.runs.get(&root) else { return root };
+        let before = run.binary_search_by(|&(_, t)| t.cmp(&id)).unwrap_or_else(|at| at);
+        // The first of them that continued at or above `bound`.
+        let (mut lo, mut hi) = (0, before);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if run[mid].0 < bound {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if lo == 0 {
+            root
+        } else {
+            run[lo - 1].1
+        }
+    }
+
+    /// Records that `id` continues its ancestor (a materialization began):
+    /// it joins its ancestor's run of continuations.
+    pub fn note_continuation(&mut self, id: TimelineId) {
+        let Some(t) = self.timelines.get(&id) else { return };
+        let Some((ancestor, fork)) = t.ancestor.filter(|_| t.continues) else { return };
+        let root = self.timelines.get(&ancestor).and_then(|a| a.run_root).unwrap_or(ancestor);
+        if let Some(t) = self.timelines.get_mut(&id) {
+            Arc::make_mut(t).run_root = Some(root);
+        }
+        self.runs.entry(root).or_default().push_back((fork, id));
     }
 
     /// Whether `timeline` is `other` or continues it (through
@@ -303,6 +358,7 @@ mod tests {
             superseded: 0,
             materialize: None,
             materialized_at: materialized_at.map(Lsn),
+            run_root: None,
         }
     }
 
@@ -314,6 +370,7 @@ mod tests {
         for k in 1..=n {
             let t = timeline(k, Some((k - 1, 100 * k)), true, Some(100 * k + 10));
             meta.timelines.insert(TimelineId(k), Arc::new(t));
+            meta.note_continuation(TimelineId(k));
         }
         meta
     }
@@ -338,5 +395,91 @@ mod tests {
             // A base before everything: the whole history, as before.
             assert_eq!(meta.check_chain(head, Lsn(1)), meta.chain(head, Lsn::MAX));
         }
+    }
+
+    /// The chain walk as it was before runs: one step per timeline.
+    fn cut_chain_stepwise(meta: &Meta, timeline: TimelineId, lsn: Lsn, cut_by: Lsn) -> Chain {
+        let mut out = Vec::new();
+        let mut cur = Some((timeline, lsn));
+        while let Some((tl, bound)) = cur {
+            let t = meta.timelines.get(&tl);
+            let copies_only =
+                t.is_some_and(|t| t.continues && t.ancestor.is_some_and(|(_, fork)| bound <= fork));
+            if !copies_only {
+                out.push((tl, bound));
+            }
+            let cut = t.and_then(|t| t.materialized_at).is_some_and(|at| bound >= at && cut_by >= at);
+            if !copies_only && cut {
+                break;
+            }
+            cur = t.and_then(|t| t.ancestor).map(|(anc, fork)| (anc, fork.min(bound)));
+        }
+        Chain(out)
+    }
+
+    #[test]
+    fn jumping_along_runs_gives_the_stepwise_chain() {
+        // Branches that materialize, reset to a past point and fork, in a
+        // pseudo-random order; every chain at every bound must be the one
+        // the step-by-step walk gives.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut meta = Meta::default();
+        meta.timelines.insert(TimelineId(0), Arc::new(timeline(0, None, false, Some(1))));
+        let mut heads = vec![TimelineId(0)]; // each branch's current timeline
+        let mut lsn = 10u64;
+        for id in 1..400u64 {
+            lsn += 1 + rand(20);
+            // Mostly the first branch, so some runs grow long.
+            let b = if rand(3) == 0 { rand(heads.len() as u64) as usize } else { 0 };
+            let head = heads[b];
+            let materialized = (rand(4) > 0).then_some(lsn + rand(5));
+            let t = match rand(20) {
+                // A materialization of branch b: continues its head.
+                0..=16 => {
+                    let t = timeline(id, Some((head.0, lsn)), true, materialized);
+                    heads[b] = TimelineId(id);
+                    t
+                }
+                // A reset of branch b to a past LSN of its own history.
+                17 => {
+                    let t = timeline(id, Some((head.0, lsn - rand(lsn))), false, None);
+                    heads[b] = TimelineId(id);
+                    t
+                }
+                // A new branch forked from b, now or in the past.
+                _ => {
+                    heads.push(TimelineId(id));
+                    timeline(id, Some((head.0, lsn - rand(lsn / 2 + 1))), false, None)
+                }
+            };
+            meta.timelines.insert(TimelineId(id), Arc::new(t));
+            meta.note_continuation(TimelineId(id));
+        }
+        assert!(
+            meta.runs.values().any(|r| r.len() > 30),
+            "long runs were built: {:?}",
+            meta.runs.values().map(|r| r.len()).collect::<Vec<_>>()
+        );
+        let mut compared = 0;
+        for id in 0..400u64 {
+            for bound in (0..lsn + 30).step_by(7).map(Lsn).chain([Lsn::MAX]) {
+                for cut_by in [Lsn::MAX, bound, Lsn(bound.0 / 2)] {
+                    let tl = TimelineId(id);
+                    assert_eq!(
+                        meta.cut_chain(tl, bound, cut_by),
+                        cut_chain_stepwise(&meta, tl, bound, cut_by),
+                        "timeline {id} at {bound:?} cut by {cut_by:?}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 100_000);
     }
 }
