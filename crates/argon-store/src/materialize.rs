@@ -23,7 +23,6 @@
 //! parents. The cost: each materialization writes one copy per visible
 //! document, at most one per superseded version written before it.
 
-use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -117,14 +116,15 @@ pub(crate) fn step(index: &Index, w: &mut RwTxn, meta: &mut Meta, budget: usize)
             meta.dirty_timelines.insert(tl);
             continue;
         };
-        // Timelines of the same branch: their versions stay "own".
-        let mut own = HashSet::new();
-        let mut cur = Some(tl);
-        while let Some(x) = cur {
-            own.insert(x);
-            cur = meta.timelines.get(&x).filter(|m| m.continues).and_then(|m| m.ancestor).map(|(a, _)| a);
-        }
         let source = meta.read_chain(ancestor, task.at);
+        // Versions read from timelines of the same branch (this timeline's
+        // run of continuations) stay "own"; the others are inherited.
+        let root = t.run_root.unwrap_or(tl);
+        let own: Vec<bool> = source
+            .0
+            .iter()
+            .map(|&(x, _)| x == root || meta.timelines.get(&x).is_some_and(|m| m.run_root == Some(root)))
+            .collect();
         let db = match table {
             CopyTable::Docs => index.docs,
             CopyTable::Indexes => index.idx,
@@ -144,7 +144,7 @@ pub(crate) fn step(index: &Index, w: &mut RwTxn, meta: &mut Meta, budget: usize)
                     break;
                 };
                 let key = DocKey::from_parts(tl, id, v.sub).at(v.lsn);
-                let inherited = table == CopyTable::Docs && !own.contains(&source.0[level].0);
+                let inherited = table == CopyTable::Docs && !own[level];
                 let value = match v.value.split_first() {
                     Some((&keys::value::LIVE, rest)) if inherited => {
                         [&[keys::value::INHERITED][..], rest].concat()
