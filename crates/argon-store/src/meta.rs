@@ -291,15 +291,15 @@ impl Meta {
     /// Whether `timeline` is `other` or continues it (through
     /// materializations of the same branch): the same history, so a read
     /// of `other` is still a valid base for a write to `timeline`.
+    /// (A run is a line with increasing ids: any earlier member of
+    /// `timeline`'s run is continued by it.)
     pub fn continues(&self, timeline: TimelineId, other: TimelineId) -> bool {
-        let mut cur = Some(timeline);
-        while let Some(tl) = cur {
-            if tl == other {
-                return true;
-            }
-            cur = self.timelines.get(&tl).filter(|t| t.continues).and_then(|t| t.ancestor).map(|(a, _)| a);
+        if timeline == other {
+            return true;
         }
-        false
+        let Some(root) = self.timelines.get(&timeline).and_then(|t| t.run_root) else { return false };
+        other < timeline
+            && (other == root || self.timelines.get(&other).is_some_and(|o| o.run_root == Some(root)))
     }
 
     /// The catalog visible through `chain`.
@@ -481,5 +481,26 @@ mod tests {
             }
         }
         assert!(compared > 100_000);
+        // And `continues` is the step-by-step walk up a run.
+        let continues_stepwise = |timeline: TimelineId, other: TimelineId| {
+            let mut cur = Some(timeline);
+            while let Some(tl) = cur {
+                if tl == other {
+                    return true;
+                }
+                cur =
+                    meta.timelines.get(&tl).filter(|t| t.continues).and_then(|t| t.ancestor).map(|(a, _)| a);
+            }
+            false
+        };
+        let mut yes = 0;
+        for a in 0..400u64 {
+            for b in 0..400u64 {
+                let (a, b) = (TimelineId(a), TimelineId(b));
+                assert_eq!(meta.continues(a, b), continues_stepwise(a, b), "{a:?} continues {b:?}");
+                yes += continues_stepwise(a, b) as usize;
+            }
+        }
+        assert!(yes > 1000, "{yes} pairs continue each other");
     }
 }
