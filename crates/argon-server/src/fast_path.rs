@@ -213,23 +213,37 @@ pub async fn update_by_id(
         let snap = state.store.snapshot(&target.project, &target.branch, At::Head).ok()?;
         let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
         let Some(stored) = snap.get_raw(coll, &id).ok()? else { break (0, None) };
-        let before = Document::try_from(RawDocument::from_bytes(stored).ok()?).ok()?;
-        drop(snap);
-        let after = update.apply(&before, filter.as_ref(), bson::DateTime::now()).ok()?;
-        if after == before {
-            break (1, None); // a no-op update writes nothing
-        }
+        let stored = RawDocument::from_bytes(stored).ok()?;
         let mut req = WriteRequest::new(target.project.clone(), target.branch.clone());
         req.actor = actor.clone();
         req.base = Some(base);
         req.mode = WriteMode::Atomic;
-        req.ops.push(WriteOp::Update {
-            coll: coll.to_string(),
-            id: id.clone(),
-            doc: after,
-            replace: update.is_replacement(),
-            check: Check::UnchangedSinceBase,
-        });
+        let now = bson::DateTime::now();
+        // Top-level field updates work on the stored bytes; the others on
+        // the decoded document. An error goes to the full path, which
+        // answers it.
+        match update.apply_raw(stored, now) {
+            Some(Ok(None)) => break (1, None), // a no-op update writes nothing
+            Some(Ok(Some(after))) => {
+                req.update_encoded(coll, id.clone(), after, Check::UnchangedSinceBase).ok()?;
+            }
+            Some(Err(_)) => return None,
+            None => {
+                let before = Document::try_from(stored).ok()?;
+                let after = update.apply(&before, filter.as_ref(), now).ok()?;
+                if after == before {
+                    break (1, None);
+                }
+                req.ops.push(WriteOp::Update {
+                    coll: coll.to_string(),
+                    id: id.clone(),
+                    doc: after,
+                    replace: update.is_replacement(),
+                    check: Check::UnchangedSinceBase,
+                });
+            }
+        }
+        drop(snap);
         match state.store.write_async(req).await {
             Ok(outcome) => break (1, Some(outcome)),
             Err(StoreError::WriteConflict(_)) if attempt < crate::commands::crud_update::CONFLICT_RETRIES => {

@@ -113,13 +113,21 @@ fn stage(
         }
     };
     let decoded;
+    // (Encoded inserts and updates come from the fast lanes, never in a
+    // transaction; staged like the decoded ones should that change.)
+    let decode = |doc: &bson::RawDocumentBuf| {
+        bson::Document::try_from(doc.as_ref())
+            .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))
+    };
     let op = match op {
-        // (Encoded inserts come from the fast lane, never in a transaction;
-        // staged like any insert should that change.)
         WriteOp::InsertEncoded { coll, doc, .. } => {
-            let doc = bson::Document::try_from(doc.as_ref())
-                .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?;
-            decoded = WriteOp::Insert { coll: coll.clone(), doc };
+            decoded = WriteOp::Insert { coll: coll.clone(), doc: decode(doc)? };
+            &decoded
+        }
+        WriteOp::UpdateEncoded { coll, id, doc, check } => {
+            let doc = decode(doc)?;
+            decoded =
+                WriteOp::Update { coll: coll.clone(), id: id.clone(), doc, replace: false, check: *check };
             &decoded
         }
         op => op,

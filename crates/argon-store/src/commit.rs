@@ -757,6 +757,18 @@ fn prepare_write(
     Ok((entries, results))
 }
 
+/// A document given to an insert or update, decoded or as BSON bytes.
+enum Body {
+    Decoded(Document),
+    Encoded(RawDocumentBuf),
+}
+
+/// An insert or an update's outcome, from either form of its [`WriteOp`].
+enum DocWrite {
+    Insert { coll: String, id: Bson, body: Body },
+    Update { coll: String, id: Bson, body: Body, replace: bool, check: Check },
+}
+
 #[allow(clippy::too_many_arguments)]
 fn prepare_op(
     shared: &Shared,
@@ -811,88 +823,127 @@ fn prepare_op(
         Ok(())
     };
 
-    match op {
-        WriteOp::Insert { .. } | WriteOp::InsertEncoded { .. } => {
-            // The document decoded (given so), or its bytes (from the wire).
-            let (coll, id, doc, raw) = match op {
-                WriteOp::Insert { coll, doc } => {
-                    let id = doc
-                        .get("_id")
-                        .cloned()
-                        .ok_or_else(|| StoreError::InvalidArgument("document to insert has no _id".into()))?;
-                    (coll, id, Some(doc), None)
+    // Inserts and updates carry their document decoded or as BSON bytes;
+    // `write_doc` handles both forms.
+    // The document as stored, and decoded if it came so.
+    let split = |body: Body| -> Result<(Option<Document>, RawDocumentBuf)> {
+        match body {
+            Body::Decoded(doc) => {
+                let raw = encoded(&doc)?;
+                Ok((Some(doc), raw))
+            }
+            Body::Encoded(raw) => Ok((None, crate::write::check_size(raw)?)),
+        }
+    };
+    // The decoded document, for secondary index keys.
+    let decode = |doc: Option<Document>, raw: &RawDocumentBuf| -> Result<Document> {
+        match doc {
+            Some(doc) => Ok(doc),
+            None => Document::try_from(raw.as_ref())
+                .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}"))),
+        }
+    };
+
+    // Writes one document (an insert or an update's outcome).
+    let write_doc = |write: DocWrite| -> Result<OpEffect> {
+        match write {
+            DocWrite::Insert { coll, id, body } => {
+                if matches!(id, Bson::Array(_)) {
+                    return Err(StoreError::InvalidArgument(
+                        "The '_id' value cannot be of type array".into(),
+                    ));
                 }
-                WriteOp::InsertEncoded { coll, id, doc } => (coll, id, None, Some(doc)),
-                _ => unreachable!("matched above"),
-            };
-            if matches!(id, Bson::Array(_)) {
-                return Err(StoreError::InvalidArgument("The '_id' value cannot be of type array".into()));
+                let coll_id = ensure_collection(catalog, ops, &coll)?;
+                let id_key = keycodec::encode(&id);
+                let (_, cur) = current(pending, coll_id, &id_key)?;
+                if cur.is_some() {
+                    return Err(StoreError::DuplicateKey {
+                        ns: ns(&coll),
+                        index: "_id_".into(),
+                        key_pattern: Box::new(doc! {"_id": 1}),
+                        key_value: Box::new(doc! {"_id": id.clone()}),
+                    });
+                }
+                let (doc, raw) = split(body)?;
+                if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
+                    let doc = decode(doc, &raw)?;
+                    check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
+                    pending.record_unique(cm, &id_key, &doc);
+                }
+                if track_pending {
+                    pending.docs.insert((coll_id, id_key), Some(raw.clone()));
+                }
+                ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Insert, id, post: Some(raw), pre: None });
+                Ok(OpEffect::Written)
             }
-            let coll_id = ensure_collection(catalog, ops, &coll)?;
-            let id_key = keycodec::encode(&id);
-            let (_, cur) = current(pending, coll_id, &id_key)?;
-            if cur.is_some() {
-                return Err(StoreError::DuplicateKey {
-                    ns: ns(&coll),
-                    index: "_id_".into(),
-                    key_pattern: Box::new(doc! {"_id": 1}),
-                    key_value: Box::new(doc! {"_id": id.clone()}),
-                });
-            }
-            let raw = match (raw, &doc) {
-                (Some(raw), _) => crate::write::check_size(raw)?,
-                (None, Some(doc)) => encoded(doc)?,
-                (None, None) => unreachable!("an insert has its document"),
-            };
-            if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
-                let doc = match doc {
-                    Some(doc) => doc,
-                    None => Document::try_from(raw.as_ref())
-                        .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?,
+            DocWrite::Update { coll, id, body, replace, check } => {
+                let new_id = match &body {
+                    Body::Decoded(doc) => doc.get("_id").map(keycodec::encode),
+                    Body::Encoded(raw) => match raw.get("_id") {
+                        Ok(Some(v)) => Some(keycodec::encode(
+                            &Bson::try_from(v)
+                                .map_err(|e| StoreError::InvalidArgument(format!("invalid _id: {e}")))?,
+                        )),
+                        Ok(None) => None,
+                        Err(e) => {
+                            return Err(StoreError::InvalidArgument(format!("invalid BSON document: {e}")))
+                        }
+                    },
                 };
-                check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
-                pending.record_unique(cm, &id_key, &doc);
+                if new_id.is_some_and(|k| k != keycodec::encode(&id)) {
+                    return Err(StoreError::InvalidArgument(
+                        "the new version of a document must keep its _id".into(),
+                    ));
+                }
+                let coll_id = ensure_collection(catalog, ops, &coll)?;
+                let id_key = keycodec::encode(&id);
+                let (version, cur) = current(pending, coll_id, &id_key)?;
+                conflict_check(check, version, &coll, &id)?;
+                // (A tombstone at or below the base is no conflict: the document
+                // was already gone in the snapshot, and the update is an upsert.)
+                let deleted_since_base = version.is_some_and(|v| base_lsn.is_none_or(|b| v > b));
+                if check == Check::UnchangedSinceBase && cur.is_none() && deleted_since_base {
+                    return Err(StoreError::WriteConflict(format!(
+                        "document {id} in {} was deleted concurrently",
+                        ns(&coll)
+                    )));
+                }
+                let kind = match (&cur, replace) {
+                    (None, _) => DocOpKind::Insert,
+                    (Some(_), true) => DocOpKind::Replace,
+                    (Some(_), false) => DocOpKind::Update,
+                };
+                let (doc, raw) = split(body)?;
+                if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
+                    let doc = decode(doc, &raw)?;
+                    check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
+                    pending.record_unique(cm, &id_key, &doc);
+                }
+                if track_pending {
+                    pending.docs.insert((coll_id, id_key), Some(raw.clone()));
+                }
+                ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(raw), pre: cur });
+                Ok(OpEffect::Written)
             }
-            if track_pending {
-                pending.docs.insert((coll_id, id_key), Some(raw.clone()));
-            }
-            ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Insert, id, post: Some(raw), pre: None });
-            Ok(OpEffect::Written)
+        }
+    };
+
+    match op {
+        WriteOp::Insert { coll, doc } => {
+            let id = doc
+                .get("_id")
+                .cloned()
+                .ok_or_else(|| StoreError::InvalidArgument("document to insert has no _id".into()))?;
+            write_doc(DocWrite::Insert { coll, id, body: Body::Decoded(doc) })
+        }
+        WriteOp::InsertEncoded { coll, id, doc } => {
+            write_doc(DocWrite::Insert { coll, id, body: Body::Encoded(doc) })
         }
         WriteOp::Update { coll, id, doc, replace, check } => {
-            if doc.get("_id").is_some_and(|d| keycodec::encode(d) != keycodec::encode(&id)) {
-                return Err(StoreError::InvalidArgument(
-                    "the new version of a document must keep its _id".into(),
-                ));
-            }
-            let coll_id = ensure_collection(catalog, ops, &coll)?;
-            let id_key = keycodec::encode(&id);
-            let (version, cur) = current(pending, coll_id, &id_key)?;
-            conflict_check(check, version, &coll, &id)?;
-            // (A tombstone at or below the base is no conflict: the document
-            // was already gone in the snapshot, and the update is an upsert.)
-            let deleted_since_base = version.is_some_and(|v| base_lsn.is_none_or(|b| v > b));
-            if check == Check::UnchangedSinceBase && cur.is_none() && deleted_since_base {
-                return Err(StoreError::WriteConflict(format!(
-                    "document {id} in {} was deleted concurrently",
-                    ns(&coll)
-                )));
-            }
-            let kind = match (&cur, replace) {
-                (None, _) => DocOpKind::Insert,
-                (Some(_), true) => DocOpKind::Replace,
-                (Some(_), false) => DocOpKind::Update,
-            };
-            let raw = encoded(&doc)?;
-            if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
-                check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
-                pending.record_unique(cm, &id_key, &doc);
-            }
-            if track_pending {
-                pending.docs.insert((coll_id, id_key), Some(raw.clone()));
-            }
-            ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(raw), pre: cur });
-            Ok(OpEffect::Written)
+            write_doc(DocWrite::Update { coll, id, body: Body::Decoded(doc), replace, check })
+        }
+        WriteOp::UpdateEncoded { coll, id, doc, check } => {
+            write_doc(DocWrite::Update { coll, id, body: Body::Encoded(doc), replace: false, check })
         }
         WriteOp::Delete { coll, id, check } => {
             let Some(c) = catalog.get(&coll) else { return Ok(OpEffect::NoOp) };

@@ -118,6 +118,22 @@ impl WriteRequest {
         Ok(())
     }
 
+    /// Adds the outcome of an operator update of document `id`, held as
+    /// BSON ([`WriteOp::UpdateEncoded`]; a server computes it from the
+    /// stored bytes). Fails if the bytes are not a valid document; its
+    /// `_id`, if any, must be `id`.
+    pub fn update_encoded(
+        &mut self,
+        coll: impl Into<String>,
+        id: Bson,
+        raw: RawDocumentBuf,
+        check: Check,
+    ) -> Result<()> {
+        validate(&raw).map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?;
+        self.ops.push(WriteOp::UpdateEncoded { coll: coll.into(), id, doc: raw, check });
+        Ok(())
+    }
+
     /// A request with no ops yet, ordered mode, anonymous actor.
     pub fn new(project: impl Into<String>, branch: impl Into<String>) -> WriteRequest {
         WriteRequest {
@@ -190,6 +206,14 @@ pub enum WriteOp {
         id: Bson,
         doc: Document,
         replace: bool,
+        check: Check,
+    },
+    /// [`WriteOp::Update`] of an operator update's outcome given as BSON
+    /// bytes (see [`WriteRequest::update_encoded`]): stored as these bytes.
+    UpdateEncoded {
+        coll: String,
+        id: Bson,
+        doc: RawDocumentBuf,
         check: Check,
     },
     /// Deletes document `id` (no-op if absent).

@@ -310,6 +310,71 @@ impl Update {
         Ok(out)
     }
 
+    /// [`Update::apply`] to a stored document given as BSON bytes, for
+    /// operator updates whose paths are all top-level fields other than
+    /// `_id` (the common `{$set: {a: 1}, $inc: {n: 1}}`): only `_id` and the
+    /// fields the update names are decoded and updated by `apply`; the
+    /// other fields are copied as bytes. The result is the document `apply`
+    /// would return: fields it keeps stay in place, fields it creates come
+    /// after the others in the order it creates them.
+    ///
+    /// `None` when the update or the document is not of that kind (paths
+    /// into sub-documents or arrays, a repeated field name in the document,
+    /// a value that does not decode): call [`Update::apply`]. Otherwise
+    /// `apply`'s error, or `Ok(None)` when the document stays as it was.
+    pub fn apply_raw(
+        &self,
+        stored: &bson::RawDocument,
+        now: bson::DateTime,
+    ) -> Option<Result<Option<bson::RawDocumentBuf>>> {
+        let Kind::Operators(updates) = &self.kind else { return None };
+        let mut named = Vec::with_capacity(updates.len());
+        for fu in updates {
+            match (fu.path.parts.as_slice(), &fu.op) {
+                // ($rename writes a second field.)
+                (_, UpdateOp::Rename { .. }) => return None,
+                ([Component::Field(f)], _) if f != "_id" => named.push(f.as_str()),
+                _ => return None,
+            }
+        }
+        // `_id` and the named fields as a small document, in stored order.
+        let mut elements = Vec::new();
+        let mut before = Document::new();
+        let mut seen = std::collections::HashSet::new();
+        for element in stored.iter() {
+            let (key, value) = element.ok()?;
+            if !seen.insert(key.as_str()) {
+                return None; // decoding keeps one of a repeated field
+            }
+            if key == "_id" || named.contains(&key.as_str()) {
+                before.insert(key.as_str(), Bson::try_from(value).ok()?);
+            }
+            elements.push((key, value));
+        }
+        let after = match self.apply(&before, None, now) {
+            Ok(after) => after,
+            Err(e) => return Some(Err(e)),
+        };
+        if after == before {
+            return Some(Ok(None));
+        }
+        let mut out = bson::RawDocumentBuf::new();
+        for (key, value) in elements {
+            if !named.contains(&key.as_str()) {
+                out.append(key, value);
+            } else if let Some(v) = after.get(key.as_str()) {
+                out.append(key, bson::RawBson::try_from(v.clone()).ok()?);
+            }
+        }
+        for (key, v) in &after {
+            if !seen.contains(key.as_str()) {
+                let key: &bson::raw::CStr = key.as_str().try_into().ok()?;
+                out.append(key, bson::RawBson::try_from(v.clone()).ok()?);
+            }
+        }
+        Some(Ok(Some(out)))
+    }
+
     /// The document an upsert inserts when nothing matched `filter`: the
     /// filter's equality fields, then the update with `$setOnInsert`
     /// active. An `_id` is generated when neither provides one.
