@@ -823,58 +823,18 @@ fn prepare_op(
         Ok(())
     };
 
-    // Inserts and updates carry their document decoded or as BSON bytes;
-    // `write_doc` handles both forms.
-    // The document as stored, and decoded if it came so.
-    let split = |body: Body| -> Result<(Option<Document>, RawDocumentBuf)> {
-        match body {
-            Body::Decoded(doc) => {
-                let raw = encoded(&doc)?;
-                Ok((Some(doc), raw))
-            }
-            Body::Encoded(raw) => Ok((None, crate::write::check_size(raw)?)),
-        }
-    };
-    // The decoded document, for secondary index keys.
-    let decode = |doc: Option<Document>, raw: &RawDocumentBuf| -> Result<Document> {
-        match doc {
-            Some(doc) => Ok(doc),
-            None => Document::try_from(raw.as_ref())
-                .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}"))),
-        }
-    };
-
-    // Writes one document (an insert or an update's outcome).
+    // Writes one document (an insert or an update's outcome), given
+    // decoded or as BSON bytes.
     let write_doc = |write: DocWrite| -> Result<OpEffect> {
-        match write {
+        // (`check` is `None` for an insert.)
+        let (coll, id, body, kind, check) = match write {
             DocWrite::Insert { coll, id, body } => {
                 if matches!(id, Bson::Array(_)) {
                     return Err(StoreError::InvalidArgument(
                         "The '_id' value cannot be of type array".into(),
                     ));
                 }
-                let coll_id = ensure_collection(catalog, ops, &coll)?;
-                let id_key = keycodec::encode(&id);
-                let (_, cur) = current(pending, coll_id, &id_key)?;
-                if cur.is_some() {
-                    return Err(StoreError::DuplicateKey {
-                        ns: ns(&coll),
-                        index: "_id_".into(),
-                        key_pattern: Box::new(doc! {"_id": 1}),
-                        key_value: Box::new(doc! {"_id": id.clone()}),
-                    });
-                }
-                let (doc, raw) = split(body)?;
-                if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
-                    let doc = decode(doc, &raw)?;
-                    check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
-                    pending.record_unique(cm, &id_key, &doc);
-                }
-                if track_pending {
-                    pending.docs.insert((coll_id, id_key), Some(raw.clone()));
-                }
-                ops.push(Op::Doc { coll, coll_id, kind: DocOpKind::Insert, id, post: Some(raw), pre: None });
-                Ok(OpEffect::Written)
+                (coll, id, body, DocOpKind::Insert, None)
             }
             DocWrite::Update { coll, id, body, replace, check } => {
                 let new_id = match &body {
@@ -895,12 +855,28 @@ fn prepare_op(
                         "the new version of a document must keep its _id".into(),
                     ));
                 }
-                let coll_id = ensure_collection(catalog, ops, &coll)?;
-                let id_key = keycodec::encode(&id);
-                let (version, cur) = current(pending, coll_id, &id_key)?;
+                (coll, id, body, if replace { DocOpKind::Replace } else { DocOpKind::Update }, Some(check))
+            }
+        };
+        let coll_id = ensure_collection(catalog, ops, &coll)?;
+        let id_key = keycodec::encode(&id);
+        let (version, cur) = current(pending, coll_id, &id_key)?;
+        let (kind, pre) = match check {
+            // An insert: the `_id` must be free.
+            None if cur.is_some() => {
+                return Err(StoreError::DuplicateKey {
+                    ns: ns(&coll),
+                    index: "_id_".into(),
+                    key_pattern: Box::new(doc! {"_id": 1}),
+                    key_value: Box::new(doc! {"_id": id.clone()}),
+                });
+            }
+            None => (kind, None),
+            // An update: conflicts, and an insert if nothing is there.
+            Some(check) => {
                 conflict_check(check, version, &coll, &id)?;
-                // (A tombstone at or below the base is no conflict: the document
-                // was already gone in the snapshot, and the update is an upsert.)
+                // (A tombstone at or below the base is no conflict: the
+                // document was already gone in the snapshot: an upsert.)
                 let deleted_since_base = version.is_some_and(|v| base_lsn.is_none_or(|b| v > b));
                 if check == Check::UnchangedSinceBase && cur.is_none() && deleted_since_base {
                     return Err(StoreError::WriteConflict(format!(
@@ -908,24 +884,32 @@ fn prepare_op(
                         ns(&coll)
                     )));
                 }
-                let kind = match (&cur, replace) {
-                    (None, _) => DocOpKind::Insert,
-                    (Some(_), true) => DocOpKind::Replace,
-                    (Some(_), false) => DocOpKind::Update,
-                };
-                let (doc, raw) = split(body)?;
-                if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
-                    let doc = decode(doc, &raw)?;
-                    check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
-                    pending.record_unique(cm, &id_key, &doc);
-                }
-                if track_pending {
-                    pending.docs.insert((coll_id, id_key), Some(raw.clone()));
-                }
-                ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(raw), pre: cur });
-                Ok(OpEffect::Written)
+                (if cur.is_none() { DocOpKind::Insert } else { kind }, cur)
             }
+        };
+        // The document as stored, and decoded if it came so (or if a
+        // secondary index needs its values).
+        let (doc, raw) = match body {
+            Body::Decoded(doc) => {
+                let raw = encoded(&doc)?;
+                (Some(doc), raw)
+            }
+            Body::Encoded(raw) => (None, crate::write::check_size(raw)?),
+        };
+        if let Some(cm) = catalog.get(&coll).filter(|cm| !cm.indexes.is_empty()) {
+            let doc = match doc {
+                Some(doc) => doc,
+                None => Document::try_from(raw.as_ref())
+                    .map_err(|e| StoreError::InvalidArgument(format!("invalid BSON document: {e}")))?,
+            };
+            check_unique(shared, w, chain, cm, pending, &id, &doc, &ns(&coll))?;
+            pending.record_unique(cm, &id_key, &doc);
         }
+        if track_pending {
+            pending.docs.insert((coll_id, id_key), Some(raw.clone()));
+        }
+        ops.push(Op::Doc { coll, coll_id, kind, id, post: Some(raw), pre });
+        Ok(OpEffect::Written)
     };
 
     match op {
