@@ -142,10 +142,10 @@ async fn handle_frame(
                 .and_then(|reply| argon_wire::encode_op_msg_raw(request_id, response_to, &reply).ok()),
             Some(("updates", _)) => crate::fast_path::update_by_id(state, conn, &msg)
                 .await
-                .and_then(|reply| argon_wire::encode_op_msg(request_id, response_to, 0, &reply, None).ok()),
+                .and_then(|reply| argon_wire::encode_op_msg_raw(request_id, response_to, &reply).ok()),
             Some(_) => crate::fast_path::insert(state, conn, &msg)
                 .await
-                .and_then(|reply| argon_wire::encode_op_msg(request_id, response_to, 0, &reply, None).ok()),
+                .and_then(|reply| argon_wire::encode_op_msg_raw(request_id, response_to, &reply).ok()),
         };
         if let Some(bytes) = bytes {
             state.metrics.latency.lock().record(started.elapsed().as_micros() as u64);

@@ -83,7 +83,7 @@ pub fn find_by_id(state: &ServerState, body: &RawDocument) -> Option<RawDocument
         "cursor": { "firstBatch": batch, "id": 0i64, "ns": ns },
         "ok": 1.0,
     };
-    state.append_time_fields_raw(&mut reply);
+    state.append_time_fields_raw(&mut reply, None);
     Some(reply)
 }
 
@@ -117,14 +117,14 @@ pub async fn insert(
     state: &Arc<ServerState>,
     conn: &mut ConnState,
     msg: &PlainOpMsg<'_>,
-) -> Option<Document> {
+) -> Option<RawDocumentBuf> {
     let write = PlainWrite::read(state, msg, "insert", "documents")?;
     let (docs, coll, ordered, target) = (write.docs, write.coll, write.ordered, write.target);
     if docs.is_empty() || docs.len() > 100_000 {
         return None;
     }
     if let Some(reply) = write.retried {
-        return Some(reply);
+        return RawDocumentBuf::try_from(&reply).ok();
     }
     for d in docs {
         match d.get("_id").ok()?? {
@@ -143,24 +143,24 @@ pub async fn insert(
 
     state.metrics.ops_command.fetch_add(1, Ordering::Relaxed);
     state.metrics.ops_insert.fetch_add(docs.len() as u64, Ordering::Relaxed);
-    let mut reply = match state.store.write_async(req).await {
+    let (mut reply, op_time) = match state.store.write_async(req).await {
         Ok(outcome) => {
             let indexes: Vec<usize> = (0..docs.len()).collect();
             let (n, errors) = crud_insert::tally(outcome.results, &indexes, vec![], ordered);
-            let mut reply = crud_insert::reply(n, errors);
-            reply.insert("ok", 1.0);
-            for (k, v) in state.time_fields(outcome.lsn.map(|l| (l, outcome.time))) {
-                reply.insert(k, v);
-            }
-            if let Some((key, n)) = retry {
-                state.sessions.store_reply(&key, n, reply.clone());
-            }
-            return Some(reply);
+            let mut reply = match errors.is_empty() {
+                // The common reply, built as bytes.
+                true => rawdoc! { "n": n as i32 },
+                false => RawDocumentBuf::try_from(&crud_insert::reply(n, errors)).ok()?,
+            };
+            reply.append(bson::raw::cstr!("ok"), 1.0);
+            (reply, Some(outcome.lsn.map(|l| (l, outcome.time))))
         }
-        Err(e) => CommandError::from(e).to_reply(),
+        Err(e) => (RawDocumentBuf::try_from(&CommandError::from(e).to_reply()).ok()?, None),
     };
-    for (k, v) in state.time_fields(None) {
-        reply.insert(k, v);
+    state.append_time_fields_raw(&mut reply, op_time.flatten());
+    // A retry of a write that was answered gets the same reply.
+    if let (Some(_), Some((key, n))) = (op_time, retry) {
+        state.sessions.store_reply(&key, n, Document::try_from(reply.as_ref()).ok()?);
     }
     Some(reply)
 }
@@ -180,7 +180,7 @@ pub async fn update_by_id(
     state: &Arc<ServerState>,
     conn: &mut ConnState,
     msg: &PlainOpMsg<'_>,
-) -> Option<Document> {
+) -> Option<RawDocumentBuf> {
     let write = PlainWrite::read(state, msg, "update", "updates")?;
     let (coll, target, retry) = (write.coll, write.target, write.retry);
     let [stmt] = write.docs else { return None };
@@ -197,7 +197,7 @@ pub async fn update_by_id(
     let (filter, update) = (filter?, update?);
     let id = single_id(filter)?;
     if let Some(reply) = write.retried {
-        return Some(reply);
+        return RawDocumentBuf::try_from(&reply).ok();
     }
     let update = Update::parse(&Bson::Document(Document::try_from(update).ok()?), None).ok()?;
     // Only the positional `$` reads the filter.
@@ -256,12 +256,10 @@ pub async fn update_by_id(
     state.metrics.ops_command.fetch_add(1, Ordering::Relaxed);
     state.metrics.ops_update.fetch_add(1, Ordering::Relaxed);
     let modified = i32::from(outcome.is_some());
-    let mut reply = bson::doc! { "n": matched, "nModified": modified, "ok": 1.0 };
-    for (k, v) in state.time_fields(outcome.and_then(|o| o.lsn.map(|l| (l, o.time)))) {
-        reply.insert(k, v);
-    }
+    let mut reply = rawdoc! { "n": matched, "nModified": modified, "ok": 1.0 };
+    state.append_time_fields_raw(&mut reply, outcome.and_then(|o| o.lsn.map(|l| (l, o.time))));
     if let Some((key, n)) = retry {
-        state.sessions.store_reply(&key, n, reply.clone());
+        state.sessions.store_reply(&key, n, Document::try_from(reply.as_ref()).ok()?);
     }
     Some(reply)
 }

@@ -230,19 +230,20 @@ impl ServerState {
 
     /// [`ServerState::time_fields`] appended to a raw reply (for replies
     /// built without a `Document`, see `fast_path`).
-    pub fn append_time_fields_raw(&self, reply: &mut bson::RawDocumentBuf) {
+    pub fn append_time_fields_raw(&self, reply: &mut bson::RawDocumentBuf, op: Option<(Lsn, CommitTime)>) {
         let now = self.current_cluster_time();
+        let op_time = op.map(|(l, t)| self.cluster_time(l, t)).unwrap_or(now);
         reply.append(
             bson::raw::cstr!("$clusterTime"),
             bson::rawdoc! {
-                "clusterTime": now,
+                "clusterTime": now.max(op_time),
                 "signature": {
                     "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },
                     "keyId": 0i64,
                 },
             },
         );
-        reply.append(bson::raw::cstr!("operationTime"), now);
+        reply.append(bson::raw::cstr!("operationTime"), op_time);
     }
 
     pub fn next_connection(&self) -> i64 {
