@@ -28,6 +28,9 @@ enum Workload {
     Mixed,
     /// `update_one({_id}, {$inc})` on a preloaded document.
     Update,
+    /// `find_one({n})` on an indexed field of a preloaded document: the
+    /// server's full query path (planner, index scan), not the `_id` lane.
+    FindIndexed,
     Branch,
 }
 
@@ -253,7 +256,13 @@ async fn run(args: Args) {
         Workload::Find | Workload::Mixed | Workload::Update if !args.preloaded => {
             preload(&args.addr, &db, args.preload).await
         }
-        Workload::Find | Workload::Mixed | Workload::Update => {}
+        Workload::FindIndexed if !args.preloaded => {
+            preload(&args.addr, &db, args.preload).await;
+            let mut c = Conn::connect(&args.addr).await;
+            let index = doc! { "key": {"n": 1}, "name": "n_1" };
+            check(&c.command(&doc! { "createIndexes": "bench", "indexes": [index], "$db": &db }).await);
+        }
+        Workload::Find | Workload::Mixed | Workload::Update | Workload::FindIndexed => {}
         Workload::Insert => {}
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -305,6 +314,11 @@ async fn run(args: Args) {
                         let (seq, body) = update(rand::rng().random_range(0..preload) as i64);
                         sequence = seq;
                         body
+                    }
+                    Workload::FindIndexed => {
+                        want_doc = true;
+                        let n = rand::rng().random_range(0..preload) as i64;
+                        rawdoc! { "find": "bench", "filter": {"n": n}, "limit": 1, "singleBatch": true, "$db": db.as_str() }
                     }
                     Workload::Branch => unreachable!(),
                 };

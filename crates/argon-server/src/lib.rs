@@ -24,7 +24,7 @@ mod cursor;
 mod error;
 mod fast_path;
 mod metrics_http;
-mod ops;
+pub mod ops;
 pub mod planner;
 pub mod probe;
 mod scram;

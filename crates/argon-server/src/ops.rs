@@ -16,18 +16,103 @@ use tokio::sync::Notify;
 
 use crate::error::{CmdResult, CommandError};
 
+/// How long a query runs on a connection thread before it hands the
+/// thread's other connections over (see [`long_running`]), in µs.
+static INLINE_BUDGET_MICROS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(500);
+
+/// Sets the inline budget of [`long_running`] queries for the process
+/// (default 500 µs). Tests of debug builds, whose queries run many times
+/// slower, raise it.
+pub fn set_inline_budget(budget: std::time::Duration) {
+    INLINE_BUDGET_MICROS.store(budget.as_micros() as u64, Ordering::Relaxed);
+}
+
+/// Queries handed over to another thread since the process started
+/// (`serverStatus.argon.queriesHandedOver`).
+static HANDED_OVER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub fn queries_handed_over() -> u64 {
+    HANDED_OVER.load(Ordering::Relaxed)
+}
+
+/// Where the current thread is running a [`long_running`] query.
+#[derive(Clone, Copy)]
+enum Running {
+    /// Not in one.
+    Outside,
+    /// On the connection thread, until this instant.
+    Inline(Instant),
+    /// Handed over (`block_in_place`): as long as it takes.
+    HandedOver,
+}
+
+thread_local! {
+    static RUNNING: std::cell::Cell<Running> = const { std::cell::Cell::new(Running::Outside) };
+}
+
+/// The error a query's [`check_interrupted`] returns when its inline
+/// budget is spent: [`long_running`] runs it again, handed over. Never
+/// reaches a client. (Recognized by its code, which wrappers such as a
+/// pipeline's `$lookup` keep when they rename errors.)
+fn over_budget() -> CommandError {
+    CommandError::new((OVER_BUDGET, "ArgonOverInlineBudget"), "query over its inline budget")
+}
+
+/// [`over_budget`]'s code: no MongoDB code is negative.
+const OVER_BUDGET: i32 = -7701;
+
 /// Runs `f`, which may take long (a scan, a sort, a pipeline), without
-/// stalling the other connections this thread serves: on the server's
-/// multi-threaded runtime, the thread's queued work moves to another
-/// thread while `f` runs (`block_in_place`; when `f` is short, the thread
-/// takes it back before anyone else does). On a single-threaded runtime
-/// (in-process tests) `f` simply runs.
-pub fn long_running<R>(f: impl FnOnce() -> R) -> R {
+/// stalling the other connections this thread serves.
+///
+/// On the server's multi-threaded runtime `f` first runs on the thread
+/// itself: most queries end within the inline budget (500 µs,
+/// [`set_inline_budget`]), and handing a thread's connections over to
+/// another thread costs more than they do (tokio's `block_in_place` spawns
+/// or wakes a thread each time: 25.8k indexed finds/s at 62 µs of server
+/// CPU each, with hundreds of threads). A query still running when the
+/// budget is spent fails its next [`check_interrupted`] and runs again
+/// from the start through `block_in_place`, so the thread's other
+/// connections move to another thread meanwhile. `f` must therefore be a
+/// read that can be repeated (its effects come after it). On a
+/// single-threaded runtime (in-process tests) `f` simply runs; nested calls
+/// run inside the outer one.
+pub fn long_running<R>(mut f: impl FnMut() -> CmdResult<R>) -> CmdResult<R> {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if !multi_thread || !matches!(RUNNING.get(), Running::Outside) {
+        return f();
+    }
+    let _outside = RestoreOnDrop;
+    let budget = std::time::Duration::from_micros(INLINE_BUDGET_MICROS.load(Ordering::Relaxed));
+    RUNNING.set(Running::Inline(Instant::now() + budget));
+    match f() {
+        Err(e) if e.code == OVER_BUDGET => {
+            RUNNING.set(Running::HandedOver);
+            HANDED_OVER.fetch_add(1, Ordering::Relaxed);
+            tokio::task::block_in_place(f)
+        }
+        done => done,
+    }
+}
+
+/// [`long_running`] for work that cannot be repeated (a cursor's next
+/// batch advances it): always handed over.
+pub fn long_running_once<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            HANDED_OVER.fetch_add(1, Ordering::Relaxed);
             tokio::task::block_in_place(f)
         }
         _ => f(),
+    }
+}
+
+/// Sets the thread back to [`Running::Outside`], also on a panic.
+struct RestoreOnDrop;
+
+impl Drop for RestoreOnDrop {
+    fn drop(&mut self) {
+        RUNNING.set(Running::Outside);
     }
 }
 
@@ -181,8 +266,15 @@ pub async fn scope<F: std::future::Future>(op: Arc<RunningOp>, fut: F) -> F::Out
 }
 
 /// Fails with 11601 Interrupted if the running operation was killed; call
-/// it in long loops. Outside a command it never fails.
+/// it in long loops. Outside a command it never fails. Inside a
+/// [`long_running`] query whose inline budget is spent, it fails so the
+/// query moves off the connection thread.
 pub fn check_interrupted() -> CmdResult<()> {
+    if let Running::Inline(until) = RUNNING.get() {
+        if Instant::now() > until {
+            return Err(over_budget());
+        }
+    }
     match CURRENT.try_with(|op| op.is_killed()) {
         Ok(true) => Err(interrupted()),
         _ => Ok(()),

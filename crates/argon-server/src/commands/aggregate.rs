@@ -106,7 +106,11 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             let context = Context { snap, overlay, outputs: RefCell::new(vec![]) };
             let src = Source { snap, overlay };
             let vars = argon_query::expr::Vars::new(context.now());
-            let out = crate::ops::long_running(|| src.aggregate(&coll, &pipeline, &context, &vars))?;
+            let out = crate::ops::long_running(|| {
+                // (A run over its inline budget runs again: from no outputs.)
+                context.outputs.borrow_mut().clear();
+                src.aggregate(&coll, &pipeline, &context, &vars)
+            })?;
             (out, context.outputs.into_inner())
         }
         None => (vec![], vec![]),

@@ -38,7 +38,7 @@ pub async fn get_more(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
             (b, done)
         }
         CursorSource::Scan(scan) => {
-            let b = crate::ops::long_running(|| scan.next_batch(&ctx.state.store, batch_size))?;
+            let b = crate::ops::long_running_once(|| scan.next_batch(&ctx.state.store, batch_size))?;
             (b, scan.done)
         }
         CursorSource::ChangeStream(cs) => {

@@ -52,6 +52,7 @@ pub fn server_status(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document>
             "groupCommits": st.group_commits as i64,
             "walFsyncs": st.wal_fsyncs as i64,
             "walFsyncMicros": st.wal_fsync_time.as_micros() as i64,
+            "queriesHandedOver": crate::ops::queries_handed_over() as i64,
             "durableLsn": s.store.durable_lsn().0 as i64,
             "walBytes": st.wal_bytes as i64,
             "indexBytes": st.index_bytes as i64,

@@ -18,7 +18,6 @@ use crate::error::CmdResult;
 pub const DEFAULT_FIRST_BATCH: usize = 101;
 
 pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    ctx.state.metrics.ops_query.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let coll = collection_name(&call.cmd, "find")?;
     let a = Args::new(&call.cmd, "find");
     let hint = a.get("hint").cloned();

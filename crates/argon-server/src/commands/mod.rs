@@ -309,7 +309,11 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "dropUser" => auth_cmds::drop_user(ctx, call),
         "endSessions" => transactions::end_sessions(ctx, call),
         "explain" => long_running(|| explain::run(ctx, call)),
-        "find" => long_running(|| find::run(ctx, call)),
+        "find" => {
+            // (Counted here: a query over its inline budget runs twice.)
+            ctx.state.metrics.ops_query.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            long_running(|| find::run(ctx, call))
+        }
         "findAndModify" | "findandmodify" => find_and_modify::run(ctx, call).await,
         "getCmdLineOpts" => diagnostics::get_cmd_line_opts(ctx, call),
         "getLog" => diagnostics::get_log(ctx, call),
