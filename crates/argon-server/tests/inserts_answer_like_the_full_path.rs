@@ -8,7 +8,7 @@
 mod common;
 
 use bson::{doc, spec::BinarySubtype, Binary, Bson, Document};
-use common::{without_time, RawClient, TestServer};
+use common::{time_lsns, without_time, RawClient, TestServer};
 
 /// (body, documents sent as a sequence)
 fn requests() -> Vec<(Document, Vec<Document>)> {
@@ -84,16 +84,9 @@ async fn fast_and_full_paths_give_the_same_replies_and_data() {
         let mut slow = body.clone();
         slow.insert("comment", "full path");
         let b = s.command_with_sequence(slow, Some(("documents", docs))).await;
-        // Both servers saw the same writes: the same LSNs in the times
-        // (a Timestamp's increment; its seconds are the wall clock's).
-        let lsns = |d: &Document| {
-            ["operationTime", "$clusterTime"].map(|f| match f {
-                "operationTime" => d.get_timestamp(f).map(|t| t.increment).ok(),
-                _ => d.get_document(f).and_then(|c| c.get_timestamp("clusterTime")).map(|t| t.increment).ok(),
-            })
-        };
-        assert_eq!(lsns(&a), lsns(&b), "{body}");
-        assert!(lsns(&a).iter().all(Option::is_some), "{a}");
+        // Both servers saw the same writes: the same LSNs in the times.
+        assert_eq!(time_lsns(&a), time_lsns(&b), "{body}");
+        assert!(time_lsns(&a).iter().all(Option::is_some), "{a}");
         assert_eq!(without_time(a.clone()), without_time(b), "{body}");
         // A successful write's reply names its commit point.
         if a.get_f64("ok").ok() == Some(1.0) && !a.contains_key("writeErrors") {

@@ -96,6 +96,15 @@ impl RawClient {
     }
 }
 
+/// The LSNs a reply's `operationTime` and `$clusterTime` name (a
+/// Timestamp's increment; its seconds are the wall clock's).
+pub fn time_lsns(d: &bson::Document) -> [Option<u32>; 2] {
+    let op = d.get_timestamp("operationTime").map(|t| t.increment).ok();
+    let cluster =
+        d.get_document("$clusterTime").and_then(|c| c.get_timestamp("clusterTime")).map(|t| t.increment).ok();
+    [op, cluster]
+}
+
 /// A reply without the clock fields, which move between two requests.
 pub fn without_time(mut d: bson::Document) -> bson::Document {
     d.remove("$clusterTime");
