@@ -5,6 +5,11 @@
 #
 #   scripts/wire-bench.sh [workload ...]     (default: insert find mixed)
 #
+# Workloads (argon-loadgen --workload): insert, find (by _id), mixed (50/50
+# find and update by _id), update (by _id, $inc), find-indexed (by an
+# indexed field: the full query path). All but insert preload PRELOAD
+# documents first, in a run of their own.
+#
 # Env: ARGON_BIN, LOADGEN_BIN (default: release builds under
 # $CARGO_TARGET_DIR), CONNS (64), SECS (8), PRELOAD (10000), FSYNC (always),
 # SERVE_ARGS and LOADGEN_ARGS (extra flags for either).
