@@ -150,19 +150,38 @@ pub async fn insert(
             let mut reply = match errors.is_empty() {
                 // The common reply, built as bytes.
                 true => rawdoc! { "n": n as i32 },
-                false => RawDocumentBuf::try_from(&crud_insert::reply(n, errors)).ok()?,
+                false => encoded_reply(&crud_insert::reply(n, errors)),
             };
             reply.append(bson::raw::cstr!("ok"), 1.0);
             (reply, Some(outcome.lsn.map(|l| (l, outcome.time))))
         }
-        Err(e) => (RawDocumentBuf::try_from(&CommandError::from(e).to_reply()).ok()?, None),
+        Err(e) => (encoded_reply(&CommandError::from(e).to_reply()), None),
     };
     state.append_time_fields_raw(&mut reply, op_time.flatten());
     // A retry of a write that was answered gets the same reply.
     if let (Some(_), Some((key, n))) = (op_time, retry) {
-        state.sessions.store_reply(&key, n, Document::try_from(reply.as_ref()).ok()?);
+        store_reply(state, &key, n, &reply);
     }
     Some(reply)
+}
+
+// Once a write is submitted, its request must never go to the full path
+// (it would run twice): the helpers below cannot fail.
+
+/// A reply built as a `Document` (write errors, a store error), as bytes.
+fn encoded_reply(reply: &Document) -> RawDocumentBuf {
+    RawDocumentBuf::try_from(reply).unwrap_or_else(|e| {
+        // (Only a key with a NUL byte fails, and these keys are ours.)
+        rawdoc! { "ok": 0.0, "errmsg": format!("reply not encodable: {e}"), "code": 1, "codeName": "InternalError" }
+    })
+}
+
+/// Keeps a retryable write's reply for its retries.
+fn store_reply(state: &ServerState, key: &[u8], txn_number: i64, reply: &RawDocumentBuf) {
+    match Document::try_from(reply.as_ref()) {
+        Ok(reply) => state.sessions.store_reply(key, txn_number, reply),
+        Err(e) => tracing::error!("retryable write reply not kept: {e}"),
+    }
 }
 
 /// The reply to a qualifying `update`, or `None` for the full path.
@@ -259,7 +278,7 @@ pub async fn update_by_id(
     let mut reply = rawdoc! { "n": matched, "nModified": modified, "ok": 1.0 };
     state.append_time_fields_raw(&mut reply, outcome.and_then(|o| o.lsn.map(|l| (l, o.time))));
     if let Some((key, n)) = retry {
-        state.sessions.store_reply(&key, n, Document::try_from(reply.as_ref()).ok()?);
+        store_reply(state, &key, n, &reply);
     }
     Some(reply)
 }
