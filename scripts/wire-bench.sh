@@ -7,7 +7,8 @@
 #
 # Workloads (argon-loadgen --workload): insert, find (by _id), mixed (50/50
 # find and update by _id), update (by _id, $inc), find-indexed (by an
-# indexed field: the full query path). All but insert preload PRELOAD
+# indexed field: the full query path), find-range (ten documents by a
+# range on the indexed field). All but insert preload PRELOAD
 # documents first, in a run of their own.
 #
 # Env: ARGON_BIN, LOADGEN_BIN (default: release builds under

@@ -5,8 +5,10 @@
 //!
 //! Workloads: `insert` (insert_one of ~200-byte documents), `find` (find_one
 //! by `_id` over a preloaded collection), `mixed` (50% find_one, 50%
-//! update_one `$inc` by `_id`), `branch` (createBranch latency over a
-//! preloaded collection, one connection).
+//! update_one `$inc` by `_id`), `update`, `find-indexed` (find_one by an
+//! indexed field), `find-range` (ten documents by a range on that field),
+//! `branch` (createBranch latency over a preloaded collection, one
+//! connection).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -31,6 +33,9 @@ enum Workload {
     /// `find_one({n})` on an indexed field of a preloaded document: the
     /// server's full query path (planner, index scan), not the `_id` lane.
     FindIndexed,
+    /// `find({n: {$gte: x, $lt: x + 10}})` on the same index: a range of
+    /// ten documents, the whole batch returned.
+    FindRange,
     Branch,
 }
 
@@ -256,13 +261,14 @@ async fn run(args: Args) {
         Workload::Find | Workload::Mixed | Workload::Update if !args.preloaded => {
             preload(&args.addr, &db, args.preload).await
         }
-        Workload::FindIndexed if !args.preloaded => {
+        Workload::FindIndexed | Workload::FindRange if !args.preloaded => {
             preload(&args.addr, &db, args.preload).await;
             let mut c = Conn::connect(&args.addr).await;
             let index = doc! { "key": {"n": 1}, "name": "n_1" };
             check(&c.command(&doc! { "createIndexes": "bench", "indexes": [index], "$db": &db }).await);
         }
-        Workload::Find | Workload::Mixed | Workload::Update | Workload::FindIndexed => {}
+        Workload::Find | Workload::Mixed | Workload::Update | Workload::FindIndexed | Workload::FindRange => {
+        }
         Workload::Insert => {}
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -319,6 +325,11 @@ async fn run(args: Args) {
                         want_doc = true;
                         let n = rand::rng().random_range(0..preload) as i64;
                         rawdoc! { "find": "bench", "filter": {"n": n}, "limit": 1, "singleBatch": true, "$db": db.as_str() }
+                    }
+                    Workload::FindRange => {
+                        want_doc = true;
+                        let n = rand::rng().random_range(0..preload.saturating_sub(10).max(1)) as i64;
+                        rawdoc! { "find": "bench", "filter": {"n": {"$gte": n, "$lt": n + 10}}, "$db": db.as_str() }
                     }
                     Workload::Branch => unreachable!(),
                 };

@@ -11,11 +11,14 @@
 //!
 //! The index produces candidates only: every candidate is re-checked
 //! against the whole filter, so bounds may be looser than the filter but
-//! never miss a document. Multikey indexes make combining a lower and an
-//! upper bound on one field unsafe (one element may satisfy each), so a
-//! range uses one side only, up to the edge of the value's type bracket.
-//! Index entries are the cartesian product of the key fields' values, so
-//! points on several fields are safe even for arrays.
+//! never miss a document. On a multikey index (some document visible in
+//! the snapshot had an array on a key path, see
+//! `Snapshot::index_is_multikey`), combining a lower and an upper bound on
+//! one field is unsafe (one element may satisfy each), so a range uses one
+//! side only, up to the edge of the value's type bracket; otherwise
+//! `{$gte: 10, $lt: 20}` scans exactly `[10, 20)`. Index entries are the
+//! cartesian product of the key fields' values, so points on several
+//! fields are safe even for arrays.
 //!
 //! Sort: an index provides a sort when the sort keys are the index fields
 //! right after a single-point equality prefix, in the index's directions,
@@ -25,8 +28,9 @@
 //! same order), so documents come out of the scan in sort order, ties in
 //! `_id` order as a stable sort of a collection scan gives, and a limit
 //! stops the scan. Bounds on a sorted field would break this for arrays
-//! whose smallest element is outside the bounds, and the store does not
-//! record which indexes are multikey, so such queries sort in memory.
+//! whose smallest element is outside the bounds, so on a multikey index
+//! such queries sort in memory; on another, a range on the first sorted
+//! field is scanned in order.
 //! A sort that runs exactly against the index's directions (every key
 //! reversed) scans the index backwards: then an array's first entry is its
 //! largest element, which is what a descending sort orders it by.
@@ -37,7 +41,7 @@
 use std::ops::Bound;
 
 use argon_query::SortSpec;
-use argon_store::{CollectionMeta, IndexDef};
+use argon_store::{CollectionMeta, IndexDef, IndexMeta};
 use argon_types::keycodec;
 use bson::{Bson, Document};
 
@@ -67,8 +71,16 @@ pub enum Plan {
     /// Scan these ranges of a secondary index. `sorted`: the scan yields
     /// documents in the query's sort order (no in-memory sort); `reverse`:
     /// scan in descending index order (ranges last to first). `bounds`
-    /// describes the ranges per key field, as `explain` shows them.
-    Index { name: String, ranges: Vec<KeyRange>, sorted: bool, reverse: bool, bounds: Document },
+    /// describes the ranges per key field, as `explain` shows them;
+    /// `multikey` whether the index was multikey in the snapshot planned on.
+    Index {
+        name: String,
+        ranges: Vec<KeyRange>,
+        sorted: bool,
+        reverse: bool,
+        bounds: Document,
+        multikey: bool,
+    },
     /// Read every document (in `_id` order).
     CollScan,
 }
@@ -136,13 +148,40 @@ fn points(cond: &Bson) -> Option<Vec<&Bson>> {
     }
 }
 
-/// One side of a range on field `i`, to the edge of the value's type
-/// bracket, as bounds on that field's encoding alone (to append to a
-/// prefix), plus how `explain` shows it.
-fn range(def: &IndexDef, i: usize, cond: &Bson) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>, String)> {
-    let Bson::Document(ops) = cond else { return None };
+/// One side of a range on a field (`$gt 3`), as byte bounds on that
+/// field's encoding alone (to append to a prefix): the value on one end,
+/// the edge of its type bracket on the other.
+struct Side {
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    /// A lower bound on the value (`$gt`, `$gte`), else an upper one.
+    is_lower: bool,
+    inclusive: bool,
+    class: u8,
+    /// The value as `explain` shows it.
+    shown: String,
+}
+
+impl Side {
+    /// How `explain` shows this side alone.
+    fn text(&self) -> String {
+        let v = &self.shown;
+        match (self.is_lower, self.inclusive) {
+            (true, true) => format!("[{v}, +inf]"),
+            (true, false) => format!("({v}, +inf]"),
+            (false, true) => format!("[-inf, {v}]"),
+            (false, false) => format!("[-inf, {v})"),
+        }
+    }
+}
+
+/// The range sides a condition puts on field `i`, in the order `$gt`,
+/// `$gte`, `$lt`, `$lte`.
+fn sides(def: &IndexDef, i: usize, cond: &Bson) -> Vec<Side> {
+    let mut out = Vec::new();
+    let Bson::Document(ops) = cond else { return out };
     if !ops.keys().next().is_some_and(|k| k.starts_with('$')) {
-        return None;
+        return out;
     }
     let descending = def.fields[i].descending;
     for (op, inclusive, is_lower) in
@@ -155,12 +194,6 @@ fn range(def: &IndexDef, i: usize, cond: &Bson) -> Option<(Bound<Vec<u8>>, Bound
         let k = def.encode_field(i, v);
         let class = keycodec::type_class(v);
         let shown = argon_query::display::value(v);
-        let text = match (is_lower, inclusive) {
-            (true, true) => format!("[{shown}, +inf]"),
-            (true, false) => format!("({shown}, +inf]"),
-            (false, true) => format!("[-inf, {shown}]"),
-            (false, false) => format!("[-inf, {shown})"),
-        };
         let at = if inclusive { Bound::Included(k) } else { Bound::Excluded(k) };
         // Ascending: values of the class start with the class byte; a
         // descending field inverts every byte, which reverses the order.
@@ -170,9 +203,38 @@ fn range(def: &IndexDef, i: usize, cond: &Bson) -> Option<(Bound<Vec<u8>>, Bound
             (true, true) => (Bound::Included(vec![!class]), at),
             (true, false) => (at, Bound::Included(vec![!class])),
         };
-        return Some((lower, upper, text));
+        out.push(Side { lower, upper, is_lower, inclusive, class, shown });
     }
-    None
+    out
+}
+
+/// The range a field's conditions allow: on a multikey index one side
+/// only (the first found); otherwise a lower and an upper side of the same
+/// type bracket combined. Returns (lower, upper) and how `explain` shows
+/// it.
+fn range(
+    def: &IndexDef,
+    i: usize,
+    conds: &[&Bson],
+    multikey: bool,
+) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>, String)> {
+    let all: Vec<Side> = conds.iter().flat_map(|c| sides(def, i, c)).collect();
+    let first = all.first()?;
+    let other = all.iter().find(|s| s.is_lower != first.is_lower && s.class == first.class);
+    let (Some(other), false) = (other, multikey) else {
+        return Some((first.lower.clone(), first.upper.clone(), first.text()));
+    };
+    let (lo, hi) = if first.is_lower { (first, other) } else { (other, first) };
+    // The value ends: in byte order an ascending field's lower side bounds
+    // from below, a descending field's from above.
+    let (lower, upper) = if def.fields[i].descending {
+        (hi.lower.clone(), lo.upper.clone())
+    } else {
+        (lo.lower.clone(), hi.upper.clone())
+    };
+    let open = if lo.inclusive { "[" } else { "(" };
+    let close = if hi.inclusive { "]" } else { ")" };
+    Some((lower, upper, format!("{open}{}, {}{close}", lo.shown, hi.shown)))
 }
 
 fn prepend(prefix: &[u8], b: &Bound<Vec<u8>>) -> Bound<Vec<u8>> {
@@ -199,7 +261,7 @@ struct Bounds {
     shown: Document,
 }
 
-fn bounds(def: &IndexDef, filter: &Document) -> Bounds {
+fn bounds(def: &IndexDef, filter: &Document, multikey: bool) -> Bounds {
     let mut b = Bounds { prefixes: vec![Vec::new()], pinned: 0, range: None, shown: Document::new() };
     for (i, field) in def.fields.iter().enumerate() {
         let mut conds = Vec::new();
@@ -225,7 +287,7 @@ fn bounds(def: &IndexDef, filter: &Document) -> Bounds {
                 b.shown.insert(field.path.clone(), shown);
                 continue;
             }
-        } else if let Some((lower, upper, text)) = conds.iter().find_map(|c| range(def, i, c)) {
+        } else if let Some((lower, upper, text)) = range(def, i, &conds, multikey) {
             b.range = Some((lower, upper));
             b.shown.insert(field.path.clone(), vec![text]);
         }
@@ -287,13 +349,16 @@ fn consider(best: &mut Option<Candidate>, c: Candidate, limited: bool) {
 }
 
 /// Chooses a plan for `filter` on a collection; `sort` and `limited` (the
-/// query has a limit) let an index that provides the sort win.
+/// query has a limit) let an index that provides the sort win; `multikey`
+/// says whether an index is multikey in the snapshot the plan will read
+/// (when unsure, it must say yes).
 pub fn plan(
     filter: &Document,
     coll: Option<&CollectionMeta>,
     hint: Option<&Bson>,
     sort: Option<&SortSpec>,
     limited: bool,
+    multikey: &dyn Fn(&IndexMeta) -> bool,
 ) -> CmdResult<Plan> {
     let mut ids = Vec::new();
     conditions(filter, "_id", &mut ids);
@@ -356,7 +421,8 @@ pub fn plan(
             continue; // text, 2d, hashed: not ordered by value
         }
         let name = ix.name().to_string();
-        let b = bounds(&def, filter);
+        let multikey = multikey(ix);
+        let b = bounds(&def, filter, multikey);
         let mut shown = b.shown;
         shown_all(&def, shown.len(), &mut shown);
         if b.pinned > 0 || b.range.is_some() {
@@ -366,15 +432,17 @@ pub fn plan(
                 .iter()
                 .map(|p| KeyRange { lower: prepend(p, &lower), upper: prepend(p, &upper) })
                 .collect();
+            // A range on the sorted field keeps the scan in sort order only
+            // when no document has several entries.
             let direction = sort
-                .filter(|_| b.range.is_none() && b.prefixes.len() == 1)
+                .filter(|_| (b.range.is_none() || !multikey) && b.prefixes.len() == 1)
                 .and_then(|s| index_provides_sort(&def, b.pinned, s));
             let sorted = direction.is_some();
             let reverse = direction == Some(true);
             consider(
                 &mut best,
                 Candidate {
-                    plan: Plan::Index { name, ranges, sorted, reverse, bounds: shown },
+                    plan: Plan::Index { name, ranges, sorted, reverse, bounds: shown, multikey },
                     pinned: b.pinned,
                     has_range: b.range.is_some(),
                     sorted,
@@ -391,7 +459,14 @@ pub fn plan(
             consider(
                 &mut best,
                 Candidate {
-                    plan: Plan::Index { name, ranges: vec![KeyRange::all()], sorted, reverse, bounds: shown },
+                    plan: Plan::Index {
+                        name,
+                        ranges: vec![KeyRange::all()],
+                        sorted,
+                        reverse,
+                        bounds: shown,
+                        multikey,
+                    },
                     pinned: 0,
                     has_range: false,
                     sorted,

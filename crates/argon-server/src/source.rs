@@ -15,7 +15,7 @@ use std::collections::HashSet;
 
 use argon_query::pipeline::{Pipeline, PipelineContext};
 use argon_query::{Deps, Filter, Projection, QueryError, SortSpec};
-use argon_store::{decode_doc, Scan, Snapshot};
+use argon_store::{decode_doc, IndexMeta, Scan, Snapshot};
 use argon_types::keycodec;
 use bson::{Bson, Document, RawDocument};
 
@@ -282,6 +282,12 @@ impl<'s> Runs<'s> {
     }
 }
 
+/// Whether an index of `coll` is multikey in `snap`, for the planner (yes
+/// when the store cannot say: a multikey plan is slower, never wrong).
+pub fn multikey_in<'s>(snap: &'s Snapshot, coll: &'s str) -> impl Fn(&IndexMeta) -> bool + 's {
+    move |ix| snap.index_is_multikey(coll, ix.name()).unwrap_or(true)
+}
+
 impl<'a> Source<'a> {
     /// The document with this `_id`.
     pub fn get(&self, coll: &str, id: &Bson) -> CmdResult<Option<Document>> {
@@ -424,7 +430,14 @@ impl<'a> Source<'a> {
     ) -> CmdResult<Vec<Document>> {
         if let Some(m) = pipeline.leading_match() {
             let q = Query::parse(m)?;
-            let plan = planner::plan(&q.doc, self.snap.collection(coll), None, None, false)?;
+            let plan = planner::plan(
+                &q.doc,
+                self.snap.collection(coll),
+                None,
+                None,
+                false,
+                &multikey_in(self.snap, coll),
+            )?;
             if plan != Plan::CollScan {
                 let docs = self.execute(coll, &q, None, 0, None)?.docs;
                 return Ok(pipeline.run_results(Box::new(docs.into_iter().map(Ok)), ctx, vars)?);
@@ -468,7 +481,14 @@ impl<'a> Source<'a> {
         limit: Option<u64>,
     ) -> CmdResult<Execution> {
         let sort = sort.filter(|s| !s.is_empty());
-        let plan = planner::plan(&q.doc, self.snap.collection(coll), q.hint.as_ref(), sort, limit.is_some())?;
+        let plan = planner::plan(
+            &q.doc,
+            self.snap.collection(coll),
+            q.hint.as_ref(),
+            sort,
+            limit.is_some(),
+            &multikey_in(self.snap, coll),
+        )?;
         // A transaction's own writes are not in the indexes: with some, an
         // index scan cannot yield documents in order.
         let in_order =
@@ -502,7 +522,7 @@ impl<'a> Source<'a> {
                     }
                 }
             }
-            Plan::Index { name, ranges, reverse, .. } => {
+            Plan::Index { name, ranges, reverse, multikey, .. } => {
                 // In sort order: ties wait in a run until the key changes.
                 let mut runs = sort.filter(|_| in_order).map(Runs::new);
                 let mut seen = HashSet::new();
@@ -521,8 +541,9 @@ impl<'a> Source<'a> {
                         if keys % 1024 == 0 {
                             crate::ops::check_interrupted()?;
                         }
-                        if !seen.insert(id_key.to_vec()) {
-                            continue; // multikey: already seen through another key
+                        // Only a multikey index has several entries per document.
+                        if *multikey && !seen.insert(id_key.to_vec()) {
+                            continue; // already seen through another key
                         }
                         if let Some(o) = self.overlay {
                             if o.contains_key(&(coll.to_string(), id_key.to_vec())) {
@@ -673,7 +694,7 @@ impl Query {
     pub fn pins_id(&self) -> bool {
         self.hint.is_none()
             && matches!(
-                crate::planner::plan(&self.doc, None, None, None, false),
+                crate::planner::plan(&self.doc, None, None, None, false, &|_| true),
                 Ok(crate::planner::Plan::IdPoint(_))
             )
     }
@@ -765,7 +786,28 @@ mod tests {
         .boxed()
     }
 
+    /// Like `value`, or without arrays (an array becomes its first
+    /// element), so that indexes stay non-multikey and plans combine bounds.
+    fn value_in(arrays: bool) -> BoxedStrategy<Option<Bson>> {
+        value()
+            .prop_map(move |v| match v {
+                Some(Bson::Array(items)) if !arrays => items.into_iter().next(),
+                v => v,
+            })
+            .boxed()
+    }
+
     fn store_with(docs: &[(Option<Bson>, Option<Bson>)], indexes: &[Document]) -> (tempfile::TempDir, Store) {
+        store_ordered(docs, indexes, false)
+    }
+
+    /// `index_first`: create the indexes before inserting (entries written
+    /// with each document) rather than after (built over existing data).
+    fn store_ordered(
+        docs: &[(Option<Bson>, Option<Bson>)],
+        indexes: &[Document],
+        index_first: bool,
+    ) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         store.create_project("p").unwrap();
@@ -782,10 +824,15 @@ mod tests {
             req.ops.push(WriteOp::Insert { coll: "c".into(), doc: d });
         }
         for (i, key) in indexes.iter().enumerate() {
-            req.ops.push(WriteOp::CreateIndex {
+            let op = WriteOp::CreateIndex {
                 coll: "c".into(),
                 spec: doc! {"key": key.clone(), "name": format!("ix{i}")},
-            });
+            };
+            if index_first {
+                req.ops.insert(i, op);
+            } else {
+                req.ops.push(op);
+            }
         }
         store.write(req).unwrap();
         (dir, store)
@@ -795,11 +842,12 @@ mod tests {
         #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
         #[test]
         fn index_plans_equal_collection_scans(
-            docs in prop::collection::vec((value(), value()), 0..40),
+            docs in any::<bool>().prop_flat_map(|arrays| prop::collection::vec((value_in(arrays), value_in(arrays)), 0..40)),
             indexes in prop::collection::vec(index(), 1..3),
+            index_first in any::<bool>(),
             queries in prop::collection::vec((filter(), sort(), 0u64..3, prop::option::of(1u64..6)), 1..6),
         ) {
-            let (_dir, store) = store_with(&docs, &indexes);
+            let (_dir, store) = store_ordered(&docs, &indexes, index_first);
             let snap = store.snapshot("p", "main", At::Head).unwrap();
             let src = Source { snap: &snap, overlay: None };
             for (f, s, skip, limit) in queries {
@@ -925,6 +973,52 @@ mod tests {
         assert_eq!((e.docs.len(), e.keys_examined), (4, 4), "_id 1, 11, 2, 12");
         let e = src.execute("c", &Query::parse(&doc! {"a": 5, "b": 25}).unwrap(), None, 0, None).unwrap();
         assert_eq!((e.docs.len(), e.keys_examined), (1, 1));
+    }
+
+    #[test]
+    fn a_range_on_a_non_multikey_index_examines_only_its_keys() {
+        let (_dir, store) = sample();
+        let snap = store.snapshot("p", "main", At::Head).unwrap();
+        let src = Source { snap: &snap, overlay: None };
+        let range = Query::parse(&doc! {"b": {"$gte": 20, "$lt": 25}}).unwrap();
+        let e = src.execute("c", &range, None, 0, None).unwrap();
+        assert!(
+            matches!(&e.plan, Plan::Index { name, multikey: false, .. } if name == "ix2"),
+            "{:?}",
+            e.plan
+        );
+        assert_eq!((e.docs.len(), e.keys_examined), (5, 5));
+        // The two sides may come from separate conditions, and a sort on
+        // the field is served by the index even with the range.
+        let split = Query::parse(&doc! {"$and": [{"b": {"$gt": 90}}, {"b": {"$lte": 92}}]}).unwrap();
+        let by_b = SortSpec::parse(&doc! {"b": 1}).unwrap();
+        let e = src.execute("c", &split, Some(&by_b), 0, None).unwrap();
+        assert!(!e.sorted_in_memory, "{:?}", e.plan);
+        let ids: Vec<i32> = e.docs.iter().map(|d| d.get_i32("_id").unwrap()).collect();
+        assert_eq!((ids, e.keys_examined), (vec![91, 92], 2));
+        // Different type brackets do not combine (no number is below "x").
+        let mixed = Query::parse(&doc! {"b": {"$gte": 95, "$lt": "x"}}).unwrap();
+        assert_eq!(src.execute("c", &mixed, None, 0, None).unwrap().docs.len(), 0);
+
+        // One array anywhere in `b` makes the index multikey: the same
+        // range then reads one side to the end of the numbers, and a
+        // document whose elements satisfy one side each still matches.
+        store
+            .write(
+                WriteRequest::new("p", "main")
+                    .op(WriteOp::Insert { coll: "c".into(), doc: doc! {"_id": 1000, "a": 0, "b": [10, 30]} }),
+            )
+            .unwrap();
+        let snap = store.snapshot("p", "main", At::Head).unwrap();
+        let src = Source { snap: &snap, overlay: None };
+        let e = src.execute("c", &range, None, 0, None).unwrap();
+        assert!(matches!(&e.plan, Plan::Index { multikey: true, .. }), "{:?}", e.plan);
+        let mut ids: Vec<i32> = e.docs.iter().map(|d| d.get_i32("_id").unwrap()).collect();
+        ids.sort();
+        assert_eq!(ids, [20, 21, 22, 23, 24, 1000]);
+        assert!(e.keys_examined > 50, "one-sided: {}", e.keys_examined);
+        let e = src.execute("c", &split, Some(&by_b), 0, None).unwrap();
+        assert!(e.sorted_in_memory, "{:?}", e.plan);
     }
 
     #[test]

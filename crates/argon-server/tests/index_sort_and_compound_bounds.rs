@@ -197,3 +197,42 @@ async fn compound_bounds_use_the_second_field() {
     assert_eq!(got, scanned);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_sided_range_is_one_range_until_the_index_is_multikey() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    let coll = db.collection::<Document>("r");
+    coll.insert_many((0..1000).map(|i| doc! {"_id": i, "n": i}).collect::<Vec<_>>()).await.unwrap();
+    coll.create_index(IndexModel::builder().keys(doc! {"n": 1}).build()).await.unwrap();
+    let filter = doc! {"n": {"$gte": 100, "$lt": 110}};
+
+    let e = explain(&db, doc! {"find": "r", "filter": filter.clone()}).await;
+    let ix = ixscan(&e);
+    assert_eq!(ix.get_bool("isMultiKey").unwrap(), false, "{e}");
+    assert_eq!(ix.get_document("indexBounds").unwrap(), &doc! {"n": ["[100, 110)"]});
+    assert_eq!((stat(&e, "totalKeysExamined"), stat(&e, "nReturned")), (10, 10), "{e}");
+    // Sorted by the ranged field: the index order, no SORT stage.
+    let e = explain(&db, doc! {"find": "r", "filter": filter.clone(), "sort": {"n": -1}, "limit": 3}).await;
+    assert_eq!(stages(winning(&e)), ["LIMIT", "FETCH", "IXSCAN"], "{e}");
+    let (got, scanned) = both(&coll, filter.clone(), doc! {"n": -1}, 0, 3).await;
+    assert_eq!(got, scanned);
+    assert_eq!(got.iter().map(|d| d.get_i32("n").unwrap()).collect::<Vec<_>>(), [109, 108, 107]);
+
+    // An array whose elements are on either side of the range matches it:
+    // the index is multikey from now on and the range goes one-sided.
+    coll.insert_one(doc! {"_id": 5000, "n": [5, 500]}).await.unwrap();
+    let e = explain(&db, doc! {"find": "r", "filter": filter.clone()}).await;
+    let ix = ixscan(&e);
+    assert_eq!(ix.get_bool("isMultiKey").unwrap(), true, "{e}");
+    assert_eq!(ix.get_document("indexBounds").unwrap(), &doc! {"n": ["[100, +inf]"]});
+    let (got, scanned) = both(&coll, filter.clone(), doc! {"n": 1}, 0, 0).await;
+    assert_eq!(got, scanned);
+    assert_eq!(got.len(), 11, "the ten plus the array");
+    // Sticky: removing the array does not make the index single-key again.
+    coll.delete_one(doc! {"_id": 5000}).await.unwrap();
+    let e = explain(&db, doc! {"find": "r", "filter": filter}).await;
+    assert_eq!(ixscan(&e).get_bool("isMultiKey").unwrap(), true, "{e}");
+    server.stop().await;
+}

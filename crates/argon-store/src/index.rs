@@ -47,9 +47,29 @@ pub struct Index {
     /// Versioned secondary index entries, see [`crate::secondary`].
     pub idx: Database<Bytes, Bytes>,
     branches: Database<Bytes, Bytes>,
+    /// Multikey markers: `timeline | index id` → the LSN of the first entry
+    /// made from an array on that timeline (see [`Index::is_multikey`]).
+    multikey: Database<Bytes, Bytes>,
+    /// Indexes with a lower id are taken as multikey: they were built by a
+    /// version without markers, so an array may hide in them unmarked.
+    unmarked_below: u64,
 }
 
 const COUNTERS_KEY: &[u8] = b"counters";
+/// In `state`: the id below which indexes are unmarked (see
+/// [`Index::unmarked_below`]); present once markers are kept.
+const UNMARKED_BELOW_KEY: &[u8] = b"multikey-unmarked-below";
+
+fn multikey_key(tl: TimelineId, index_id: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&tl.0.to_be_bytes());
+    k[8..].copy_from_slice(&index_id.to_be_bytes());
+    k
+}
+
+fn u64_value(v: &[u8], what: &str) -> Result<u64> {
+    Ok(u64::from_be_bytes(v.try_into().map_err(|_| StoreError::Corrupt(format!("bad {what} in index")))?))
+}
 
 fn to_bson<T: serde::Serialize>(v: &T) -> Result<Vec<u8>> {
     bson::serialize_to_vec(v).map_err(|e| StoreError::Corrupt(format!("cannot encode metadata: {e}")))
@@ -84,7 +104,7 @@ impl Index {
     pub fn open(dir: &Path, map_bytes: usize) -> Result<Index> {
         std::fs::create_dir_all(dir)?;
         let mut opts = EnvOpenOptions::new().read_txn_without_tls();
-        opts.map_size(map_bytes).max_dbs(8).max_readers(1024);
+        opts.map_size(map_bytes).max_dbs(16).max_readers(1024);
         // SAFETY: NO_SYNC and NO_READAHEAD only trade durability of the
         // index (the WAL is the durable copy) and readahead; the environment
         // is opened once per process, guarded by the data dir lock.
@@ -101,8 +121,92 @@ impl Index {
         let state = env.create_database(&mut wtxn, Some("state"))?;
         let idx = env.create_database(&mut wtxn, Some("idx"))?;
         let branches = env.create_database(&mut wtxn, Some("branches"))?;
+        let multikey = env.create_database(&mut wtxn, Some("multikey"))?;
+        let unmarked_below = match state.get(&wtxn, UNMARKED_BELOW_KEY)? {
+            Some(v) => u64_value(v, "multikey watermark")?,
+            None => {
+                // First opened by a version that keeps markers: indexes
+                // already holding entries may be multikey without a marker.
+                let below = if idx.is_empty(&wtxn)? {
+                    0
+                } else {
+                    match state.get(&wtxn, COUNTERS_KEY)? {
+                        Some(c) => from_bson::<Counters>(c, "counters")?.next_collection,
+                        None => u64::MAX,
+                    }
+                };
+                state.put(&mut wtxn, UNMARKED_BELOW_KEY, &below.to_be_bytes()[..])?;
+                below
+            }
+        };
         wtxn.commit()?;
-        Ok(Index { env, docs, projects, timelines, catalogs, times, state, idx, branches })
+        Ok(Index {
+            env,
+            docs,
+            projects,
+            timelines,
+            catalogs,
+            times,
+            state,
+            idx,
+            branches,
+            multikey,
+            unmarked_below,
+        })
+    }
+
+    /// Whether index `index_id` may hold several entries for one document
+    /// (a document had an array on a key path) in what `chain` sees. Sticky,
+    /// as in MongoDB: once an array was indexed, later reads on that
+    /// timeline treat the index as multikey even if the array is gone. A
+    /// read below the first array, or on a branch forked before it, does
+    /// not.
+    pub fn is_multikey(&self, txn: &RoTxn, chain: &Chain, index_id: u64) -> Result<bool> {
+        if index_id < self.unmarked_below {
+            return Ok(true);
+        }
+        Ok(self.multikey_since(txn, chain, index_id)?.is_some())
+    }
+
+    /// The first LSN at which `chain` sees index `index_id` multikey.
+    fn multikey_since(&self, txn: &RoTxn, chain: &Chain, index_id: u64) -> Result<Option<Lsn>> {
+        let mut first: Option<Lsn> = None;
+        for &(tl, bound) in &chain.0 {
+            if let Some(v) = self.multikey.get(txn, &multikey_key(tl, index_id))? {
+                let at = Lsn(u64_value(v, "multikey marker")?);
+                if at <= bound {
+                    first = Some(first.map_or(at, |f| f.min(at)));
+                }
+            }
+        }
+        Ok(first)
+    }
+
+    /// Records that index `index_id` got an entry from an array at `lsn` on
+    /// `tl` (the first such LSN is kept).
+    fn mark_multikey(&self, w: &mut RwTxn, tl: TimelineId, index_id: u64, lsn: Lsn) -> Result<()> {
+        let key = multikey_key(tl, index_id);
+        if self.multikey.get(w, &key)?.is_none() {
+            self.multikey.put(w, &key, &lsn.0.to_be_bytes()[..])?;
+        }
+        Ok(())
+    }
+
+    /// Gives the timeline a materialization creates (`tl`, reading `source`
+    /// as it was) the markers of the indexes it copies.
+    pub(crate) fn copy_multikey(
+        &self,
+        w: &mut RwTxn,
+        source: &Chain,
+        tl: TimelineId,
+        index_ids: impl Iterator<Item = u64>,
+    ) -> Result<()> {
+        for id in index_ids {
+            if let Some(at) = self.multikey_since(w, source, id)? {
+                self.multikey.put(w, &multikey_key(tl, id), &at.0.to_be_bytes()[..])?;
+            }
+        }
+        Ok(())
     }
 
     /// Loads all metadata (small: projects, branches, timelines, catalogs).
@@ -153,15 +257,26 @@ impl Index {
         Ok(meta)
     }
 
-    /// Empties every table (before a rebuild from the WAL).
-    pub fn clear(&self) -> Result<()> {
+    /// Empties every table (before a rebuild from the WAL, which marks
+    /// every multikey index again).
+    pub fn clear(&mut self) -> Result<()> {
         let mut w = self.env.write_txn()?;
-        for db in
-            [&self.docs, &self.projects, &self.timelines, &self.catalogs, &self.times, &self.state, &self.idx]
-        {
+        for db in [
+            &self.docs,
+            &self.projects,
+            &self.timelines,
+            &self.catalogs,
+            &self.times,
+            &self.state,
+            &self.idx,
+            &self.branches,
+            &self.multikey,
+        ] {
             db.clear(&mut w)?;
         }
+        self.state.put(&mut w, UNMARKED_BELOW_KEY, &0u64.to_be_bytes()[..])?;
         w.commit()?;
+        self.unmarked_below = 0;
         Ok(())
     }
 
@@ -535,6 +650,9 @@ impl Index {
             let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(added, id)).at(lsn);
             self.idx.put(w, k.as_bytes(), &keys::value::live(&id_key))?;
         }
+        if !new.is_empty() && post.is_some_and(|d| def.has_array(d)) {
+            self.mark_multikey(w, tl, ix.id, lsn)?;
+        }
         Ok(())
     }
 
@@ -552,6 +670,7 @@ impl Index {
         const BATCH: usize = 4096;
         let def = IndexDef::from_spec(&ix.spec);
         let mut after: Option<Vec<u8>> = None;
+        let mut multikey = false;
         loop {
             let mut entries: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(BATCH);
             let mut docs = 0;
@@ -565,7 +684,9 @@ impl Index {
                     let Some((id_key, bytes)) = scan.next_raw()? else { break };
                     let doc = crate::snapshot::decode_doc(bytes)?;
                     let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
-                    for kv in def.key_values(&doc) {
+                    let kvs = def.key_values(&doc);
+                    multikey |= !kvs.is_empty() && def.has_array(&doc);
+                    for kv in kvs {
                         let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(&kv, &id)).at(lsn);
                         entries.push((k.as_bytes().to_vec(), keys::value::live(id_key)));
                     }
@@ -579,6 +700,9 @@ impl Index {
             if docs < BATCH {
                 break;
             }
+        }
+        if multikey {
+            self.mark_multikey(w, tl, ix.id, lsn)?;
         }
         Ok(())
     }
@@ -635,5 +759,42 @@ impl Catalog {
             Op::Doc { .. } => {}
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data dir whose indexes were built before markers existed: every
+    /// index it already has counts as multikey (an array may hide in it
+    /// unmarked); indexes created later are tracked.
+    #[test]
+    fn indexes_from_before_markers_count_as_multikey() {
+        let dir = tempfile::tempdir().unwrap();
+        let chain = Chain(vec![(TimelineId(1), Lsn(100))]);
+        {
+            let index = Index::open(dir.path(), 16 << 20).unwrap();
+            assert!(!index.is_multikey(&index.env.read_txn().unwrap(), &chain, 3).unwrap(), "fresh: tracked");
+            // Make it look like an older version's index: entries, the
+            // counters, and no watermark.
+            let mut w = index.env.write_txn().unwrap();
+            index.idx.put(&mut w, b"an index entry", b"x").unwrap();
+            let counters = Counters { next_collection: 5, ..Counters::default() };
+            index.state.put(&mut w, COUNTERS_KEY, &to_bson(&counters).unwrap()).unwrap();
+            index.state.delete(&mut w, UNMARKED_BELOW_KEY).unwrap();
+            w.commit().unwrap();
+        }
+        for _ in 0..2 {
+            // The watermark is kept, so a second open agrees.
+            let index = Index::open(dir.path(), 16 << 20).unwrap();
+            let txn = index.env.read_txn().unwrap();
+            assert!(index.is_multikey(&txn, &chain, 3).unwrap(), "an index of the older version");
+            assert!(!index.is_multikey(&txn, &chain, 5).unwrap(), "an index created since");
+        }
+        let mut index = Index::open(dir.path(), 16 << 20).unwrap();
+        index.clear().unwrap();
+        let txn = index.env.read_txn().unwrap();
+        assert!(!index.is_multikey(&txn, &chain, 3).unwrap(), "a rebuild marks every index again");
     }
 }

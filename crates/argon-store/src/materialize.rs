@@ -69,8 +69,17 @@ pub(crate) fn begin(
         todo.push((CopyTable::Docs, cm.id));
         todo.extend(cm.indexes.iter().map(|ix| (CopyTable::Indexes, ix.id)));
     }
+    // Copies keep their LSNs, so the new timeline's reads must treat an
+    // index as multikey from where the old chain did.
+    let source = meta.read_chain(old, at);
     index.new_timeline(w, meta, c.timeline, &c.project, Some((old, at)), lsn, time)?;
     index.put_catalog(w, c.timeline, at, &catalog)?;
+    index.copy_multikey(
+        w,
+        &source,
+        c.timeline,
+        todo.iter().filter(|(table, _)| *table == CopyTable::Indexes).map(|&(_, id)| id),
+    )?;
     let t =
         meta.timelines.get_mut(&c.timeline).ok_or_else(|| StoreError::Corrupt("timeline vanished".into()))?;
     let t = Arc::make_mut(t);

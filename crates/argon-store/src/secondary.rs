@@ -92,6 +92,18 @@ impl IndexDef {
         out
     }
 
+    /// Whether the document has an array on one of the key paths (at the
+    /// end or in the middle): then it may have several entries, and the
+    /// index becomes multikey.
+    pub fn has_array(&self, doc: &Document) -> bool {
+        self.fields.iter().any(|f| {
+            let parts: Vec<&str> = f.path.split('.').collect();
+            parts
+                .split_first()
+                .is_some_and(|(first, rest)| doc.get(*first).is_some_and(|v| array_on(v, rest)))
+        })
+    }
+
     /// The encoding of one field value in this index's order.
     pub fn encode_field(&self, field: usize, v: &Bson) -> Vec<u8> {
         let mut k = Vec::new();
@@ -150,6 +162,16 @@ fn collect(v: &Bson, parts: &[&str], out: &mut Vec<Bson>) {
             }
         }
         _ => {}
+    }
+}
+
+fn array_on(v: &Bson, rest: &[&str]) -> bool {
+    match v {
+        Bson::Array(_) => true,
+        Bson::Document(d) => {
+            rest.split_first().is_some_and(|(first, rest)| d.get(*first).is_some_and(|c| array_on(c, rest)))
+        }
+        _ => false,
     }
 }
 
@@ -242,6 +264,18 @@ mod tests {
         assert_eq!(partial.key_values(&doc! {"a": 1, "n": 7}).len(), 1);
         let compound = IndexDef::from_spec(&doc! {"key": {"a.b": 1, "c": -1}});
         assert_eq!(compound.key_values(&doc! {"a": [{"b": 1}, {"b": 2}], "c": 3}).len(), 2);
+    }
+
+    #[test]
+    fn arrays_on_a_key_path_make_a_document_multikey() {
+        let def = IndexDef::from_spec(&doc! {"key": {"a.b": 1, "c": -1}});
+        assert!(!def.has_array(&doc! {"a": {"b": 1}, "c": 2}));
+        assert!(!def.has_array(&doc! {"x": [1, 2]}), "arrays off the key paths do not count");
+        assert!(!def.has_array(&doc! {"a": {"x": [1]}, "c": {"d": [1]}}));
+        assert!(def.has_array(&doc! {"a": {"b": []}}), "an empty array is one at the end");
+        assert!(def.has_array(&doc! {"a": [{"b": 1}]}), "an array in the middle");
+        assert!(def.has_array(&doc! {"a": [1]}), "an array where a document was expected");
+        assert!(def.has_array(&doc! {"c": [3, 4]}), "the second field");
     }
 
     #[test]

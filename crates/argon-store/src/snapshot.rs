@@ -131,6 +131,19 @@ impl Snapshot {
         self.index_scan_dir(coll, index_name, lower, upper, false)
     }
 
+    /// Whether the index may hold several entries for one document at this
+    /// snapshot: some document visible up to here had an array on a key
+    /// path (sticky: it stays multikey after the array is gone, as in
+    /// MongoDB). A query planner may combine a lower and an upper bound on
+    /// one field only when it is not.
+    pub fn index_is_multikey(&self, coll: &str, index_name: &str) -> Result<bool> {
+        let Some(c) = self.view.catalog.get(coll) else { return Ok(false) };
+        let Some(ix) = c.indexes.iter().find(|i| i.name() == index_name) else {
+            return Err(StoreError::InvalidArgument(format!("index {index_name} does not exist on {coll}")));
+        };
+        self.index.is_multikey(&self.txn, &self.view.read_chain, ix.id)
+    }
+
     /// Like [`Snapshot::index_scan`], in descending index order (for a sort
     /// that runs against the index's directions).
     pub fn index_scan_rev(

@@ -298,7 +298,7 @@ impl Store {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)?;
         let lock = DirLock::acquire(&dir)?;
-        let index = Index::open(&dir.join("index"), opts.index_map_bytes)?;
+        let mut index = Index::open(&dir.join("index"), opts.index_map_bytes)?;
         let wal_opts =
             WalOptions { sync: opts.sync, segment_bytes: opts.wal_segment_bytes, ..WalOptions::default() };
         let wal = Wal::open(&dir.join("wal"), wal_opts)?;

@@ -66,7 +66,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     // SORT when sorted in memory, then SKIP and LIMIT.
     let mut winning = doc! { "stage": e.plan.stage() };
     let mut stats = doc! { "stage": e.plan.stage(), "nReturned": returned, "docsExamined": examined, "keysExamined": keys };
-    if let Plan::Index { name, bounds, reverse, .. } = &e.plan {
+    if let Plan::Index { name, bounds, reverse, multikey, .. } = &e.plan {
         let key = snap
             .collection(&coll)
             .and_then(|c| c.indexes.iter().find(|i| i.name() == name))
@@ -76,6 +76,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             "stage": "IXSCAN",
             "indexName": name,
             "keyPattern": key,
+            "isMultiKey": *multikey,
             "direction": if *reverse { "backward" } else { "forward" },
             "indexBounds": bounds.clone(),
         };

@@ -48,6 +48,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             query.hint.as_ref(),
             None,
             limit.is_some(),
+            &crate::source::multikey_in(&snap, &coll),
         )? == crate::planner::Plan::CollScan;
     if streams {
         let mut scan = ScanCursor {
