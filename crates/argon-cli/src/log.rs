@@ -162,7 +162,9 @@ fn op_matches(op: &Op, filter: &LogFilter) -> bool {
         _ if filter.id.is_some() => false,
         Op::CreateCollection { name, .. } | Op::DropCollection { name, .. } => coll_ok(name),
         Op::RenameCollection { from, to, .. } => coll_ok(from) || coll_ok(to),
-        Op::CreateIndex { coll, .. } | Op::DropIndex { coll, .. } => coll_ok(coll),
+        Op::CreateIndex { coll, .. } | Op::DropIndex { coll, .. } | Op::SetCollectionOptions { coll, .. } => {
+            coll_ok(coll)
+        }
     }
 }
 
@@ -206,6 +208,9 @@ fn summarize(ops: &[Op]) -> String {
                 .push(Part::Text(format!("create index {} on {coll}", spec.get_str("name").unwrap_or("?")))),
             Op::DropIndex { coll, name, .. } => {
                 parts.push(Part::Text(format!("drop index {name} on {coll}")))
+            }
+            Op::SetCollectionOptions { coll, .. } => {
+                parts.push(Part::Text(format!("change options of {coll}")))
             }
         }
     }

@@ -90,6 +90,12 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"
         | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),
 
+        // Skipping a collection's validator is a dbAdmin privilege in MongoDB.
+        "insert" | "update" | "findAndModify" | "findandmodify" | "aggregate"
+            if matches!(cmd.get("bypassDocumentValidation"), Some(Bson::Boolean(true))) =>
+        {
+            Need::OnDb(Role::Admin)
+        }
         "aggregate" if pipeline_writes(cmd) => Need::OnDb(Role::ReadWrite),
         "aggregate" => Need::OnDb(Role::Read),
 

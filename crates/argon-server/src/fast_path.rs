@@ -286,7 +286,8 @@ pub async fn update_by_id(
 /// What the write lanes share: a plain body (`<command>: <collection>`,
 /// `$db`, `ordered`, `lsid`, `txnNumber` and the fields drivers add,
 /// nothing else), documents in the sequence `sequence`, a writable
-/// collection on a branch head, and authentication off.
+/// collection without a validator on a branch head, and authentication
+/// off.
 struct PlainWrite<'m> {
     coll: &'m str,
     ordered: bool,
@@ -330,6 +331,12 @@ impl<'m> PlainWrite<'m> {
         let target = state.target(db).ok()?;
         if target.view_lsn.is_some() {
             return None;
+        }
+        // A collection with a validator: the full path checks documents.
+        if let Ok(catalog) = state.store.head_catalog(&target.project, &target.branch) {
+            if catalog.get(coll).is_some_and(|c| crate::validation::active(&c.options)) {
+                return None;
+            }
         }
         let retry = match (lsid, txn_number) {
             (Some(l), Some(n)) => Some((crate::session::session_key(&Document::try_from(l).ok()?), n)),

@@ -34,6 +34,7 @@ mod state;
 mod tls;
 mod ttl;
 mod users;
+mod validation;
 mod writes;
 
 use std::future::Future;

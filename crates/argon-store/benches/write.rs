@@ -10,7 +10,10 @@
 //! write + fdatasync in a loop, same filesystem).
 //!
 //! Run: `cargo bench -p argon-store --bench write` (optional filters:
-//! `-- always`, `-- never`, `-- "never tasks64"`; `ARGON_BENCH_SECS=n` per measurement, default 5).
+//! `-- always`, `-- never`, `-- "never tasks64"`, `-- encoded64`;
+//! `ARGON_BENCH_SECS=n` per measurement, default 5). `tasks64` hands the
+//! store `Document`s to encode; `encoded64` hands it BSON bytes built per
+//! insert, as the wire server does.
 //! Reference numbers (date, machine, results) are in docs/BENCHMARKS.md,
 //! "Storage core (issue 2)".
 
@@ -70,8 +73,16 @@ fn run(store: &Store, writers: usize, dur: Duration) -> (u64, Duration, u64, u64
 
 /// Runs `writers` async tasks on a 2-worker tokio runtime (the wire
 /// server's model: one task per connection), each inserting one document per
-/// request with `Store::write_async` for `dur`.
-fn run_tasks(store: &Store, writers: usize, dur: Duration) -> (u64, Duration, u64, u64, Duration) {
+/// request with `Store::write_async` for `dur`. `encoded`: each document is
+/// built as BSON bytes and handed over with `insert_encoded`, as the wire
+/// server does with what a driver sent, instead of as a `Document` the
+/// store encodes.
+fn run_tasks(
+    store: &Store,
+    writers: usize,
+    dur: Duration,
+    encoded: bool,
+) -> (u64, Duration, u64, u64, Duration) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("rt");
     let done = std::sync::Arc::new(AtomicU64::new(0));
     let groups_before = store.stats().group_commits;
@@ -88,8 +99,14 @@ fn run_tasks(store: &Store, writers: usize, dur: Duration) -> (u64, Duration, u6
                 let mut i = 0i64;
                 let base = (t as i64 + 1) << 40;
                 while Instant::now() < deadline {
-                    let req = WriteRequest::new(PROJECT, "main")
-                        .op(WriteOp::Insert { coll: COLL.into(), doc: make_doc(base + i, 0) });
+                    let req = if encoded {
+                        let mut req = WriteRequest::new(PROJECT, "main");
+                        req.insert_encoded(COLL, make_raw_doc(base + i, 0)).expect("valid");
+                        req
+                    } else {
+                        WriteRequest::new(PROJECT, "main")
+                            .op(WriteOp::Insert { coll: COLL.into(), doc: make_doc(base + i, 0) })
+                    };
                     store.write_async(req).await.expect("insert");
                     i += 1;
                 }
@@ -123,7 +140,7 @@ fn main() {
     print_fdatasync(500);
 
     for (name, sync) in [("always", SyncMode::Always), ("never", SyncMode::Never)] {
-        for (model, writers) in [("threads", 1usize), ("threads", 64), ("tasks", 64)] {
+        for (model, writers) in [("threads", 1usize), ("threads", 64), ("tasks", 64), ("encoded", 64)] {
             if !want(&format!("{name} {model}{writers}")) {
                 continue;
             }
@@ -134,8 +151,11 @@ fn main() {
             // Create the collection outside the measurement.
             store.write(insert_req(-1..0)).expect("first insert");
             let fsync_time_before = store.stats().wal_fsync_time;
-            let (docs, elapsed, groups, fsyncs, cpu) =
-                if model == "tasks" { run_tasks(&store, writers, dur) } else { run(&store, writers, dur) };
+            let (docs, elapsed, groups, fsyncs, cpu) = match model {
+                "tasks" => run_tasks(&store, writers, dur, false),
+                "encoded" => run_tasks(&store, writers, dur, true),
+                _ => run(&store, writers, dur),
+            };
             let rate = docs as f64 / elapsed.as_secs_f64();
             let fsync_mean = (store.stats().wal_fsync_time - fsync_time_before) / fsyncs.max(1) as u32;
             println!(

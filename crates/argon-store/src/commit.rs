@@ -1032,6 +1032,16 @@ fn prepare_op(
             ops.push(op);
             Ok(OpEffect::Written)
         }
+        WriteOp::SetCollectionOptions { coll, options } => {
+            let c = catalog.get(&coll).ok_or_else(|| StoreError::NamespaceNotFound(ns(&coll)))?;
+            if c.options == options {
+                return Ok(OpEffect::NoOp);
+            }
+            let op = Op::SetCollectionOptions { coll, options };
+            Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            ops.push(op);
+            Ok(OpEffect::Written)
+        }
     }
 }
 

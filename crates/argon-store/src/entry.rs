@@ -130,6 +130,11 @@ pub enum Op {
         coll: String,
         name: String,
     },
+    /// Replaces a collection's options (`collMod`: its validator).
+    SetCollectionOptions {
+        coll: String,
+        options: Document,
+    },
 }
 
 impl Entry {

@@ -756,6 +756,13 @@ impl Catalog {
                     .ok_or_else(|| format!("collection {coll} does not exist"))?;
                 c.indexes.retain(|i| i.name() != name);
             }
+            Op::SetCollectionOptions { coll, options } => {
+                let c = self
+                    .collections
+                    .get_mut(coll)
+                    .ok_or_else(|| format!("collection {coll} does not exist"))?;
+                c.options = options.clone();
+            }
             Op::Doc { .. } => {}
         }
         Ok(())

@@ -18,7 +18,7 @@ use crate::entry::{Entry, Op};
 use crate::error::{Result, StoreError};
 use crate::index::Index;
 use crate::lock::DirLock;
-use crate::meta::{BranchMeta, Chain, Meta};
+use crate::meta::{BranchMeta, Catalog, Chain, Meta};
 use crate::snapshot::{ReadView, Snapshot};
 use crate::write::{CommitOutcome, WriteRequest};
 
@@ -623,6 +623,18 @@ impl Store {
         self.reopen(&view)
     }
 
+    /// The catalog at a branch's head, from memory (no index transaction):
+    /// for a quick look at a collection's options before a write.
+    pub fn head_catalog(&self, project: &str, branch: &str) -> Result<Arc<Catalog>> {
+        let lsn = self.visible_lsn();
+        let meta = self.meta();
+        let b = meta.branch(project, branch).ok_or_else(|| match meta.project(project) {
+            None => StoreError::ProjectNotFound(project.into()),
+            Some(_) => StoreError::BranchNotFound { project: project.into(), branch: branch.into() },
+        })?;
+        Ok(meta.catalog(&meta.read_chain(b.timeline, lsn)))
+    }
+
     /// Every timeline a branch's history consists of, child first, each with
     /// the last LSN of it the branch shows: for "is this WAL entry part of
     /// the branch" questions (history, log). Its length grows with the
@@ -694,6 +706,9 @@ impl Store {
                         .push(format!("create index {} on {coll}", spec.get_str("name").unwrap_or("?"))),
                     Op::DropIndex { coll, name } => {
                         preview.catalog_changes.push(format!("drop index {name} on {coll}"))
+                    }
+                    Op::SetCollectionOptions { coll, .. } => {
+                        preview.catalog_changes.push(format!("change options of {coll}"))
                     }
                 }
             }

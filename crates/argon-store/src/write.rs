@@ -247,6 +247,12 @@ pub enum WriteOp {
         coll: String,
         name: String,
     },
+    /// Replaces a collection's options (what `create` recorded), as
+    /// `collMod` does.
+    SetCollectionOptions {
+        coll: String,
+        options: Document,
+    },
 }
 
 /// The outcome of a request.

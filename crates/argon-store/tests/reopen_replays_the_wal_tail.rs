@@ -71,3 +71,35 @@ fn an_index_left_open_by_a_machine_crash_is_rebuilt() {
     assert!(store.stats().index_rebuilt);
     assert_eq!(read_all(&store, "app", "main", "c", At::Head), vec![(1, 1)]);
 }
+
+#[test]
+fn collection_options_changes_are_replayed() {
+    use argon_store::{WriteOp, WriteRequest};
+    use bson::doc;
+    let dir = tempfile::tempdir().unwrap();
+    let options = |store: &Store, at: At| {
+        store.snapshot("app", "main", at).unwrap().collection("c").map(|c| c.options.clone()).unwrap()
+    };
+    let (before, after) = {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_project("app").unwrap();
+        let create = WriteOp::CreateCollection { name: "c".into(), options: doc! {"validator": {"a": 1}} };
+        let before = store.write(WriteRequest::new("app", "main").op(create)).unwrap().lsn.unwrap();
+        let set = WriteOp::SetCollectionOptions { coll: "c".into(), options: doc! {"validator": {"a": 2}} };
+        let after = store.write(WriteRequest::new("app", "main").op(set.clone())).unwrap().lsn.unwrap();
+        // The same options again change nothing.
+        assert_eq!(store.write(WriteRequest::new("app", "main").op(set)).unwrap().lsn, None);
+        let missing = WriteOp::SetCollectionOptions { coll: "nope".into(), options: doc! {} };
+        assert!(matches!(
+            store.write(WriteRequest::new("app", "main").op(missing)),
+            Err(StoreError::NamespaceNotFound(_))
+        ));
+        (before, after)
+    };
+    for rebuild_index in [false, true] {
+        let store =
+            Store::open_with(dir.path(), StoreOptions { rebuild_index, ..Default::default() }).unwrap();
+        assert_eq!(options(&store, At::Lsn(before)), doc! {"validator": {"a": 1}});
+        assert_eq!(options(&store, At::Lsn(after)), doc! {"validator": {"a": 2}});
+    }
+}

@@ -7,6 +7,7 @@
 use argon_query::Update;
 
 use crate::source::Query;
+use crate::validation::Validator;
 use argon_store::{Check, ReadBase, WriteMode, WriteOp};
 use bson::{doc, Bson, Document};
 
@@ -122,21 +123,24 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
     }
     let sort = crate::source::parse_sort(spec.sort)?;
     let target = call.target(ctx)?;
+    crate::validation::check_bypass(&call.cmd)?;
     let mut attempt = 0;
     loop {
         attempt += 1;
         crate::ops::check_interrupted()?;
         let now = bson::DateTime::now();
         // Read and compute in a snapshot (a new project has none yet).
-        let (docs, base) = match call.snapshot(ctx, &target) {
+        let (docs, base, validator) = match call.snapshot(ctx, &target) {
             Ok(snap) => {
                 let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
                 let src = call.source(&snap);
                 let limit = if spec.multi { None } else { Some(1) };
-                (src.matching(spec.coll, &query, sort.as_ref(), 0, limit)?, Some(base))
+                let validator =
+                    Validator::for_write(snap.collection(spec.coll).map(|c| &c.options), &call.cmd)?;
+                (src.matching(spec.coll, &query, sort.as_ref(), 0, limit)?, Some(base), validator)
             }
             Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 && target.branch == "main" && spec.upsert => {
-                (vec![], None)
+                (vec![], None, None)
             }
             Err(e) => return Err(e),
         };
@@ -148,6 +152,9 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
             }
             let new_doc = update.upsert_document(spec.filter_doc, now)?;
             let new_doc = super::crud_insert::prepare_document(&new_doc)?;
+            if let Some(v) = &validator {
+                v.check_insert(&new_doc)?;
+            }
             result.upserted = new_doc.get("_id").cloned();
             result.after = Some(new_doc.clone());
             ops.push(WriteOp::Insert { coll: spec.coll.to_string(), doc: new_doc });
@@ -162,6 +169,9 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
                 }
                 if &new_doc == d {
                     continue; // a no-op update writes nothing
+                }
+                if let Some(v) = &validator {
+                    v.check_update(d, &new_doc)?;
                 }
                 result.modified += 1;
                 let id = d.get("_id").cloned().unwrap_or(Bson::Null);

@@ -47,7 +47,9 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                                 (name, None)
                             }
                             Op::RenameCollection { from, .. } => (from, None),
-                            Op::CreateIndex { coll, .. } | Op::DropIndex { coll, .. } => (coll, None),
+                            Op::CreateIndex { coll, .. }
+                            | Op::DropIndex { coll, .. }
+                            | Op::SetCollectionOptions { coll, .. } => (coll, None),
                         };
                         collection.as_deref().is_none_or(|c| c == coll)
                             && id

@@ -32,6 +32,19 @@ pub fn make_doc(id: i64, version: i32) -> Document {
     }
 }
 
+/// [`make_doc`] built directly as BSON bytes.
+pub fn make_raw_doc(id: i64, version: i32) -> bson::RawDocumentBuf {
+    bson::rawdoc! {
+        "_id": id,
+        "v": version,
+        "name": format!("user-{id:010}"),
+        "email": format!("user{id}@example.com"),
+        "score": (id % 1000) as f64 / 10.0,
+        "tags": ["alpha", "beta"],
+        "bio": "Argon benchmark document with some padding text to reach two hundred bytes.",
+    }
+}
+
 /// BSON size of [`make_doc`] for a typical id.
 pub fn doc_size() -> usize {
     make_doc(1_234_567, 1).to_vec().map(|v| v.len()).unwrap_or(0)
