@@ -236,3 +236,24 @@ async fn a_two_sided_range_is_one_range_until_the_index_is_multikey() {
     assert_eq!(ixscan(&e).get_bool("isMultiKey").unwrap(), true, "{e}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aggregate_with_explain_returns_the_plan_not_the_documents() {
+    let server = TestServer::start().await;
+    let (db, _coll) = setup(&server).await;
+    let pipeline =
+        vec![doc! {"$match": {"a": 5, "b": {"$gt": 300}}}, doc! {"$group": {"_id": "$c", "n": {"$sum": 1}}}];
+    for cmd in [
+        doc! {"aggregate": "c", "pipeline": pipeline.clone(), "explain": true},
+        doc! {"explain": {"aggregate": "c", "pipeline": pipeline.clone(), "cursor": {}}},
+    ] {
+        let e = db.run_command(cmd.clone()).await.unwrap();
+        assert!(!e.contains_key("cursor"), "{cmd}: {e}");
+        let pipeline_stages = e.get_array("stages").unwrap();
+        let cursor = pipeline_stages[0].as_document().unwrap().get_document("$cursor").unwrap();
+        let plan = cursor.get_document("queryPlanner").unwrap().get_document("winningPlan").unwrap();
+        assert_eq!(stages(plan), ["FETCH", "IXSCAN"], "{e}");
+        assert_eq!(pipeline_stages[1].as_document().unwrap(), &pipeline[1]);
+    }
+    server.stop().await;
+}

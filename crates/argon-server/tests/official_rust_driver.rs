@@ -175,3 +175,32 @@ async fn cursors_batch_and_are_killed_only_from_their_namespace() {
     assert_eq!(code_of(&e), Some(43));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collation_other_than_simple_is_refused_not_ignored() {
+    use mongodb::options::{Collation, CollationStrength};
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let coll = client.database("app").collection::<Document>("names");
+    coll.insert_one(doc! {"_id": 1, "name": "Ada"}).await.unwrap();
+    let case_insensitive = Collation::builder().locale("en").strength(CollationStrength::Secondary).build();
+    let e = coll.find_one(doc! {"name": "ada"}).collation(case_insensitive.clone()).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(238), "{e}");
+    let e = coll
+        .update_one(doc! {"name": "ada"}, doc! {"$set": {"x": 1}})
+        .collation(case_insensitive.clone())
+        .await;
+    assert_eq!(code_of(&e.unwrap_err()), Some(238));
+    let e = coll.delete_many(doc! {"name": "ada"}).collation(case_insensitive.clone()).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(238));
+    let index = mongodb::IndexModel::builder()
+        .keys(doc! {"name": 1})
+        .options(mongodb::options::IndexOptions::builder().collation(case_insensitive).build())
+        .build();
+    assert_eq!(code_of(&coll.create_index(index).await.unwrap_err()), Some(238));
+    // The simple collation is what Argon does anyway.
+    let simple = Collation::builder().locale("simple").build();
+    assert!(coll.find_one(doc! {"name": "Ada"}).collation(simple).await.unwrap().is_some());
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 1, "nothing was changed");
+    server.stop().await;
+}

@@ -79,6 +79,18 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             "The 'cursor' option is required, except for aggregate with the explain argument",
         ));
     }
+    if a.bool("explain")?.unwrap_or(false) {
+        // `{aggregate, pipeline, explain: true}` answers like
+        // `{explain: {aggregate, pipeline}}`: the plan, not the documents.
+        let mut inner = (*call.cmd).clone();
+        for field in ["explain", "cursor", "$db", "lsid", "$clusterTime", "$readPreference"] {
+            inner.remove(field);
+        }
+        call.cmd = std::sync::Arc::new(
+            doc! { "explain": inner, "verbosity": "queryPlanner", "$db": call.db.clone() },
+        );
+        return super::explain::run(ctx, call);
+    }
     let batch_size = cursor_opts
         .and_then(|c| c.get("batchSize"))
         .and_then(|b| b.as_i64().or(b.as_i32().map(i64::from)))

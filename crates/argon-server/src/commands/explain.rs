@@ -108,20 +108,32 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         winning = wrap(doc! { "stage": "LIMIT", "limitAmount": l as i64 }, winning);
         stats = wrap(doc! { "stage": "LIMIT", "limitAmount": l as i64, "nReturned": returned }, stats);
     }
-    Ok(doc! {
-        "queryPlanner": {
-            "namespace": format!("{}.{coll}", call.db),
-            "parsedQuery": filter_doc,
-            "readLsn": snap.lsn().0 as i64,
-            "winningPlan": winning,
-            "rejectedPlans": [],
-        },
+    let query_planner = doc! {
+        "namespace": format!("{}.{coll}", call.db),
+        "parsedQuery": filter_doc,
+        "readLsn": snap.lsn().0 as i64,
+        "winningPlan": winning,
+        "rejectedPlans": [],
+    };
+    let mut out = doc! {
+        "queryPlanner": query_planner.clone(),
         "executionStats": {
             "nReturned": returned,
             "totalKeysExamined": keys,
             "totalDocsExamined": examined,
             "executionStages": stats,
         },
-        "command": inner,
-    })
+    };
+    if verb == "aggregate" {
+        // As MongoDB shows a pipeline: the query that feeds it (its leading
+        // `$match`), then the other stages as given.
+        let mut stages = vec![Bson::Document(doc! { "$cursor": { "queryPlanner": query_planner } })];
+        let pipeline = inner.get_array("pipeline").map(|p| p.as_slice()).unwrap_or_default();
+        let leading_match =
+            pipeline.first().and_then(|s| s.as_document()).is_some_and(|s| s.contains_key("$match"));
+        stages.extend(pipeline.iter().skip(usize::from(leading_match)).cloned());
+        out.insert("stages", stages);
+    }
+    out.insert("command", inner);
+    Ok(out)
 }

@@ -146,6 +146,7 @@ async fn dispatch_command(ctx: &mut Ctx<'_>, cmd: std::sync::Arc<Document>) -> C
         Some(_) => return Err(CommandError::type_mismatch("txnNumber must be a long")),
         None => None,
     };
+    check_collation(&cmd)?;
     let autocommit_false = matches!(cmd.get("autocommit"), Some(Bson::Boolean(false)));
     let start_txn = matches!(cmd.get("startTransaction"), Some(Bson::Boolean(true)));
     let at = read_concern_at(ctx, &cmd)?;
@@ -353,6 +354,37 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "whatsmyuri" => handshake::whatsmyuri(ctx, call),
         other => Err(CommandError::new(code::COMMAND_NOT_FOUND, format!("no such command: '{other}'"))),
     }
+}
+
+/// Refuses a collation other than the simple (binary) one, wherever a
+/// command may carry one (the command, its update/delete statements, its
+/// index specs): comparing by the simple rules instead would silently give
+/// other results than MongoDB.
+fn check_collation(cmd: &Document) -> CmdResult<()> {
+    fn check(v: Option<&Bson>) -> CmdResult<()> {
+        match v {
+            None => Ok(()),
+            Some(Bson::Document(c)) if c.get_str("locale").ok() == Some("simple") => Ok(()),
+            Some(Bson::Document(c)) if c.is_empty() => Ok(()),
+            Some(Bson::Document(c)) => Err(CommandError::new(
+                (238, "NotImplemented"),
+                format!(
+                    "collation {c} is not supported by Argon: strings compare by the simple (binary) \
+                     collation, {{locale: \"simple\"}}"
+                ),
+            )),
+            Some(_) => Err(CommandError::type_mismatch("collation must be an object")),
+        }
+    }
+    check(cmd.get("collation"))?;
+    for list in ["updates", "deletes", "indexes"] {
+        if let Ok(items) = cmd.get_array(list) {
+            for item in items.iter().filter_map(Bson::as_document) {
+                check(item.get("collation"))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Every command name the registry knows, for `listCommands`.
