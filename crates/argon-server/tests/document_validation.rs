@@ -180,3 +180,26 @@ async fn a_validator_set_on_a_branch_stays_on_the_branch() {
     client.database("app").collection::<Document>("c").insert_one(doc! {"_id": 2, "qty": "x"}).await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_checks_indexes_and_counts_non_compliant_documents() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    let coll = db.collection::<Document>("c");
+    coll.insert_many((0..30).map(|i| doc! {"_id": i, "qty": i - 5, "tags": ["a", "b"]})).await.unwrap();
+    coll.create_index(mongodb::IndexModel::builder().keys(doc! {"tags": 1}).build()).await.unwrap();
+    coll_mod(&db, doc! {"collMod": "c", "validator": {"qty": {"$gte": 0}}, "validationLevel": "moderate"})
+        .await
+        .unwrap();
+    let r = db.run_command(doc! {"validate": "c"}).await.unwrap();
+    assert!(r.get_bool("valid").unwrap(), "{r}");
+    assert_eq!(r.get_i64("nrecords").unwrap(), 30);
+    assert_eq!(r.get_i64("nInvalidDocuments").unwrap(), 0);
+    assert_eq!(r.get_i64("nNonCompliantDocuments").unwrap(), 5, "qty -5..-1");
+    assert_eq!(r.get_document("keysPerIndex").unwrap(), &doc! {"_id_": 30i64, "tags_1": 60i64});
+    assert_eq!(r.get_array("warnings").unwrap().len(), 1);
+    let e = db.run_command(doc! {"validate": "nope"}).await.unwrap_err();
+    assert_eq!(failure(&e).0, 26);
+    server.stop().await;
+}

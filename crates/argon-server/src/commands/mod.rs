@@ -27,6 +27,7 @@ mod indexes;
 mod list;
 mod storage_info;
 mod transactions;
+mod validate;
 mod wal_dump;
 mod wal_verify;
 
@@ -349,6 +350,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "update" => crud_update::run(ctx, call).await,
         "updateUser" => auth_cmds::update_user(ctx, call),
         "usersInfo" => auth_cmds::users_info(ctx, call),
+        "validate" => validate::run(ctx, call),
         "walDump" => wal_dump::run(ctx, call).await,
         "walVerify" => wal_verify::run(ctx, call).await,
         "whatsmyuri" => handshake::whatsmyuri(ctx, call),
@@ -451,6 +453,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "update",
     "updateUser",
     "usersInfo",
+    "validate",
     "walDump",
     "walVerify",
     "whatsmyuri",
