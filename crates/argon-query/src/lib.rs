@@ -25,6 +25,7 @@
 //! - [`update`]: update operators, replacements, pipeline updates, upserts.
 //! - [`expr`]: aggregation expressions.
 //! - [`pipeline`]: aggregation stages and accumulators.
+//! - [`schema`]: `$jsonSchema` (JSON Schema draft 4 as MongoDB applies it).
 //! - [`numeric`], [`regex`], [`types`], [`display`]: numbers with MongoDB's
 //!   promotion rules, MongoDB regexes, type names, values as MongoDB prints
 //!   them in messages.
@@ -40,6 +41,7 @@ mod path;
 pub mod pipeline;
 pub mod projection;
 pub mod regex;
+pub mod schema;
 pub mod sort;
 pub mod types;
 pub mod update;
@@ -51,5 +53,6 @@ pub use filter::{Filter, MatchDetails};
 pub use path::{get_path, path_values};
 pub use pipeline::{Pipeline, PipelineContext};
 pub use projection::{Projection, ProjectionKind};
+pub use schema::Schema;
 pub use sort::SortSpec;
 pub use update::Update;

@@ -258,6 +258,43 @@ fn decimal_parts(d: &Decimal128) -> Option<DecParts> {
     Some(DecParts { neg, coef, exp })
 }
 
+/// A finite number as decimal parts the way MongoDB widens it to
+/// decimal128: doubles keep 15 significant digits, so `0.1` is exactly
+/// one tenth. `None` for NaN, infinities and non-numbers.
+fn exact_decimal_parts(v: &Bson) -> Option<DecParts> {
+    match v {
+        Bson::Int32(i) => Some(DecParts { neg: *i < 0, coef: i.unsigned_abs() as u128, exp: 0 }),
+        Bson::Int64(i) => Some(DecParts { neg: *i < 0, coef: i.unsigned_abs() as u128, exp: 0 }),
+        Bson::Double(d) if d.is_finite() => decimal_parts(&parse_decimal(&format!("{d:.14e}"))),
+        Bson::Decimal128(d) => decimal_parts(d),
+        _ => None,
+    }
+}
+
+/// Whether `value` is a whole multiple of `divisor`, computed in decimal
+/// as MongoDB's JSON Schema `multipleOf` does (so `0.3` is a multiple of
+/// `0.1`). NaN and infinities are multiples of nothing, and neither is a
+/// value whose quotient needs more than decimal128's 34 digits (MongoDB's
+/// decimal remainder reports an invalid operation there).
+pub(crate) fn is_multiple_of(value: &Bson, divisor: &Bson) -> bool {
+    const DECIMAL128_LIMIT: u128 = 10u128.pow(34);
+    let (Some(v), Some(d)) = (exact_decimal_parts(value), exact_decimal_parts(divisor)) else {
+        return false;
+    };
+    if d.coef == 0 {
+        return false;
+    }
+    if v.coef == 0 {
+        return true;
+    }
+    let exp = v.exp.min(d.exp);
+    let scale = |p: &DecParts| p.coef.checked_mul(10u128.checked_pow((p.exp - exp) as u32)?);
+    match (scale(&v), scale(&d)) {
+        (Some(a), Some(b)) => a / b < DECIMAL128_LIMIT && a % b == 0,
+        _ => false,
+    }
+}
+
 fn decimal_arith(a: Decimal128, b: Decimal128, op: Op) -> Decimal128 {
     let exact = (|| {
         let (x, y) = (decimal_parts(&a)?, decimal_parts(&b)?);
@@ -292,6 +329,24 @@ mod tests {
         assert_eq!(Num::Long(i64::MAX) + Num::Int(1), Num::Double(i64::MAX as f64 + 1.0));
         assert_eq!(Num::Long(i64::MAX).checked_add(Num::Int(1)), None);
         assert_eq!(Num::Int(2) * Num::Double(1.5), Num::Double(3.0));
+    }
+
+    #[test]
+    fn multiple_of_is_decimal_exact() {
+        let d = |s: &str| Bson::Decimal128(parse_decimal(s));
+        assert!(is_multiple_of(&Bson::Double(0.3), &Bson::Double(0.1)));
+        assert!(is_multiple_of(&Bson::Int32(12), &Bson::Int64(4)));
+        assert!(is_multiple_of(&Bson::Int32(-12), &Bson::Double(1.5)));
+        assert!(!is_multiple_of(&Bson::Int32(13), &Bson::Int32(4)));
+        assert!(is_multiple_of(&d("7.5"), &d("2.5")));
+        assert!(!is_multiple_of(&d("7.6"), &Bson::Double(2.5)));
+        assert!(is_multiple_of(&Bson::Int32(0), &Bson::Double(0.7)));
+        assert!(!is_multiple_of(&Bson::Double(f64::NAN), &Bson::Int32(1)));
+        assert!(!is_multiple_of(&Bson::Double(f64::INFINITY), &Bson::Int32(1)));
+        assert!(!is_multiple_of(&Bson::Int32(4), &Bson::Double(f64::NAN)));
+        assert!(!is_multiple_of(&Bson::Double(1e300), &Bson::Double(1e-300)));
+        assert!(is_multiple_of(&Bson::Double(1e30), &Bson::Int32(1)));
+        assert!(!is_multiple_of(&Bson::String("4".into()), &Bson::Int32(2)));
     }
 
     #[test]

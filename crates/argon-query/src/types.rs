@@ -129,8 +129,25 @@ pub(crate) struct TypeSet {
 }
 
 impl TypeSet {
+    pub(crate) const EMPTY: TypeSet = TypeSet { bits: 0 };
+
     pub(crate) fn contains(&self, v: &Bson) -> bool {
-        self.bits & bit(type_code(v)) != 0
+        self.contains_code(type_code(v))
+    }
+
+    /// Whether the set holds the type with this number (see [`type_code`]).
+    pub(crate) fn contains_code(&self, code: i32) -> bool {
+        self.bits & bit(code) != 0
+    }
+
+    /// Adds one type by its number (see [`code_for_alias`]).
+    pub(crate) fn insert_code(&mut self, code: i32) {
+        self.bits |= bit(code);
+    }
+
+    /// Adds every numeric type (the "number" alias).
+    pub(crate) fn insert_numbers(&mut self) {
+        self.bits |= bit(1) | bit(16) | bit(18) | bit(19);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -140,7 +157,7 @@ impl TypeSet {
     /// Parses the argument of `$type`: a number, an alias, "number", or an
     /// array of those.
     pub(crate) fn parse(spec: &Bson) -> Result<TypeSet> {
-        let mut set = TypeSet { bits: 0 };
+        let mut set = TypeSet::EMPTY;
         match spec {
             Bson::Array(items) => {
                 for item in items {
@@ -156,9 +173,9 @@ impl TypeSet {
         match spec {
             Bson::String(s) => {
                 if s == "number" {
-                    self.bits |= bit(1) | bit(16) | bit(18) | bit(19);
+                    self.insert_numbers();
                 } else if let Some(code) = code_for_alias(s) {
-                    self.bits |= bit(code);
+                    self.insert_code(code);
                 } else {
                     return err(codes::BAD_VALUE, format!("Unknown type name alias: {s}"));
                 }

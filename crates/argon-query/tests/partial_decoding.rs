@@ -88,8 +88,29 @@ fn expr_filter() -> impl Strategy<Value = Document> {
     ]
 }
 
+/// `$jsonSchema` filters: some read named fields, some the whole document.
+fn schema_filter() -> impl Strategy<Value = Document> {
+    let field = prop::sample::select(vec!["a", "b", "c", "d"]);
+    let field_schema = prop_oneof![
+        prop::sample::select(vec!["int", "string", "array", "object", "null"])
+            .prop_map(|t| doc! {"bsonType": t}),
+        scalar().prop_map(|v| doc! {"minimum": v}),
+        Just(doc! {"items": {"bsonType": "int"}}),
+        Just(doc! {"required": ["x"], "properties": {"x": {"maxLength": 1}}}),
+        prop::collection::vec(scalar(), 1..3).prop_map(|v| doc! {"not": {"enum": v}}),
+    ];
+    prop_oneof![
+        (field.clone(), field_schema).prop_map(|(f, s)| doc! {"$jsonSchema": {"properties": {f: s}}}),
+        field.clone().prop_map(|f| doc! {"$jsonSchema": {"required": [f]}}),
+        (field.clone(), field).prop_map(|(f, g)| doc! {"$jsonSchema": {"dependencies": {f: [g]}}}),
+        (0i32..4).prop_map(|n| doc! {"$jsonSchema": {"maxProperties": n}}),
+        Just(doc! {"$jsonSchema": {"properties": {"_id": {}, "a": {}}, "additionalProperties": false}}),
+        Just(doc! {"$jsonSchema": {"patternProperties": {"^[ab]$": {"bsonType": "int"}}}}),
+    ]
+}
+
 fn filter() -> impl Strategy<Value = Document> {
-    let base = prop_oneof![4 => leaf(), 1 => expr_filter(), 1 => Just(Document::new())];
+    let base = prop_oneof![4 => leaf(), 1 => expr_filter(), 1 => schema_filter(), 1 => Just(Document::new())];
     base.prop_recursive(2, 8, 3, |inner| {
         (prop::sample::select(vec!["$and", "$or", "$nor"]), prop::collection::vec(inner.clone(), 1..3))
             .prop_map(|(op, items)| doc! {op: items})

@@ -148,11 +148,15 @@ impl Validator {
             return Ok(());
         }
         let mut err = CommandError::new(DOCUMENT_VALIDATION_FAILURE, "Document failed validation");
-        let operator = self.spec.keys().next().filter(|k| k.starts_with('$') && self.spec.len() == 1);
-        let details = doc! {
-            "operatorName": operator.cloned().unwrap_or_else(|| "$and".to_string()),
-            "specifiedAs": self.spec.clone(),
-        };
+        // A `$jsonSchema` says which rules failed; otherwise the validator
+        // is shown as it was specified.
+        let details = self.filter.schema_failure_details(doc).unwrap_or_else(|| {
+            let operator = self.spec.keys().next().filter(|k| k.starts_with('$') && self.spec.len() == 1);
+            doc! {
+                "operatorName": operator.cloned().unwrap_or_else(|| "$and".to_string()),
+                "specifiedAs": self.spec.clone(),
+            }
+        });
         err.extra = Box::new(doc! { "errInfo": { "failingDocumentId": id, "details": details } });
         Err(err)
     }

@@ -203,3 +203,47 @@ async fn validate_checks_indexes_and_counts_non_compliant_documents() {
     assert_eq!(failure(&e).0, 26);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_schema_validator_says_which_rule_failed() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    let schema = doc! {"$jsonSchema": {
+        "bsonType": "object",
+        "required": ["name", "qty"],
+        "properties": {
+            "name": {"bsonType": "string", "minLength": 2},
+            "qty": {"bsonType": ["int", "long"], "minimum": 0},
+            "tags": {"bsonType": "array", "items": {"enum": ["a", "b"]}},
+        },
+    }};
+    db.create_collection("items").validator(schema.clone()).await.unwrap();
+    let coll = db.collection::<Document>("items");
+    coll.insert_one(doc! {"_id": 1, "name": "ok", "qty": 3, "tags": ["a"]}).await.unwrap();
+    for bad in [
+        doc! {"_id": 2, "name": "ok"},
+        doc! {"_id": 3, "name": "x", "qty": 1},
+        doc! {"_id": 4, "name": "ok", "qty": 1.5},
+        doc! {"_id": 5, "name": "ok", "qty": -1},
+        doc! {"_id": 6, "name": "ok", "qty": 1, "tags": ["c"]},
+    ] {
+        let e = coll.insert_one(bad.clone()).await.unwrap_err();
+        let (code, info) = failure(&e);
+        assert_eq!(code, 121, "{bad}");
+        let details = info.unwrap().get_document("details").unwrap().clone();
+        assert_eq!(details.get_str("operatorName").unwrap(), "$jsonSchema", "{details}");
+        assert!(!details.get_array("schemaRulesNotSatisfied").unwrap().is_empty(), "{details}");
+    }
+    // An update that breaks the schema, and a bad schema.
+    let e = coll.update_one(doc! {"_id": 1}, doc! {"$unset": {"qty": ""}}).await.unwrap_err();
+    assert_eq!(failure(&e).0, 121);
+    let e = db.create_collection("bad").validator(doc! {"$jsonSchema": {"bsonType": "nonsense"}}).await;
+    assert_eq!(failure(&e.unwrap_err()).0, 2);
+    let e = db.create_collection("bad").validator(doc! {"$jsonSchema": {"frobnicate": 1}}).await;
+    assert_eq!(failure(&e.unwrap_err()).0, 9);
+    // $jsonSchema works as a query too.
+    let n = coll.count_documents(doc! {"$jsonSchema": {"required": ["tags"]}}).await.unwrap();
+    assert_eq!(n, 1);
+    server.stop().await;
+}

@@ -17,6 +17,8 @@
 
 mod parse;
 
+use std::sync::Arc;
+
 use bson::{Bson, Document};
 
 use crate::compare::{compare, is_nan};
@@ -25,6 +27,7 @@ use crate::error::Result;
 use crate::expr::{Expression, Vars};
 use crate::path::{visit, LeafArrays, Path};
 use crate::regex::MongoRegex;
+use crate::schema::Schema;
 use crate::types::TypeSet;
 use argon_types::keycodec::type_class;
 
@@ -58,6 +61,8 @@ pub(crate) enum Node {
     /// Inside `$elemMatch` on values: the operator applies to the element.
     Value(Op),
     Expr(Box<Expression>),
+    /// `$jsonSchema`: the whole document satisfies the schema.
+    Schema(Arc<Schema>),
     True,
     False,
 }
@@ -170,7 +175,7 @@ impl Cmp {
 }
 
 /// MongoDB's comparison semantics for one value.
-fn compare_match(op: Cmp, v: Option<&Bson>, rhs: &Bson) -> bool {
+pub(crate) fn compare_match(op: Cmp, v: Option<&Bson>, rhs: &Bson) -> bool {
     // Fast paths for the most common same-type comparisons.
     match (v, rhs) {
         (Some(Bson::Int32(a)), Bson::Int32(b)) => return op.test(a.cmp(b)),
@@ -312,6 +317,7 @@ impl Node {
             Node::Value(_) => false,
             // Filters with $expr are evaluated by try_matches_doc.
             Node::Expr(_) => false,
+            Node::Schema(schema) => schema.matches(doc),
             Node::True => true,
             Node::False => false,
         }
@@ -450,6 +456,24 @@ impl Filter {
         out
     }
 
+    /// Why a `$jsonSchema` of the filter rejects the document, in the shape
+    /// of MongoDB's document validation error details
+    /// (`{operatorName: "$jsonSchema", schemaRulesNotSatisfied: [...]}`, see
+    /// [`Schema::explain_failure`]), for a validator's `errInfo`. Looks at a
+    /// `$jsonSchema` that is the whole filter or one clause of its
+    /// top-level `$and` (explicit, or implied by several top-level
+    /// conditions); `None` when none of those fails.
+    pub fn schema_failure_details(&self, doc: &Document) -> Option<Document> {
+        let clauses = match &self.root {
+            Node::And(children) => children.as_slice(),
+            other => std::slice::from_ref(other),
+        };
+        clauses.iter().find_map(|clause| match clause {
+            Node::Schema(schema) => schema.explain_failure(doc),
+            _ => None,
+        })
+    }
+
     /// Whether the filter matches everything (`{}`).
     pub fn is_empty(&self) -> bool {
         matches!(&self.root, Node::True) || matches!(&self.root, Node::And(c) if c.is_empty())
@@ -464,6 +488,7 @@ fn node_deps(node: &Node, deps: &mut Deps) {
         Node::Not(child) => node_deps(child, deps),
         Node::Leaf(path, _) => deps.add_field(&path.parts[0].name),
         Node::Expr(e) => deps.extend(e.dependencies()),
+        Node::Schema(schema) => schema.add_dependencies(deps),
         // Element conditions only occur inside a leaf's $elemMatch.
         Node::Value(_) | Node::True | Node::False => {}
     }

@@ -1,6 +1,8 @@
 //! Parsing filter documents into match trees, with MongoDB's validation
 //! and error messages (mostly BadValue, code 2).
 
+use std::sync::Arc;
+
 use bson::{Bson, Document};
 
 use super::{Bits, Cmp, Node, Op};
@@ -10,6 +12,7 @@ use crate::error::{codes, err, Result};
 use crate::expr::Expression;
 use crate::path::Path;
 use crate::regex::MongoRegex;
+use crate::schema::Schema;
 use crate::types::TypeSet;
 
 /// Where in the filter the parser is: `$expr` is only allowed against the
@@ -200,7 +203,13 @@ impl Parser {
                 let target = Target::Path(Path::parse(key));
                 Ok(Some(target.leaf(Op::Cmp(Cmp::Eq, value.clone()))))
             }
-            "$where" | "$text" | "$jsonSchema" => {
+            "$jsonSchema" => {
+                let Bson::Document(spec) = value else {
+                    return err(codes::TYPE_MISMATCH, "$jsonSchema must be an object");
+                };
+                Ok(Some(Node::Schema(Arc::new(Schema::parse(spec)?))))
+            }
+            "$where" | "$text" => {
                 err(codes::NOT_IMPLEMENTED, format!("{key} is not implemented by Argon"))
             }
             _ => err(
