@@ -22,6 +22,9 @@ pub mod code {
     pub const INDEX_NOT_FOUND: (i32, &str) = (27, "IndexNotFound");
     pub const CURSOR_NOT_FOUND: (i32, &str) = (43, "CursorNotFound");
     pub const NAMESPACE_EXISTS: (i32, &str) = (48, "NamespaceExists");
+    pub const COMMAND_NOT_SUPPORTED_ON_VIEW: (i32, &str) = (166, "CommandNotSupportedOnView");
+    pub const VIEW_DEPTH_LIMIT_EXCEEDED: (i32, &str) = (149, "ViewDepthLimitExceeded");
+    pub const OPTION_NOT_SUPPORTED_ON_VIEW: (i32, &str) = (167, "OptionNotSupportedOnView");
     pub const DOLLAR_PREFIXED_FIELD_NAME: (i32, &str) = (52, "DollarPrefixedFieldName");
     pub const COMMAND_NOT_FOUND: (i32, &str) = (59, "CommandNotFound");
     pub const INVALID_OPTIONS: (i32, &str) = (72, "InvalidOptions");
@@ -142,6 +145,7 @@ impl From<StoreError> for CommandError {
                 err
             }
             StoreError::WriteConflict(_) => CommandError::new(code::WRITE_CONFLICT, msg),
+            StoreError::NotACollection(_) => CommandError::new(code::COMMAND_NOT_SUPPORTED_ON_VIEW, msg),
             StoreError::LsnBeyondHead { .. } => CommandError::new(code::INVALID_OPTIONS, msg),
             StoreError::LsnBelowHistory { .. } => CommandError::new(code::SNAPSHOT_TOO_OLD, msg),
             StoreError::InvalidName(_) => CommandError::new(code::INVALID_NAMESPACE, msg),

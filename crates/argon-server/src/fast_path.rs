@@ -70,6 +70,9 @@ pub fn find_by_id(state: &ServerState, body: &RawDocument) -> Option<RawDocument
         return None;
     }
     let snap = state.store.snapshot(&target.project, &target.branch, At::Head).ok()?;
+    if snap.collection(coll).is_some_and(|c| crate::views::is_view(&c.options)) {
+        return None; // a view runs its pipeline
+    }
     let found = snap.get_raw(coll, &id).ok()?;
 
     state.metrics.ops_command.fetch_add(1, Ordering::Relaxed);
@@ -332,9 +335,13 @@ impl<'m> PlainWrite<'m> {
         if target.view_lsn.is_some() {
             return None;
         }
-        // A collection with a validator: the full path checks documents.
+        // A collection with a validator (the full path checks documents),
+        // or a view (which takes no writes: the full path says so).
         if let Ok(catalog) = state.store.head_catalog(&target.project, &target.branch) {
-            if catalog.get(coll).is_some_and(|c| crate::validation::active(&c.options)) {
+            if catalog
+                .get(coll)
+                .is_some_and(|c| crate::validation::active(&c.options) || crate::views::is_view(&c.options))
+            {
                 return None;
             }
         }

@@ -35,6 +35,7 @@ mod tls;
 mod ttl;
 mod users;
 mod validation;
+mod views;
 mod writes;
 
 use std::future::Future;

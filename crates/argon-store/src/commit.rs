@@ -789,6 +789,9 @@ fn prepare_op(
     // Creates a collection implicitly (MongoDB does on first insert).
     let mut ensure_collection = |catalog: &mut Arc<Catalog>, ops: &mut Vec<Op>, name: &str| -> Result<u64> {
         if let Some(c) = catalog.get(name) {
+            if c.options.contains_key("viewOn") {
+                return Err(StoreError::NotACollection(ns(name)));
+            }
             return Ok(c.id);
         }
         check_collection(name)?;

@@ -39,6 +39,11 @@ pub enum StoreError {
     #[error("collection already exists. NS: {0}")]
     NamespaceExists(String),
 
+    /// A document or index write to a view (a collection whose options
+    /// name `viewOn`): views hold no data of their own.
+    #[error("Namespace {0} is a view, not a collection")]
+    NotACollection(String),
+
     #[error("E11000 duplicate key error collection: {ns} index: {index} dup key: {key_value}")]
     /// (The documents are boxed to keep every `Result<_, StoreError>` small.)
     DuplicateKey { ns: String, index: String, key_pattern: Box<Document>, key_value: Box<Document> },

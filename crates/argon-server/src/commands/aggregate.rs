@@ -35,6 +35,14 @@ struct Context<'a> {
 impl PipelineContext for Context<'_> {
     fn collection(&self, name: &str) -> argon_query::Result<Vec<Document>> {
         let src = Source { snap: self.snap, overlay: self.overlay };
+        let as_query_error =
+            |e: CommandError| QueryError { code: e.code, code_name: "InternalError", message: e.message };
+        // `$lookup`/`$unionWith` from a view read what the view shows.
+        if let Some((base, stages)) = crate::views::resolve(self.snap, name).map_err(as_query_error)? {
+            let pipeline = Pipeline::parse(&stages)?;
+            let vars = argon_query::expr::Vars::new(self.now());
+            return src.aggregate(&base, &pipeline, self, &vars).map_err(as_query_error);
+        }
         let mut out = Vec::new();
         src.for_each(name, &mut |d| {
             out.push(d);
@@ -105,13 +113,22 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             "{aggregate: 1} is only supported with $changeStream or $documents",
         )
     })?;
-    let pipeline = Pipeline::parse(&stages)?;
     let target = call.target(ctx)?;
     let snap = match call.snapshot(ctx, &target) {
         Ok(s) => Some(s),
         Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 => None,
         Err(e) => return Err(e),
     };
+    // A view: its pipeline first, over the collection it reads.
+    let (source, stages) = match snap.as_ref().map(|s| crate::views::resolve(s, &coll)).transpose()?.flatten()
+    {
+        Some((base, mut view_stages)) => {
+            view_stages.extend(stages);
+            (base, view_stages)
+        }
+        None => (coll.clone(), stages),
+    };
+    let pipeline = Pipeline::parse(&stages)?;
     let (result, outputs) = match &snap {
         Some(snap) => {
             let overlay = call.txn.as_ref().map(|t| &t.overlay);
@@ -121,7 +138,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             let out = crate::ops::long_running(|| {
                 // (A run over its inline budget runs again: from no outputs.)
                 context.outputs.borrow_mut().clear();
-                src.aggregate(&coll, &pipeline, &context, &vars)
+                src.aggregate(&source, &pipeline, &context, &vars)
             })?;
             (out, context.outputs.into_inner())
         }
@@ -141,6 +158,26 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         false,
         false,
     ))
+}
+
+/// Runs `stages` over `coll` in `snap` for a command that reads (a `find`,
+/// `count` or `distinct` on a view): no `$out` or `$merge`.
+pub(crate) fn run_read_only(
+    call: &Call,
+    snap: &Snapshot,
+    coll: &str,
+    stages: &[Document],
+) -> CmdResult<Vec<Document>> {
+    let pipeline = Pipeline::parse(stages)?;
+    let overlay = call.txn.as_ref().map(|t| &t.overlay);
+    let context = Context { snap, overlay, outputs: RefCell::new(vec![]) };
+    let src = Source { snap, overlay };
+    let vars = argon_query::expr::Vars::new(context.now());
+    let docs = crate::ops::long_running(|| src.aggregate(coll, &pipeline, &context, &vars))?;
+    if !context.outputs.borrow().is_empty() {
+        return Err(CommandError::new(code::COMMAND_NOT_SUPPORTED, "a read of a view cannot write"));
+    }
+    Ok(docs)
 }
 
 /// Commits `$out` (replace the collection) or `$merge` (upsert by `_id`).

@@ -11,7 +11,8 @@ use crate::source::Want;
 pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "count")?;
     let a = Args::new(&call.cmd, "count");
-    let filter = Filter::parse(a.doc("query")?.unwrap_or(&Document::new()))?;
+    let query = a.doc("query")?.cloned().unwrap_or_default();
+    let filter = Filter::parse(&query)?;
     let skip = a.non_negative("skip")?.unwrap_or(0) as u64;
     let limit = a.i64("limit")?.map(|l| l.unsigned_abs()).filter(|l| *l > 0);
     let target = call.target(ctx)?;
@@ -20,13 +21,17 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         Err(e) if e.code == crate::error::code::NAMESPACE_NOT_FOUND.0 => return Ok(doc! { "n": 0 }),
         Err(e) => return Err(e),
     };
-    let src = call.source(&snap);
-    // Only the fields the filter reads are decoded.
     let mut n = 0u64;
-    src.scan_matching(&coll, &filter, Want::Nothing, &mut |_| {
-        n += 1;
-        Ok(true)
-    })?;
+    if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
+        stages.push(doc! { "$match": query });
+        n = super::aggregate::run_read_only(call, &snap, &base, &stages)?.len() as u64;
+    } else {
+        // Only the fields the filter reads are decoded.
+        call.source(&snap).scan_matching(&coll, &filter, Want::Nothing, &mut |_| {
+            n += 1;
+            Ok(true)
+        })?;
+    }
     let n = n.saturating_sub(skip);
     let n = limit.map_or(n, |l| n.min(l));
     Ok(doc! { "n": n as i64 })

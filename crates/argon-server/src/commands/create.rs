@@ -13,12 +13,6 @@ use crate::writes;
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let name = collection_name(&call.cmd, "create")?;
     super::crud_insert::check_writable_collection(&name)?;
-    if call.cmd.contains_key("viewOn") {
-        return Err(CommandError::new(
-            crate::error::code::COMMAND_NOT_SUPPORTED,
-            "views are not supported by Argon; use a branch view (db@lsn) or an aggregation",
-        ));
-    }
     let mut options = Document::new();
     for (k, v) in call.cmd.iter() {
         if !matches!(
@@ -41,6 +35,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         }
     }
     crate::validation::check_options(&options, "create")?;
+    crate::views::check_definition(&options)?;
     let target = call.target(ctx)?;
     let outcome = writes::submit(
         ctx,

@@ -74,6 +74,7 @@ pub async fn delete_matching(
             Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 => return Ok(vec![]),
             Err(e) => return Err(e),
         };
+        crate::views::check_not_view(&snap, &call.db, coll)?;
         let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
         let docs = call.source(&snap).matching(
             coll,

@@ -132,6 +132,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
         // Read and compute in a snapshot (a new project has none yet).
         let (docs, base, validator) = match call.snapshot(ctx, &target) {
             Ok(snap) => {
+                crate::views::check_not_view(&snap, &call.db, spec.coll)?;
                 let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
                 let src = call.source(&snap);
                 let limit = if spec.multi { None } else { Some(1) };

@@ -13,27 +13,35 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "distinct")?;
     let a = Args::new(&call.cmd, "distinct");
     let key = a.req_str("key")?.to_string();
-    let filter = Filter::parse(a.doc("query")?.unwrap_or(&Document::new()))?;
+    let query = a.doc("query")?.cloned().unwrap_or_default();
+    let filter = Filter::parse(&query)?;
     let target = call.target(ctx)?;
     let snap = match call.snapshot(ctx, &target) {
         Ok(s) => s,
         Err(e) if e.code == crate::error::code::NAMESPACE_NOT_FOUND.0 => return Ok(doc! { "values": [] }),
         Err(e) => return Err(e),
     };
-    let src = call.source(&snap);
     let mut seen = std::collections::BTreeMap::<Vec<u8>, Bson>::new();
-    // Only the fields the filter and the key read are decoded.
-    let key_field = Deps::fields_of([key.split('.').next().unwrap_or(&key)]);
-    src.scan_matching(&coll, &filter, Want::Fields(&key_field), &mut |d| {
-        // A terminal array contributes its elements (nested arrays stay
-        // whole), as the index key extraction does; an empty one nothing.
-        for v in argon_store::values_at(&d, &key) {
+    // A terminal array contributes its elements (nested arrays stay
+    // whole), as the index key extraction does; an empty one nothing.
+    let mut add = |d: &Document| {
+        for v in argon_store::values_at(d, &key) {
             if !matches!(v, Bson::Undefined) {
                 seen.entry(argon_types::keycodec::encode(&v)).or_insert(v);
             }
         }
-        Ok(true)
-    })?;
+    };
+    if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
+        stages.push(doc! { "$match": query });
+        super::aggregate::run_read_only(call, &snap, &base, &stages)?.iter().for_each(&mut add);
+    } else {
+        // Only the fields the filter and the key read are decoded.
+        let key_field = Deps::fields_of([key.split('.').next().unwrap_or(&key)]);
+        call.source(&snap).scan_matching(&coll, &filter, Want::Fields(&key_field), &mut |d| {
+            add(&d);
+            Ok(true)
+        })?;
+    }
     let mut values: Vec<Bson> = seen.into_values().collect();
     values.sort_by(compare);
     Ok(doc! { "values": values })

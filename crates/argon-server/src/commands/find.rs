@@ -34,9 +34,29 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let batch_size = a.non_negative("batchSize")?.map(|b| b as usize);
     let no_timeout = a.bool("noCursorTimeout")?.unwrap_or(false);
 
+    let sort_doc = a.doc("sort")?.filter(|s| !s.is_empty()).cloned();
     let target = call.target(ctx)?;
     let snap = call.snapshot(ctx, &target)?;
     let ns = format!("{}.{}", call.db, coll);
+    if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
+        // A view: its pipeline, then the find's filter, sort, skip and limit.
+        stages.push(doc! { "$match": query.doc.clone() });
+        if let Some(s) = sort_doc {
+            stages.push(doc! { "$sort": s });
+        }
+        if skip > 0 {
+            stages.push(doc! { "$skip": skip as i64 });
+        }
+        if let Some(l) = limit {
+            stages.push(doc! { "$limit": l as i64 });
+        }
+        let mut docs = super::aggregate::run_read_only(call, &snap, &base, &stages)?;
+        if let Some(p) = &projection {
+            docs = docs.iter().map(|d| p.apply(d, Some(&query.filter))).collect::<Result<_, _>>()?;
+        }
+        let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
+        return Ok(cursor_reply(ctx, call, ns, docs.into(), first_batch, single_batch, no_timeout));
+    }
     // A collection scan in `_id` order outside a transaction streams: the
     // cursor reads on from the same view at each getMore.
     let streams = call.txn.is_none()

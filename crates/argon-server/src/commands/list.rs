@@ -73,12 +73,16 @@ pub fn collections(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         Ok(snap) => snap
             .collections()
             .map(|(name, c)| {
+                let view = crate::views::is_view(&c.options);
+                let kind = if view { "view" } else { "collection" };
                 if name_only {
-                    doc! { "name": name, "type": "collection" }
+                    doc! { "name": name, "type": kind }
+                } else if view {
+                    doc! { "name": name, "type": kind, "options": c.options.clone(), "info": { "readOnly": true } }
                 } else {
                     doc! {
                         "name": name,
-                        "type": "collection",
+                        "type": kind,
                         "options": c.options.clone(),
                         "info": { "readOnly": target.view_lsn.is_some(), "createdLsn": c.created_lsn.0 as i64 },
                         "idIndex": { "v": 2, "key": { "_id": 1 }, "name": "_id_" },
