@@ -265,7 +265,8 @@ mod tests {
     fn every_registered_command_is_classified_on_purpose() {
         // Commands that fall to the default (admin on the project) must be
         // listed here, so adding one to the registry is a decision.
-        let default_admin = ["dropDatabase"];
+        // collMod and validate are dbAdmin commands in MongoDB.
+        let default_admin = ["dropDatabase", "collMod", "validate"];
         for name in crate::commands::COMMAND_NAMES {
             let need = requirement(name, &doc! {});
             if need == Need::OnDb(Role::Admin) {
@@ -278,6 +279,11 @@ mod tests {
     fn reads_writes_and_admin_are_told_apart() {
         assert_eq!(requirement("find", &doc! {}), Need::OnDb(Role::Read));
         assert_eq!(requirement("insert", &doc! {}), Need::OnDb(Role::ReadWrite));
+        assert_eq!(
+            requirement("insert", &doc! { "bypassDocumentValidation": true }),
+            Need::OnDb(Role::Admin),
+            "skipping a validator is a dbAdmin privilege"
+        );
         assert_eq!(
             requirement("aggregate", &doc! { "pipeline": [{ "$match": {} }, { "$out": "x" }] }),
             Need::OnDb(Role::ReadWrite)
