@@ -345,7 +345,8 @@ impl Granularity {
 
     fn round(self, v: &Bson, up: bool) -> Bson {
         let x = crate::numeric::to_f64(v).unwrap_or(0.0);
-        if x == 0.0 {
+        // Zero has no neighbour in a geometric series; infinity none above.
+        if x == 0.0 || x.is_infinite() {
             return v.clone();
         }
         match self {
@@ -367,8 +368,8 @@ impl Granularity {
                             (false, false) => floor_log2,
                         }
                     }
-                    _ if up => x.log2().floor() as i32 + 1,
-                    _ => x.log2().ceil() as i32 - 1,
+                    _ if up => (x.log2().floor() as i32).saturating_add(1),
+                    _ => (x.log2().ceil() as i32).saturating_sub(1),
                 };
                 power_of_two(exponent, matches!(v, Bson::Decimal128(_)))
             }
@@ -380,7 +381,8 @@ impl Granularity {
 fn series_neighbour(series: &[f64], x: f64, up: bool) -> f64 {
     // The decade of `x` relative to the series' first member; its
     // neighbours are in that decade or an adjacent one.
-    let decade = (x / series[0]).log10().floor() as i32;
+    // (Clamped: tiny doubles underflow to a decade of minus infinity.)
+    let decade = (x / series[0]).log10().floor().clamp(-400.0, 400.0) as i32;
     let mut best: Option<f64> = None;
     for d in decade - 1..=decade + 1 {
         let scale = decade_scale(d);
@@ -415,7 +417,7 @@ fn decade_scale(d: i32) -> f64 {
 /// 2^exponent as `$pow` gives it: an integer (int, then long) for
 /// non-negative exponents, a double for negative ones.
 fn power_of_two(exponent: i32, decimal: bool) -> Bson {
-    let value = 2f64.powi(exponent);
+    let value = (exponent as f64).exp2();
     if decimal {
         return Bson::Decimal128(decimal_from_f64(value));
     }
@@ -458,6 +460,21 @@ mod tests {
         assert_eq!(p.round_up(&Bson::Double(0.3)), Bson::Double(0.5));
         assert_eq!(p.round_down(&Bson::Double(3.5)), Bson::Int32(2));
         assert_eq!(p.round_up(&Bson::Int64(1 << 40)), Bson::Int64(1 << 41));
+    }
+
+    #[test]
+    fn extreme_values_round_without_panicking() {
+        for g in [Granularity::Series(R80), Granularity::Series(SERIES_1_2_5), Granularity::PowersOfTwo] {
+            for x in [f64::MIN_POSITIVE, 5e-324, 1e-300, 1e300, f64::MAX, f64::INFINITY] {
+                let v = Bson::Double(x);
+                let (up, down) = (g.round_up(&v), g.round_down(&v));
+                let (up, down) =
+                    (crate::numeric::to_f64(&up).unwrap(), crate::numeric::to_f64(&down).unwrap());
+                assert!(up >= x && down <= x, "{g:?} {x}: down {down} up {up}");
+            }
+            let top = crate::numeric::to_f64(&g.round_up(&Bson::Int64(i64::MAX))).unwrap();
+            assert!(top >= i64::MAX as f64, "{g:?}: {top}");
+        }
     }
 
     #[test]
