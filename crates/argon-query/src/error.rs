@@ -363,6 +363,46 @@ pub mod codes {
         L51182 = 51182; // $merge only supports a string or object argument
         L5858203 = 5858203; // error during processing of $documents
         L28747 = 28747; // size argument to $sample must not be negative
+        // $bucketAuto
+        L40239 = 40239; // $bucketAuto 'groupBy' must be a $-prefixed path or an expression object
+        L40240 = 40240; // the argument to $bucketAuto must be an object
+        L40241 = 40241; // $bucketAuto 'buckets' must be a numeric value
+        L40242 = 40242; // $bucketAuto 'buckets' must be representable as a 32-bit integer
+        L40243 = 40243; // $bucketAuto 'buckets' must be greater than 0
+        L40244 = 40244; // $bucketAuto 'output' must be an object
+        L40245 = 40245; // unrecognized option to $bucketAuto
+        L40246 = 40246; // $bucketAuto requires 'groupBy' and 'buckets'
+        L40257 = 40257; // unknown rounding granularity
+        L40258 = 40258; // granularity with a non-numeric value
+        L40259 = 40259; // granularity with NaN
+        L40260 = 40260; // granularity with a negative number
+        L40261 = 40261; // $bucketAuto 'granularity' must be a string
+        // $graphLookup
+        L40100 = 40100; // maxDepth must be numeric
+        L40101 = 40101; // maxDepth requires a nonnegative argument
+        L40102 = 40102; // maxDepth could not be represented as a long long
+        L40103 = 40103; // expected string as argument
+        L40104 = 40104; // unknown argument to $graphLookup
+        L40105 = 40105; // $graphLookup requires from, as, startWith, connectFromField, connectToField
+        L40185 = 40185; // restrictSearchWithMatch must be an object
+        L40271 = 40271; // documents must contain an _id for de-duplication in $graphLookup
+        // $setWindowFields
+        L5339900 = 5339900; // lower bound must not exceed upper bound
+        L5339901 = 5339901; // document-based bounds require a sortBy
+        L5339902 = 5339902; // range-based bounds require sortBy a single field
+        L8947401 = 8947401; // range-based bounds require an ascending sortBy
+        L5371601 = 5371601; // rank style window functions take no other arguments
+        L5371602 = 5371602; // rank style window functions need a one-field sortBy
+        L5371603 = 5371603; // rank style window functions take '{}'
+        L6307900 = 6307900; // 'output' contains two conflicting paths
+        L5429413 = 5429413; // date range windows need a unit
+        L5429414 = 5429414; // range windows need a numeric sortBy value
+        L5429513 = 5429513; // range windows with a unit need a date sortBy value
+        L5490710 = 5490710; // $derivative/$integral unit must be 'week' or smaller
+        L5624900 = 5624900; // $derivative with 'unit' expects dates
+        L5624901 = 5624901; // $derivative over dates requires a 'unit'
+        L5423901 = 5423901; // $integral with 'unit' expects dates
+        L5423902 = 5423902; // $integral without 'unit' expects numbers
     }
 
     // Filter-specific location codes.

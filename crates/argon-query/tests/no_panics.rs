@@ -3,9 +3,9 @@
 
 mod common;
 
-use argon_query::pipeline::NoCollections;
+use argon_query::pipeline::{NoCollections, PipelineContext};
 use argon_query::{Filter, Pipeline, Projection, SortSpec, Update};
-use bson::{Bson, Document};
+use bson::{doc, Bson, Document};
 use proptest::prelude::*;
 
 const OPERATORS: &[&str] = &[
@@ -110,8 +110,98 @@ fn data() -> Vec<Document> {
     d
 }
 
+/// Every collection holds `data()` (for `$graphLookup`).
+struct SameData;
+
+impl PipelineContext for SameData {
+    fn collection(&self, _name: &str) -> argon_query::Result<Vec<Document>> {
+        Ok(data())
+    }
+
+    fn write_out(&self, _coll: &str, _docs: Vec<Document>) -> argon_query::Result<()> {
+        Ok(())
+    }
+
+    fn merge_into(&self, _coll: &str, _docs: Vec<Document>, _spec: &Document) -> argon_query::Result<()> {
+        Ok(())
+    }
+
+    fn now(&self) -> bson::DateTime {
+        bson::DateTime::from_millis(0)
+    }
+}
+
+/// A window bound: mostly valid ones, sometimes anything.
+fn bound() -> impl Strategy<Value = Bson> {
+    prop_oneof![
+        Just(Bson::String("unbounded".into())),
+        Just(Bson::String("current".into())),
+        (-3i64..4).prop_map(Bson::Int64),
+        value(),
+    ]
+}
+
+fn window_stages(field: &str, lower: Bson, upper: Bson, range: bool, unit: Option<&str>) -> Vec<Document> {
+    let mut window = Document::new();
+    window.insert(if range { "range" } else { "documents" }, vec![lower.clone(), upper]);
+    if let Some(u) = unit {
+        window.insert("unit", u);
+    }
+    let sort = doc! {field: 1};
+    let outputs = [
+        doc! {"$sum": "$v", "window": window.clone()},
+        doc! {"$push": "$a", "window": window.clone()},
+        doc! {"$stdDevSamp": "$v", "window": window.clone()},
+        doc! {"$addToSet": "$v", "window": window.clone()},
+        doc! {"$rank": {}},
+        doc! {"$denseRank": {}},
+        doc! {"$shift": {"output": "$v", "by": lower.clone(), "default": 0}},
+        doc! {"$locf": "$v"},
+        doc! {"$derivative": {"input": "$v", "unit": unit.unwrap_or("second")}, "window": window.clone()},
+        doc! {"$integral": {"input": "$v"}, "window": window},
+    ];
+    outputs
+        .into_iter()
+        .map(|o| doc! {"$setWindowFields": {"partitionBy": "$b", "sortBy": sort.clone(), "output": {"o": o}}})
+        .collect()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(600))]
+
+    #[test]
+    fn window_bucket_auto_and_graph_lookup_stages(
+        field in prop::sample::select(&["v", "a", "_id", "a.b"][..]),
+        lower in bound(),
+        upper in bound(),
+        range in any::<bool>(),
+        unit in prop::option::of(prop::sample::select(&["day", "month", "year", "x"][..])),
+        buckets in prop_oneof![(1i32..6).prop_map(Bson::Int32), value()],
+        granularity in prop::option::of(prop::sample::select(&["R5", "E192", "1-2-5", "POWERSOF2", "?"][..])),
+        max_depth in prop_oneof![(0i32..3).prop_map(Bson::Int32), value()],
+        start in value(),
+    ) {
+        let mut stages = window_stages(field, lower, upper, range, unit);
+        let mut bucket_auto = doc! {"groupBy": format!("${field}"), "buckets": buckets};
+        if let Some(g) = granularity {
+            bucket_auto.insert("granularity", g);
+        }
+        stages.push(doc! {"$bucketAuto": bucket_auto});
+        stages.push(doc! {"$graphLookup": {
+            "from": "c",
+            "startWith": start,
+            "connectFromField": "a",
+            "connectToField": field,
+            "as": "g",
+            "maxDepth": max_depth,
+            "depthField": "d",
+        }});
+        for stage in stages {
+            if let Ok(p) = Pipeline::parse(&[stage]) {
+                let _ = p.run(Box::new(data().into_iter()), &SameData);
+            }
+        }
+    }
 
     #[test]
     fn filters(f in document()) {

@@ -139,6 +139,14 @@ fn stage() -> impl Strategy<Value = Document> {
         1 => Just(doc! {"$count": "n"}),
         1 => Just(doc! {"$replaceRoot": {"newRoot": {"x": "$a", "y": "$$ROOT.d"}}}),
         1 => Just(doc! {"$sortByCount": "$b"}),
+        1 => Just(doc! {"$setWindowFields": {
+            "partitionBy": "$a",
+            "sortBy": {"b": 1},
+            "output": {"s": {"$push": "$c.x", "window": {"documents": ["unbounded", "current"]}}, "r": {"$rank": {}}},
+        }}),
+        1 => Just(doc! {"$setWindowFields": {"output": {"n": {"$count": {}}, "l": {"$last": "$d"}}}}),
+        1 => Just(doc! {"$bucketAuto": {"groupBy": "$a", "buckets": 2, "output": {"n": {"$sum": 1}, "d": {"$push": "$d"}}}}),
+        1 => Just(doc! {"$bucketAuto": {"groupBy": "$c", "buckets": 3}}),
         1 => filter().prop_map(|f| doc! {"$facet": {"m": [{"$match": f}, {"$project": {"d": 1}}], "n": [{"$count": "n"}]}}),
     ]
 }
@@ -215,4 +223,25 @@ fn dependencies_of_common_shapes() {
     assert_eq!(p.dependencies().fields(), ["_id", "a"]);
     let p = Pipeline::parse(&[doc! {"$count": "n"}]).unwrap();
     assert!(p.dependencies().fields().is_empty() && !p.dependencies().needs_whole_document());
+    let p = Pipeline::parse(&[
+        doc! {"$setWindowFields": {"partitionBy": "$k", "sortBy": {"t": 1}, "output": {"s": {"$sum": "$u.v"}}}},
+        doc! {"$group": {"_id": null, "m": {"$max": "$s"}}},
+    ])
+    .unwrap();
+    assert_eq!(p.dependencies().fields(), ["k", "t", "u", "s"]);
+    let p =
+        Pipeline::parse(&[doc! {"$setWindowFields": {"sortBy": {"t": 1}, "output": {"r": {"$rank": {}}}}}])
+            .unwrap();
+    assert!(p.dependencies().needs_whole_document(), "the documents themselves are the output");
+    let p = Pipeline::parse(&[
+        doc! {"$bucketAuto": {"groupBy": "$p", "buckets": 2, "output": {"t": {"$sum": "$q"}}}},
+    ])
+    .unwrap();
+    assert_eq!(p.dependencies().fields(), ["p", "q"]);
+    let p = Pipeline::parse(&[
+        doc! {"$graphLookup": {"from": "c", "startWith": "$s", "connectFromField": "a", "connectToField": "b", "as": "g"}},
+        doc! {"$project": {"_id": 0, "g": 1}},
+    ])
+    .unwrap();
+    assert_eq!(p.dependencies().fields(), ["s", "_id", "g"]);
 }

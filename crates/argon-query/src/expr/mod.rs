@@ -21,7 +21,7 @@
 mod arith;
 mod array;
 mod convert;
-mod date;
+pub(crate) mod date;
 mod ops;
 mod string;
 

@@ -1,7 +1,8 @@
-//! `$lookup` (equality and pipeline forms) and `$unionWith`: the stages
-//! that read another collection through [`super::PipelineContext`].
+//! `$lookup` (equality and pipeline forms), `$graphLookup` and
+//! `$unionWith`: the stages that read another collection through
+//! [`super::PipelineContext`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use argon_types::keycodec;
 use bson::{Bson, Document};
@@ -10,6 +11,7 @@ use super::stages::set_in_documents;
 use super::{Context, DocStream, Env, Pipeline};
 use crate::error::{codes, err, Result};
 use crate::expr::{validate_variable_name_for_write, Expression};
+use crate::filter::Filter;
 use crate::path::{path_values, Path};
 
 #[derive(Clone, Debug)]
@@ -285,5 +287,246 @@ impl UnionWith {
             }
         });
         Ok(Box::new(input.chain(tail)))
+    }
+}
+
+/// `$graphLookup`: a breadth-first search of another collection from each
+/// input document, following `connectFromField` values to documents whose
+/// `connectToField` equals them.
+#[derive(Clone, Debug)]
+pub(crate) struct GraphLookup {
+    from: String,
+    start_with: Expression,
+    connect_from: String,
+    connect_to: String,
+    as_path: Vec<String>,
+    /// Depth 0 is the documents `startWith` reaches directly.
+    max_depth: Option<i64>,
+    depth_field: Option<Vec<String>>,
+    restrict: Option<Filter>,
+}
+
+impl GraphLookup {
+    pub(crate) fn parse(arg: &Bson, vars: &[String]) -> Result<GraphLookup> {
+        let Bson::Document(d) = arg else {
+            return err(
+                codes::FAILED_TO_PARSE,
+                format!(
+                    "the $graphLookup stage specification must be an object, but found {}",
+                    crate::types::type_name(arg)
+                ),
+            );
+        };
+        let (mut from, mut start_with, mut connect_from, mut connect_to, mut as_, mut depth_field) =
+            (None, None, None, None, None, None);
+        let (mut max_depth, mut restrict) = (None, None);
+        for (k, v) in d {
+            match k.as_str() {
+                "startWith" => start_with = Some(Expression::parse_with_vars(v, vars)?),
+                "maxDepth" => {
+                    if !crate::numeric::is_number(v) {
+                        return err(
+                            codes::L40100,
+                            format!("maxDepth must be numeric, found type: {}", crate::types::type_name(v)),
+                        );
+                    }
+                    let depth = crate::numeric::to_f64(v).unwrap_or(0.0);
+                    if depth.trunc() < 0.0 {
+                        return err(
+                            codes::L40101,
+                            format!(
+                                "maxDepth requires a nonnegative argument, found: {}",
+                                depth.trunc() as i64
+                            ),
+                        );
+                    }
+                    let Some(depth) = crate::numeric::to_exact_i64(v) else {
+                        return err(
+                            codes::L40102,
+                            format!(
+                                "maxDepth could not be represented as a long long: {}",
+                                depth.trunc() as i64
+                            ),
+                        );
+                    };
+                    max_depth = Some(depth);
+                }
+                "restrictSearchWithMatch" => {
+                    let Bson::Document(m) = v else {
+                        return err(
+                            codes::L40185,
+                            format!(
+                                "restrictSearchWithMatch must be an object, found {}",
+                                crate::types::type_name(v)
+                            ),
+                        );
+                    };
+                    let filter = Filter::parse(m).map_err(|e| {
+                        e.caused_by("Failed to parse 'restrictSearchWithMatch' option to $graphLookup")
+                    })?;
+                    restrict = Some(filter);
+                }
+                "from" | "as" | "connectFromField" | "connectToField" | "depthField" => {
+                    let Bson::String(s) = v else {
+                        if k == "from" && matches!(v, Bson::Document(_)) {
+                            return err(
+                                codes::FAILED_TO_PARSE,
+                                "$graphLookup with syntax {from: {db:<>, coll:<>},..} is not supported",
+                            );
+                        }
+                        return err(
+                            codes::L40103,
+                            format!(
+                                "expected string as argument for {k}, found: {}",
+                                crate::types::type_name(v)
+                            ),
+                        );
+                    };
+                    let slot = match k.as_str() {
+                        "from" => &mut from,
+                        "as" => &mut as_,
+                        "connectFromField" => &mut connect_from,
+                        "connectToField" => &mut connect_to,
+                        _ => &mut depth_field,
+                    };
+                    *slot = Some(s.clone());
+                }
+                _ => return err(codes::L40104, format!("Unknown argument to $graphLookup: {k}")),
+            }
+        }
+        let present = |s: &Option<String>| s.as_deref().is_some_and(|s| !s.is_empty());
+        let complete = present(&from) && present(&as_) && present(&connect_from) && present(&connect_to);
+        let (Some(from), Some(as_), Some(connect_from), Some(connect_to), Some(start_with), true) =
+            (from, as_, connect_from, connect_to, start_with, complete)
+        else {
+            return err(
+                codes::L40105,
+                "$graphLookup requires 'from', 'as', 'startWith', 'connectFromField', and 'connectToField' to be specified.",
+            );
+        };
+        for path in [&as_, &connect_from, &connect_to] {
+            crate::expr::parse_field_path(path)?;
+        }
+        let depth_field =
+            depth_field.map(|f| crate::expr::parse_field_path(&f).map(|p| p.into_vec())).transpose()?;
+        Ok(GraphLookup {
+            from,
+            start_with,
+            connect_from,
+            connect_to,
+            as_path: as_.split('.').map(str::to_string).collect(),
+            max_depth,
+            depth_field,
+            restrict,
+        })
+    }
+
+    /// The fields of its input the stage reads (its documents also reach
+    /// the output).
+    pub(crate) fn dependencies(&self) -> &crate::deps::Deps {
+        self.start_with.dependencies()
+    }
+
+    pub(crate) fn apply<'a>(&'a self, input: DocStream<'a>, env: &'a Env<'a>) -> Result<DocStream<'a>> {
+        let mut foreign = env.ctx.collection(&self.from)?;
+        if let Some(f) = &self.restrict {
+            let mut kept = Vec::with_capacity(foreign.len());
+            for d in foreign {
+                if f.try_matches_with_vars(&d, &env.vars)? {
+                    kept.push(d);
+                }
+            }
+            foreign = kept;
+        }
+        let index = ConnectIndex::build(&foreign, &self.connect_to);
+        Ok(Box::new(input.map(move |d| {
+            let mut doc = d?;
+            let found = self.search(&doc, &foreign, &index, env)?;
+            set_in_documents(&mut doc, &self.as_path, Some(Bson::Array(found)));
+            Ok(doc)
+        })))
+    }
+
+    /// The documents reachable from `doc`, each once (by `_id`), in the
+    /// order found: by depth, then in collection order.
+    fn search(
+        &self,
+        doc: &Document,
+        foreign: &[Document],
+        index: &ConnectIndex,
+        env: &Env,
+    ) -> Result<Vec<Bson>> {
+        let mut frontier: Vec<Bson> = match self.start_with.evaluate(doc, &env.vars)? {
+            Some(Bson::Array(items)) => items,
+            Some(v) => vec![v],
+            None => Vec::new(),
+        };
+        let mut visited: HashSet<Vec<u8>> = HashSet::new();
+        let mut found: Vec<Bson> = Vec::new();
+        let mut depth: i64 = 0;
+        while !frontier.is_empty() && self.max_depth.is_none_or(|max| depth <= max) {
+            let mut next: Vec<Bson> = Vec::new();
+            for i in index.matching(&frontier) {
+                let candidate = &foreign[i];
+                let Some(id) = candidate.get("_id") else {
+                    return err(
+                        codes::L40271,
+                        format!(
+                            "Documents in the '{}' namespace must contain an _id for de-duplication in $graphLookup",
+                            self.from
+                        ),
+                    );
+                };
+                if !visited.insert(keycodec::encode(id)) {
+                    continue;
+                }
+                // Arrays connect through each of their elements.
+                next.extend(
+                    path_values(candidate, &self.connect_from)
+                        .into_iter()
+                        .filter(|v| !matches!(v, Bson::Array(_)))
+                        .cloned(),
+                );
+                let mut result = candidate.clone();
+                if let Some(field) = &self.depth_field {
+                    set_in_documents(&mut result, field, Some(Bson::Int64(depth)));
+                }
+                found.push(Bson::Document(result));
+            }
+            frontier = next;
+            depth += 1;
+        }
+        Ok(found)
+    }
+}
+
+/// The foreign documents keyed by the encoded values of `connectToField`
+/// (arrays by each element and as a whole, as a query's equality matches;
+/// documents without the field are never matched, not even by null).
+struct ConnectIndex {
+    by_key: HashMap<Vec<u8>, Vec<usize>>,
+}
+
+impl ConnectIndex {
+    fn build(docs: &[Document], field: &str) -> ConnectIndex {
+        let mut by_key: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+        for (i, d) in docs.iter().enumerate() {
+            let mut keys: Vec<Vec<u8>> = path_values(d, field).into_iter().map(keycodec::encode).collect();
+            keys.sort();
+            keys.dedup();
+            for k in keys {
+                by_key.entry(k).or_default().push(i);
+            }
+        }
+        ConnectIndex { by_key }
+    }
+
+    /// Positions of the documents matching any of `values`, in order.
+    fn matching(&self, values: &[Bson]) -> Vec<usize> {
+        let mut out: Vec<usize> =
+            values.iter().filter_map(|v| self.by_key.get(&keycodec::encode(v))).flatten().copied().collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }

@@ -11,13 +11,16 @@
 //! Streaming stages (`$match`, `$project`, `$addFields`, `$unwind`,
 //! `$limit`, ...) pass documents through one at a time; blocking stages
 //! (`$group`, `$sort`, `$facet`, ...) collect their input first. Data the
-//! pipeline needs from outside (`$lookup`, `$unionWith`, `$out`, `$merge`)
+//! pipeline needs from outside (`$lookup`, `$graphLookup`, `$unionWith`,
+//! `$out`, `$merge`)
 //! comes through [`PipelineContext`], which the server implements.
 
 mod accumulators;
+mod bucket_auto;
 mod group;
 mod lookup;
 mod stages;
+mod window;
 
 use bson::{Bson, Document};
 

@@ -4,8 +4,10 @@
 use bson::{Bson, Document};
 use rand::Rng;
 
+use super::bucket_auto::BucketAuto;
 use super::group::{Bucket, Group};
-use super::lookup::{Lookup, UnionWith};
+use super::lookup::{GraphLookup, Lookup, UnionWith};
+use super::window::SetWindowFields;
 use super::{in_stage, Context, DocStream, Env, Pipeline};
 use crate::deps::Deps;
 use crate::error::{codes, err, QueryError, Result};
@@ -42,6 +44,9 @@ pub(crate) enum Stage {
     SortByCount(Box<Group>),
     Facet(Vec<(String, Pipeline)>),
     Bucket(Box<Bucket>),
+    BucketAuto(Box<BucketAuto>),
+    SetWindowFields(Box<SetWindowFields>),
+    GraphLookup(Box<GraphLookup>),
     Sample(usize),
     UnionWith(Box<UnionWith>),
     Out(String),
@@ -227,6 +232,9 @@ impl Stage {
                 Stage::Facet(facets)
             }
             "$bucket" => Stage::Bucket(Box::new(Bucket::parse(arg, vars)?)),
+            "$bucketAuto" => Stage::BucketAuto(Box::new(BucketAuto::parse(arg, vars)?)),
+            "$setWindowFields" => Stage::SetWindowFields(Box::new(SetWindowFields::parse(arg, vars)?)),
+            "$graphLookup" => Stage::GraphLookup(Box::new(GraphLookup::parse(arg, vars)?)),
             "$sample" => {
                 let d = object(arg, codes::L28745, || {
                     "the $sample stage specification must be an object".into()
@@ -349,6 +357,12 @@ impl Stage {
                 deps.extend(&b.dependencies());
                 return false;
             }
+            Stage::BucketAuto(b) => {
+                deps.extend(&b.dependencies());
+                return false;
+            }
+            Stage::SetWindowFields(w) => deps.extend(&w.dependencies()),
+            Stage::GraphLookup(g) => deps.extend(g.dependencies()),
             Stage::Sort(s) | Stage::SortLimit(s, _) => deps.extend(&s.dependencies()),
             Stage::Limit(_) | Stage::Skip(_) | Stage::Sample(_) | Stage::UnionWith(_) => {}
             Stage::Unwind(u) => deps.add_field(&u.path[0]),
@@ -465,6 +479,9 @@ impl Stage {
                 Box::new(std::iter::once(Ok(out)))
             }
             Stage::Bucket(b) => Box::new(b.run(input, env)?.into_iter().map(Ok)),
+            Stage::BucketAuto(b) => Box::new(b.run(input, env)?.into_iter().map(Ok)),
+            Stage::SetWindowFields(w) => Box::new(w.run(input, env)?.into_iter().map(Ok)),
+            Stage::GraphLookup(g) => g.apply(input, env)?,
             Stage::Sample(size) => {
                 // Reservoir sampling: a uniform sample without replacement,
                 // in random order.
