@@ -148,6 +148,9 @@ fn points(cond: &Bson) -> Option<Vec<&Bson>> {
     }
 }
 
+/// (lower, upper) bounds on one field's encoding.
+type FieldRange = (Bound<Vec<u8>>, Bound<Vec<u8>>);
+
 /// One side of a range on a field (`$gt 3`), as byte bounds on that
 /// field's encoding alone (to append to a prefix): the value on one end,
 /// the edge of its type bracket on the other.
@@ -212,17 +215,12 @@ fn sides(def: &IndexDef, i: usize, cond: &Bson) -> Vec<Side> {
 /// only (the first found); otherwise a lower and an upper side of the same
 /// type bracket combined. Returns (lower, upper) and how `explain` shows
 /// it.
-fn range(
-    def: &IndexDef,
-    i: usize,
-    conds: &[&Bson],
-    multikey: bool,
-) -> Option<(Bound<Vec<u8>>, Bound<Vec<u8>>, String)> {
+fn range(def: &IndexDef, i: usize, conds: &[&Bson], multikey: bool) -> Option<(FieldRange, String)> {
     let all: Vec<Side> = conds.iter().flat_map(|c| sides(def, i, c)).collect();
     let first = all.first()?;
     let other = all.iter().find(|s| s.is_lower != first.is_lower && s.class == first.class);
     let (Some(other), false) = (other, multikey) else {
-        return Some((first.lower.clone(), first.upper.clone(), first.text()));
+        return Some(((first.lower.clone(), first.upper.clone()), first.text()));
     };
     let (lo, hi) = if first.is_lower { (first, other) } else { (other, first) };
     // The value ends: in byte order an ascending field's lower side bounds
@@ -234,7 +232,7 @@ fn range(
     };
     let open = if lo.inclusive { "[" } else { "(" };
     let close = if hi.inclusive { "]" } else { ")" };
-    Some((lower, upper, format!("{open}{}, {}{close}", lo.shown, hi.shown)))
+    Some(((lower, upper), format!("{open}{}, {}{close}", lo.shown, hi.shown)))
 }
 
 fn prepend(prefix: &[u8], b: &Bound<Vec<u8>>) -> Bound<Vec<u8>> {
@@ -255,8 +253,8 @@ struct Bounds {
     prefixes: Vec<Vec<u8>>,
     /// How many leading fields are pinned.
     pinned: usize,
-    /// A range on the next field, if any: (lower, upper) on that field.
-    range: Option<(Bound<Vec<u8>>, Bound<Vec<u8>>)>,
+    /// A range on the next field, if any.
+    range: Option<FieldRange>,
     /// Per field, how explain shows its bounds.
     shown: Document,
 }
@@ -287,8 +285,8 @@ fn bounds(def: &IndexDef, filter: &Document, multikey: bool) -> Bounds {
                 b.shown.insert(field.path.clone(), shown);
                 continue;
             }
-        } else if let Some((lower, upper, text)) = range(def, i, &conds, multikey) {
-            b.range = Some((lower, upper));
+        } else if let Some((field_range, text)) = range(def, i, &conds, multikey) {
+            b.range = Some(field_range);
             b.shown.insert(field.path.clone(), vec![text]);
         }
         break;

@@ -49,7 +49,7 @@ struct Items<'a> {
 impl<'a> Items<'a> {
     fn next(&mut self) -> CmdResult<Option<Item<'a>>> {
         self.produced = self.produced.wrapping_add(1);
-        if self.produced % 1024 == 0 {
+        if self.produced.is_multiple_of(1024) {
             crate::ops::check_interrupted()?;
         }
         loop {

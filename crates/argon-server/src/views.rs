@@ -96,8 +96,8 @@ fn stages_of(options: &Document) -> CmdResult<Vec<Document>> {
 pub fn resolve(snap: &Snapshot, name: &str) -> CmdResult<Option<(String, Vec<Document>)>> {
     let mut current = name.to_string();
     let mut layers: Vec<Vec<Document>> = Vec::new();
-    loop {
-        let Some(c) = snap.collection(&current) else { break };
+    while let Some(c) = snap.collection(&current) {
+        // (`create` only records a string `viewOn`.)
         let Some(Bson::String(source)) = c.options.get("viewOn") else { break };
         if layers.len() == MAX_DEPTH {
             return Err(CommandError::new(

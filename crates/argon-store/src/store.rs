@@ -877,7 +877,7 @@ fn replay(index: &Index, meta: &mut Meta, wal: &Wal) -> Result<()> {
         let entry = Entry::decode(&rec.payload)?;
         index.apply(&mut w, meta, &entry, rec.lsn, rec.time)?;
         n += 1;
-        if n % 50_000 == 0 {
+        if n.is_multiple_of(50_000) {
             index.put_meta(&mut w, meta)?;
             w.commit()?;
             w = index.env.write_txn()?;
