@@ -204,3 +204,33 @@ async fn a_collation_other_than_simple_is_refused_not_ignored() {
     assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 1, "nothing was changed");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_that_transactions_do_not_allow_fail_with_263() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    db.collection::<Document>("c").insert_one(doc! {"_id": 1}).await.unwrap();
+    for cmd in [
+        doc! {"collMod": "c", "validator": {"x": 1}},
+        doc! {"count": "c"},
+        doc! {"validate": "c"},
+        doc! {"drop": "c"},
+    ] {
+        let mut session = client.start_session().await.unwrap();
+        session.start_transaction().await.unwrap();
+        let e = db.run_command(cmd.clone()).session(&mut session).await.unwrap_err();
+        assert_eq!(code_of(&e), Some(263), "{cmd}: {e}");
+    }
+    // Nothing happened: the collection is there, without a validator.
+    let c = db.collection::<Document>("c");
+    c.insert_one(doc! {"_id": 2}).await.unwrap();
+    assert_eq!(c.count_documents(doc! {}).await.unwrap(), 2);
+    // What transactions do allow still works.
+    let mut session = client.start_session().await.unwrap();
+    session.start_transaction().await.unwrap();
+    c.insert_one(doc! {"_id": 3}).session(&mut session).await.unwrap();
+    assert_eq!(c.count_documents(doc! {}).session(&mut session).await.unwrap(), 3);
+    session.commit_transaction().await.unwrap();
+    server.stop().await;
+}

@@ -193,7 +193,14 @@ async fn dispatch_command(ctx: &mut Ctx<'_>, cmd: std::sync::Arc<Document>) -> C
             .with_label("TransientTransactionError"));
         }
         call.txn = Some(txn);
-        let result = run_handler(ctx, &mut call).await;
+        let result = if allowed_in_transaction(&name) {
+            run_handler(ctx, &mut call).await
+        } else {
+            Err(CommandError::new(
+                code::OPERATION_NOT_SUPPORTED_IN_TRANSACTION,
+                format!("Cannot run '{name}' in a multi-document transaction."),
+            ))
+        };
         if let Some(mut txn) = call.txn.take() {
             // A failed statement aborts the transaction (MongoDB does the same).
             if result.is_err() && txn.state == TxnState::Active && name != "commitTransaction" {
@@ -231,6 +238,35 @@ fn transient_label(e: CommandError) -> CommandError {
     } else {
         e
     }
+}
+
+/// The commands MongoDB runs inside a multi-document transaction (others,
+/// `collMod`, `count`, `validate`, `drop`..., fail with 263).
+fn allowed_in_transaction(name: &str) -> bool {
+    matches!(
+        name,
+        "find"
+            | "getMore"
+            | "killCursors"
+            | "insert"
+            | "update"
+            | "delete"
+            | "findAndModify"
+            | "findandmodify"
+            | "aggregate"
+            | "distinct"
+            | "create"
+            | "createIndexes"
+            | "commitTransaction"
+            | "abortTransaction"
+            | "hello"
+            | "isMaster"
+            | "ismaster"
+            | "ping"
+            | "buildInfo"
+            | "buildinfo"
+            | "connectionStatus"
+    )
 }
 
 fn is_retryable_write(name: &str) -> bool {
