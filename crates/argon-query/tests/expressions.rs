@@ -788,6 +788,100 @@ fn dates() {
     ]);
 }
 
+/// Olson zones: the offset follows the instant, on both sides of a
+/// daylight-saving change (New York springs forward 2024-03-10 at 02:00
+/// EST, 07:00Z; Paris falls back 2024-10-27 at 03:00 CEST, 01:00Z).
+#[test]
+fn olson_time_zones() {
+    const NY_BEFORE: i64 = 1_710_052_200_000; // 2024-03-10T06:30Z, 01:30 EST
+    const NY_AFTER: i64 = 1_710_055_800_000; // 2024-03-10T07:30Z, 03:30 EDT
+    const PARIS_SUMMER: i64 = 1_729_989_000_000; // 2024-10-27T00:30Z, 02:30 CEST
+    const PARIS_WINTER: i64 = 1_729_992_600_000; // 2024-10-27T01:30Z, 02:30 CET
+    let ny = "America/New_York";
+    check(vec![
+        (
+            "hour before spring forward",
+            bson!({"$hour": {"date": date(NY_BEFORE), "timezone": ny}}),
+            v(bson!(1)),
+        ),
+        (
+            "hour after spring forward",
+            bson!({"$hour": {"date": date(NY_AFTER), "timezone": ny}}),
+            v(bson!(3)),
+        ),
+        (
+            "day of month of the evening before, in New York",
+            bson!({"$dayOfMonth": {"date": date(1_710_039_600_000), "timezone": ny}}),
+            v(bson!(9)),
+        ),
+        (
+            "offsets either side",
+            bson!([
+                {"$dateToString": {"date": date(NY_BEFORE), "format": "%H:%M %z", "timezone": ny}},
+                {"$dateToString": {"date": date(NY_AFTER), "format": "%H:%M %z %Z", "timezone": ny}}
+            ]),
+            v(bson!(["01:30 -0500", "03:30 -0400 -240"])),
+        ),
+        (
+            "default format has no Z in a zone",
+            bson!({"$dateToString": {"date": date(NY_AFTER), "timezone": ny}}),
+            v(bson!("2024-03-10T03:30:00.000")),
+        ),
+        (
+            "the same wall time twice in Paris",
+            bson!([
+                {"$dateToString": {"date": date(PARIS_SUMMER), "format": "%H:%M %z", "timezone": "Europe/Paris"}},
+                {"$dateToString": {"date": date(PARIS_WINTER), "format": "%H:%M %z", "timezone": "Europe/Paris"}}
+            ]),
+            v(bson!(["02:30 +0200", "02:30 +0100"])),
+        ),
+        (
+            "dateToParts in Paris",
+            bson!({"$dateToParts": {"date": date(PARIS_WINTER), "timezone": "Europe/Paris"}}),
+            v(
+                bson!({"year": 2024, "month": 10, "day": 27, "hour": 2, "minute": 30, "second": 0, "millisecond": 0}),
+            ),
+        ),
+        (
+            "dateFromParts in an overlap is the first occurrence",
+            bson!({"$dateFromParts": {"year": 2024, "month": 10, "day": 27, "hour": 2, "minute": 30, "timezone": "Europe/Paris"}}),
+            v(date(PARIS_SUMMER)),
+        ),
+        (
+            "dateFromParts in a gap reads the offset before it",
+            bson!({"$dateFromParts": {"year": 2024, "month": 3, "day": 10, "hour": 2, "minute": 30, "timezone": ny}}),
+            v(date(NY_AFTER)),
+        ),
+        (
+            "dateFromString summer and winter",
+            bson!([
+                {"$dateFromString": {"dateString": "2024-07-01T12:00:00", "timezone": "Europe/Paris"}},
+                {"$dateFromString": {"dateString": "2024-01-01T12:00:00", "timezone": "Europe/Paris"}}
+            ]),
+            v(bson!([date(1_719_828_000_000), date(1_704_106_800_000)])),
+        ),
+        (
+            "dateDiff hours count elapsed time across the change",
+            bson!({"$dateDiff": {"startDate": date(NY_BEFORE), "endDate": date(NY_AFTER), "unit": "hour", "timezone": ny}}),
+            v(bson!(1i64)),
+        ),
+        (
+            "dateDiff days count local midnights",
+            bson!([
+                {"$dateDiff": {"startDate": date(1_710_039_600_000), "endDate": date(1_710_046_800_000), "unit": "day", "timezone": ny}},
+                {"$dateDiff": {"startDate": date(1_710_039_600_000), "endDate": date(1_710_046_800_000), "unit": "day"}}
+            ]),
+            v(bson!([1i64, 0i64])),
+        ),
+    ]);
+    check_errors(vec![(
+        "unknown name",
+        bson!({"$year": {"date": "$d", "timezone": "America/Nowhere"}}),
+        40485,
+        "unrecognized time zone identifier: \"America/Nowhere\"",
+    )]);
+}
+
 #[test]
 fn type_conversion() {
     check(vec![

@@ -1159,24 +1159,26 @@ impl Op {
                         None => Ok(Some(Bson::Null)),
                     };
                 }
-                let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                let Some(tz) = tz else { return Ok(Some(Bson::Null)) };
                 let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
                 let fmt = match format_v {
                     Some(Some(Bson::String(s))) => s,
                     Some(_) => return Ok(Some(Bson::Null)),
-                    None => super::date::ISO_FORMAT.to_string(),
+                    None if tz.is_utc() => super::date::ISO_FORMAT.to_string(),
+                    // A local time is not "Z": MongoDB drops the suffix.
+                    None => super::date::ISO_FORMAT_LOCAL.to_string(),
                 };
-                Ok(Some(Bson::String(super::date::format_date(&fmt, millis, offset)?)))
+                Ok(Some(Bson::String(super::date::format_date(&fmt, millis, tz.offset_at(millis))?)))
             }
             Op::DatePart { part, date, timezone, .. } => {
                 let date_v = date.eval(ctx)?;
                 let tz = super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?;
-                let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                let Some(tz) = tz else { return Ok(Some(Bson::Null)) };
                 if nullish(&date_v) {
                     return Ok(Some(Bson::Null));
                 }
                 let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
-                Ok(Some(part.extract(millis, offset)))
+                Ok(Some(part.extract(millis, &tz)))
             }
             Op::Convert { input, to, on_error, on_null, alias } => super::convert::eval_convert(
                 ctx,
@@ -1242,7 +1244,7 @@ impl Op {
                             ),
                         ));
                     };
-                    let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                    let Some(tz) = tz else { return Ok(Some(Bson::Null)) };
                     let parsed = match &format_v {
                         Some(Some(Bson::String(f))) => super::date::parse_with_format(text, f),
                         Some(_) => return Ok(Some(Bson::Null)),
@@ -1250,7 +1252,7 @@ impl Op {
                     };
                     match parsed {
                         Some((ms, has_offset)) => {
-                            let ms = if has_offset { ms } else { ms - offset };
+                            let ms = if has_offset { ms } else { tz.instant_of_local(ms) };
                             Ok(Some(Bson::DateTime(bson::DateTime::from_millis(ms))))
                         }
                         None => Err(crate::error::QueryError::new(
@@ -1268,7 +1270,7 @@ impl Op {
             }
             Op::DateToParts { date, timezone, iso8601 } => {
                 let date_v = date.eval(ctx)?;
-                let Some(offset) =
+                let Some(tz) =
                     super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
                 else {
                     return Ok(Some(Bson::Null));
@@ -1294,7 +1296,7 @@ impl Op {
                     return Ok(Some(Bson::Null));
                 }
                 let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
-                let p = super::date::parts(millis, offset);
+                let p = tz.parts(millis);
                 let mut out = bson::Document::new();
                 if iso {
                     let (y, w) = p.iso_week();
@@ -1345,7 +1347,7 @@ impl Op {
                     }
                     values[i] = n;
                 }
-                let Some(offset) =
+                let Some(tz) =
                     super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
                 else {
                     return Ok(Some(Bson::Null));
@@ -1371,7 +1373,7 @@ impl Op {
                     }
                     super::date::from_parts(year, month, day, hour, minute, second, millis)
                 };
-                Ok(Some(Bson::DateTime(bson::DateTime::from_millis(local - offset))))
+                Ok(Some(Bson::DateTime(bson::DateTime::from_millis(tz.instant_of_local(local)))))
             }
             Op::DateDiff { start, end, unit, timezone, start_of_week } => {
                 let s = start.eval(ctx)?;
@@ -1411,7 +1413,7 @@ impl Op {
                     },
                     _ => 1,
                 };
-                let Some(offset) =
+                let Some(tz) =
                     super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
                 else {
                     return Ok(Some(Bson::Null));
@@ -1441,7 +1443,7 @@ impl Op {
                         ),
                     );
                 };
-                match super::date::date_diff(a, b, unit_name, offset, week_start) {
+                match super::date::date_diff(a, b, unit_name, &tz, week_start) {
                     Some(n) => Ok(Some(Bson::Int64(n))),
                     None => err(
                         codes::L5439014,
