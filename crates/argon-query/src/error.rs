@@ -358,6 +358,26 @@ pub mod codes {
         L5439014 = 5439014; // 'unit' is not a time unit
         L5439015 = 5439015; // 'startOfWeek' must be a string
         L5439016 = 5439016; // 'startOfWeek' is not a day of the week
+        // $dateAdd / $dateSubtract
+        L5166400 = 5166400; // $dateAdd expects an object as its argument
+        L5166401 = 5166401; // Unrecognized argument to $dateAdd
+        L5166402 = 5166402; // $dateAdd requires startDate, unit, and amount
+        L5166403 = 5166403; // $dateAdd requires startDate to be convertible to a date
+        L5166405 = 5166405; // $dateAdd expects integer amount of time units
+        L5166406 = 5166406; // dateAdd overflowed
+        L5976500 = 5976500; // invalid dateAdd 'amount' parameter value
+        L6045000 = 6045000; // invalid $dateSubtract 'amount' (the minimum long)
+        // $dateTrunc
+        L5439000 = 5439000; // dateTrunc overflowed (shifting by the reference point)
+        L5439001 = 5439001; // dateTrunc overflowed (moving to the bin's start)
+        L5439002 = 5439002; // dateTrunc overflowed (bin size in milliseconds)
+        L5439006 = 5439006; // dateTrunc unsupported binSize value
+        L5439007 = 5439007; // $dateTrunc only supports an object
+        L5439008 = 5439008; // Unrecognized argument to $dateTrunc
+        L5439009 = 5439009; // Missing 'date' parameter to $dateTrunc
+        L5439010 = 5439010; // Missing 'unit' parameter to $dateTrunc
+        L5439017 = 5439017; // $dateTrunc 'binSize' must be a 64-bit integer
+        L5439018 = 5439018; // $dateTrunc 'binSize' must be greater than 0
         L40235 = 40235; // group field name cannot contain '.'
         L16990 = 16990; // $out only supports a string or object argument
         L51182 = 51182; // $merge only supports a string or object argument

@@ -883,6 +883,201 @@ fn olson_time_zones() {
 }
 
 #[test]
+fn date_add_subtract_and_trunc() {
+    let ny = "America/New_York";
+    let add = |start: i64, unit: &str, amount: Bson| bson!({"$dateAdd": {"startDate": date(start), "unit": unit, "amount": amount}});
+    let trunc = |d: i64, unit: &str| bson!({"$dateTrunc": {"date": date(d), "unit": unit}});
+    check(vec![
+        (
+            "month from the 31st lands on Feb 29",
+            add(1_706_695_200_000, "month", bson!(1)),
+            v(date(1_709_200_800_000)),
+        ),
+        (
+            "month from the 31st lands on Feb 28",
+            add(1_675_123_200_000, "month", bson!(1)),
+            v(date(1_677_542_400_000)),
+        ),
+        ("year from Feb 29", add(1_709_200_800_000, "year", bson!(1)), v(date(1_740_736_800_000))),
+        ("quarter from Nov 30", add(1_732_924_800_000, "quarter", bson!(1i64)), v(date(1_740_700_800_000))),
+        ("integral double amount", add(0, "millisecond", bson!(1500.0)), v(date(1500))),
+        ("null amount", add(0, "day", Bson::Null), v(Bson::Null)),
+        ("null unit", bson!({"$dateAdd": {"startDate": date(0), "unit": null, "amount": 1}}), v(Bson::Null)),
+        (
+            "subtract a month from Mar 31",
+            bson!({"$dateSubtract": {"startDate": date(1_711_843_200_000), "unit": "month", "amount": 1}}),
+            v(date(1_709_164_800_000)),
+        ),
+        (
+            "a day across spring forward keeps the wall clock",
+            bson!([
+                {"$dateAdd": {"startDate": date(1_710_003_600_000), "unit": "day", "amount": 1, "timezone": ny}},
+                {"$dateAdd": {"startDate": date(1_710_003_600_000), "unit": "day", "amount": 1}}
+            ]),
+            v(bson!([date(1_710_086_400_000), date(1_710_090_000_000)])),
+        ),
+        (
+            "an hour across fall back is elapsed time",
+            bson!({"$dateAdd": {"startDate": date(1_730_613_000_000), "unit": "hour", "amount": 1, "timezone": ny}}),
+            v(date(1_730_616_600_000)),
+        ),
+        ("trunc hour", trunc(1_710_056_220_000, "hour"), v(date(1_710_054_000_000))),
+        (
+            "trunc two hours",
+            bson!({"$dateTrunc": {"date": date(1_710_056_220_000), "unit": "hour", "binSize": 2}}),
+            v(date(1_710_050_400_000)),
+        ),
+        (
+            "trunc hour at a half-hour offset",
+            bson!([
+                {"$dateTrunc": {"date": date(1_710_056_220_000), "unit": "hour", "timezone": "+05:30"}},
+                {"$dateTrunc": {"date": date(1_710_056_220_000), "unit": "hour", "timezone": "Asia/Kolkata"}}
+            ]),
+            v(bson!([date(1_710_055_800_000), date(1_710_055_800_000)])),
+        ),
+        (
+            "trunc day in New York on the spring-forward day",
+            bson!({"$dateTrunc": {"date": date(1_710_086_400_000), "unit": "day", "timezone": ny}}),
+            v(date(1_710_046_800_000)),
+        ),
+        ("trunc week starts on Sunday", trunc(1_710_331_200_000, "week"), v(date(1_710_028_800_000))),
+        (
+            "trunc week from Monday",
+            bson!({"$dateTrunc": {"date": date(1_710_331_200_000), "unit": "week", "startOfWeek": "MON"}}),
+            v(date(1_710_115_200_000)),
+        ),
+        ("trunc quarter", trunc(1_715_731_200_000, "quarter"), v(date(1_711_929_600_000))),
+        (
+            "trunc six months",
+            bson!({"$dateTrunc": {"date": date(1_715_731_200_000), "unit": "month", "binSize": 6}}),
+            v(date(1_704_067_200_000)),
+        ),
+        (
+            "trunc five years counts from 2000",
+            bson!({"$dateTrunc": {"date": date(1_715_731_200_000), "unit": "year", "binSize": 5}}),
+            v(date(1_577_836_800_000)),
+        ),
+        (
+            "trunc null binSize",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "binSize": null}}),
+            v(Bson::Null),
+        ),
+        ("trunc null date", bson!({"$dateTrunc": {"date": "$nope", "unit": "day"}}), v(Bson::Null)),
+    ]);
+    check_errors(vec![
+        ("add not an object", bson!({"$dateAdd": 1}), 5166400, "$dateAdd expects an object as its argument"),
+        (
+            "add unknown argument",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "day", "amount": 1, "x": 1}}),
+            5166401,
+            "Unrecognized argument to $dateAdd: x",
+        ),
+        (
+            "subtract without amount",
+            bson!({"$dateSubtract": {"startDate": "$d", "unit": "day"}}),
+            5166402,
+            "$dateSubtract requires startDate, unit, and amount to be present",
+        ),
+        (
+            "add to a string",
+            bson!({"$dateAdd": {"startDate": "$s", "unit": "day", "amount": 1}}),
+            5166403,
+            "$dateAdd requires startDate to be convertible to a date",
+        ),
+        (
+            "fractional amount",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "day", "amount": 1.5}}),
+            5166405,
+            "$dateAdd expects integer amount of time units",
+        ),
+        (
+            "unit not a string",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": 5, "amount": 1}}),
+            5439013,
+            "$dateAdd requires 'unit' to be a string, but got int",
+        ),
+        (
+            "unknown unit",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "decade", "amount": 1}}),
+            5439014,
+            "$dateAdd parameter 'unit' value cannot be recognized as a time unit: decade",
+        ),
+        (
+            "amount out of range",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "year", "amount": 1_000_000_000_000i64}}),
+            5976500,
+            "invalid dateAdd 'amount' parameter value: 1000000000000 year",
+        ),
+        (
+            "result out of range",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "year", "amount": 300_000_000}}),
+            5166406,
+            "dateAdd overflowed",
+        ),
+        (
+            "subtract the minimum long",
+            bson!({"$dateSubtract": {"startDate": "$d", "unit": "millisecond", "amount": i64::MIN}}),
+            6045000,
+            "invalid $dateSubtract 'amount' parameter value: -9223372036854775808",
+        ),
+        (
+            "trunc not an object",
+            bson!({"$dateTrunc": "$d"}),
+            5439007,
+            "$dateTrunc only supports an object as its argument",
+        ),
+        (
+            "trunc unknown argument",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "bins": 2}}),
+            5439008,
+            "Unrecognized argument to $dateTrunc: bins",
+        ),
+        (
+            "trunc without date",
+            bson!({"$dateTrunc": {"unit": "day"}}),
+            5439009,
+            "Missing 'date' parameter to $dateTrunc",
+        ),
+        (
+            "trunc without unit",
+            bson!({"$dateTrunc": {"date": "$d"}}),
+            5439010,
+            "Missing 'unit' parameter to $dateTrunc",
+        ),
+        (
+            "trunc zero binSize",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "binSize": 0}}),
+            5439018,
+            "$dateTrunc requires 'binSize' to be greater than 0, but got value 0",
+        ),
+        (
+            "trunc fractional binSize",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "binSize": 1.5}}),
+            5439017,
+            "$dateTrunc requires 'binSize' to be a 64-bit integer, but got value '1.5' of type double",
+        ),
+        (
+            "trunc huge binSize",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "binSize": 200_000_000_000i64}}),
+            5439006,
+            "dateTrunc unsupported binSize value",
+        ),
+        (
+            "trunc a string",
+            bson!({"$dateTrunc": {"date": "$s", "unit": "day"}}),
+            5166307,
+            "$dateTrunc requires 'date' to be a date, but got string",
+        ),
+        (
+            "trunc unknown weekday",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "week", "startOfWeek": "funday"}}),
+            5439016,
+            "$dateTrunc parameter 'startOfWeek' value cannot be recognized as a day of a week: funday",
+        ),
+    ]);
+}
+
+#[test]
 fn type_conversion() {
     check(vec![
         ("type", bson!({"$type": "$a"}), v(bson!("int"))),

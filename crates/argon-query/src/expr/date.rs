@@ -154,6 +154,12 @@ impl TimeZone {
         parts(utc_ms, self.offset_at(utc_ms))
     }
 
+    /// The wall-clock time of `utc_ms` in this zone, as milliseconds on a
+    /// UTC-like timeline (what [`parts`] with offset 0 breaks down).
+    pub(crate) fn local(&self, utc_ms: i64) -> i64 {
+        utc_ms.saturating_add(self.offset_at(utc_ms))
+    }
+
     /// The instant of a local wall-clock time. A time that happens twice
     /// (clocks set back) is its first occurrence; a time skipped by
     /// clocks set forward is read with the offset in force before the
@@ -618,6 +624,181 @@ pub(crate) fn date_diff(start: i64, end: i64, unit: &str, tz: &TimeZone, week_st
 fn week_number(local_day: i64, week_start: u32) -> i64 {
     // 1970-01-04 (day 3) was a Sunday.
     (local_day - 3 - (week_start as i64 - 1)).div_euclid(7)
+}
+
+/// The units of `$dateAdd`, `$dateSubtract`, `$dateTrunc` and `$dateDiff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeUnit {
+    Year,
+    Quarter,
+    Month,
+    Week,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl TimeUnit {
+    pub(crate) fn from_name(name: &str) -> Option<TimeUnit> {
+        Some(match name {
+            "year" => TimeUnit::Year,
+            "quarter" => TimeUnit::Quarter,
+            "month" => TimeUnit::Month,
+            "week" => TimeUnit::Week,
+            "day" => TimeUnit::Day,
+            "hour" => TimeUnit::Hour,
+            "minute" => TimeUnit::Minute,
+            "second" => TimeUnit::Second,
+            "millisecond" => TimeUnit::Millisecond,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Year => "year",
+            TimeUnit::Quarter => "quarter",
+            TimeUnit::Month => "month",
+            TimeUnit::Week => "week",
+            TimeUnit::Day => "day",
+            TimeUnit::Hour => "hour",
+            TimeUnit::Minute => "minute",
+            TimeUnit::Second => "second",
+            TimeUnit::Millisecond => "millisecond",
+        }
+    }
+
+    /// The length of the units that are a fixed number of milliseconds
+    /// whatever the zone (hours and below).
+    fn elapsed_millis(self) -> Option<i64> {
+        Some(match self {
+            TimeUnit::Hour => 3_600_000,
+            TimeUnit::Minute => 60_000,
+            TimeUnit::Second => 1000,
+            TimeUnit::Millisecond => 1,
+            _ => return None,
+        })
+    }
+
+    /// MongoDB's bound on a `$dateAdd` amount: roughly what a date can
+    /// span, so the arithmetic below cannot overflow before the final check.
+    fn max_amount(self) -> i64 {
+        const MAX_DAYS: i64 = (u64::MAX / DAY_MS as u64) as i64 + 1;
+        const MAX_YEARS: i64 = MAX_DAYS / 365 + 1;
+        match self {
+            TimeUnit::Year => MAX_YEARS,
+            TimeUnit::Quarter => MAX_YEARS * 4,
+            TimeUnit::Month => MAX_YEARS * 12,
+            TimeUnit::Week => MAX_DAYS / 7,
+            TimeUnit::Day => MAX_DAYS,
+            TimeUnit::Hour => MAX_DAYS * 24,
+            TimeUnit::Minute => MAX_DAYS * 24 * 60,
+            TimeUnit::Second => MAX_DAYS * 24 * 60 * 60,
+            TimeUnit::Millisecond => i64::MAX,
+        }
+    }
+}
+
+fn date_add_overflowed<T>() -> Result<T> {
+    err(codes::L5166406, "dateAdd overflowed")
+}
+
+/// `$dateAdd`: `amount` units after `start`. Hours and smaller units are
+/// elapsed time; days and larger move the wall clock in the zone and keep
+/// its time of day across daylight-saving changes. Months, quarters and
+/// years land on the same day of the month, or the month's last day when
+/// it is shorter (January 31 + 1 month is February 28 or 29).
+pub(crate) fn date_add(start: i64, unit: TimeUnit, amount: i64, tz: &TimeZone) -> Result<i64> {
+    if let Some(unit_ms) = unit.elapsed_millis() {
+        if unit != TimeUnit::Millisecond && !(-unit.max_amount() < amount && amount < unit.max_amount()) {
+            return err(
+                codes::L5976500,
+                format!("invalid dateAdd 'amount' parameter value: {amount} {}", unit.name()),
+            );
+        }
+        let Some(end) = amount.checked_mul(unit_ms).and_then(|ms| start.checked_add(ms)) else {
+            return date_add_overflowed();
+        };
+        return Ok(end);
+    }
+    if !(-unit.max_amount() < amount && amount < unit.max_amount()) {
+        return err(
+            codes::L5976500,
+            format!("invalid dateAdd 'amount' parameter value: {amount} {}", unit.name()),
+        );
+    }
+    let local = tz.local(start);
+    let days = match unit {
+        TimeUnit::Day => amount,
+        TimeUnit::Week => amount * 7,
+        months_unit => {
+            let months = match months_unit {
+                TimeUnit::Year => amount * 12,
+                TimeUnit::Quarter => amount * 3,
+                _ => amount,
+            };
+            let p = parts(local, 0);
+            let total = p.year * 12 + (p.month as i64 - 1) + months;
+            let (year, month) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+            let day = p.day.min(days_in_month(year, month));
+            days_from_civil(year, month, day) - days_from_civil(p.year, p.month, p.day)
+        }
+    };
+    let Some(moved) = days.checked_mul(DAY_MS).and_then(|ms| local.checked_add(ms)) else {
+        return date_add_overflowed();
+    };
+    Ok(tz.instant_of_local(moved))
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// `$dateTrunc`: the start of the `bin_size`-unit bin holding `date`.
+/// Bins count from 2000-01-01T00:00 in the zone (for weeks, from the first
+/// `week_start` day on or after it), as MongoDB's reference point.
+pub(crate) fn date_trunc(
+    date: i64,
+    unit: TimeUnit,
+    bin_size: i64,
+    tz: &TimeZone,
+    week_start: u32,
+) -> Result<i64> {
+    const REFERENCE_UTC: i64 = 946_684_800_000; // 2000-01-01T00:00:00Z
+    let mut reference = REFERENCE_UTC - tz.offset_at(REFERENCE_UTC);
+    if let Some(unit_ms) = unit.elapsed_millis() {
+        let Some(bin_ms) = bin_size.checked_mul(unit_ms) else {
+            return err(codes::L5439002, "dateTrunc overflowed");
+        };
+        let Some(shifted) = date.checked_sub(reference) else {
+            return err(codes::L5439000, "dateTrunc overflowed");
+        };
+        return match date.checked_sub(shifted.rem_euclid(bin_ms)) {
+            Some(start) => Ok(start),
+            None => err(codes::L5439001, "dateTrunc overflowed"),
+        };
+    }
+    if bin_size > 100_000_000_000 {
+        return err(codes::L5439006, "dateTrunc unsupported binSize value");
+    }
+    if unit == TimeUnit::Week {
+        // 2000-01-01 was a Saturday (day 7 counting Sunday as 1).
+        let days_into_week = (7 + 7 - week_start as i64) % 7;
+        // No zone changed its offset in early January 2000.
+        reference += (7 - days_into_week) % 7 * DAY_MS;
+    }
+    let distance =
+        date_diff(reference, date, unit.name(), tz, week_start).expect("a calendar unit is a $dateDiff unit");
+    date_add(reference, unit, distance - distance.rem_euclid(bin_size), tz)
 }
 
 /// The day number (1 = Sunday) of a `startOfWeek` name.
