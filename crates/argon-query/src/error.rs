@@ -367,6 +367,21 @@ pub mod codes {
         L5166406 = 5166406; // dateAdd overflowed
         L5976500 = 5976500; // invalid dateAdd 'amount' parameter value
         L6045000 = 6045000; // invalid $dateSubtract 'amount' (the minimum long)
+        // $firstN / $lastN / $minN / $maxN / $topN / $bottomN
+        L5787801 = 5787801; // $firstN/$lastN specification must be an object
+        L5787900 = 5787900; // $minN/$maxN specification must be an object
+        L5787901 = 5787901; // Unknown argument for 'n' operator
+        L5787902 = 5787902; // Value for 'n' must be of integral type (not a number)
+        L5787903 = 5787903; // Value for 'n' must be of integral type (fractional)
+        L5787906 = 5787906; // Missing value for 'n'
+        L5787907 = 5787907; // Missing value for 'input'
+        L5787908 = 5787908; // 'n' must be greater than 0
+        L5788001 = 5788001; // $top/$bottom specification must be an object
+        L5788002 = 5788002; // Unknown argument to $topN
+        L5788003 = 5788003; // $topN: Missing value for 'n'
+        L5788004 = 5788004; // $topN: Missing value for 'output'
+        L5788005 = 5788005; // $topN: Missing value for 'sortBy'
+        L5788200 = 5788200; // $firstN expression: Input must be an array
         // $dateTrunc
         L5439000 = 5439000; // dateTrunc overflowed (shifting by the reference point)
         L5439001 = 5439001; // dateTrunc overflowed (moving to the bin's start)

@@ -19,7 +19,7 @@
 //! when the expression is parsed, as MongoDB does.
 
 mod arith;
-mod array;
+pub(crate) mod array;
 mod convert;
 pub(crate) mod date;
 mod ops;

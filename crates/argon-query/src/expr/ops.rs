@@ -303,6 +303,12 @@ pub(crate) enum Op {
         timezone: Option<Node>,
         start_of_week: Option<Node>,
     },
+    /// `$firstN`, `$lastN`, `$minN`, `$maxN` on an array.
+    ArrayN {
+        name: &'static str,
+        n: Node,
+        input: Node,
+    },
     Rand,
 }
 
@@ -559,6 +565,16 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
                 return err(codes::L5439010, "Missing 'unit' parameter to $dateTrunc");
             };
             Ok(Op::DateTrunc { date, unit, bin_size, timezone, start_of_week })
+        }
+        "$firstN" | "$lastN" | "$minN" | "$maxN" => {
+            let (n, input) = super::array::parse_n_args(name, arg)?;
+            let name = match name {
+                "$firstN" => "$firstN",
+                "$lastN" => "$lastN",
+                "$minN" => "$minN",
+                _ => "$maxN",
+            };
+            Ok(Op::ArrayN { name, n: parse_operand(n, scope)?, input: parse_operand(input, scope)? })
         }
         "$convert" => parse_convert(arg, scope),
         "$toString" | "$toInt" | "$toLong" | "$toDouble" | "$toDecimal" | "$toBool" | "$toDate"
@@ -1266,6 +1282,7 @@ impl Op {
                 super::string::eval_trim(*mode, name, input, chars)
             }
             Op::Rand => Ok(Some(Bson::Double(rand::random::<f64>()))),
+            Op::ArrayN { name, n, input } => super::array::n_of_array(name, &n.eval(ctx)?, input.eval(ctx)?),
             Op::DateAdd { subtract, start, unit, amount, timezone } => {
                 eval_date_add(ctx, *subtract, start, unit, amount, timezone.as_ref())
             }
