@@ -382,6 +382,15 @@ pub mod codes {
         L5788004 = 5788004; // $topN: Missing value for 'output'
         L5788005 = 5788005; // $topN: Missing value for 'sortBy'
         L5788200 = 5788200; // $firstN expression: Input must be an array
+        // $percentile / $median
+        L7429703 = 7429703; // $percentile accumulator specification must be an object
+        L7436100 = 7436100; // $median accumulator specification must be an object
+        L7436200 = 7436200; // $percentile expression specification must be an object
+        L7436201 = 7436201; // $median expression specification must be an object
+        L7750300 = 7750300; // $percentile 'p' must be constant
+        L7750301 = 7750301; // $percentile 'p' must be a non-empty array
+        L7750302 = 7750302; // $percentile 'p' elements must be numbers
+        L7750303 = 7750303; // $percentile 'p' elements must be in [0, 1]
         // $dateTrunc
         L5439000 = 5439000; // dateTrunc overflowed (shifting by the reference point)
         L5439001 = 5439001; // dateTrunc overflowed (moving to the bin's start)

@@ -23,6 +23,7 @@ pub(crate) mod array;
 mod convert;
 pub(crate) mod date;
 mod ops;
+pub(crate) mod percentile;
 mod string;
 
 use bson::{Bson, Document};

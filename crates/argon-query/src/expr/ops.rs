@@ -309,6 +309,11 @@ pub(crate) enum Op {
         n: Node,
         input: Node,
     },
+    /// `$percentile` and `$median` on a value or an array.
+    Quantiles {
+        input: Node,
+        quantiles: super::percentile::Quantiles,
+    },
     Rand,
 }
 
@@ -575,6 +580,16 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
                 _ => "$maxN",
             };
             Ok(Op::ArrayN { name, n: parse_operand(n, scope)?, input: parse_operand(input, scope)? })
+        }
+        "$percentile" | "$median" => {
+            let not_object = if name == "$median" { codes::L7436201 } else { codes::L7436200 };
+            let (input, p, method) = super::percentile::parse_spec(name, arg, not_object)?;
+            let p_value = match p.map(|p| parse_operand(p, scope)).transpose()? {
+                Some(Node::Const(v)) => Some(v),
+                _ => None,
+            };
+            let quantiles = super::percentile::Quantiles::new(p, p_value.as_ref(), method)?;
+            Ok(Op::Quantiles { input: parse_operand(input, scope)?, quantiles })
         }
         "$convert" => parse_convert(arg, scope),
         "$toString" | "$toInt" | "$toLong" | "$toDouble" | "$toDecimal" | "$toBool" | "$toDate"
@@ -1282,6 +1297,7 @@ impl Op {
                 super::string::eval_trim(*mode, name, input, chars)
             }
             Op::Rand => Ok(Some(Bson::Double(rand::random::<f64>()))),
+            Op::Quantiles { input, quantiles } => Ok(Some(quantiles.of_value(input.eval(ctx)?.as_ref()))),
             Op::ArrayN { name, n, input } => super::array::n_of_array(name, &n.eval(ctx)?, input.eval(ctx)?),
             Op::DateAdd { subtract, start, unit, amount, timezone } => {
                 eval_date_add(ctx, *subtract, start, unit, amount, timezone.as_ref())

@@ -1,7 +1,8 @@
 //! `$group` accumulators: `$sum`, `$avg`, `$min`, `$max`, `$first`,
 //! `$last`, `$push`, `$addToSet`, `$count`, `$mergeObjects`, `$stdDevPop`,
 //! `$stdDevSamp`, and the ones keeping several values: `$firstN`,
-//! `$lastN`, `$minN`, `$maxN`, `$top`, `$bottom`, `$topN`, `$bottomN`.
+//! `$lastN`, `$minN`, `$maxN`, `$top`, `$bottom`, `$topN`, `$bottomN`;
+//! `$percentile` and `$median` (computed exactly, see `expr::percentile`).
 //!
 //! The `n` of the several-value accumulators is evaluated once per group,
 //! against the group's `_id` when it is a document (so `n` may depend on
@@ -15,6 +16,7 @@ use bson::{Bson, Document};
 use crate::compare::compare;
 use crate::error::{codes, err, Result};
 use crate::expr::array::{parse_n_args, validate_n};
+use crate::expr::percentile::{numeric, Quantiles};
 use crate::expr::{Expression, Value, Vars};
 use crate::numeric::{decimal_from_f64, Num};
 use crate::sort::SortSpec;
@@ -36,6 +38,8 @@ pub(crate) enum AccKind {
     LastN,
     MinN,
     MaxN,
+    /// `$percentile`, `$median`.
+    Quantiles,
     /// `$top`/`$topN` (`bottom: false`) and `$bottom`/`$bottomN`; `single`
     /// for the forms that give one value rather than an array.
     TopBottom {
@@ -58,6 +62,7 @@ impl AccKind {
             "$mergeObjects" => AccKind::MergeObjects,
             "$stdDevPop" => AccKind::StdDevPop,
             "$stdDevSamp" => AccKind::StdDevSamp,
+            "$percentile" | "$median" => AccKind::Quantiles,
             "$firstN" => AccKind::FirstN,
             "$lastN" => AccKind::LastN,
             "$minN" => AccKind::MinN,
@@ -85,6 +90,8 @@ pub(crate) struct Accumulator {
     n: Option<Expression>,
     /// `sortBy` of `$top`/`$bottom`, over the `sortFields<i>` of `expr`.
     sort: Option<SortSpec>,
+    /// What `$percentile`/`$median` compute.
+    quantiles: Option<Quantiles>,
 }
 
 impl Accumulator {
@@ -111,9 +118,25 @@ impl Accumulator {
                 expr: Expression::parse(&Bson::Int32(1))?,
                 n: None,
                 sort: None,
+                quantiles: None,
             });
         }
         match kind {
+            AccKind::Quantiles => {
+                let not_object = if name == "$median" { codes::L7436100 } else { codes::L7429703 };
+                let (input, p, method) = crate::expr::percentile::parse_spec(name, arg, not_object)?;
+                let p_value = p.map(|p| Expression::parse_with_vars(p, vars)).transpose()?;
+                let quantiles =
+                    Quantiles::new(p, p_value.as_ref().and_then(Expression::as_constant), method)?;
+                return Ok(Accumulator {
+                    field: field.to_string(),
+                    kind,
+                    expr: Expression::parse_with_vars(input, vars)?,
+                    n: None,
+                    sort: None,
+                    quantiles: Some(quantiles),
+                });
+            }
             AccKind::FirstN | AccKind::LastN | AccKind::MinN | AccKind::MaxN => {
                 let (n, input) = parse_n_args(name, arg)?;
                 return Ok(Accumulator {
@@ -122,6 +145,7 @@ impl Accumulator {
                     expr: Expression::parse_with_vars(input, vars)?,
                     n: Some(Expression::parse_with_vars(n, vars)?),
                     sort: None,
+                    quantiles: None,
                 });
             }
             AccKind::TopBottom { single, .. } => {
@@ -144,6 +168,7 @@ impl Accumulator {
             expr: Expression::parse_with_vars(arg, vars)?,
             n: None,
             sort: None,
+            quantiles: None,
         })
     }
 
@@ -201,6 +226,7 @@ impl Accumulator {
             expr: Expression::parse_with_vars(&Bson::Document(argument), vars)?,
             n: Some(Expression::parse_with_vars(&n, vars)?),
             sort: Some(SortSpec::parse(&internal_sort)?),
+            quantiles: None,
         })
     }
 
@@ -237,6 +263,7 @@ impl Accumulator {
             AccKind::AddToSet => AccState::AddToSet(HashSet::new(), Vec::new()),
             AccKind::MergeObjects => AccState::Merge(Document::new()),
             AccKind::StdDevPop | AccKind::StdDevSamp => AccState::StdDev { count: 0, mean: 0.0, m2: 0.0 },
+            AccKind::Quantiles => AccState::Quantiles(Vec::new()),
             AccKind::FirstN | AccKind::LastN | AccKind::MinN | AccKind::MaxN | AccKind::TopBottom { .. } => {
                 unreachable!("several-value accumulators start with their n")
             }
@@ -320,6 +347,11 @@ impl Accumulator {
                     let delta = x - *mean;
                     *mean += delta / *count as f64;
                     *m2 += delta * (x - *mean);
+                }
+            }
+            AccState::Quantiles(values) => {
+                if let Some(x) = v.as_ref().and_then(numeric) {
+                    values.push(x);
                 }
             }
             AccState::FirstN { n, items } => {
@@ -409,6 +441,9 @@ impl Accumulator {
                     Bson::Double((m2 / n as f64).sqrt())
                 }
             }
+            AccState::Quantiles(values) => {
+                self.quantiles.as_ref().expect("parsed with quantiles").finish(values)
+            }
             AccState::FirstN { items, .. } | AccState::MinMaxN { items, .. } => Bson::Array(items),
             AccState::LastN { items, .. } => Bson::Array(items.into()),
             AccState::TopBottom { items, .. } => {
@@ -444,6 +479,8 @@ pub(crate) enum AccState {
         mean: f64,
         m2: f64,
     },
+    /// The numeric inputs of `$percentile`/`$median`, as doubles.
+    Quantiles(Vec<f64>),
     FirstN {
         n: usize,
         items: Vec<Bson>,

@@ -47,6 +47,8 @@ const ACCUMULATORS: &[&str] = &[
     "$bottom",
     "$topN",
     "$bottomN",
+    "$percentile",
+    "$median",
 ];
 
 /// The other window functions.
