@@ -358,6 +358,50 @@ pub mod codes {
         L5439014 = 5439014; // 'unit' is not a time unit
         L5439015 = 5439015; // 'startOfWeek' must be a string
         L5439016 = 5439016; // 'startOfWeek' is not a day of the week
+        // $dateAdd / $dateSubtract
+        L5166400 = 5166400; // $dateAdd expects an object as its argument
+        L5166401 = 5166401; // Unrecognized argument to $dateAdd
+        L5166402 = 5166402; // $dateAdd requires startDate, unit, and amount
+        L5166403 = 5166403; // $dateAdd requires startDate to be convertible to a date
+        L5166405 = 5166405; // $dateAdd expects integer amount of time units
+        L5166406 = 5166406; // dateAdd overflowed
+        L5976500 = 5976500; // invalid dateAdd 'amount' parameter value
+        L6045000 = 6045000; // invalid $dateSubtract 'amount' (the minimum long)
+        // $firstN / $lastN / $minN / $maxN / $topN / $bottomN
+        L5787801 = 5787801; // $firstN/$lastN specification must be an object
+        L5787900 = 5787900; // $minN/$maxN specification must be an object
+        L5787901 = 5787901; // Unknown argument for 'n' operator
+        L5787902 = 5787902; // Value for 'n' must be of integral type (not a number)
+        L5787903 = 5787903; // Value for 'n' must be of integral type (fractional)
+        L5787906 = 5787906; // Missing value for 'n'
+        L5787907 = 5787907; // Missing value for 'input'
+        L5787908 = 5787908; // 'n' must be greater than 0
+        L5788001 = 5788001; // $top/$bottom specification must be an object
+        L5788002 = 5788002; // Unknown argument to $topN
+        L5788003 = 5788003; // $topN: Missing value for 'n'
+        L5788004 = 5788004; // $topN: Missing value for 'output'
+        L5788005 = 5788005; // $topN: Missing value for 'sortBy'
+        L5788200 = 5788200; // $firstN expression: Input must be an array
+        // $percentile / $median
+        L7429703 = 7429703; // $percentile accumulator specification must be an object
+        L7436100 = 7436100; // $median accumulator specification must be an object
+        L7436200 = 7436200; // $percentile expression specification must be an object
+        L7436201 = 7436201; // $median expression specification must be an object
+        L7750300 = 7750300; // $percentile 'p' must be constant
+        L7750301 = 7750301; // $percentile 'p' must be a non-empty array
+        L7750302 = 7750302; // $percentile 'p' elements must be numbers
+        L7750303 = 7750303; // $percentile 'p' elements must be in [0, 1]
+        // $dateTrunc
+        L5439000 = 5439000; // dateTrunc overflowed (shifting by the reference point)
+        L5439001 = 5439001; // dateTrunc overflowed (moving to the bin's start)
+        L5439002 = 5439002; // dateTrunc overflowed (bin size in milliseconds)
+        L5439006 = 5439006; // dateTrunc unsupported binSize value
+        L5439007 = 5439007; // $dateTrunc only supports an object
+        L5439008 = 5439008; // Unrecognized argument to $dateTrunc
+        L5439009 = 5439009; // Missing 'date' parameter to $dateTrunc
+        L5439010 = 5439010; // Missing 'unit' parameter to $dateTrunc
+        L5439017 = 5439017; // $dateTrunc 'binSize' must be a 64-bit integer
+        L5439018 = 5439018; // $dateTrunc 'binSize' must be greater than 0
         L40235 = 40235; // group field name cannot contain '.'
         L16990 = 16990; // $out only supports a string or object argument
         L51182 = 51182; // $merge only supports a string or object argument

@@ -788,6 +788,295 @@ fn dates() {
     ]);
 }
 
+/// Olson zones: the offset follows the instant, on both sides of a
+/// daylight-saving change (New York springs forward 2024-03-10 at 02:00
+/// EST, 07:00Z; Paris falls back 2024-10-27 at 03:00 CEST, 01:00Z).
+#[test]
+fn olson_time_zones() {
+    const NY_BEFORE: i64 = 1_710_052_200_000; // 2024-03-10T06:30Z, 01:30 EST
+    const NY_AFTER: i64 = 1_710_055_800_000; // 2024-03-10T07:30Z, 03:30 EDT
+    const PARIS_SUMMER: i64 = 1_729_989_000_000; // 2024-10-27T00:30Z, 02:30 CEST
+    const PARIS_WINTER: i64 = 1_729_992_600_000; // 2024-10-27T01:30Z, 02:30 CET
+    let ny = "America/New_York";
+    check(vec![
+        (
+            "hour before spring forward",
+            bson!({"$hour": {"date": date(NY_BEFORE), "timezone": ny}}),
+            v(bson!(1)),
+        ),
+        (
+            "hour after spring forward",
+            bson!({"$hour": {"date": date(NY_AFTER), "timezone": ny}}),
+            v(bson!(3)),
+        ),
+        (
+            "day of month of the evening before, in New York",
+            bson!({"$dayOfMonth": {"date": date(1_710_039_600_000), "timezone": ny}}),
+            v(bson!(9)),
+        ),
+        (
+            "offsets either side",
+            bson!([
+                {"$dateToString": {"date": date(NY_BEFORE), "format": "%H:%M %z", "timezone": ny}},
+                {"$dateToString": {"date": date(NY_AFTER), "format": "%H:%M %z %Z", "timezone": ny}}
+            ]),
+            v(bson!(["01:30 -0500", "03:30 -0400 -240"])),
+        ),
+        (
+            "default format has no Z in a zone",
+            bson!({"$dateToString": {"date": date(NY_AFTER), "timezone": ny}}),
+            v(bson!("2024-03-10T03:30:00.000")),
+        ),
+        (
+            "the same wall time twice in Paris",
+            bson!([
+                {"$dateToString": {"date": date(PARIS_SUMMER), "format": "%H:%M %z", "timezone": "Europe/Paris"}},
+                {"$dateToString": {"date": date(PARIS_WINTER), "format": "%H:%M %z", "timezone": "Europe/Paris"}}
+            ]),
+            v(bson!(["02:30 +0200", "02:30 +0100"])),
+        ),
+        (
+            "dateToParts in Paris",
+            bson!({"$dateToParts": {"date": date(PARIS_WINTER), "timezone": "Europe/Paris"}}),
+            v(
+                bson!({"year": 2024, "month": 10, "day": 27, "hour": 2, "minute": 30, "second": 0, "millisecond": 0}),
+            ),
+        ),
+        (
+            "dateFromParts in an overlap is the first occurrence",
+            bson!({"$dateFromParts": {"year": 2024, "month": 10, "day": 27, "hour": 2, "minute": 30, "timezone": "Europe/Paris"}}),
+            v(date(PARIS_SUMMER)),
+        ),
+        (
+            "dateFromParts in a gap reads the offset before it",
+            bson!({"$dateFromParts": {"year": 2024, "month": 3, "day": 10, "hour": 2, "minute": 30, "timezone": ny}}),
+            v(date(NY_AFTER)),
+        ),
+        (
+            "dateFromString summer and winter",
+            bson!([
+                {"$dateFromString": {"dateString": "2024-07-01T12:00:00", "timezone": "Europe/Paris"}},
+                {"$dateFromString": {"dateString": "2024-01-01T12:00:00", "timezone": "Europe/Paris"}}
+            ]),
+            v(bson!([date(1_719_828_000_000), date(1_704_106_800_000)])),
+        ),
+        (
+            "dateDiff hours count elapsed time across the change",
+            bson!({"$dateDiff": {"startDate": date(NY_BEFORE), "endDate": date(NY_AFTER), "unit": "hour", "timezone": ny}}),
+            v(bson!(1i64)),
+        ),
+        (
+            "dateDiff days count local midnights",
+            bson!([
+                {"$dateDiff": {"startDate": date(1_710_039_600_000), "endDate": date(1_710_046_800_000), "unit": "day", "timezone": ny}},
+                {"$dateDiff": {"startDate": date(1_710_039_600_000), "endDate": date(1_710_046_800_000), "unit": "day"}}
+            ]),
+            v(bson!([1i64, 0i64])),
+        ),
+    ]);
+    check_errors(vec![(
+        "unknown name",
+        bson!({"$year": {"date": "$d", "timezone": "America/Nowhere"}}),
+        40485,
+        "unrecognized time zone identifier: \"America/Nowhere\"",
+    )]);
+}
+
+#[test]
+fn date_add_subtract_and_trunc() {
+    let ny = "America/New_York";
+    let add = |start: i64, unit: &str, amount: Bson| bson!({"$dateAdd": {"startDate": date(start), "unit": unit, "amount": amount}});
+    let trunc = |d: i64, unit: &str| bson!({"$dateTrunc": {"date": date(d), "unit": unit}});
+    check(vec![
+        (
+            "month from the 31st lands on Feb 29",
+            add(1_706_695_200_000, "month", bson!(1)),
+            v(date(1_709_200_800_000)),
+        ),
+        (
+            "month from the 31st lands on Feb 28",
+            add(1_675_123_200_000, "month", bson!(1)),
+            v(date(1_677_542_400_000)),
+        ),
+        ("year from Feb 29", add(1_709_200_800_000, "year", bson!(1)), v(date(1_740_736_800_000))),
+        ("quarter from Nov 30", add(1_732_924_800_000, "quarter", bson!(1i64)), v(date(1_740_700_800_000))),
+        ("integral double amount", add(0, "millisecond", bson!(1500.0)), v(date(1500))),
+        ("null amount", add(0, "day", Bson::Null), v(Bson::Null)),
+        ("null unit", bson!({"$dateAdd": {"startDate": date(0), "unit": null, "amount": 1}}), v(Bson::Null)),
+        (
+            "subtract a month from Mar 31",
+            bson!({"$dateSubtract": {"startDate": date(1_711_843_200_000), "unit": "month", "amount": 1}}),
+            v(date(1_709_164_800_000)),
+        ),
+        (
+            "a day across spring forward keeps the wall clock",
+            bson!([
+                {"$dateAdd": {"startDate": date(1_710_003_600_000), "unit": "day", "amount": 1, "timezone": ny}},
+                {"$dateAdd": {"startDate": date(1_710_003_600_000), "unit": "day", "amount": 1}}
+            ]),
+            v(bson!([date(1_710_086_400_000), date(1_710_090_000_000)])),
+        ),
+        (
+            "an hour across fall back is elapsed time",
+            bson!({"$dateAdd": {"startDate": date(1_730_613_000_000), "unit": "hour", "amount": 1, "timezone": ny}}),
+            v(date(1_730_616_600_000)),
+        ),
+        ("trunc hour", trunc(1_710_056_220_000, "hour"), v(date(1_710_054_000_000))),
+        (
+            "trunc two hours",
+            bson!({"$dateTrunc": {"date": date(1_710_056_220_000), "unit": "hour", "binSize": 2}}),
+            v(date(1_710_050_400_000)),
+        ),
+        (
+            "trunc hour at a half-hour offset",
+            bson!([
+                {"$dateTrunc": {"date": date(1_710_056_220_000), "unit": "hour", "timezone": "+05:30"}},
+                {"$dateTrunc": {"date": date(1_710_056_220_000), "unit": "hour", "timezone": "Asia/Kolkata"}}
+            ]),
+            v(bson!([date(1_710_055_800_000), date(1_710_055_800_000)])),
+        ),
+        (
+            "trunc day in New York on the spring-forward day",
+            bson!({"$dateTrunc": {"date": date(1_710_086_400_000), "unit": "day", "timezone": ny}}),
+            v(date(1_710_046_800_000)),
+        ),
+        ("trunc week starts on Sunday", trunc(1_710_331_200_000, "week"), v(date(1_710_028_800_000))),
+        (
+            "trunc week from Monday",
+            bson!({"$dateTrunc": {"date": date(1_710_331_200_000), "unit": "week", "startOfWeek": "MON"}}),
+            v(date(1_710_115_200_000)),
+        ),
+        ("trunc quarter", trunc(1_715_731_200_000, "quarter"), v(date(1_711_929_600_000))),
+        (
+            "trunc six months",
+            bson!({"$dateTrunc": {"date": date(1_715_731_200_000), "unit": "month", "binSize": 6}}),
+            v(date(1_704_067_200_000)),
+        ),
+        (
+            "trunc five years counts from 2000",
+            bson!({"$dateTrunc": {"date": date(1_715_731_200_000), "unit": "year", "binSize": 5}}),
+            v(date(1_577_836_800_000)),
+        ),
+        (
+            "trunc null binSize",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "binSize": null}}),
+            v(Bson::Null),
+        ),
+        ("trunc null date", bson!({"$dateTrunc": {"date": "$nope", "unit": "day"}}), v(Bson::Null)),
+    ]);
+    check_errors(vec![
+        ("add not an object", bson!({"$dateAdd": 1}), 5166400, "$dateAdd expects an object as its argument"),
+        (
+            "add unknown argument",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "day", "amount": 1, "x": 1}}),
+            5166401,
+            "Unrecognized argument to $dateAdd: x",
+        ),
+        (
+            "subtract without amount",
+            bson!({"$dateSubtract": {"startDate": "$d", "unit": "day"}}),
+            5166402,
+            "$dateSubtract requires startDate, unit, and amount to be present",
+        ),
+        (
+            "add to a string",
+            bson!({"$dateAdd": {"startDate": "$s", "unit": "day", "amount": 1}}),
+            5166403,
+            "$dateAdd requires startDate to be convertible to a date",
+        ),
+        (
+            "fractional amount",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "day", "amount": 1.5}}),
+            5166405,
+            "$dateAdd expects integer amount of time units",
+        ),
+        (
+            "unit not a string",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": 5, "amount": 1}}),
+            5439013,
+            "$dateAdd requires 'unit' to be a string, but got int",
+        ),
+        (
+            "unknown unit",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "decade", "amount": 1}}),
+            5439014,
+            "$dateAdd parameter 'unit' value cannot be recognized as a time unit: decade",
+        ),
+        (
+            "amount out of range",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "year", "amount": 1_000_000_000_000i64}}),
+            5976500,
+            "invalid dateAdd 'amount' parameter value: 1000000000000 year",
+        ),
+        (
+            "result out of range",
+            bson!({"$dateAdd": {"startDate": "$d", "unit": "year", "amount": 300_000_000}}),
+            5166406,
+            "dateAdd overflowed",
+        ),
+        (
+            "subtract the minimum long",
+            bson!({"$dateSubtract": {"startDate": "$d", "unit": "millisecond", "amount": i64::MIN}}),
+            6045000,
+            "invalid $dateSubtract 'amount' parameter value: -9223372036854775808",
+        ),
+        (
+            "trunc not an object",
+            bson!({"$dateTrunc": "$d"}),
+            5439007,
+            "$dateTrunc only supports an object as its argument",
+        ),
+        (
+            "trunc unknown argument",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "bins": 2}}),
+            5439008,
+            "Unrecognized argument to $dateTrunc: bins",
+        ),
+        (
+            "trunc without date",
+            bson!({"$dateTrunc": {"unit": "day"}}),
+            5439009,
+            "Missing 'date' parameter to $dateTrunc",
+        ),
+        (
+            "trunc without unit",
+            bson!({"$dateTrunc": {"date": "$d"}}),
+            5439010,
+            "Missing 'unit' parameter to $dateTrunc",
+        ),
+        (
+            "trunc zero binSize",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "binSize": 0}}),
+            5439018,
+            "$dateTrunc requires 'binSize' to be greater than 0, but got value 0",
+        ),
+        (
+            "trunc fractional binSize",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "binSize": 1.5}}),
+            5439017,
+            "$dateTrunc requires 'binSize' to be a 64-bit integer, but got value '1.5' of type double",
+        ),
+        (
+            "trunc huge binSize",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "day", "binSize": 200_000_000_000i64}}),
+            5439006,
+            "dateTrunc unsupported binSize value",
+        ),
+        (
+            "trunc a string",
+            bson!({"$dateTrunc": {"date": "$s", "unit": "day"}}),
+            5166307,
+            "$dateTrunc requires 'date' to be a date, but got string",
+        ),
+        (
+            "trunc unknown weekday",
+            bson!({"$dateTrunc": {"date": "$d", "unit": "week", "startOfWeek": "funday"}}),
+            5439016,
+            "$dateTrunc parameter 'startOfWeek' value cannot be recognized as a day of a week: funday",
+        ),
+    ]);
+}
+
 #[test]
 fn type_conversion() {
     check(vec![

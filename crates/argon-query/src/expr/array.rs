@@ -1,7 +1,8 @@
 //! Array and object expressions: `$size`, `$arrayElemAt`, `$first`,
 //! `$last`, `$in`, `$concatArrays`, `$slice`, `$reverseArray`, `$range`,
 //! `$indexOfArray`, `$allElementsTrue`, `$anyElementTrue`, the set
-//! operators, `$mergeObjects`, `$objectToArray`, `$arrayToObject`.
+//! operators, `$mergeObjects`, `$objectToArray`, `$arrayToObject`,
+//! `$firstN`, `$lastN`, `$minN`, `$maxN`.
 
 use std::collections::BTreeSet;
 
@@ -573,4 +574,73 @@ pub(crate) fn array_to_object(v: &Value) -> Result<Value> {
         }
     }
     Ok(Some(Bson::Document(out)))
+}
+
+/// Parses the object argument of `$firstN`/`$lastN`/`$minN`/`$maxN`
+/// (accumulators and expressions alike): `(n, input)`.
+pub(crate) fn parse_n_args<'a>(name: &str, arg: &'a Bson) -> Result<(&'a Bson, &'a Bson)> {
+    let Bson::Document(d) = arg else {
+        let code = if matches!(name, "$minN" | "$maxN") { codes::L5787900 } else { codes::L5787801 };
+        return err(
+            code,
+            format!("specification must be an object; found {}", crate::display::element(&name[1..], arg)),
+        );
+    };
+    let (mut n, mut input) = (None, None);
+    for (k, v) in d {
+        match k.as_str() {
+            "n" => n = Some(v),
+            "input" => input = Some(v),
+            _ => return err(codes::L5787901, format!("Unknown argument for 'n' operator: {k}")),
+        }
+    }
+    let Some(n) = n else { return err(codes::L5787906, "Missing value for 'n'") };
+    let Some(input) = input else { return err(codes::L5787907, "Missing value for 'input'") };
+    Ok((n, input))
+}
+
+/// MongoDB's check of an evaluated `n`: a positive integral number.
+pub(crate) fn validate_n(v: &Value) -> Result<usize> {
+    let shown = || v.as_ref().map(crate::display::value).unwrap_or_else(|| "missing".into());
+    let Some(x) = v.as_ref().filter(|b| crate::numeric::is_number(b)).and_then(crate::numeric::to_f64) else {
+        return err(
+            codes::L5787902,
+            format!("Value for 'n' must be of integral type, but found {}", shown()),
+        );
+    };
+    if x.fract() != 0.0 || x.is_nan() {
+        return err(
+            codes::L5787903,
+            format!("Value for 'n' must be of integral type, but found {}", shown()),
+        );
+    }
+    if x < 1.0 {
+        return err(codes::L5787908, format!("'n' must be greater than 0, found {}", x as i64));
+    }
+    Ok(if x >= usize::MAX as f64 { usize::MAX } else { x as usize })
+}
+
+/// `$firstN`/`$lastN`/`$minN`/`$maxN` over an array: `n` is checked
+/// first, then the input must be an array. `$minN`/`$maxN` skip null and
+/// undefined elements and give the values best first.
+pub(crate) fn n_of_array(name: &str, n: &Value, input: Value) -> Result<Value> {
+    let n = validate_n(n)?;
+    let Some(Bson::Array(mut items)) = input else { return err(codes::L5788200, "Input must be an array") };
+    match name {
+        "$firstN" => items.truncate(n),
+        "$lastN" => {
+            let skip = items.len().saturating_sub(n);
+            items.drain(..skip);
+        }
+        _ => {
+            items.retain(|v| !matches!(v, Bson::Null | Bson::Undefined));
+            if name == "$maxN" {
+                items.sort_by(|a, b| crate::compare::compare(b, a));
+            } else {
+                items.sort_by(crate::compare::compare);
+            }
+            items.truncate(n);
+        }
+    }
+    Ok(Some(Bson::Array(items)))
 }

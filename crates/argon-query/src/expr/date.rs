@@ -1,10 +1,13 @@
 //! Date expressions: `$year`, `$month`, ..., `$dateToString`, and the
 //! calendar arithmetic behind them (proleptic Gregorian, UTC milliseconds).
 //!
-//! Time zones: "UTC", "GMT", and fixed offsets ("+05:30", "-0800", "+03").
-//! Olson names ("Europe/Paris") need a time zone database this crate does
-//! not carry; they are rejected with MongoDB's "unrecognized time zone
-//! identifier" error (40485).
+//! Time zones: "UTC", "GMT", fixed offsets ("+05:30", "-0800", "+03") and
+//! Olson names ("Europe/Paris", from the `chrono-tz` database). A named
+//! zone's offset depends on the instant, so everything that breaks a date
+//! down asks [`TimeZone::offset_at`] for each instant; going the other way
+//! (local wall time to an instant) resolves daylight-saving gaps and
+//! overlaps as MongoDB's timelib does ([`TimeZone::instant_of_local`]). Unknown names
+//! are rejected with "unrecognized time zone identifier" (40485).
 
 use bson::Bson;
 
@@ -118,31 +121,110 @@ impl Parts {
     }
 }
 
-/// A fixed time zone offset in milliseconds from a MongoDB time zone string.
-pub(crate) fn parse_timezone(tz: &str) -> Result<i64> {
-    let bad = || err(codes::L40485, format!("unrecognized time zone identifier: \"{tz}\""));
+/// A `timezone` argument: a fixed offset (UTC is offset 0) or an Olson zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeZone {
+    /// Milliseconds east of UTC.
+    Fixed(i64),
+    Named(chrono_tz::Tz),
+}
+
+/// chrono's range is narrower than BSON dates'; beyond it (±250,000
+/// years) a named zone keeps the offset it has at the edge.
+const CHRONO_SAFE_MILLIS: i64 = 8_000_000_000_000_000;
+
+impl TimeZone {
+    pub(crate) const UTC: TimeZone = TimeZone::Fixed(0);
+
+    /// The zone's offset from UTC (ms) at the instant `utc_ms`.
+    pub(crate) fn offset_at(&self, utc_ms: i64) -> i64 {
+        match self {
+            TimeZone::Fixed(offset) => *offset,
+            TimeZone::Named(tz) => {
+                use chrono::{Offset, TimeZone as _};
+                let clamped = utc_ms.clamp(-CHRONO_SAFE_MILLIS, CHRONO_SAFE_MILLIS);
+                let Some(instant) = chrono::DateTime::from_timestamp_millis(clamped) else { return 0 };
+                tz.offset_from_utc_datetime(&instant.naive_utc()).fix().local_minus_utc() as i64 * 1000
+            }
+        }
+    }
+
+    /// Breaks `utc_ms` down in this zone.
+    pub(crate) fn parts(&self, utc_ms: i64) -> Parts {
+        parts(utc_ms, self.offset_at(utc_ms))
+    }
+
+    /// The wall-clock time of `utc_ms` in this zone, as milliseconds on a
+    /// UTC-like timeline (what [`parts`] with offset 0 breaks down).
+    pub(crate) fn local(&self, utc_ms: i64) -> i64 {
+        utc_ms.saturating_add(self.offset_at(utc_ms))
+    }
+
+    /// The instant of a local wall-clock time. A time that happens twice
+    /// (clocks set back) is its first occurrence; a time skipped by
+    /// clocks set forward is read with the offset in force before the
+    /// change (02:30 on a spring-forward night in New York is 03:30 EDT),
+    /// as timelib, and so MongoDB, does.
+    pub(crate) fn instant_of_local(&self, local_ms: i64) -> i64 {
+        let TimeZone::Named(_) = self else { return local_ms.saturating_sub(self.offset_at(local_ms)) };
+        const DAY: i64 = 86_400_000;
+        // Transitions are more than two days apart, so the offsets a day
+        // either side of the wall time are the only candidates.
+        let before = self.offset_at(local_ms.saturating_sub(DAY));
+        let after = self.offset_at(local_ms.saturating_add(DAY));
+        let fits = |offset: i64| {
+            let utc = local_ms.saturating_sub(offset);
+            (self.offset_at(utc) == offset).then_some(utc)
+        };
+        match (fits(before), fits(after)) {
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => local_ms.saturating_sub(before),
+        }
+    }
+
+    /// UTC itself, whose `$dateToString` default format ends in "Z".
+    pub(crate) fn is_utc(&self) -> bool {
+        matches!(self, TimeZone::Fixed(0))
+    }
+}
+
+/// A MongoDB time zone string: "UTC"/"GMT", an offset ("+05:30", "-0800",
+/// "+03") or an Olson name.
+pub(crate) fn parse_timezone(tz: &str) -> Result<TimeZone> {
+    if let Some(offset) = parse_fixed_offset(tz) {
+        return Ok(TimeZone::Fixed(offset));
+    }
+    match tz.parse::<chrono_tz::Tz>() {
+        Ok(named) => Ok(TimeZone::Named(named)),
+        Err(_) => err(codes::L40485, format!("unrecognized time zone identifier: \"{tz}\"")),
+    }
+}
+
+/// A fixed offset in milliseconds, for the spellings that are not names.
+fn parse_fixed_offset(tz: &str) -> Option<i64> {
     match tz {
-        "UTC" | "GMT" | "Etc/UTC" | "Etc/GMT" | "Z" => return Ok(0),
+        "UTC" | "GMT" | "Etc/UTC" | "Etc/GMT" | "Z" => return Some(0),
         _ => {}
     }
     let (sign, rest) = match tz.as_bytes().first() {
         Some(b'+') => (1, &tz[1..]),
         Some(b'-') => (-1, &tz[1..]),
-        _ => return bad(),
+        _ => return None,
     };
     let digits: String = rest.chars().filter(|c| *c != ':').collect();
     if !digits.bytes().all(|b| b.is_ascii_digit()) || !(digits.len() == 2 || digits.len() == 4) {
-        return bad();
+        return None;
     }
     if rest.contains(':') && !(rest.len() == 5 && rest.as_bytes()[2] == b':') {
-        return bad();
+        return None;
     }
     let hours: i64 = digits[..2].parse().unwrap_or(99);
     let minutes: i64 = if digits.len() == 4 { digits[2..].parse().unwrap_or(99) } else { 0 };
     if hours > 23 || minutes > 59 {
-        return bad();
+        return None;
     }
-    Ok(sign * (hours * 3_600_000 + minutes * 60_000))
+    Some(sign * (hours * 3_600_000 + minutes * 60_000))
 }
 
 /// MongoDB's `coerceToDate`: dates, timestamps and ObjectIds.
@@ -159,6 +241,8 @@ pub(crate) fn coerce_to_date(v: &Bson) -> Result<i64> {
 }
 
 pub(crate) const ISO_FORMAT: &str = "%Y-%m-%dT%H:%M:%S.%LZ";
+/// `$dateToString`'s default in a zone other than UTC.
+pub(crate) const ISO_FORMAT_LOCAL: &str = "%Y-%m-%dT%H:%M:%S.%L";
 
 /// Rejects format strings MongoDB rejects.
 pub(crate) fn validate_format(format: &str) -> Result<()> {
@@ -284,8 +368,8 @@ impl DatePart {
         })
     }
 
-    pub(crate) fn extract(self, millis: i64, offset_ms: i64) -> Bson {
-        let p = parts(millis, offset_ms);
+    pub(crate) fn extract(self, millis: i64, tz: &TimeZone) -> Bson {
+        let p = tz.parts(millis);
         let v: i64 = match self {
             DatePart::Year => p.year,
             DatePart::Month => p.month as i64,
@@ -305,11 +389,11 @@ impl DatePart {
     }
 }
 
-/// The time zone offset of an optional `timezone` argument; `None` when
-/// it evaluated to null (the whole expression is then null).
-pub(crate) fn eval_timezone(tz: Option<Value>) -> Result<Option<i64>> {
+/// The time zone of an optional `timezone` argument; `None` when it
+/// evaluated to null (the whole expression is then null).
+pub(crate) fn eval_timezone(tz: Option<Value>) -> Result<Option<TimeZone>> {
     match tz {
-        None => Ok(Some(0)),
+        None => Ok(Some(TimeZone::UTC)),
         Some(v) if super::nullish(&v) => Ok(None),
         Some(Some(Bson::String(s))) => parse_timezone(&s).map(Some),
         Some(None) => Ok(None),
@@ -382,7 +466,7 @@ pub(crate) fn parse_date_string_with_offset(s: &str) -> Option<(i64, bool)> {
         }
         if i < b.len() {
             let tz = &s[i..];
-            let offset = if tz == "Z" { 0 } else { parse_timezone(tz).ok()? };
+            let offset = parse_fixed_offset(tz)?;
             ms -= offset;
             has_offset = true;
             i = b.len();
@@ -436,7 +520,7 @@ pub(crate) fn parse_with_format(s: &str, format: &str) -> Option<(i64, bool)> {
                 let len = rest
                     .find(|ch: char| !(ch == '+' || ch == '-' || ch == ':' || ch.is_ascii_digit()))
                     .unwrap_or(rest.len());
-                offset = Some(if &rest[..len] == "Z" { 0 } else { parse_timezone(&rest[..len]).ok()? });
+                offset = Some(parse_fixed_offset(&rest[..len])?);
                 pos += len;
             }
             'Z' => {
@@ -503,31 +587,218 @@ pub(crate) fn from_iso_parts(iso_year: i64, week: i64, dow: i64) -> i64 {
     (monday + (week - 1) * 7 + (dow - 1)) * 86_400_000
 }
 
-/// `$dateDiff`: how many unit boundaries lie between two instants, in the
-/// given offset. `week_start` is 1 (Sunday) ... 7 (Saturday).
-pub(crate) fn date_diff(start: i64, end: i64, unit: &str, offset: i64, week_start: u32) -> Option<i64> {
-    let (a, b) = (parts(start, offset), parts(end, offset));
-    let local_days = |ms: i64| (ms + offset).div_euclid(86_400_000);
+/// `$dateDiff`: how many unit boundaries lie between two instants, each
+/// read in the zone. `week_start` is 1 (Sunday) ... 7 (Saturday).
+///
+/// Hours, minutes and seconds count wall-clock boundaries corrected by
+/// the change of offset between the two instants (truncated to the unit,
+/// as MongoDB does), so across a daylight-saving change they still count
+/// elapsed time, and a zone with a half-hour offset counts its own hours.
+pub(crate) fn date_diff(start: i64, end: i64, unit: &str, tz: &TimeZone, week_start: u32) -> Option<i64> {
+    let (start_offset, end_offset) = (tz.offset_at(start), tz.offset_at(end));
+    let (a, b) = (parts(start, start_offset), parts(end, end_offset));
+    let (local_start, local_end) = (start.saturating_add(start_offset), end.saturating_add(end_offset));
+    let local_days = |local: i64| local.div_euclid(86_400_000);
+    let wall_clock = |unit_ms: i64| {
+        local_end.div_euclid(unit_ms) - local_start.div_euclid(unit_ms)
+            + (start_offset - end_offset) / unit_ms
+    };
     Some(match unit {
         "year" => b.year - a.year,
         "quarter" => (b.year * 4 + (b.month as i64 - 1) / 3) - (a.year * 4 + (a.month as i64 - 1) / 3),
         "month" => (b.year * 12 + b.month as i64) - (a.year * 12 + a.month as i64),
         "week" => {
-            // Days since the most recent week start, counted from a Sunday.
-            let shift = |ms: i64| {
-                let days = local_days(ms);
-                // 1970-01-04 was a Sunday (day 3).
-                (days - 3 - (week_start as i64 - 1)).div_euclid(7)
-            };
-            shift(end) - shift(start)
+            week_number(local_days(local_end), week_start) - week_number(local_days(local_start), week_start)
         }
-        "day" => local_days(end) - local_days(start),
-        "hour" => (end + offset).div_euclid(3_600_000) - (start + offset).div_euclid(3_600_000),
-        "minute" => (end + offset).div_euclid(60_000) - (start + offset).div_euclid(60_000),
-        "second" => (end + offset).div_euclid(1000) - (start + offset).div_euclid(1000),
-        "millisecond" => end - start,
+        "day" => local_days(local_end) - local_days(local_start),
+        "hour" => wall_clock(3_600_000),
+        "minute" => wall_clock(60_000),
+        "second" => wall_clock(1000),
+        "millisecond" => end.saturating_sub(start),
         _ => return None,
     })
+}
+
+/// Weeks since the epoch of a local day, weeks starting on `week_start`
+/// (1 = Sunday ... 7 = Saturday).
+fn week_number(local_day: i64, week_start: u32) -> i64 {
+    // 1970-01-04 (day 3) was a Sunday.
+    (local_day - 3 - (week_start as i64 - 1)).div_euclid(7)
+}
+
+/// The units of `$dateAdd`, `$dateSubtract`, `$dateTrunc` and `$dateDiff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimeUnit {
+    Year,
+    Quarter,
+    Month,
+    Week,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Millisecond,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl TimeUnit {
+    pub(crate) fn from_name(name: &str) -> Option<TimeUnit> {
+        Some(match name {
+            "year" => TimeUnit::Year,
+            "quarter" => TimeUnit::Quarter,
+            "month" => TimeUnit::Month,
+            "week" => TimeUnit::Week,
+            "day" => TimeUnit::Day,
+            "hour" => TimeUnit::Hour,
+            "minute" => TimeUnit::Minute,
+            "second" => TimeUnit::Second,
+            "millisecond" => TimeUnit::Millisecond,
+            _ => return None,
+        })
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            TimeUnit::Year => "year",
+            TimeUnit::Quarter => "quarter",
+            TimeUnit::Month => "month",
+            TimeUnit::Week => "week",
+            TimeUnit::Day => "day",
+            TimeUnit::Hour => "hour",
+            TimeUnit::Minute => "minute",
+            TimeUnit::Second => "second",
+            TimeUnit::Millisecond => "millisecond",
+        }
+    }
+
+    /// The length of the units that are a fixed number of milliseconds
+    /// whatever the zone (hours and below).
+    fn elapsed_millis(self) -> Option<i64> {
+        Some(match self {
+            TimeUnit::Hour => 3_600_000,
+            TimeUnit::Minute => 60_000,
+            TimeUnit::Second => 1000,
+            TimeUnit::Millisecond => 1,
+            _ => return None,
+        })
+    }
+
+    /// MongoDB's bound on a `$dateAdd` amount: roughly what a date can
+    /// span, so the arithmetic below cannot overflow before the final check.
+    fn max_amount(self) -> i64 {
+        const MAX_DAYS: i64 = (u64::MAX / DAY_MS as u64) as i64 + 1;
+        const MAX_YEARS: i64 = MAX_DAYS / 365 + 1;
+        match self {
+            TimeUnit::Year => MAX_YEARS,
+            TimeUnit::Quarter => MAX_YEARS * 4,
+            TimeUnit::Month => MAX_YEARS * 12,
+            TimeUnit::Week => MAX_DAYS / 7,
+            TimeUnit::Day => MAX_DAYS,
+            TimeUnit::Hour => MAX_DAYS * 24,
+            TimeUnit::Minute => MAX_DAYS * 24 * 60,
+            TimeUnit::Second => MAX_DAYS * 24 * 60 * 60,
+            TimeUnit::Millisecond => i64::MAX,
+        }
+    }
+}
+
+fn date_add_overflowed<T>() -> Result<T> {
+    err(codes::L5166406, "dateAdd overflowed")
+}
+
+/// `$dateAdd`: `amount` units after `start`. Hours and smaller units are
+/// elapsed time; days and larger move the wall clock in the zone and keep
+/// its time of day across daylight-saving changes. Months, quarters and
+/// years land on the same day of the month, or the month's last day when
+/// it is shorter (January 31 + 1 month is February 28 or 29).
+pub(crate) fn date_add(start: i64, unit: TimeUnit, amount: i64, tz: &TimeZone) -> Result<i64> {
+    if let Some(unit_ms) = unit.elapsed_millis() {
+        if unit != TimeUnit::Millisecond && !(-unit.max_amount() < amount && amount < unit.max_amount()) {
+            return err(
+                codes::L5976500,
+                format!("invalid dateAdd 'amount' parameter value: {amount} {}", unit.name()),
+            );
+        }
+        let Some(end) = amount.checked_mul(unit_ms).and_then(|ms| start.checked_add(ms)) else {
+            return date_add_overflowed();
+        };
+        return Ok(end);
+    }
+    if !(-unit.max_amount() < amount && amount < unit.max_amount()) {
+        return err(
+            codes::L5976500,
+            format!("invalid dateAdd 'amount' parameter value: {amount} {}", unit.name()),
+        );
+    }
+    let local = tz.local(start);
+    let days = match unit {
+        TimeUnit::Day => amount,
+        TimeUnit::Week => amount * 7,
+        months_unit => {
+            let months = match months_unit {
+                TimeUnit::Year => amount * 12,
+                TimeUnit::Quarter => amount * 3,
+                _ => amount,
+            };
+            let p = parts(local, 0);
+            let total = p.year * 12 + (p.month as i64 - 1) + months;
+            let (year, month) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
+            let day = p.day.min(days_in_month(year, month));
+            days_from_civil(year, month, day) - days_from_civil(p.year, p.month, p.day)
+        }
+    };
+    let Some(moved) = days.checked_mul(DAY_MS).and_then(|ms| local.checked_add(ms)) else {
+        return date_add_overflowed();
+    };
+    Ok(tz.instant_of_local(moved))
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// `$dateTrunc`: the start of the `bin_size`-unit bin holding `date`.
+/// Bins count from 2000-01-01T00:00 in the zone (for weeks, from the first
+/// `week_start` day on or after it), as MongoDB's reference point.
+pub(crate) fn date_trunc(
+    date: i64,
+    unit: TimeUnit,
+    bin_size: i64,
+    tz: &TimeZone,
+    week_start: u32,
+) -> Result<i64> {
+    const REFERENCE_UTC: i64 = 946_684_800_000; // 2000-01-01T00:00:00Z
+    let mut reference = REFERENCE_UTC - tz.offset_at(REFERENCE_UTC);
+    if let Some(unit_ms) = unit.elapsed_millis() {
+        let Some(bin_ms) = bin_size.checked_mul(unit_ms) else {
+            return err(codes::L5439002, "dateTrunc overflowed");
+        };
+        let Some(shifted) = date.checked_sub(reference) else {
+            return err(codes::L5439000, "dateTrunc overflowed");
+        };
+        return match date.checked_sub(shifted.rem_euclid(bin_ms)) {
+            Some(start) => Ok(start),
+            None => err(codes::L5439001, "dateTrunc overflowed"),
+        };
+    }
+    if bin_size > 100_000_000_000 {
+        return err(codes::L5439006, "dateTrunc unsupported binSize value");
+    }
+    if unit == TimeUnit::Week {
+        // 2000-01-01 was a Saturday (day 7 counting Sunday as 1).
+        let days_into_week = (7 + 7 - week_start as i64) % 7;
+        // No zone changed its offset in early January 2000.
+        reference += (7 - days_into_week) % 7 * DAY_MS;
+    }
+    let distance =
+        date_diff(reference, date, unit.name(), tz, week_start).expect("a calendar unit is a $dateDiff unit");
+    date_add(reference, unit, distance - distance.rem_euclid(bin_size), tz)
 }
 
 /// The day number (1 = Sunday) of a `startOfWeek` name.
@@ -580,9 +851,9 @@ mod tests {
         assert_eq!(parts(from_iso_parts(2021, 1, 1), 0).day, 4);
         let a = from_parts(2023, 12, 31, 23, 0, 0, 0);
         let b = from_parts(2024, 1, 1, 1, 0, 0, 0);
-        assert_eq!(date_diff(a, b, "year", 0, 1), Some(1));
-        assert_eq!(date_diff(a, b, "day", 0, 1), Some(1));
-        assert_eq!(date_diff(a, b, "hour", 0, 1), Some(2));
+        assert_eq!(date_diff(a, b, "year", &TimeZone::UTC, 1), Some(1));
+        assert_eq!(date_diff(a, b, "day", &TimeZone::UTC, 1), Some(1));
+        assert_eq!(date_diff(a, b, "hour", &TimeZone::UTC, 1), Some(2));
         assert_eq!(
             parse_with_format("14/11/2023 22:13", "%d/%m/%Y %H:%M"),
             Some((from_parts(2023, 11, 14, 22, 13, 0, 0), false))

@@ -19,10 +19,11 @@
 //! when the expression is parsed, as MongoDB does.
 
 mod arith;
-mod array;
+pub(crate) mod array;
 mod convert;
 pub(crate) mod date;
 mod ops;
+pub(crate) mod percentile;
 mod string;
 
 use bson::{Bson, Document};

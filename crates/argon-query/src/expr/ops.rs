@@ -288,6 +288,32 @@ pub(crate) enum Op {
         timezone: Option<Node>,
         start_of_week: Option<Node>,
     },
+    /// `$dateAdd`, or `$dateSubtract` when `subtract`.
+    DateAdd {
+        subtract: bool,
+        start: Node,
+        unit: Node,
+        amount: Node,
+        timezone: Option<Node>,
+    },
+    DateTrunc {
+        date: Node,
+        unit: Node,
+        bin_size: Option<Node>,
+        timezone: Option<Node>,
+        start_of_week: Option<Node>,
+    },
+    /// `$firstN`, `$lastN`, `$minN`, `$maxN` on an array.
+    ArrayN {
+        name: &'static str,
+        n: Node,
+        input: Node,
+    },
+    /// `$percentile` and `$median` on a value or an array.
+    Quantiles {
+        input: Node,
+        quantiles: super::percentile::Quantiles,
+    },
     Rand,
 }
 
@@ -496,6 +522,74 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
                 return err(codes::L5166305, "Missing 'unit' parameter to $dateDiff");
             };
             Ok(Op::DateDiff { start, end, unit, timezone, start_of_week })
+        }
+        "$dateAdd" | "$dateSubtract" => {
+            let d = object_arg(arg, codes::L5166400, format!("{name} expects an object as its argument"))?;
+            let mut f: [Option<Node>; 4] = Default::default();
+            for (k, v) in d {
+                let slot = match k.as_str() {
+                    "startDate" => 0,
+                    "unit" => 1,
+                    "amount" => 2,
+                    "timezone" => 3,
+                    _ => return err(codes::L5166401, format!("Unrecognized argument to {name}: {k}")),
+                };
+                f[slot] = Some(parse_operand(v, scope)?);
+            }
+            let [Some(start), Some(unit), Some(amount), timezone] = f else {
+                return err(
+                    codes::L5166402,
+                    format!("{name} requires startDate, unit, and amount to be present"),
+                );
+            };
+            Ok(Op::DateAdd { subtract: name == "$dateSubtract", start, unit, amount, timezone })
+        }
+        "$dateTrunc" => {
+            let d = object_arg(
+                arg,
+                codes::L5439007,
+                "$dateTrunc only supports an object as its argument".into(),
+            )?;
+            let mut f: [Option<Node>; 5] = Default::default();
+            for (k, v) in d {
+                let slot = match k.as_str() {
+                    "date" => 0,
+                    "unit" => 1,
+                    "binSize" => 2,
+                    "timezone" => 3,
+                    "startOfWeek" => 4,
+                    _ => return err(codes::L5439008, format!("Unrecognized argument to $dateTrunc: {k}")),
+                };
+                f[slot] = Some(parse_operand(v, scope)?);
+            }
+            let [date, unit, bin_size, timezone, start_of_week] = f;
+            let Some(date) = date else {
+                return err(codes::L5439009, "Missing 'date' parameter to $dateTrunc");
+            };
+            let Some(unit) = unit else {
+                return err(codes::L5439010, "Missing 'unit' parameter to $dateTrunc");
+            };
+            Ok(Op::DateTrunc { date, unit, bin_size, timezone, start_of_week })
+        }
+        "$firstN" | "$lastN" | "$minN" | "$maxN" => {
+            let (n, input) = super::array::parse_n_args(name, arg)?;
+            let name = match name {
+                "$firstN" => "$firstN",
+                "$lastN" => "$lastN",
+                "$minN" => "$minN",
+                _ => "$maxN",
+            };
+            Ok(Op::ArrayN { name, n: parse_operand(n, scope)?, input: parse_operand(input, scope)? })
+        }
+        "$percentile" | "$median" => {
+            let not_object = if name == "$median" { codes::L7436201 } else { codes::L7436200 };
+            let (input, p, method) = super::percentile::parse_spec(name, arg, not_object)?;
+            let p_value = match p.map(|p| parse_operand(p, scope)).transpose()? {
+                Some(Node::Const(v)) => Some(v),
+                _ => None,
+            };
+            let quantiles = super::percentile::Quantiles::new(p, p_value.as_ref(), method)?;
+            Ok(Op::Quantiles { input: parse_operand(input, scope)?, quantiles })
         }
         "$convert" => parse_convert(arg, scope),
         "$toString" | "$toInt" | "$toLong" | "$toDouble" | "$toDecimal" | "$toBool" | "$toDate"
@@ -1159,24 +1253,26 @@ impl Op {
                         None => Ok(Some(Bson::Null)),
                     };
                 }
-                let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                let Some(tz) = tz else { return Ok(Some(Bson::Null)) };
                 let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
                 let fmt = match format_v {
                     Some(Some(Bson::String(s))) => s,
                     Some(_) => return Ok(Some(Bson::Null)),
-                    None => super::date::ISO_FORMAT.to_string(),
+                    None if tz.is_utc() => super::date::ISO_FORMAT.to_string(),
+                    // A local time is not "Z": MongoDB drops the suffix.
+                    None => super::date::ISO_FORMAT_LOCAL.to_string(),
                 };
-                Ok(Some(Bson::String(super::date::format_date(&fmt, millis, offset)?)))
+                Ok(Some(Bson::String(super::date::format_date(&fmt, millis, tz.offset_at(millis))?)))
             }
             Op::DatePart { part, date, timezone, .. } => {
                 let date_v = date.eval(ctx)?;
                 let tz = super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?;
-                let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                let Some(tz) = tz else { return Ok(Some(Bson::Null)) };
                 if nullish(&date_v) {
                     return Ok(Some(Bson::Null));
                 }
                 let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
-                Ok(Some(part.extract(millis, offset)))
+                Ok(Some(part.extract(millis, &tz)))
             }
             Op::Convert { input, to, on_error, on_null, alias } => super::convert::eval_convert(
                 ctx,
@@ -1201,6 +1297,14 @@ impl Op {
                 super::string::eval_trim(*mode, name, input, chars)
             }
             Op::Rand => Ok(Some(Bson::Double(rand::random::<f64>()))),
+            Op::Quantiles { input, quantiles } => Ok(Some(quantiles.of_value(input.eval(ctx)?.as_ref()))),
+            Op::ArrayN { name, n, input } => super::array::n_of_array(name, &n.eval(ctx)?, input.eval(ctx)?),
+            Op::DateAdd { subtract, start, unit, amount, timezone } => {
+                eval_date_add(ctx, *subtract, start, unit, amount, timezone.as_ref())
+            }
+            Op::DateTrunc { date, unit, bin_size, timezone, start_of_week } => {
+                eval_date_trunc(ctx, date, unit, bin_size.as_ref(), timezone.as_ref(), start_of_week.as_ref())
+            }
             Op::DateFromString { date_string, format, timezone, on_null, on_error } => {
                 let input = date_string.eval(ctx)?;
                 let format_v = match format {
@@ -1242,7 +1346,7 @@ impl Op {
                             ),
                         ));
                     };
-                    let Some(offset) = tz else { return Ok(Some(Bson::Null)) };
+                    let Some(tz) = tz else { return Ok(Some(Bson::Null)) };
                     let parsed = match &format_v {
                         Some(Some(Bson::String(f))) => super::date::parse_with_format(text, f),
                         Some(_) => return Ok(Some(Bson::Null)),
@@ -1250,7 +1354,7 @@ impl Op {
                     };
                     match parsed {
                         Some((ms, has_offset)) => {
-                            let ms = if has_offset { ms } else { ms - offset };
+                            let ms = if has_offset { ms } else { tz.instant_of_local(ms) };
                             Ok(Some(Bson::DateTime(bson::DateTime::from_millis(ms))))
                         }
                         None => Err(crate::error::QueryError::new(
@@ -1268,7 +1372,7 @@ impl Op {
             }
             Op::DateToParts { date, timezone, iso8601 } => {
                 let date_v = date.eval(ctx)?;
-                let Some(offset) =
+                let Some(tz) =
                     super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
                 else {
                     return Ok(Some(Bson::Null));
@@ -1294,7 +1398,7 @@ impl Op {
                     return Ok(Some(Bson::Null));
                 }
                 let millis = super::date::coerce_to_date(date_v.as_ref().expect("not nullish"))?;
-                let p = super::date::parts(millis, offset);
+                let p = tz.parts(millis);
                 let mut out = bson::Document::new();
                 if iso {
                     let (y, w) = p.iso_week();
@@ -1345,7 +1449,7 @@ impl Op {
                     }
                     values[i] = n;
                 }
-                let Some(offset) =
+                let Some(tz) =
                     super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
                 else {
                     return Ok(Some(Bson::Null));
@@ -1371,7 +1475,7 @@ impl Op {
                     }
                     super::date::from_parts(year, month, day, hour, minute, second, millis)
                 };
-                Ok(Some(Bson::DateTime(bson::DateTime::from_millis(local - offset))))
+                Ok(Some(Bson::DateTime(bson::DateTime::from_millis(tz.instant_of_local(local)))))
             }
             Op::DateDiff { start, end, unit, timezone, start_of_week } => {
                 let s = start.eval(ctx)?;
@@ -1387,31 +1491,15 @@ impl Op {
                     return Ok(Some(Bson::Null));
                 }
                 let week_start = match (start_of_week, &u) {
-                    (Some(n), Some(Bson::String(unit))) if unit == "week" => match n.eval(ctx)? {
-                        v if nullish(&v) => return Ok(Some(Bson::Null)),
-                        Some(Bson::String(name)) => match super::date::day_of_week_number(&name) {
-                            Some(d) => d,
-                            None => {
-                                return err(
-                                    codes::L5439016,
-                                    format!("$dateDiff parameter 'startOfWeek' value cannot be recognized as a day of a week: {name}"),
-                                )
-                            }
-                        },
-                        Some(other) => {
-                            return err(
-                                codes::L5439015,
-                                format!(
-                                    "$dateDiff requires 'startOfWeek' to be a string, but got {}",
-                                    crate::types::type_name(&other)
-                                ),
-                            )
+                    (Some(n), Some(Bson::String(unit))) if unit == "week" => {
+                        match eval_start_of_week("$dateDiff", n, ctx)? {
+                            Some(day) => day,
+                            None => return Ok(Some(Bson::Null)),
                         }
-                        None => unreachable!("missing is nullish"),
-                    },
+                    }
                     _ => 1,
                 };
-                let Some(offset) =
+                let Some(tz) =
                     super::date::eval_timezone(timezone.as_ref().map(|t| t.eval(ctx)).transpose()?)?
                 else {
                     return Ok(Some(Bson::Null));
@@ -1441,7 +1529,7 @@ impl Op {
                         ),
                     );
                 };
-                match super::date::date_diff(a, b, unit_name, offset, week_start) {
+                match super::date::date_diff(a, b, unit_name, &tz, week_start) {
                     Some(n) => Ok(Some(Bson::Int64(n))),
                     None => err(
                         codes::L5439014,
@@ -1451,6 +1539,166 @@ impl Op {
             }
         }
     }
+}
+
+/// A `startOfWeek` argument as a day number (1 = Sunday); `None` when null.
+fn eval_start_of_week(op: &str, node: &Node, ctx: &Ctx) -> Result<Option<u32>> {
+    match node.eval(ctx)? {
+        v if nullish(&v) => Ok(None),
+        Some(Bson::String(name)) => match super::date::day_of_week_number(&name) {
+            Some(day) => Ok(Some(day)),
+            None => err(
+                codes::L5439016,
+                format!("{op} parameter 'startOfWeek' value cannot be recognized as a day of a week: {name}"),
+            ),
+        },
+        other => err(
+            codes::L5439015,
+            format!("{op} requires 'startOfWeek' to be a string, but got {}", super::value_type_name(&other)),
+        ),
+    }
+}
+
+/// A non-null `unit` argument.
+fn time_unit(op: &str, v: &Value) -> Result<super::date::TimeUnit> {
+    let Some(Bson::String(name)) = v else {
+        return err(
+            codes::L5439013,
+            format!("{op} requires 'unit' to be a string, but got {}", super::value_type_name(v)),
+        );
+    };
+    match super::date::TimeUnit::from_name(name) {
+        Some(unit) => Ok(unit),
+        None => err(
+            codes::L5439014,
+            format!("{op} parameter 'unit' value cannot be recognized as a time unit: {name}"),
+        ),
+    }
+}
+
+/// `$dateAdd`/`$dateSubtract`: null when the date, unit, amount or zone
+/// is; the date and amount are checked last, as MongoDB does.
+fn eval_date_add(
+    ctx: &Ctx,
+    subtract: bool,
+    start: &Node,
+    unit: &Node,
+    amount: &Node,
+    timezone: Option<&Node>,
+) -> Result<Value> {
+    let op = if subtract { "$dateSubtract" } else { "$dateAdd" };
+    let start = start.eval(ctx)?;
+    if nullish(&start) {
+        return Ok(Some(Bson::Null));
+    }
+    let unit = unit.eval(ctx)?;
+    if nullish(&unit) {
+        return Ok(Some(Bson::Null));
+    }
+    let unit = time_unit(op, &unit)?;
+    let amount = amount.eval(ctx)?;
+    if nullish(&amount) {
+        return Ok(Some(Bson::Null));
+    }
+    let Some(tz) = super::date::eval_timezone(timezone.map(|t| t.eval(ctx)).transpose()?)? else {
+        return Ok(Some(Bson::Null));
+    };
+    let start = match start.as_ref().expect("not nullish") {
+        v @ (Bson::DateTime(_) | Bson::Timestamp(_) | Bson::ObjectId(_)) => super::date::coerce_to_date(v)?,
+        _ => return err(codes::L5166403, format!("{op} requires startDate to be convertible to a date")),
+    };
+    let Some(amount) = amount.as_ref().and_then(crate::numeric::to_exact_i64) else {
+        return err(codes::L5166405, format!("{op} expects integer amount of time units"));
+    };
+    let amount = if subtract {
+        match amount.checked_neg() {
+            Some(negated) => negated,
+            None => {
+                return err(
+                    codes::L6045000,
+                    format!("invalid $dateSubtract 'amount' parameter value: {amount}"),
+                )
+            }
+        }
+    } else {
+        amount
+    };
+    let end = super::date::date_add(start, unit, amount, &tz)?;
+    Ok(Some(Bson::DateTime(bson::DateTime::from_millis(end))))
+}
+
+/// `$dateTrunc`: null when the date, bin size, unit, start of week (for
+/// weeks) or zone is.
+fn eval_date_trunc(
+    ctx: &Ctx,
+    date: &Node,
+    unit: &Node,
+    bin_size: Option<&Node>,
+    timezone: Option<&Node>,
+    start_of_week: Option<&Node>,
+) -> Result<Value> {
+    let date = date.eval(ctx)?;
+    if nullish(&date) {
+        return Ok(Some(Bson::Null));
+    }
+    let bin_size = match bin_size {
+        None => 1,
+        Some(node) => {
+            let v = node.eval(ctx)?;
+            if nullish(&v) {
+                return Ok(Some(Bson::Null));
+            }
+            let shown = v.as_ref().expect("not nullish");
+            let Some(n) = crate::numeric::to_exact_i64(shown) else {
+                return err(
+                    codes::L5439017,
+                    format!(
+                        "$dateTrunc requires 'binSize' to be a 64-bit integer, but got value '{}' of type {}",
+                        crate::display::value(shown),
+                        crate::types::type_name(shown)
+                    ),
+                );
+            };
+            if n <= 0 {
+                return err(
+                    codes::L5439018,
+                    format!("$dateTrunc requires 'binSize' to be greater than 0, but got value {n}"),
+                );
+            }
+            n
+        }
+    };
+    let unit = unit.eval(ctx)?;
+    if nullish(&unit) {
+        return Ok(Some(Bson::Null));
+    }
+    let unit = time_unit("$dateTrunc", &unit)?;
+    let week_start = match start_of_week {
+        Some(node) if unit == super::date::TimeUnit::Week => {
+            match eval_start_of_week("$dateTrunc", node, ctx)? {
+                Some(day) => day,
+                None => return Ok(Some(Bson::Null)),
+            }
+        }
+        _ => 1,
+    };
+    let Some(tz) = super::date::eval_timezone(timezone.map(|t| t.eval(ctx)).transpose()?)? else {
+        return Ok(Some(Bson::Null));
+    };
+    let date = match date.as_ref().expect("not nullish") {
+        v @ (Bson::DateTime(_) | Bson::Timestamp(_) | Bson::ObjectId(_)) => super::date::coerce_to_date(v)?,
+        other => {
+            return err(
+                codes::L5166307,
+                format!(
+                    "$dateTrunc requires 'date' to be a date, but got {}",
+                    crate::types::type_name(other)
+                ),
+            )
+        }
+    };
+    let start = super::date::date_trunc(date, unit, bin_size, &tz, week_start)?;
+    Ok(Some(Bson::DateTime(bson::DateTime::from_millis(start))))
 }
 
 fn eval_func(f: Func, name: &str, mut args: Vec<Value>) -> Result<Value> {

@@ -1,16 +1,25 @@
 //! `$group` accumulators: `$sum`, `$avg`, `$min`, `$max`, `$first`,
 //! `$last`, `$push`, `$addToSet`, `$count`, `$mergeObjects`, `$stdDevPop`,
-//! `$stdDevSamp`.
+//! `$stdDevSamp`, and the ones keeping several values: `$firstN`,
+//! `$lastN`, `$minN`, `$maxN`, `$top`, `$bottom`, `$topN`, `$bottomN`;
+//! `$percentile` and `$median` (computed exactly, see `expr::percentile`).
+//!
+//! The `n` of the several-value accumulators is evaluated once per group,
+//! against the group's `_id` when it is a document (so `n` may depend on
+//! the key, as MongoDB allows), otherwise against an empty document.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use argon_types::keycodec;
 use bson::{Bson, Document};
 
 use crate::compare::compare;
 use crate::error::{codes, err, Result};
-use crate::expr::{Expression, Value};
+use crate::expr::array::{parse_n_args, validate_n};
+use crate::expr::percentile::{numeric, Quantiles};
+use crate::expr::{Expression, Value, Vars};
 use crate::numeric::{decimal_from_f64, Num};
+use crate::sort::SortSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum AccKind {
@@ -25,6 +34,18 @@ pub(crate) enum AccKind {
     MergeObjects,
     StdDevPop,
     StdDevSamp,
+    FirstN,
+    LastN,
+    MinN,
+    MaxN,
+    /// `$percentile`, `$median`.
+    Quantiles,
+    /// `$top`/`$topN` (`bottom: false`) and `$bottom`/`$bottomN`; `single`
+    /// for the forms that give one value rather than an array.
+    TopBottom {
+        bottom: bool,
+        single: bool,
+    },
 }
 
 impl AccKind {
@@ -41,10 +62,23 @@ impl AccKind {
             "$mergeObjects" => AccKind::MergeObjects,
             "$stdDevPop" => AccKind::StdDevPop,
             "$stdDevSamp" => AccKind::StdDevSamp,
+            "$percentile" | "$median" => AccKind::Quantiles,
+            "$firstN" => AccKind::FirstN,
+            "$lastN" => AccKind::LastN,
+            "$minN" => AccKind::MinN,
+            "$maxN" => AccKind::MaxN,
+            "$top" => AccKind::TopBottom { bottom: false, single: true },
+            "$topN" => AccKind::TopBottom { bottom: false, single: false },
+            "$bottom" => AccKind::TopBottom { bottom: true, single: true },
+            "$bottomN" => AccKind::TopBottom { bottom: true, single: false },
             _ => return None,
         })
     }
 }
+
+/// The prefix of the fields holding the sort values in the evaluated
+/// argument of `$top`/`$bottom` (`{output: ..., sortFields0: "$a", ...}`).
+const SORT_FIELDS: &str = "sortFields";
 
 /// One output field of `$group`: `name: {$op: expression}`.
 #[derive(Clone, Debug)]
@@ -52,6 +86,12 @@ pub(crate) struct Accumulator {
     pub(crate) field: String,
     kind: AccKind,
     expr: Expression,
+    /// `n` of the several-value accumulators.
+    n: Option<Expression>,
+    /// `sortBy` of `$top`/`$bottom`, over the `sortFields<i>` of `expr`.
+    sort: Option<SortSpec>,
+    /// What `$percentile`/`$median` compute.
+    quantiles: Option<Quantiles>,
 }
 
 impl Accumulator {
@@ -76,7 +116,42 @@ impl Accumulator {
                 field: field.to_string(),
                 kind,
                 expr: Expression::parse(&Bson::Int32(1))?,
+                n: None,
+                sort: None,
+                quantiles: None,
             });
+        }
+        match kind {
+            AccKind::Quantiles => {
+                let not_object = if name == "$median" { codes::L7436100 } else { codes::L7429703 };
+                let (input, p, method) = crate::expr::percentile::parse_spec(name, arg, not_object)?;
+                let p_value = p.map(|p| Expression::parse_with_vars(p, vars)).transpose()?;
+                let quantiles =
+                    Quantiles::new(p, p_value.as_ref().and_then(Expression::as_constant), method)?;
+                return Ok(Accumulator {
+                    field: field.to_string(),
+                    kind,
+                    expr: Expression::parse_with_vars(input, vars)?,
+                    n: None,
+                    sort: None,
+                    quantiles: Some(quantiles),
+                });
+            }
+            AccKind::FirstN | AccKind::LastN | AccKind::MinN | AccKind::MaxN => {
+                let (n, input) = parse_n_args(name, arg)?;
+                return Ok(Accumulator {
+                    field: field.to_string(),
+                    kind,
+                    expr: Expression::parse_with_vars(input, vars)?,
+                    n: Some(Expression::parse_with_vars(n, vars)?),
+                    sort: None,
+                    quantiles: None,
+                });
+            }
+            AccKind::TopBottom { single, .. } => {
+                return Self::parse_top_bottom(field, name, kind, single, arg, vars)
+            }
+            _ => {}
         }
         if let Bson::Array(items) = arg {
             if items.len() != 1 {
@@ -87,14 +162,97 @@ impl Accumulator {
             Bson::Array(items) => &items[0],
             other => other,
         };
-        Ok(Accumulator { field: field.to_string(), kind, expr: Expression::parse_with_vars(arg, vars)? })
+        Ok(Accumulator {
+            field: field.to_string(),
+            kind,
+            expr: Expression::parse_with_vars(arg, vars)?,
+            n: None,
+            sort: None,
+            quantiles: None,
+        })
+    }
+
+    /// `{output, sortBy, n}` (no `n` for `$top`/`$bottom`). As MongoDB
+    /// does, the argument evaluated per document is `{output: <output>,
+    /// sortFields0: "$<first sort path>", ...}`, so only the sort values
+    /// are kept, and `sortBy` is applied to those fields.
+    fn parse_top_bottom(
+        field: &str,
+        name: &str,
+        kind: AccKind,
+        single: bool,
+        arg: &Bson,
+        vars: &[String],
+    ) -> Result<Accumulator> {
+        let Bson::Document(d) = arg else {
+            return err(
+                codes::L5788001,
+                format!(
+                    "specification must be an object; found {}",
+                    crate::display::element(&name[1..], arg)
+                ),
+            );
+        };
+        let (mut n, mut output, mut sort_by) = (None, None, None);
+        for (k, v) in d {
+            match k.as_str() {
+                "n" if !single => n = Some(v),
+                "output" => output = Some(v),
+                "sortBy" => match v {
+                    Bson::Document(s) => sort_by = Some(s),
+                    _ => return err(codes::L10065, "invalid parameter: expected an object (sortBy)"),
+                },
+                _ => return err(codes::L5788002, format!("Unknown argument to {name} '{k}'")),
+            }
+        }
+        let n = match n {
+            Some(n) => n.clone(),
+            None if single => Bson::Int32(1),
+            None => return err(codes::L5788003, "Missing value for 'n'"),
+        };
+        let Some(output) = output else { return err(codes::L5788004, "Missing value for 'output'") };
+        let Some(sort_by) = sort_by else { return err(codes::L5788005, "Missing value for 'sortBy'") };
+        let spec = SortSpec::parse(sort_by)?;
+        let mut argument = Document::new();
+        argument.insert("output", output.clone());
+        let mut internal_sort = Document::new();
+        for (i, (path, descending)) in spec.fields().enumerate() {
+            argument.insert(format!("{SORT_FIELDS}{i}"), format!("${path}"));
+            internal_sort.insert(format!("{SORT_FIELDS}{i}"), if descending { -1 } else { 1 });
+        }
+        Ok(Accumulator {
+            field: field.to_string(),
+            kind,
+            expr: Expression::parse_with_vars(&Bson::Document(argument), vars)?,
+            n: Some(Expression::parse_with_vars(&n, vars)?),
+            sort: Some(SortSpec::parse(&internal_sort)?),
+            quantiles: None,
+        })
     }
 
     pub(crate) fn expression(&self) -> &Expression {
         &self.expr
     }
 
-    pub(crate) fn new_state(&self) -> AccState {
+    /// The state of a new group whose `_id` is `key` (the several-value
+    /// accumulators evaluate their `n` here).
+    pub(crate) fn start(&self, key: &Bson, vars: &Vars) -> Result<AccState> {
+        let Some(n_expr) = &self.n else { return Ok(self.new_state()) };
+        let empty = Document::new();
+        let root = match key {
+            Bson::Document(d) => d,
+            _ => &empty,
+        };
+        let n = validate_n(&n_expr.evaluate(root, vars)?)?;
+        Ok(match self.kind {
+            AccKind::FirstN => AccState::FirstN { n, items: Vec::new() },
+            AccKind::LastN => AccState::LastN { n, items: VecDeque::new() },
+            AccKind::MinN | AccKind::MaxN => AccState::MinMaxN { n, items: Vec::new() },
+            _ => AccState::TopBottom { n, items: Vec::new() },
+        })
+    }
+
+    fn new_state(&self) -> AccState {
         match self.kind {
             AccKind::Sum => AccState::Sum(Num::Int(0)),
             AccKind::Avg => AccState::Avg { sum: Num::Int(0), count: 0, decimal: false },
@@ -105,6 +263,10 @@ impl Accumulator {
             AccKind::AddToSet => AccState::AddToSet(HashSet::new(), Vec::new()),
             AccKind::MergeObjects => AccState::Merge(Document::new()),
             AccKind::StdDevPop | AccKind::StdDevSamp => AccState::StdDev { count: 0, mean: 0.0, m2: 0.0 },
+            AccKind::Quantiles => AccState::Quantiles(Vec::new()),
+            AccKind::FirstN | AccKind::LastN | AccKind::MinN | AccKind::MaxN | AccKind::TopBottom { .. } => {
+                unreachable!("several-value accumulators start with their n")
+            }
         }
     }
 
@@ -187,6 +349,62 @@ impl Accumulator {
                     *m2 += delta * (x - *mean);
                 }
             }
+            AccState::Quantiles(values) => {
+                if let Some(x) = v.as_ref().and_then(numeric) {
+                    values.push(x);
+                }
+            }
+            AccState::FirstN { n, items } => {
+                if items.len() < *n {
+                    items.push(v.unwrap_or(Bson::Null));
+                }
+            }
+            AccState::LastN { n, items } => {
+                if items.len() == *n {
+                    items.pop_front();
+                }
+                items.push_back(v.unwrap_or(Bson::Null));
+            }
+            AccState::MinMaxN { n, items } => {
+                let Some(v) = v.filter(|b| !matches!(b, Bson::Null | Bson::Undefined)) else { return Ok(()) };
+                // Kept best first: ascending for $minN, descending for $maxN.
+                let max = self.kind == AccKind::MaxN;
+                let better =
+                    |a: &Bson, b: &Bson| if max { compare(a, b).is_gt() } else { compare(a, b).is_lt() };
+                if items.len() == *n && !better(&v, items.last().expect("n > 0")) {
+                    return Ok(());
+                }
+                let at = items.partition_point(|kept| !better(&v, kept));
+                items.insert(at, v);
+                items.truncate(*n);
+            }
+            AccState::TopBottom { n, items } => {
+                let sort = self.sort.as_ref().expect("parsed with a sortBy");
+                let mut fields = match v {
+                    Some(Bson::Document(d)) => d,
+                    _ => Document::new(),
+                };
+                let key = sort.sort_key(&fields);
+                let output = fields.remove("output").unwrap_or(Bson::Null);
+                let bottom = matches!(self.kind, AccKind::TopBottom { bottom: true, .. });
+                // Kept in sort order; on ties the value seen first stays.
+                if items.len() == *n {
+                    let edge = if bottom { &items[0].0 } else { &items[items.len() - 1].0 };
+                    let ord = sort.compare_keys(&key, edge);
+                    if (bottom && ord.is_le()) || (!bottom && ord.is_ge()) {
+                        return Ok(());
+                    }
+                }
+                let at = items.partition_point(|(kept, _)| sort.compare_keys(kept, &key).is_le());
+                items.insert(at, (key, output));
+                if items.len() > *n {
+                    if bottom {
+                        items.remove(0);
+                    } else {
+                        items.pop();
+                    }
+                }
+            }
         }
         Ok(())
     }
@@ -223,6 +441,20 @@ impl Accumulator {
                     Bson::Double((m2 / n as f64).sqrt())
                 }
             }
+            AccState::Quantiles(values) => {
+                self.quantiles.as_ref().expect("parsed with quantiles").finish(values)
+            }
+            AccState::FirstN { items, .. } | AccState::MinMaxN { items, .. } => Bson::Array(items),
+            AccState::LastN { items, .. } => Bson::Array(items.into()),
+            AccState::TopBottom { items, .. } => {
+                let mut outputs = items.into_iter().map(|(_, output)| output);
+                if matches!(self.kind, AccKind::TopBottom { single: true, .. }) {
+                    // Only an empty window has nothing.
+                    outputs.next().unwrap_or(Bson::Null)
+                } else {
+                    Bson::Array(outputs.collect())
+                }
+            }
         }
     }
 }
@@ -231,12 +463,40 @@ impl Accumulator {
 #[derive(Clone, Debug)]
 pub(crate) enum AccState {
     Sum(Num),
-    Avg { sum: Num, count: u64, decimal: bool },
+    Avg {
+        sum: Num,
+        count: u64,
+        decimal: bool,
+    },
     Best(Option<Bson>),
     First(Option<Bson>),
     Last(Bson),
     Push(Vec<Bson>),
     AddToSet(HashSet<Vec<u8>>, Vec<Bson>),
     Merge(Document),
-    StdDev { count: u64, mean: f64, m2: f64 },
+    StdDev {
+        count: u64,
+        mean: f64,
+        m2: f64,
+    },
+    /// The numeric inputs of `$percentile`/`$median`, as doubles.
+    Quantiles(Vec<f64>),
+    FirstN {
+        n: usize,
+        items: Vec<Bson>,
+    },
+    LastN {
+        n: usize,
+        items: VecDeque<Bson>,
+    },
+    /// Best first.
+    MinMaxN {
+        n: usize,
+        items: Vec<Bson>,
+    },
+    /// (sort key, output) in sort order.
+    TopBottom {
+        n: usize,
+        items: Vec<(Vec<Bson>, Bson)>,
+    },
 }

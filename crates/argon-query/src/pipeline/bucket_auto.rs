@@ -155,7 +155,11 @@ impl BucketAuto {
             let mut bucket = OpenBucket {
                 min: first_key.clone(),
                 max: first_key.clone(),
-                states: self.accumulators.iter().map(Accumulator::new_state).collect(),
+                states: self
+                    .accumulators
+                    .iter()
+                    .map(|a| a.start(&Bson::Null, &env.vars))
+                    .collect::<Result<Vec<_>>>()?,
             };
             if let Some(g) = &self.granularity {
                 bucket.min = match previous_max.take() {

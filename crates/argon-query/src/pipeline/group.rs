@@ -106,7 +106,12 @@ impl Group {
                 Some(&i) => i,
                 None => {
                     index.insert(key_buf.clone(), groups.len());
-                    groups.push((key, self.accumulators.iter().map(Accumulator::new_state).collect()));
+                    let states = self
+                        .accumulators
+                        .iter()
+                        .map(|a| a.start(&key, &env.vars))
+                        .collect::<Result<Vec<_>>>()?;
+                    groups.push((key, states));
                     groups.len() - 1
                 }
             };
@@ -308,8 +313,17 @@ impl Bucket {
                     "$switch could not find a matching branch for an input, and no default was specified.",
                 ),
             };
-            let st = states[slot]
-                .get_or_insert_with(|| self.accumulators.iter().map(Accumulator::new_state).collect());
+            if states[slot].is_none() {
+                let key = if slot < buckets {
+                    &self.boundaries[slot]
+                } else {
+                    self.default.as_ref().unwrap_or(&Bson::Null)
+                };
+                states[slot] = Some(
+                    self.accumulators.iter().map(|a| a.start(key, &env.vars)).collect::<Result<Vec<_>>>()?,
+                );
+            }
+            let st = states[slot].as_mut().expect("set above");
             for (acc, state) in self.accumulators.iter().zip(st.iter_mut()) {
                 let v = acc.expression().evaluate(&doc, &env.vars)?;
                 acc.accumulate(state, v)?;

@@ -39,6 +39,16 @@ const ACCUMULATORS: &[&str] = &[
     "$last",
     "$stdDevPop",
     "$stdDevSamp",
+    "$firstN",
+    "$lastN",
+    "$minN",
+    "$maxN",
+    "$top",
+    "$bottom",
+    "$topN",
+    "$bottomN",
+    "$percentile",
+    "$median",
 ];
 
 /// The other window functions.
@@ -650,7 +660,9 @@ impl Partition<'_> {
             WindowFunction::Accumulate { acc, window } => {
                 let values = self.evaluate(acc.expression())?;
                 let spans = self.spans(window)?;
-                fold_windows(acc, &values, &spans)?
+                // `n` cannot depend on a group key here: it is evaluated once.
+                let fresh = acc.start(&Bson::Null, &self.env.vars)?;
+                fold_windows(acc, &fresh, &values, &spans)?
             }
             WindowFunction::Rank(kind) => self.ranks(*kind),
             WindowFunction::Shift { output, by, default } => {
@@ -819,18 +831,23 @@ impl Partition<'_> {
 
 /// Folds an accumulator over each document's window, carrying the state
 /// forward while the window's lower end does not move.
-fn fold_windows(acc: &Accumulator, values: &[Value], spans: &[Option<(usize, usize)>]) -> Result<Vec<Bson>> {
+fn fold_windows(
+    acc: &Accumulator,
+    fresh: &AccState,
+    values: &[Value],
+    spans: &[Option<(usize, usize)>],
+) -> Result<Vec<Bson>> {
     let mut out = Vec::with_capacity(spans.len());
     // (lower end, next position to add, state)
     let mut running: Option<(usize, usize, AccState)> = None;
     for span in spans {
         let Some((lo, hi)) = *span else {
-            out.push(acc.finish(acc.new_state()));
+            out.push(acc.finish(fresh.clone()));
             continue;
         };
         let reusable = matches!(&running, Some((l, next, _)) if *l == lo && *next <= hi + 1);
         if !reusable {
-            running = Some((lo, lo, acc.new_state()));
+            running = Some((lo, lo, fresh.clone()));
         }
         let (_, next, state) = running.as_mut().expect("set above");
         while *next <= hi {
