@@ -371,6 +371,26 @@ fn object_arg(arg: &Bson, code: crate::error::ErrorCode, msg: String) -> Result<
     }
 }
 
+/// Parses an operator's named arguments into slots in the order of
+/// `names`; an unknown name fails with `unknown_code`, saying `message`
+/// followed by the name.
+fn named_args<const N: usize>(
+    d: &bson::Document,
+    names: [&str; N],
+    unknown_code: crate::error::ErrorCode,
+    message: &str,
+    scope: &mut ParseScope,
+) -> Result<[Option<Node>; N]> {
+    let mut slots: [Option<Node>; N] = std::array::from_fn(|_| None);
+    for (k, v) in d {
+        let Some(slot) = names.iter().position(|n| n == k) else {
+            return err(unknown_code, format!("{message}{k}"));
+        };
+        slots[slot] = Some(parse_operand(v, scope)?);
+    }
+    Ok(slots)
+}
+
 /// Parses `{$name: arg}`.
 pub(crate) fn parse(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Node> {
     if name == "$literal" || name == "$const" {
@@ -418,18 +438,13 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
                     crate::types::type_name(arg)
                 ),
             )?;
-            let mut f: [Option<Node>; 5] = Default::default();
-            for (k, v) in d {
-                let slot = match k.as_str() {
-                    "dateString" => 0,
-                    "format" => 1,
-                    "timezone" => 2,
-                    "onNull" => 3,
-                    "onError" => 4,
-                    _ => return err(codes::L40541, format!("Unrecognized argument to $dateFromString: {k}")),
-                };
-                f[slot] = Some(parse_operand(v, scope)?);
-            }
+            let f = named_args(
+                d,
+                ["dateString", "format", "timezone", "onNull", "onError"],
+                codes::L40541,
+                "Unrecognized argument to $dateFromString: ",
+                scope,
+            )?;
             let [date_string, format, timezone, on_null, on_error] = f;
             let Some(date_string) = date_string else {
                 return err(codes::L40542, "Missing 'dateString' parameter to $dateFromString");
@@ -499,18 +514,13 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
         "$dateDiff" => {
             let d =
                 object_arg(arg, codes::L5166301, "$dateDiff only supports an object as its argument".into())?;
-            let mut f: [Option<Node>; 5] = Default::default();
-            for (k, v) in d {
-                let slot = match k.as_str() {
-                    "startDate" => 0,
-                    "endDate" => 1,
-                    "unit" => 2,
-                    "timezone" => 3,
-                    "startOfWeek" => 4,
-                    _ => return err(codes::L5166302, format!("Unrecognized argument to $dateDiff: {k}")),
-                };
-                f[slot] = Some(parse_operand(v, scope)?);
-            }
+            let f = named_args(
+                d,
+                ["startDate", "endDate", "unit", "timezone", "startOfWeek"],
+                codes::L5166302,
+                "Unrecognized argument to $dateDiff: ",
+                scope,
+            )?;
             let [start, end, unit, timezone, start_of_week] = f;
             let Some(start) = start else {
                 return err(codes::L5166303, "Missing 'startDate' parameter to $dateDiff");
@@ -525,17 +535,13 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
         }
         "$dateAdd" | "$dateSubtract" => {
             let d = object_arg(arg, codes::L5166400, format!("{name} expects an object as its argument"))?;
-            let mut f: [Option<Node>; 4] = Default::default();
-            for (k, v) in d {
-                let slot = match k.as_str() {
-                    "startDate" => 0,
-                    "unit" => 1,
-                    "amount" => 2,
-                    "timezone" => 3,
-                    _ => return err(codes::L5166401, format!("Unrecognized argument to {name}: {k}")),
-                };
-                f[slot] = Some(parse_operand(v, scope)?);
-            }
+            let f = named_args(
+                d,
+                ["startDate", "unit", "amount", "timezone"],
+                codes::L5166401,
+                &format!("Unrecognized argument to {name}: "),
+                scope,
+            )?;
             let [Some(start), Some(unit), Some(amount), timezone] = f else {
                 return err(
                     codes::L5166402,
@@ -550,18 +556,13 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
                 codes::L5439007,
                 "$dateTrunc only supports an object as its argument".into(),
             )?;
-            let mut f: [Option<Node>; 5] = Default::default();
-            for (k, v) in d {
-                let slot = match k.as_str() {
-                    "date" => 0,
-                    "unit" => 1,
-                    "binSize" => 2,
-                    "timezone" => 3,
-                    "startOfWeek" => 4,
-                    _ => return err(codes::L5439008, format!("Unrecognized argument to $dateTrunc: {k}")),
-                };
-                f[slot] = Some(parse_operand(v, scope)?);
-            }
+            let f = named_args(
+                d,
+                ["date", "unit", "binSize", "timezone", "startOfWeek"],
+                codes::L5439008,
+                "Unrecognized argument to $dateTrunc: ",
+                scope,
+            )?;
             let [date, unit, bin_size, timezone, start_of_week] = f;
             let Some(date) = date else {
                 return err(codes::L5439009, "Missing 'date' parameter to $dateTrunc");
