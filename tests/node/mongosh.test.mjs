@@ -32,3 +32,30 @@ test('mongosh runs a script against argon', async () => {
   const line = stdout.trim().split('\n').pop();
   assert.deepEqual(JSON.parse(line), { main: [1, 20, 3], exp: 2, ok: 1 });
 });
+
+test('mongosh collection helpers: stats, validators, views', async () => {
+  const script = `
+    const d = db.getSiblingDB('shellstats');
+    d.items.insertMany([{_id: 1, tags: ['a', 'b']}, {_id: 2, tags: []}]);
+    d.items.createIndex({tags: 1});
+    const s = d.items.stats();
+    d.createCollection('checked', {validator: {$jsonSchema: {required: ['name']}}});
+    let refused = 0;
+    try { d.checked.insertOne({x: 1}); } catch (e) { refused = e.code; }
+    d.createView('tagged', 'items', [{$match: {'tags.0': {$exists: true}}}]);
+    print(JSON.stringify({
+      count: s.count,
+      nindexes: s.nindexes,
+      indexes: Object.keys(s.indexSizes).sort(),
+      positiveSizes: s.size > 0 && s.totalIndexSize > 0,
+      refused,
+      view: d.tagged.find().toArray().map(x => x._id),
+      valid: d.items.validate().valid,
+    }));
+  `;
+  const { stdout } = await run(mongosh, [server.uri, '--quiet', '--norc', '--eval', script], { timeout: 60000 });
+  const line = stdout.trim().split('\n').pop();
+  assert.deepEqual(JSON.parse(line), {
+    count: 2, nindexes: 2, indexes: ['_id_', 'tags_1'], positiveSizes: true, refused: 121, view: [1], valid: true,
+  });
+});

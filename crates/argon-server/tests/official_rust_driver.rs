@@ -234,3 +234,43 @@ async fn commands_that_transactions_do_not_allow_fail_with_263() {
     session.commit_transaction().await.unwrap();
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coll_stats_reports_documents_and_index_sizes() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    let coll = db.collection::<Document>("c");
+    let docs: Vec<Document> =
+        (0..10i32).map(|i| doc! {"_id": i, "n": i, "pad": "x".repeat(i as usize)}).collect();
+    let size: i64 =
+        docs.iter().map(|d| bson::RawDocumentBuf::try_from(d).unwrap().as_bytes().len() as i64).sum();
+    coll.insert_many(docs).await.unwrap();
+    coll.create_index(mongodb::IndexModel::builder().keys(doc! {"n": 1}).build()).await.unwrap();
+
+    let stats: Vec<Document> = coll
+        .aggregate(vec![doc! {"$collStats": {"storageStats": {}, "count": {}}}])
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].get_i64("count").unwrap(), 10);
+    let s = stats[0].get_document("storageStats").unwrap();
+    assert_eq!((s.get_i64("count").unwrap(), s.get_i64("size").unwrap()), (10, size), "{s}");
+    assert_eq!(s.get_i32("nindexes").unwrap(), 2);
+    let sizes = s.get_document("indexSizes").unwrap();
+    let total = sizes.get_i64("_id_").unwrap() + sizes.get_i64("n_1").unwrap();
+    assert!(sizes.get_i64("n_1").unwrap() > 0);
+    assert_eq!(s.get_i64("totalIndexSize").unwrap(), total);
+    // The legacy command, scaled.
+    let legacy = db.run_command(doc! {"collStats": "c", "scale": 2}).await.unwrap();
+    assert_eq!(legacy.get_i64("size").unwrap(), size / 2);
+    assert_eq!(legacy.get_i64("scaleFactor").unwrap(), 2);
+    let e = db.run_command(doc! {"collStats": "c", "scale": 0}).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(2));
+    let e = coll.aggregate(vec![doc! {"$collStats": {"latencyStats": {}}}]).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(115));
+    server.stop().await;
+}

@@ -128,6 +128,10 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         }
         None => (coll.clone(), stages),
     };
+    let stages = match &snap {
+        Some(snap) => coll_stats_stage(snap, &call.db, &source, &ctx.state.config.advertised_host, stages)?,
+        None => stages,
+    };
     let pipeline = Pipeline::parse(&stages)?;
     let (result, outputs) = match &snap {
         Some(snap) => {
@@ -158,6 +162,47 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         false,
         false,
     ))
+}
+
+/// A leading `$collStats` becomes the one document it describes
+/// (`{ns, host, localTime, storageStats?, count?}`), as `$documents`, so
+/// the rest of the pipeline runs over it (mongosh's `db.c.stats()` groups
+/// it by shard).
+fn coll_stats_stage(
+    snap: &Snapshot,
+    db: &str,
+    coll: &str,
+    host: &str,
+    mut stages: Vec<Document>,
+) -> CmdResult<Vec<Document>> {
+    let Some(spec) = stages.first().and_then(|s| s.get("$collStats")) else { return Ok(stages) };
+    let Bson::Document(spec) = spec else {
+        return Err(CommandError::type_mismatch("$collStats must take a nested object"));
+    };
+    let mut out = doc! { "ns": format!("{db}.{coll}"), "host": host, "localTime": bson::DateTime::now() };
+    for (k, v) in spec {
+        match (k.as_str(), v) {
+            ("storageStats", Bson::Document(o)) => {
+                let scale = super::diagnostics::scale_of(o.get("scale"))?;
+                out.insert("storageStats", super::diagnostics::storage_stats(snap, db, coll, scale)?);
+            }
+            ("count", Bson::Document(_)) => {
+                let n = super::diagnostics::storage_stats(snap, db, coll, 1)?.get_i64("count").unwrap_or(0);
+                out.insert("count", n);
+            }
+            ("latencyStats" | "queryExecStats", _) => {
+                return Err(CommandError::new(
+                    code::COMMAND_NOT_SUPPORTED,
+                    format!(
+                        "$collStats {k} is not supported by Argon (it keeps no per-collection latencies)"
+                    ),
+                ))
+            }
+            _ => return Err(CommandError::bad_value(format!("unrecognized option to $collStats: {k}"))),
+        }
+    }
+    stages[0] = doc! { "$documents": [out] };
+    Ok(stages)
 }
 
 /// Runs `stages` over `coll` in `snap` for a command that reads (a `find`,

@@ -64,28 +64,91 @@ pub fn server_status(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document>
 
 pub fn coll_stats(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "collStats")?;
+    let scale = scale_of(call.cmd.get("scale"))?;
     let target = call.target(ctx)?;
     let snap = call.snapshot(ctx, &target)?;
-    let c = snap.collection(&coll).ok_or_else(|| {
-        CommandError::new(code::NAMESPACE_NOT_FOUND, format!("Collection [{}.{coll}] not found.", call.db))
+    let mut stats = storage_stats(&snap, &call.db, &coll, scale)?;
+    stats.insert("ns", format!("{}.{coll}", call.db));
+    stats.insert("lsn", snap.lsn().0 as i64);
+    Ok(stats)
+}
+
+/// A `scale` argument (bytes per unit of the sizes reported), default 1.
+pub(crate) fn scale_of(v: Option<&Bson>) -> CmdResult<i64> {
+    match v {
+        None | Some(Bson::Null) => Ok(1),
+        Some(v) => match v.as_i64().or(v.as_i32().map(i64::from)).or(v.as_f64().map(|f| f as i64)) {
+            Some(n) if n >= 1 => Ok(n),
+            Some(_) => Err(CommandError::bad_value("scale has to be >= 1")),
+            None => Err(CommandError::type_mismatch("scale has to be a number")),
+        },
+    }
+}
+
+/// `collStats`'s figures, also `$collStats.storageStats`: documents and
+/// their BSON bytes at the snapshot, and per index the bytes of its visible
+/// entries (keys and values as stored). Sizes are divided by `scale`.
+/// Argon keeps no per-collection allocation figures, so `storageSize` is
+/// the data size, and both are computed by reading the collection.
+pub(crate) fn storage_stats(
+    snap: &argon_store::Snapshot,
+    db: &str,
+    coll: &str,
+    scale: i64,
+) -> CmdResult<Document> {
+    let c = snap.collection(coll).cloned().ok_or_else(|| {
+        CommandError::new(code::NAMESPACE_NOT_FOUND, format!("Collection [{db}.{coll}] not found."))
     })?;
-    let nindexes = c.indexes.len() as i32 + 1;
-    let mut count = 0i64;
-    let mut size = 0i64;
-    let mut scan = snap.scan(&coll)?;
-    while let Some((_, bytes)) = scan.next_raw()? {
-        count += 1;
-        size += bytes.len() as i64;
+    let (mut count, mut size) = (0i64, 0i64);
+    crate::ops::long_running(|| {
+        (count, size) = (0, 0);
+        let mut scan = snap.scan(coll)?;
+        while let Some((_, bytes)) = scan.next_raw()? {
+            count += 1;
+            size += bytes.len() as i64;
+        }
+        Ok(())
+    })?;
+    // The `_id` index is the documents' own key order: its size is the keys.
+    let mut index_sizes = Document::new();
+    let mut total_index = 0i64;
+    let id_bytes = crate::ops::long_running(|| {
+        let mut n = 0i64;
+        let mut scan = snap.scan(coll)?;
+        while let Some((key, _)) = scan.next_raw()? {
+            n += key.len() as i64;
+        }
+        Ok(n)
+    })?;
+    index_sizes.insert("_id_", id_bytes / scale);
+    total_index += id_bytes;
+    for ix in &c.indexes {
+        let bytes = crate::ops::long_running(|| {
+            let mut n = 0i64;
+            let all = std::ops::Bound::Unbounded;
+            let mut scan = snap.index_scan(coll, ix.name(), all, all)?;
+            while let Some((key, value)) = scan.next_raw()? {
+                n += (key.len() + value.len()) as i64;
+            }
+            Ok(n)
+        })?;
+        index_sizes.insert(ix.name(), bytes / scale);
+        total_index += bytes;
     }
     Ok(doc! {
-        "ns": format!("{}.{coll}", call.db),
+        "size": size / scale,
         "count": count,
-        "size": size,
         "avgObjSize": if count > 0 { size / count } else { 0 },
-        "storageSize": size,
-        "nindexes": nindexes,
-        "totalIndexSize": 0,
-        "lsn": snap.lsn().0 as i64,
+        "storageSize": size / scale,
+        "freeStorageSize": 0i64,
+        "capped": c.options.get_bool("capped").unwrap_or(false),
+        "nindexes": c.indexes.len() as i32 + 1,
+        "indexDetails": {},
+        "indexBuilds": [],
+        "totalIndexSize": total_index / scale,
+        "totalSize": (size + total_index) / scale,
+        "indexSizes": index_sizes,
+        "scaleFactor": scale,
     })
 }
 
