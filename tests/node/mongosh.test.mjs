@@ -33,7 +33,7 @@ test('mongosh runs a script against argon', async () => {
   assert.deepEqual(JSON.parse(line), { main: [1, 20, 3], exp: 2, ok: 1 });
 });
 
-test('mongosh collection helpers: stats, validators, views', async () => {
+test('mongosh helpers: stats, validators, views, rs.status, currentOp, profiling', async () => {
   const script = `
     const d = db.getSiblingDB('shellstats');
     d.items.insertMany([{_id: 1, tags: ['a', 'b']}, {_id: 2, tags: []}]);
@@ -51,11 +51,16 @@ test('mongosh collection helpers: stats, validators, views', async () => {
       refused,
       view: d.tagged.find().toArray().map(x => x._id),
       valid: d.items.validate().valid,
+      primary: rs.status().members[0].stateStr,
+      members: rs.conf().members.length,
+      ops: db.currentOp().inprog.length > 0,
+      profiling: db.getProfilingStatus().was,
     }));
   `;
   const { stdout } = await run(mongosh, [server.uri, '--quiet', '--norc', '--eval', script], { timeout: 60000 });
   const line = stdout.trim().split('\n').pop();
   assert.deepEqual(JSON.parse(line), {
     count: 2, nindexes: 2, indexes: ['_id_', 'tags_1'], positiveSizes: true, refused: 121, view: [1], valid: true,
+    primary: 'PRIMARY', members: 1, ops: true, profiling: 0,
   });
 });

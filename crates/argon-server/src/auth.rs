@@ -85,11 +85,13 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         // Server diagnostics, and the deployment's files (the WAL of every
         // project, the data dir's disk).
         "serverStatus" | "hostInfo" | "getCmdLineOpts" | "getLog" | "currentOp" | "killOp"
-        | "killAllSessions" | "walDump" | "walVerify" | "dataDirHealth" => Need::ServerAdmin,
+        | "killAllSessions" | "walDump" | "walVerify" | "dataDirHealth" | "replSetGetStatus"
+        | "replSetGetConfig" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"
         | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),
 
+        "aggregate" if first_stage_is(cmd, "$currentOp") => Need::ServerAdmin,
         // Skipping a collection's validator is a dbAdmin privilege in MongoDB.
         "insert" | "update" | "findAndModify" | "findandmodify" | "aggregate"
             if matches!(cmd.get("bypassDocumentValidation"), Some(Bson::Boolean(true))) =>
@@ -110,6 +112,15 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         // dropDatabase of a branch's database empties the branch.
         _ => Need::OnDb(Role::Admin),
     }
+}
+
+/// Whether an aggregation's first stage is `stage`.
+fn first_stage_is(cmd: &Document, stage: &str) -> bool {
+    cmd.get_array("pipeline")
+        .ok()
+        .and_then(|p| p.first())
+        .and_then(Bson::as_document)
+        .is_some_and(|s| s.contains_key(stage))
 }
 
 /// Whether an aggregation writes (`$out` or `$merge`).
@@ -265,8 +276,8 @@ mod tests {
     fn every_registered_command_is_classified_on_purpose() {
         // Commands that fall to the default (admin on the project) must be
         // listed here, so adding one to the registry is a decision.
-        // collMod and validate are dbAdmin commands in MongoDB.
-        let default_admin = ["dropDatabase", "collMod", "validate"];
+        // collMod, validate and profile are dbAdmin commands in MongoDB.
+        let default_admin = ["dropDatabase", "collMod", "validate", "profile"];
         for name in crate::commands::COMMAND_NAMES {
             let need = requirement(name, &doc! {});
             if need == Need::OnDb(Role::Admin) {

@@ -274,3 +274,42 @@ async fn coll_stats_reports_documents_and_index_sizes() {
     assert_eq!(code_of(&e), Some(115));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_aggregations_and_shell_helpers() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let admin = client.database("admin");
+    // {aggregate: 1} over $documents, and $currentOp (only on admin).
+    let r = admin
+        .run_command(doc! {"aggregate": 1, "pipeline": [{"$documents": [{"a": 1}, {"a": 2}]}, {"$match": {"a": 2}}], "cursor": {}})
+        .await
+        .unwrap();
+    assert_eq!(r.get_document("cursor").unwrap().get_array("firstBatch").unwrap().len(), 1);
+    let ops: Vec<Document> = admin
+        .aggregate(vec![doc! {"$currentOp": {}}, doc! {"$match": {"op": "command"}}])
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(
+        ops.iter().any(|o| o.get_document("command").is_ok_and(|c| c.contains_key("aggregate"))),
+        "{ops:?}"
+    );
+    let e = client.database("app").aggregate(vec![doc! {"$currentOp": {}}]).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(73));
+    // rs.status(), rs.conf() and the profiler settings.
+    let status = admin.run_command(doc! {"replSetGetStatus": 1}).await.unwrap();
+    assert_eq!(status.get_i32("myState").unwrap(), 1);
+    assert_eq!(status.get_array("members").unwrap().len(), 1);
+    let config = admin.run_command(doc! {"replSetGetConfig": 1}).await.unwrap();
+    assert_eq!(
+        config.get_document("config").unwrap().get_str("_id").unwrap(),
+        status.get_str("set").unwrap()
+    );
+    let app = client.database("app");
+    assert_eq!(app.run_command(doc! {"profile": -1}).await.unwrap().get_i32("was").unwrap(), 0);
+    assert_eq!(code_of(&app.run_command(doc! {"profile": 2}).await.unwrap_err()), Some(115));
+    server.stop().await;
+}

@@ -107,12 +107,9 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     if stages.first().is_some_and(|s| s.contains_key("$changeStream")) {
         return crate::change_stream::open(ctx, call, coll.as_deref(), &stages, batch_size);
     }
-    let coll = coll.ok_or_else(|| {
-        CommandError::new(
-            code::INVALID_NAMESPACE,
-            "{aggregate: 1} is only supported with $changeStream or $documents",
-        )
-    })?;
+    let Some(coll) = coll else {
+        return database_aggregate(ctx, call, stages, batch_size);
+    };
     let target = call.target(ctx)?;
     let snap = match call.snapshot(ctx, &target) {
         Ok(s) => Some(s),
@@ -158,6 +155,52 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         call,
         ns,
         result.into(),
+        batch_size.or(Some(super::find::DEFAULT_FIRST_BATCH)),
+        false,
+        false,
+    ))
+}
+
+/// `{aggregate: 1}`: a pipeline that reads no collection, starting with
+/// `$documents` or `$currentOp` (what mongosh's `db.currentOp()` runs:
+/// the operations `currentOp` lists, as documents).
+fn database_aggregate(
+    ctx: &mut Ctx<'_>,
+    call: &mut Call,
+    stages: Vec<Document>,
+    batch_size: Option<usize>,
+) -> CmdResult<Document> {
+    // The documents the pipeline starts from, and the stages that follow.
+    let (input, rest): (Vec<Document>, &[Document]) =
+        match stages.first().and_then(|s| s.keys().next()).map(String::as_str) {
+            Some("$documents") => (vec![], &stages),
+            Some("$currentOp") => {
+                if call.db != "admin" {
+                    return Err(CommandError::new(
+                        code::INVALID_NAMESPACE,
+                        "$currentOp must be run against the 'admin' database with {aggregate: 1}",
+                    ));
+                }
+                // As data, not as `$documents` (which would read them as expressions).
+                (ctx.state.ops.list(), &stages[1..])
+            }
+            _ => {
+                return Err(CommandError::new(
+                    code::INVALID_NAMESPACE,
+                    "{aggregate: 1} is only supported with $changeStream, $documents or $currentOp",
+                ))
+            }
+        };
+    let pipeline = Pipeline::parse(rest)?;
+    let context = argon_query::pipeline::NoCollections { now: bson::DateTime::now() };
+    let vars = argon_query::expr::Vars::new(context.now);
+    let docs = pipeline.run_results(Box::new(input.into_iter().map(Ok)), &context, &vars)?;
+    let ns = format!("{}.$cmd.aggregate", call.db);
+    Ok(cursor_reply(
+        ctx,
+        call,
+        ns,
+        docs.into(),
         batch_size.or(Some(super::find::DEFAULT_FIRST_BATCH)),
         false,
         false,

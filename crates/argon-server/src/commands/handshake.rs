@@ -8,7 +8,7 @@ use argon_wire::Compressor;
 use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{Call, Ctx};
-use crate::error::CmdResult;
+use crate::error::{code, CmdResult, CommandError};
 
 /// Wire version of MongoDB 6.0: new enough for every current driver.
 pub const MAX_WIRE_VERSION: i32 = 17;
@@ -75,6 +75,96 @@ pub fn hello(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         reply.insert("saslSupportedMechs", mechs);
     }
     Ok(reply)
+}
+
+/// `replSetGetStatus` (mongosh's `rs.status()`): the single-node replica
+/// set `hello` presents, this server its primary, its optime the newest
+/// commit.
+pub fn repl_set_get_status(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    let cfg = &ctx.state.config;
+    let now = bson::DateTime::now();
+    let op_time = doc! { "ts": Bson::Timestamp(ctx.state.current_cluster_time()), "t": 1i64 };
+    let uptime = ctx.state.started.elapsed().as_secs() as i64;
+    Ok(doc! {
+        "set": cfg.replica_set.clone(),
+        "date": now,
+        "myState": 1,
+        "term": 1i64,
+        "heartbeatIntervalMillis": 2000i64,
+        "majorityVoteCount": 1,
+        "writeMajorityCount": 1,
+        "votingMembersCount": 1,
+        "writableVotingMembersCount": 1,
+        "optimes": {
+            "lastCommittedOpTime": op_time.clone(),
+            "appliedOpTime": op_time.clone(),
+            "durableOpTime": op_time.clone(),
+        },
+        "members": [{
+            "_id": 0,
+            "name": cfg.advertised_host.clone(),
+            "health": 1.0,
+            "state": 1,
+            "stateStr": "PRIMARY",
+            "uptime": uptime,
+            "optime": op_time,
+            "optimeDate": now,
+            "syncSourceHost": "",
+            "syncSourceId": -1,
+            "configVersion": 1,
+            "configTerm": 1,
+            "self": true,
+        }],
+    })
+}
+
+/// `replSetGetConfig` (mongosh's `rs.conf()`): one voting member, this
+/// server.
+pub fn repl_set_get_config(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    let cfg = &ctx.state.config;
+    Ok(doc! {
+        "config": {
+            "_id": cfg.replica_set.clone(),
+            "version": 1,
+            "term": 1,
+            "protocolVersion": 1i64,
+            "writeConcernMajorityJournalDefault": true,
+            "members": [{
+                "_id": 0,
+                "host": cfg.advertised_host.clone(),
+                "arbiterOnly": false,
+                "buildIndexes": true,
+                "hidden": false,
+                "priority": 1.0,
+                "tags": {},
+                "secondaryDelaySecs": 0i64,
+                "votes": 1,
+            }],
+            "settings": { "chainingAllowed": true, "electionTimeoutMillis": 10000i64 },
+        },
+    })
+}
+
+/// `profile` (mongosh's `db.getProfilingStatus()`, `setProfilingLevel`):
+/// Argon has no profiler, so level 0 (off) is the only one it accepts;
+/// `-1` reads the settings.
+pub fn profile(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let level = match call.cmd.get("profile") {
+        Some(v) => v
+            .as_i32()
+            .or(v.as_i64().map(|n| n as i32))
+            .or(v.as_f64().map(|f| f as i32))
+            .ok_or_else(|| CommandError::type_mismatch("profile must be a number"))?,
+        None => return Err(crate::args::missing("profile", "profile")),
+    };
+    match level {
+        -1 | 0 => Ok(doc! { "was": 0, "slowms": 100, "sampleRate": 1.0 }),
+        1 | 2 => Err(CommandError::new(
+            code::COMMAND_NOT_SUPPORTED,
+            "Argon has no query profiler (profiling level 0 only); see currentOp and the history command",
+        )),
+        _ => Err(CommandError::bad_value(format!("invalid profiling level {level}: must be -1, 0, 1 or 2"))),
+    }
 }
 
 /// A process id for `topologyVersion`, stable for the life of the process.
