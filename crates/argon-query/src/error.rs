@@ -53,6 +53,7 @@ pub mod codes {
         INDEX_NOT_FOUND = 27 "IndexNotFound";
         NOT_SINGLE_VALUE_FIELD = 54 "NotSingleValueField";
         EXCEEDED_MEMORY_LIMIT = 146 "ExceededMemoryLimit";
+        NO_QUERY_EXECUTION_PLANS = 291 "NoQueryExecutionPlans";
     }
 
     location! {
@@ -221,6 +222,18 @@ pub mod codes {
         L15975 = 15975; // $sort key ordering must be 1 or -1
         L15976 = 15976; // $sort stage must have at least one sort key
         L17312 = 17312; // $meta is the only expression supported by $sort right now
+        // $text and text scores
+        L17313 = 17313; // $match with $text is only allowed as the first pipeline stage
+        L40218 = 40218; // query requires text score metadata, but it is not available
+        L17308 = 17308; // Unsupported argument to $meta
+        L17283 = 17283; // weight for text index needs numeric type
+        L17284 = 17284; // text index option 'weights' must be an object
+        L16674 = 16674; // score for word too high
+        L17291 = 17291; // weight cannot have empty path component
+        L17292 = 17292; // weight cannot have path component with $ prefix
+        L17263 = 17263; // default_language needs a string type
+        L17264 = 17264; // default_language is not valid
+        L17136 = 17136; // language_override is not valid
         // pipeline stages
         L40323 = 40323; // A pipeline stage specification object must contain exactly one field
         L40324 = 40324; // Unrecognized pipeline stage name

@@ -25,6 +25,7 @@
 //! - [`update`]: update operators, replacements, pipeline updates, upserts.
 //! - [`expr`]: aggregation expressions.
 //! - [`pipeline`]: aggregation stages and accumulators.
+//! - [`text`]: `$text` search (text indexes, matching, scores).
 //! - [`schema`]: `$jsonSchema` (JSON Schema draft 4 as MongoDB applies it).
 //! - [`numeric`], [`regex`], [`types`], [`display`]: numbers with MongoDB's
 //!   promotion rules, MongoDB regexes, type names, values as MongoDB prints
@@ -43,6 +44,7 @@ pub mod projection;
 pub mod regex;
 pub mod schema;
 pub mod sort;
+pub mod text;
 pub mod types;
 pub mod update;
 

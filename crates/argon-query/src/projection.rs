@@ -79,6 +79,9 @@ pub struct Projection {
     /// `_id` is included unless excluded explicitly.
     id_excluded: bool,
     positional: bool,
+    /// `find`'s `{<field>: {$meta: "textScore"}}`: fields set to the text
+    /// score, whatever the mode.
+    text_score_fields: Vec<String>,
 }
 
 fn path_collision(path: &str, remaining: Option<&str>) -> QueryError {
@@ -151,6 +154,7 @@ struct Builder {
     id_excluded: bool,
     positional: bool,
     vars: Vec<String>,
+    text_score_fields: Vec<String>,
 }
 
 impl Builder {
@@ -240,9 +244,13 @@ impl Builder {
                     self.set_mode(Mode::Inclusion, path)?;
                     return insert(&mut self.root, path, Item::ElemMatch(Box::new(filter)));
                 }
-                Some("$meta") => {
-                    // Text and search scores do not exist here: the field is
-                    // left out, as MongoDB does for missing metadata.
+                Some("$meta") if self.kind == ProjectionKind::Find => {
+                    if d.len() == 1 && d.get_str("$meta").ok() == Some("textScore") {
+                        self.text_score_fields.push(path.to_string());
+                    }
+                    // Other metadata (search scores, ...) does not exist
+                    // here: the field is left out, as MongoDB does for
+                    // missing metadata.
                     return Ok(());
                 }
                 Some(k) if !k.starts_with('$') => {
@@ -280,6 +288,24 @@ impl Builder {
         }
         let e = Expression::parse_with_vars(value, &self.vars)?;
         insert(&mut self.root, path, Item::Computed(e))
+    }
+}
+
+/// Sets a dotted path, creating (or replacing non-document values with)
+/// subdocuments on the way.
+fn set_dotted(doc: &mut Document, path: &str, value: Bson) {
+    match path.split_once('.') {
+        None => {
+            doc.insert(path, value);
+        }
+        Some((head, rest)) => {
+            if !matches!(doc.get(head), Some(Bson::Document(_))) {
+                doc.insert(head, Document::new());
+            }
+            if let Some(Bson::Document(sub)) = doc.get_mut(head) {
+                set_dotted(sub, rest, value);
+            }
+        }
     }
 }
 
@@ -347,6 +373,7 @@ impl Projection {
             id_excluded: false,
             positional: false,
             vars: vars.to_vec(),
+            text_score_fields: Vec::new(),
         };
         let wrap = |e: QueryError| match kind {
             ProjectionKind::Find => e,
@@ -383,6 +410,7 @@ impl Projection {
             root: b.root,
             id_excluded: b.id_excluded,
             positional: b.positional,
+            text_score_fields: b.text_score_fields,
         })
     }
 
@@ -427,6 +455,29 @@ impl Projection {
     /// positional `a.$` projection to find the matched array element.
     pub fn apply(&self, doc: &Document, filter: Option<&Filter>) -> Result<Document> {
         self.apply_with_vars(doc, filter, &Vars::default())
+    }
+
+    /// Whether the projection sets a field to the text score (`find`'s
+    /// `{$meta: "textScore"}`).
+    pub fn uses_text_score(&self) -> bool {
+        !self.text_score_fields.is_empty()
+    }
+
+    /// Applies a `find` projection to a document whose text score is
+    /// `score` (the server keeps scores beside documents).
+    pub fn apply_scored(
+        &self,
+        doc: &Document,
+        filter: Option<&Filter>,
+        score: Option<f64>,
+    ) -> Result<Document> {
+        let mut out = self.apply(doc, filter)?;
+        if let Some(score) = score {
+            for path in &self.text_score_fields {
+                set_dotted(&mut out, path, Bson::Double(score));
+            }
+        }
+        Ok(out)
     }
 
     /// Applies the projection with variables for its expressions.

@@ -17,6 +17,9 @@ use crate::path::{Part, Path};
 struct Key {
     path: Path,
     descending: bool,
+    /// `{$meta: "textScore"}`: the document's text score, highest first
+    /// (`path` is the key's name, not read).
+    text_score: bool,
 }
 
 /// A parsed sort specification.
@@ -46,8 +49,11 @@ impl SortSpec {
                     }
                 }
                 Bson::Document(d) if d.contains_key("$meta") => {
-                    // Text and search scores do not exist here; every document
-                    // ties on this key.
+                    if d.len() == 1 && d.get_str("$meta").ok() == Some("textScore") {
+                        out.keys.push(Key { path: Path::parse(field), descending: true, text_score: true });
+                    }
+                    // Other metadata (search scores, ...) does not exist
+                    // here; every document ties on such a key.
                     continue;
                 }
                 Bson::Document(_) => {
@@ -70,7 +76,7 @@ impl SortSpec {
             if field.is_empty() || field.split('.').any(str::is_empty) {
                 return err(codes::L15998, "FieldPath field names may not be empty strings.");
             }
-            out.keys.push(Key { path: Path::parse(field), descending: direction < 0 });
+            out.keys.push(Key { path: Path::parse(field), descending: direction < 0, text_score: false });
         }
         Ok(out)
     }
@@ -85,14 +91,26 @@ impl SortSpec {
         }
     }
 
-    /// The sort keys as (dotted path, descending), in order.
+    /// The sort keys as (dotted path, descending), in order (a text score
+    /// key ends the list: no index provides it).
     pub fn fields(&self) -> impl Iterator<Item = (&str, bool)> {
-        self.keys.iter().map(|k| (k.path.dotted.as_str(), k.descending))
+        self.keys.iter().take_while(|k| !k.text_score).map(|k| (k.path.dotted.as_str(), k.descending))
+    }
+
+    /// Whether the sort has a `{$meta: "textScore"}` key.
+    pub fn uses_text_score(&self) -> bool {
+        self.keys.iter().any(|k| k.text_score)
     }
 
     /// The top-level fields the sort reads.
     pub fn dependencies(&self) -> crate::deps::Deps {
-        crate::deps::Deps::fields_of(self.keys.iter().map(|k| k.path.parts[0].name.as_str()))
+        let mut deps = crate::deps::Deps::fields_of(
+            self.keys.iter().filter(|k| !k.text_score).map(|k| k.path.parts[0].name.as_str()),
+        );
+        if self.uses_text_score() {
+            deps.add_field(crate::text::SCORE_KEY);
+        }
+        deps
     }
 
     /// True when there is nothing to sort by.
@@ -101,8 +119,24 @@ impl SortSpec {
     }
 
     /// The sort key of a document: one value per key.
+    /// A text score key reads the score the document carries (inside a
+    /// pipeline, see [`crate::text`]).
     pub fn sort_key(&self, doc: &Document) -> Vec<Bson> {
-        self.keys.iter().map(|k| key_value(doc, &k.path.parts, k.descending)).collect()
+        self.sort_key_scored(doc, crate::text::carried_score(doc))
+    }
+
+    /// The sort key of a document whose text score is `score`.
+    pub fn sort_key_scored(&self, doc: &Document, score: Option<f64>) -> Vec<Bson> {
+        self.keys
+            .iter()
+            .map(|k| {
+                if k.text_score {
+                    score.map_or(Bson::Null, Bson::Double)
+                } else {
+                    key_value(doc, &k.path.parts, k.descending)
+                }
+            })
+            .collect()
     }
 
     /// Compares two sort keys produced by [`SortSpec::sort_key`].
@@ -119,6 +153,9 @@ impl SortSpec {
 
     /// Compares two documents in this order.
     pub fn compare_docs(&self, a: &Document, b: &Document) -> Ordering {
+        if self.uses_text_score() {
+            return self.compare_keys(&self.sort_key(a), &self.sort_key(b));
+        }
         for key in &self.keys {
             let x = key_value(a, &key.path.parts, key.descending);
             let y = key_value(b, &key.path.parts, key.descending);

@@ -14,12 +14,13 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use argon_query::pipeline::{Pipeline, PipelineContext};
+use argon_query::text::TextIndex;
 use argon_query::{Deps, Filter, Projection, QueryError, SortSpec};
 use argon_store::{decode_doc, IndexMeta, Scan, Snapshot};
 use argon_types::keycodec;
 use bson::{Bson, Document, RawDocument};
 
-use crate::error::{CmdResult, CommandError};
+use crate::error::{code, CmdResult, CommandError};
 use crate::planner::{self, KeyRange, Plan};
 use crate::session::Overlay;
 
@@ -188,6 +189,9 @@ pub struct Execution {
     /// Whether the documents were sorted in memory (a blocking SORT stage)
     /// rather than produced in order by the plan.
     pub sorted_in_memory: bool,
+    /// With `$text`: each document's text score, beside it (same order as
+    /// `docs`); empty otherwise. Scores are metadata, never fields.
+    pub scores: Vec<f64>,
 }
 
 /// A document a bounded sort holds: decoded, or still stored bytes (decoded
@@ -364,6 +368,13 @@ impl<'a> Source<'a> {
         want: Want<'_>,
         f: &mut dyn FnMut(&[u8], Document) -> CmdResult<bool>,
     ) -> CmdResult<u64> {
+        let bound;
+        let filter = if filter.has_text() && !filter.text_is_bound() {
+            bound = self.bind_text(coll, filter)?;
+            &bound
+        } else {
+            filter
+        };
         // The fields decoded to match (plus, for `Fields`, the wanted ones).
         let mut match_deps = filter.dependencies().clone();
         if let Want::Fields(d) = want {
@@ -428,6 +439,14 @@ impl<'a> Source<'a> {
         ctx: &dyn PipelineContext,
         vars: &argon_query::expr::Vars,
     ) -> CmdResult<Vec<Document>> {
+        if pipeline.starts_with_text_match() {
+            let m = pipeline
+                .leading_match()
+                .ok_or_else(|| CommandError::new(code::INTERNAL_ERROR, "no leading $match"))?;
+            let e = self.execute(coll, &Query::parse(m)?, None, 0, None)?;
+            let scored = e.docs.into_iter().zip(e.scores).map(Ok);
+            return Ok(pipeline.run_text_results(Box::new(scored), ctx, vars)?);
+        }
         if let Some(m) = pipeline.leading_match() {
             let q = Query::parse(m)?;
             let plan = planner::plan(
@@ -481,6 +500,12 @@ impl<'a> Source<'a> {
         limit: Option<u64>,
     ) -> CmdResult<Execution> {
         let sort = sort.filter(|s| !s.is_empty());
+        if q.filter.has_text() {
+            return self.execute_text(coll, q, sort, skip, limit);
+        }
+        if sort.is_some_and(SortSpec::uses_text_score) {
+            return Err(no_text_score());
+        }
         let plan = planner::plan(
             &q.doc,
             self.snap.collection(coll),
@@ -642,6 +667,62 @@ impl<'a> Source<'a> {
             keys_examined: keys,
             docs_examined: examined,
             sorted_in_memory: sort.is_some() && (!in_order || resort),
+            scores: Vec::new(),
+        })
+    }
+
+    /// The collection's text index, bound into a filter with `$text`
+    /// (MongoDB's IndexNotFound without one).
+    pub fn bind_text(&self, coll: &str, filter: &Filter) -> CmdResult<Filter> {
+        let spec = self
+            .snap
+            .collection(coll)
+            .and_then(|c| c.indexes.iter().find(|ix| TextIndex::is_text_index(&ix.spec)))
+            .map(|ix| &ix.spec);
+        let Some(spec) = spec else {
+            return Err(CommandError::new(code::INDEX_NOT_FOUND, "text index required for $text query"));
+        };
+        let index = TextIndex::from_spec(spec)?
+            .ok_or_else(|| CommandError::new(code::INTERNAL_ERROR, "not a text index"))?;
+        Ok(filter.with_text_index(&index))
+    }
+
+    /// Runs a query with `$text`: a collection scan that matches each
+    /// document against the text index's strings and keeps its score
+    /// beside it (in [`Execution::scores`]) for sorts and projections.
+    fn execute_text(
+        &self,
+        coll: &str,
+        q: &Query,
+        sort: Option<&SortSpec>,
+        skip: u64,
+        limit: Option<u64>,
+    ) -> CmdResult<Execution> {
+        let filter = self.bind_text(coll, &q.filter)?;
+        let mut hits: Vec<(Document, f64)> = Vec::new();
+        let examined = self.scan_matching(coll, &filter, Want::Whole, &mut |d| {
+            let score = filter.text_score(&d).unwrap_or(0.0);
+            hits.push((d, score));
+            Ok(true)
+        })?;
+        if let Some(spec) = sort {
+            let mut keyed: Vec<(Vec<Bson>, (Document, f64))> =
+                hits.into_iter().map(|(d, s)| (spec.sort_key_scored(&d, Some(s)), (d, s))).collect();
+            keyed.sort_by(|a, b| spec.compare_keys(&a.0, &b.0));
+            hits = keyed.into_iter().map(|(_, h)| h).collect();
+        }
+        let (docs, scores): (Vec<Document>, Vec<f64>) = hits
+            .into_iter()
+            .skip(skip.min(usize::MAX as u64) as usize)
+            .take(limit.map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize))
+            .unzip();
+        Ok(Execution {
+            docs,
+            plan: Plan::CollScan,
+            keys_examined: 0,
+            docs_examined: examined,
+            sorted_in_memory: sort.is_some(),
+            scores,
         })
     }
 
@@ -655,12 +736,32 @@ impl<'a> Source<'a> {
         limit: Option<u64>,
         projection: Option<&Projection>,
     ) -> CmdResult<Vec<Document>> {
-        let docs = self.matching(coll, q, sort, skip, limit)?;
+        if projection.is_some_and(Projection::uses_text_score) && !q.filter.has_text() {
+            return Err(no_text_score());
+        }
+        if !q.filter.has_text() {
+            let docs = self.matching(coll, q, sort, skip, limit)?;
+            return match projection {
+                None => Ok(docs),
+                Some(p) => docs.iter().map(|d| p.apply(d, Some(&q.filter)).map_err(Into::into)).collect(),
+            };
+        }
+        let e = crate::ops::long_running(|| self.execute(coll, q, sort, skip, limit))?;
         match projection {
-            None => Ok(docs),
-            Some(p) => docs.iter().map(|d| p.apply(d, Some(&q.filter)).map_err(Into::into)).collect(),
+            None => Ok(e.docs),
+            Some(p) => e
+                .docs
+                .iter()
+                .zip(e.scores)
+                .map(|(d, score)| p.apply_scored(d, Some(&q.filter), Some(score)).map_err(Into::into))
+                .collect(),
         }
     }
+}
+
+/// MongoDB's error for a text score asked of a query without `$text`.
+fn no_text_score() -> CommandError {
+    CommandError::new((40218, "Location40218"), "query requires text score metadata, but it is not available")
 }
 
 /// A parsed filter with the document it came from (the planner reads the

@@ -166,6 +166,9 @@ pub(crate) enum Node {
     Object(Vec<(String, Node)>),
     Array(Vec<Node>),
     Op(Box<Op>),
+    /// `{$meta: "textScore"}`: the score the document carries (see
+    /// [`crate::text`]).
+    TextScore,
 }
 
 #[derive(Clone, Debug)]
@@ -222,7 +225,10 @@ impl Node {
                 let base: Value = match var {
                     VarRef::Root => {
                         if path.is_empty() {
-                            return Ok(Some(Bson::Document(ctx.root.clone())));
+                            let mut d = ctx.root.clone();
+                            // The text score is metadata, not a field.
+                            crate::text::strip_score(&mut d);
+                            return Ok(Some(Bson::Document(d)));
                         }
                         return Ok(field_path_in_document(ctx.root, path));
                     }
@@ -263,6 +269,10 @@ impl Node {
                 Ok(Some(Bson::Array(out)))
             }
             Node::Op(op) => op.eval(ctx),
+            Node::TextScore => match crate::text::carried_score(ctx.root) {
+                Some(s) => Ok(Some(Bson::Double(s))),
+                None => err(codes::L40218, "query requires text score metadata, but it is not available"),
+            },
         }
     }
 
@@ -298,6 +308,36 @@ fn field_path_in_array(items: &[Bson], parts: &[String]) -> Bson {
         }
     }
     Bson::Array(out)
+}
+
+/// `{$meta: <name>}`: only the text score exists here.
+fn parse_meta(arg: &Bson) -> Result<Node> {
+    match arg {
+        Bson::String(s) if s == "textScore" => Ok(Node::TextScore),
+        Bson::String(s)
+            if matches!(
+                s.as_str(),
+                "randVal"
+                    | "searchScore"
+                    | "searchHighlights"
+                    | "geoNearDistance"
+                    | "geoNearPoint"
+                    | "recordId"
+                    | "indexKey"
+                    | "sortKey"
+                    | "searchScoreDetails"
+                    | "vectorSearchScore"
+                    | "score"
+                    | "scoreDetails"
+                    | "searchSequenceToken"
+            ) =>
+        {
+            err(codes::NOT_IMPLEMENTED, format!("$meta \"{s}\" is not implemented by Argon"))
+        }
+        other => {
+            err(codes::L17308, format!("Unsupported argument to $meta: {}", crate::display::value(other)))
+        }
+    }
 }
 
 /// Parses one operand: a field path, a variable, an object (literal or
@@ -339,6 +379,9 @@ fn parse_object(d: &Document, scope: &mut ParseScope) -> Result<Node> {
             );
         }
         let (name, arg) = d.iter().next().expect("one field");
+        if name == "$meta" {
+            return parse_meta(arg);
+        }
         return ops::parse(name, arg, scope);
     }
     let mut fields: Vec<(String, Node)> = Vec::with_capacity(d.len());

@@ -28,6 +28,7 @@ use crate::expr::{Expression, Vars};
 use crate::path::{visit, LeafArrays, Path};
 use crate::regex::MongoRegex;
 use crate::schema::Schema;
+use crate::text::{BoundText, TextIndex, TextQuery};
 use crate::types::TypeSet;
 use argon_types::keycodec::type_class;
 
@@ -63,6 +64,9 @@ pub(crate) enum Node {
     Expr(Box<Expression>),
     /// `$jsonSchema`: the whole document satisfies the schema.
     Schema(Arc<Schema>),
+    /// `$text`: matches nothing until bound to the collection's text index
+    /// ([`Filter::with_text_index`]).
+    Text(Box<TextQuery>, Option<Arc<BoundText>>),
     True,
     False,
 }
@@ -318,6 +322,7 @@ impl Node {
             // Filters with $expr are evaluated by try_matches_doc.
             Node::Expr(_) => false,
             Node::Schema(schema) => schema.matches(doc),
+            Node::Text(_, bound) => bound.as_ref().is_some_and(|b| b.matches(doc)),
             Node::True => true,
             Node::False => false,
         }
@@ -376,7 +381,7 @@ impl Filter {
     /// Parses a filter whose `$expr` parts may use the user variables
     /// `vars` (the `let` of a command or of `$lookup`).
     pub fn parse_with_vars(filter: &Document, vars: &[String]) -> Result<Filter> {
-        let mut parser = parse::Parser { vars: vars.to_vec(), has_expr: false };
+        let mut parser = parse::Parser { vars: vars.to_vec(), has_expr: false, texts: 0, under: None };
         let root = parser.parse_document(filter, parse::Level::Top)?;
         let vars = if parser.has_expr {
             Vars::new(bson::DateTime::now())
@@ -474,9 +479,54 @@ impl Filter {
         })
     }
 
+    /// Whether the filter has a `$text` condition (at most one, at the top
+    /// level or in a top-level `$and`).
+    pub fn has_text(&self) -> bool {
+        top_level_text(&self.root).is_some()
+    }
+
+    /// Whether the `$text` condition is bound to a text index.
+    pub fn text_is_bound(&self) -> bool {
+        matches!(top_level_text(&self.root), Some(Node::Text(_, Some(_))))
+    }
+
+    /// The filter with its `$text` condition bound to the collection's text
+    /// index (an unbound `$text` matches nothing).
+    pub fn with_text_index(&self, index: &TextIndex) -> Filter {
+        let mut out = self.clone();
+        bind_text(&mut out.root, index);
+        out
+    }
+
+    /// The text score of a document that matches the bound `$text`
+    /// condition (`None` without one). The server keeps it beside the
+    /// document (see [`crate::text`]).
+    pub fn text_score(&self, doc: &Document) -> Option<f64> {
+        match top_level_text(&self.root)? {
+            Node::Text(_, Some(b)) => Some(b.score(doc)),
+            _ => None,
+        }
+    }
+
     /// Whether the filter matches everything (`{}`).
     pub fn is_empty(&self) -> bool {
         matches!(&self.root, Node::True) || matches!(&self.root, Node::And(c) if c.is_empty())
+    }
+}
+
+fn top_level_text(node: &Node) -> Option<&Node> {
+    match node {
+        Node::Text(..) => Some(node),
+        Node::And(children) => children.iter().find_map(top_level_text),
+        _ => None,
+    }
+}
+
+fn bind_text(node: &mut Node, index: &TextIndex) {
+    match node {
+        Node::Text(q, bound) => *bound = Some(Arc::new(q.bind(index))),
+        Node::And(children) => children.iter_mut().for_each(|c| bind_text(c, index)),
+        _ => {}
     }
 }
 
@@ -489,6 +539,8 @@ fn node_deps(node: &Node, deps: &mut Deps) {
         Node::Leaf(path, _) => deps.add_field(&path.parts[0].name),
         Node::Expr(e) => deps.extend(e.dependencies()),
         Node::Schema(schema) => schema.add_dependencies(deps),
+        // Which strings a text index reads depends on the index.
+        Node::Text(..) => deps.set_whole(),
         // Element conditions only occur inside a leaf's $elemMatch.
         Node::Value(_) | Node::True | Node::False => {}
     }

@@ -50,6 +50,10 @@ impl Target {
 pub(crate) struct Parser {
     pub(crate) vars: Vec<String>,
     pub(crate) has_expr: bool,
+    /// `$text` conditions seen (MongoDB allows one).
+    pub(crate) texts: usize,
+    /// The `$or`/`$nor` being parsed, if any (`$text` may not be under one).
+    pub(crate) under: Option<&'static str>,
 }
 
 /// `{$lt: 5}` is an operator document; `{a: 5}`, `{}` and DBRefs
@@ -172,12 +176,19 @@ impl Parser {
                     return err(codes::BAD_VALUE, "$and/$or/$nor must be a nonempty array");
                 }
                 let mut children = Vec::with_capacity(items.len());
+                let outer = self.under;
+                match key {
+                    "$or" => self.under = self.under.or(Some("$or")),
+                    "$nor" => self.under = Some("$nor"),
+                    _ => {}
+                }
                 for item in items {
                     let Bson::Document(d) = item else {
                         return err(codes::BAD_VALUE, "$or/$and/$nor entries need to be full objects");
                     };
                     children.push(self.parse_document(d, level)?);
                 }
+                self.under = outer;
                 Ok(Some(match key {
                     "$and" => Node::And(children),
                     "$or" => Node::Or(children),
@@ -209,7 +220,28 @@ impl Parser {
                 };
                 Ok(Some(Node::Schema(Arc::new(Schema::parse(spec)?))))
             }
-            "$where" | "$text" => {
+            "$text" => {
+                if level == Level::Sub {
+                    return err(codes::BAD_VALUE, "$text can only be applied to the top-level document");
+                }
+                match self.under {
+                    Some("$nor") => return err(codes::BAD_VALUE, "text expression not allowed in nor"),
+                    Some(_) => {
+                        return err(
+                            codes::NO_QUERY_EXECUTION_PLANS,
+                            "error processing query: planner returned error :: caused by :: $text under $or is not supported by Argon: use $text at the top level or in a top-level $and",
+                        )
+                    }
+                    None => {}
+                }
+                self.texts += 1;
+                if self.texts > 1 {
+                    return err(codes::BAD_VALUE, "Too many text expressions");
+                }
+                let q = crate::text::TextQuery::parse(value)?;
+                Ok(Some(Node::Text(Box::new(q), None)))
+            }
+            "$where" => {
                 err(codes::NOT_IMPLEMENTED, format!("{key} is not implemented by Argon"))
             }
             _ => err(

@@ -131,6 +131,15 @@ impl Pipeline {
             parsed.push(stage);
         }
         let parsed = stages::coalesce(parsed);
+        let text_first = parsed.first().is_some_and(stages::is_text_match) && context == Context::Aggregate;
+        for (i, stage) in parsed.iter().enumerate() {
+            if stages::is_text_match(stage) && (i > 0 || !text_first) {
+                return err(codes::L17313, "$match with $text is only allowed as the first pipeline stage");
+            }
+            if stages::sorts_by_text_score(stage) && !text_first && context == Context::Aggregate {
+                return err(codes::L40218, "query requires text score metadata, but it is not available");
+            }
+        }
         let leading_match = match stages.first().and_then(|s| s.get("$match")) {
             Some(Bson::Document(d)) => Some(d.clone()),
             _ => None,
@@ -195,6 +204,35 @@ impl Pipeline {
         let env = Env { ctx, vars: vars.clone() };
         let out: Result<Vec<Document>> = self.run_stream(input, &env)?.collect();
         out
+    }
+
+    /// Whether the pipeline starts with `$match: {$text: ...}` (the server
+    /// then runs the text search and calls [`Pipeline::run_text_results`]).
+    pub fn starts_with_text_match(&self) -> bool {
+        self.stages.first().is_some_and(stages::is_text_match)
+    }
+
+    /// Runs the pipeline after its leading `$match` with `$text`, over the
+    /// documents that match it with their text scores. Each score rides on
+    /// its document through the stages (see [`crate::text`]) and is
+    /// stripped from the output.
+    pub fn run_text_results(
+        &self,
+        input: Box<dyn Iterator<Item = Result<(Document, f64)>> + '_>,
+        ctx: &dyn PipelineContext,
+        vars: &Vars,
+    ) -> Result<Vec<Document>> {
+        let env = Env { ctx, vars: vars.clone() };
+        let mut stream: DocStream<'_> = Box::new(input.map(|r| {
+            r.map(|(mut d, score)| {
+                crate::text::attach_score(&mut d, score);
+                d
+            })
+        }));
+        for stage in self.stages.iter().skip(usize::from(self.starts_with_text_match())) {
+            stream = stage.apply(stream, &env)?;
+        }
+        stream.map(stages::without_score).collect()
     }
 
     pub(crate) fn run_stream<'a>(

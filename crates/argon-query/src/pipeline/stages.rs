@@ -399,7 +399,17 @@ impl Stage {
                 },
                 Err(e) => Some(Err(e)),
             })),
-            Stage::Project(p) => Box::new(input.map(move |d| d.and_then(|doc| p.apply_with_vars(&doc, None, &env.vars)))),
+            Stage::Project(p) => Box::new(input.map(move |d| {
+                d.and_then(|doc| {
+                    let mut out = p.apply_with_vars(&doc, None, &env.vars)?;
+                    // The text score stays with the document (an inclusion
+                    // `$project` would drop it).
+                    if let Some(score) = crate::text::carried_score(&doc) {
+                        crate::text::attach_score(&mut out, score);
+                    }
+                    Ok(out)
+                })
+            })),
             Stage::Group(g) => Box::new(g.run(input, env)?.into_iter().map(Ok)),
             Stage::Sort(spec) => {
                 let mut docs: Vec<Document> = input.collect::<Result<_>>()?;
@@ -473,7 +483,8 @@ impl Stage {
                 let mut out = Document::new();
                 for (name, pipeline) in facets {
                     let stream: DocStream<'_> = Box::new(docs.iter().cloned().map(Ok));
-                    let results: Vec<Document> = pipeline.run_stream(stream, env)?.collect::<Result<_>>()?;
+                    let results: Vec<Document> =
+                        pipeline.run_stream(stream, env)?.map(without_score).collect::<Result<_>>()?;
                     out.insert(name.clone(), Bson::Array(results.into_iter().map(Bson::Document).collect()));
                 }
                 Box::new(std::iter::once(Ok(out)))
@@ -506,12 +517,12 @@ impl Stage {
             }
             Stage::UnionWith(u) => u.apply(input, env)?,
             Stage::Out(coll) => {
-                let docs: Vec<Document> = input.collect::<Result<_>>()?;
+                let docs: Vec<Document> = input.map(without_score).collect::<Result<_>>()?;
                 env.ctx.write_out(coll, docs)?;
                 Box::new(std::iter::empty())
             }
             Stage::Merge { into, spec } => {
-                let docs: Vec<Document> = input.collect::<Result<_>>()?;
+                let docs: Vec<Document> = input.map(without_score).collect::<Result<_>>()?;
                 env.ctx.merge_into(into, docs, spec)?;
                 Box::new(std::iter::empty())
             }
@@ -801,6 +812,25 @@ impl Unwind {
 }
 
 /// Merges `$sort` + `$limit` into a bounded sort.
+/// A document leaving the pipeline (or entering an array or another
+/// collection) without the text score it carried.
+pub(crate) fn without_score(d: Result<Document>) -> Result<Document> {
+    d.map(|mut d| {
+        crate::text::strip_score(&mut d);
+        d
+    })
+}
+
+/// Whether a stage is a `$match` with `$text`.
+pub(crate) fn is_text_match(stage: &Stage) -> bool {
+    matches!(stage, Stage::Match(f) if f.has_text())
+}
+
+/// Whether a stage sorts by the text score.
+pub(crate) fn sorts_by_text_score(stage: &Stage) -> bool {
+    matches!(stage, Stage::Sort(s) | Stage::SortLimit(s, _) if s.uses_text_score())
+}
+
 pub(crate) fn coalesce(stages: Vec<Stage>) -> Vec<Stage> {
     let mut out: Vec<Stage> = Vec::with_capacity(stages.len());
     for stage in stages {

@@ -27,6 +27,12 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         Some(p) if !p.is_empty() => Some(Projection::parse(p)?),
         _ => None,
     };
+    if projection.as_ref().is_some_and(Projection::uses_text_score) && !query.filter.has_text() {
+        return Err(crate::error::CommandError::new(
+            (40218, "Location40218"),
+            "query requires text score metadata, but it is not available",
+        ));
+    }
     let skip = a.non_negative("skip")?.unwrap_or(0) as u64;
     let limit = a.i64("limit")?;
     let single_batch = a.bool("singleBatch")?.unwrap_or(false) || limit.is_some_and(|l| l < 0);
@@ -59,8 +65,10 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     }
     // A collection scan in `_id` order outside a transaction streams: the
     // cursor reads on from the same view at each getMore.
+    // ($text runs through `Source::find`, which keeps scores beside documents.)
     let streams = call.txn.is_none()
         && sort.is_none()
+        && !query.filter.has_text()
         && !single_batch
         && crate::planner::plan(
             &query.doc,

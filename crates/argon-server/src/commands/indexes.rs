@@ -45,6 +45,23 @@ pub async fn create(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         Err(_) => 0,
     };
     let created_collection = before == 0;
+    // Text indexes already there (name, key): MongoDB allows one.
+    let mut text_indexes: Vec<(String, Document)> =
+        match ctx.state.store.snapshot(&target.project, &target.branch, argon_store::At::Head) {
+            Ok(s) => s
+                .collection(&coll)
+                .map(|c| {
+                    c.indexes
+                        .iter()
+                        .filter(|i| argon_query::text::TextIndex::is_text_index(&i.spec))
+                        .map(|i| {
+                            (i.name().to_string(), i.spec.get_document("key").cloned().unwrap_or_default())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
     let mut ops = Vec::new();
     for spec in specs {
         let key = match spec.get("key") {
@@ -79,11 +96,24 @@ pub async fn create(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         if name == "_id_" || key == doc! {"_id": 1} {
             continue;
         }
-        let mut full = doc! { "v": 2, "key": key, "name": name };
+        let mut full = doc! { "v": 2, "key": key, "name": name.clone() };
         for (k, v) in spec {
             if !matches!(k.as_str(), "key" | "name" | "v" | "ns") {
                 full.insert(k.clone(), v.clone());
             }
+        }
+        if argon_query::text::TextIndex::is_text_index(&full) {
+            argon_query::text::TextIndex::from_spec(&full)?;
+            let key = full.get_document("key").cloned().unwrap_or_default();
+            if let Some((other, _)) = text_indexes.iter().find(|(n, k)| *n != name || *k != key) {
+                return Err(CommandError::new(
+                    code::INDEX_OPTIONS_CONFLICT,
+                    format!(
+                        "only one text index per collection allowed, found existing text index \"{other}\""
+                    ),
+                ));
+            }
+            text_indexes.push((name.clone(), key));
         }
         ops.push(WriteOp::CreateIndex { coll: coll.clone(), spec: full });
     }
