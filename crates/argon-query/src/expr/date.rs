@@ -672,6 +672,16 @@ impl TimeUnit {
         }
     }
 
+    /// Milliseconds per unit in UTC, for the units of fixed length there
+    /// (weeks and below).
+    pub(crate) fn fixed_millis(self) -> Option<i64> {
+        match self {
+            TimeUnit::Week => Some(7 * DAY_MS),
+            TimeUnit::Day => Some(DAY_MS),
+            unit => unit.elapsed_millis(),
+        }
+    }
+
     /// The length of the units that are a fixed number of milliseconds
     /// whatever the zone (hours and below).
     fn elapsed_millis(self) -> Option<i64> {

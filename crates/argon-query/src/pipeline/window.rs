@@ -21,6 +21,7 @@ use super::{DocStream, Env};
 use crate::compare::compare;
 use crate::deps::Deps;
 use crate::error::{codes, err, QueryError, Result};
+use crate::expr::date::TimeUnit;
 use crate::expr::{Expression, Value};
 use crate::sort::SortSpec;
 
@@ -134,69 +135,20 @@ impl Window {
     const WHOLE: Window = Window::Documents { lower: Bound::Unbounded, upper: Bound::Unbounded };
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TimeUnit {
-    Year,
-    Quarter,
-    Month,
-    Week,
-    Day,
-    Hour,
-    Minute,
-    Second,
-    Millisecond,
+/// A range window's `unit` (the date module's units).
+fn parse_unit(name: &str) -> Result<TimeUnit> {
+    TimeUnit::from_name(name).map_or_else(|| failed_to_parse(format!("unknown time unit value: {name}")), Ok)
 }
 
-impl TimeUnit {
-    fn parse(name: &str) -> Result<TimeUnit> {
-        Ok(match name {
-            "year" => TimeUnit::Year,
-            "quarter" => TimeUnit::Quarter,
-            "month" => TimeUnit::Month,
-            "week" => TimeUnit::Week,
-            "day" => TimeUnit::Day,
-            "hour" => TimeUnit::Hour,
-            "minute" => TimeUnit::Minute,
-            "second" => TimeUnit::Second,
-            "millisecond" => TimeUnit::Millisecond,
-            _ => return failed_to_parse(format!("unknown time unit value: {name}")),
-        })
-    }
-
-    /// Milliseconds per unit, for the units of fixed length.
-    fn fixed_millis(self) -> Option<i64> {
-        Some(match self {
-            TimeUnit::Week => 7 * 86_400_000,
-            TimeUnit::Day => 86_400_000,
-            TimeUnit::Hour => 3_600_000,
-            TimeUnit::Minute => 60_000,
-            TimeUnit::Second => 1000,
-            TimeUnit::Millisecond => 1,
-            TimeUnit::Year | TimeUnit::Quarter | TimeUnit::Month => return None,
-        })
-    }
-
-    /// `millis` moved by `n` units; months keep the day of the month when
-    /// it exists and otherwise land on the month's last day (as `$dateAdd`).
-    fn add(self, millis: i64, n: i64) -> i64 {
-        let months = match self {
-            TimeUnit::Year => n.saturating_mul(12),
-            TimeUnit::Quarter => n.saturating_mul(3),
-            TimeUnit::Month => n,
-            fixed => return millis.saturating_add(n.saturating_mul(fixed.fixed_millis().unwrap_or(1))),
-        };
-        use crate::expr::date::{days_from_civil, parts};
-        let p = parts(millis, 0);
-        let total = (p.year * 12 + p.month as i64 - 1).saturating_add(months);
-        let (year, month) = (total.div_euclid(12), total.rem_euclid(12) as u32 + 1);
-        let next_month = total + 1;
-        let days_in_month =
-            days_from_civil(next_month.div_euclid(12), next_month.rem_euclid(12) as u32 + 1, 1)
-                - days_from_civil(year, month, 1);
-        let day = (p.day as i64).min(days_in_month);
-        let ms_of_day = millis.rem_euclid(86_400_000);
-        (days_from_civil(year, month, 1) + day - 1).saturating_mul(86_400_000).saturating_add(ms_of_day)
-    }
+/// `millis` moved by `n` units, as `$dateAdd` in UTC does (months land on
+/// the month's last day when the day does not exist); saturating at the
+/// ends of the date range.
+fn add_units(unit: TimeUnit, millis: i64, n: i64) -> i64 {
+    crate::expr::date::date_add(millis, unit, n, &crate::expr::date::TimeZone::UTC).unwrap_or(if n < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 impl SetWindowFields {
@@ -506,7 +458,7 @@ fn parse_with_unit(name: &str, arg: &Bson, vars: &[String]) -> Result<(Expressio
                         crate::types::type_name(v)
                     ));
                 };
-                match TimeUnit::parse(s)?.fixed_millis() {
+                match parse_unit(s)?.fixed_millis() {
                     Some(ms) => unit_ms = Some(ms),
                     None => return err(codes::L5490710, "unit must be 'week' or smaller"),
                 }
@@ -579,7 +531,7 @@ fn parse_window(v: &Bson, sort_by: Option<&SortSpec>) -> Result<Window> {
                     None => failed_to_parse("With 'unit', range-based bounds must be an integer"),
                 }
             };
-            (parse_bound(&l, integer)?, parse_bound(&u, integer)?, Some(TimeUnit::parse(unit)?))
+            (parse_bound(&l, integer)?, parse_bound(&u, integer)?, Some(parse_unit(unit)?))
         }
         None => {
             if w.len() != 1 {
@@ -775,7 +727,7 @@ impl Partition<'_> {
                     .iter()
                     .map(|&base| {
                         let shifted = |offset: f64| match unit {
-                            Some(u) => u.add(base as i64, offset as i64) as f64,
+                            Some(u) => add_units(*u, base as i64, offset as i64) as f64,
                             None => base + offset,
                         };
                         let lo = match lower {
