@@ -99,28 +99,20 @@ pub(crate) fn storage_stats(
     let c = snap.collection(coll).cloned().ok_or_else(|| {
         CommandError::new(code::NAMESPACE_NOT_FOUND, format!("Collection [{db}.{coll}] not found."))
     })?;
-    let (mut count, mut size) = (0i64, 0i64);
+    // The `_id` index is the documents' own key order: its size is the keys.
+    let (mut count, mut size, mut id_bytes) = (0i64, 0i64, 0i64);
     crate::ops::long_running(|| {
-        (count, size) = (0, 0);
+        (count, size, id_bytes) = (0, 0, 0);
         let mut scan = snap.scan(coll)?;
-        while let Some((_, bytes)) = scan.next_raw()? {
+        while let Some((key, bytes)) = scan.next_raw()? {
             count += 1;
             size += bytes.len() as i64;
+            id_bytes += key.len() as i64;
         }
         Ok(())
     })?;
-    // The `_id` index is the documents' own key order: its size is the keys.
-    let mut index_sizes = Document::new();
+    let mut index_sizes = doc! { "_id_": id_bytes / scale };
     let mut total_index = 0i64;
-    let id_bytes = crate::ops::long_running(|| {
-        let mut n = 0i64;
-        let mut scan = snap.scan(coll)?;
-        while let Some((key, _)) = scan.next_raw()? {
-            n += key.len() as i64;
-        }
-        Ok(n)
-    })?;
-    index_sizes.insert("_id_", id_bytes / scale);
     total_index += id_bytes;
     for ix in &c.indexes {
         let bytes = crate::ops::long_running(|| {
