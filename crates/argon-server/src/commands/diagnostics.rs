@@ -112,8 +112,7 @@ pub(crate) fn storage_stats(
         Ok(())
     })?;
     let mut index_sizes = doc! { "_id_": id_bytes / scale };
-    let mut total_index = 0i64;
-    total_index += id_bytes;
+    let mut total_index = id_bytes;
     for ix in &c.indexes {
         let bytes = crate::ops::long_running(|| {
             let mut n = 0i64;
