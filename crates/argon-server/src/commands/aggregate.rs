@@ -230,8 +230,9 @@ fn coll_stats_stage(
                 out.insert("storageStats", super::diagnostics::storage_stats(snap, db, coll, scale)?);
             }
             ("count", Bson::Document(_)) => {
-                let n = super::diagnostics::storage_stats(snap, db, coll, 1)?.get_i64("count").unwrap_or(0);
-                out.insert("count", n);
+                // Just the documents: not the index scans storageStats needs.
+                let n = crate::ops::long_running(|| Ok(snap.count(coll)?))?;
+                out.insert("count", n as i64);
             }
             ("latencyStats" | "queryExecStats", _) => {
                 return Err(CommandError::new(
