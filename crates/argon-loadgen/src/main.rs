@@ -8,7 +8,7 @@
 //! update_one `$inc` by `_id`), `update`, `find-indexed` (find_one by an
 //! indexed field), `find-range` (ten documents by a range on that field),
 //! `branch` (createBranch latency over a preloaded collection, one
-//! connection).
+//! connection), `ping` (no storage work: the transport's ceiling).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,6 +37,9 @@ enum Workload {
     /// ten documents, the whole batch returned.
     FindRange,
     Branch,
+    /// `{ping: 1}`: no storage work at all. The ceiling that the transport
+    /// (loopback TCP, framing, dispatch) and this client set for the others.
+    Ping,
 }
 
 #[derive(Parser, Debug)]
@@ -269,7 +272,7 @@ async fn run(args: Args) {
         }
         Workload::Find | Workload::Mixed | Workload::Update | Workload::FindIndexed | Workload::FindRange => {
         }
-        Workload::Insert => {}
+        Workload::Insert | Workload::Ping => {}
     }
     let stop = Arc::new(AtomicBool::new(false));
     let next_id = Arc::new(AtomicU64::new(10_000_000));
@@ -331,6 +334,7 @@ async fn run(args: Args) {
                         let n = rand::rng().random_range(0..preload.saturating_sub(10).max(1)) as i64;
                         rawdoc! { "find": "bench", "filter": {"n": {"$gte": n, "$lt": n + 10}}, "$db": db.as_str() }
                     }
+                    Workload::Ping => rawdoc! { "ping": 1, "$db": db.as_str() },
                     Workload::Branch => unreachable!(),
                 };
                 if retryable && sequence.is_some() {
