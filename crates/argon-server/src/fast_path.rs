@@ -74,6 +74,7 @@ pub fn find_by_id(state: &ServerState, body: &RawDocument) -> Option<RawDocument
         return None; // a view runs its pipeline
     }
     let found = snap.get_raw(coll, &id).ok()?;
+    crate::index_usage::record(&snap, coll, crate::index_usage::ID_INDEX);
 
     state.metrics.ops_command.fetch_add(1, Ordering::Relaxed);
     state.metrics.ops_query.fetch_add(1, Ordering::Relaxed);
@@ -234,6 +235,9 @@ pub async fn update_by_id(
         attempt += 1;
         let snap = state.store.snapshot(&target.project, &target.branch, At::Head).ok()?;
         let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
+        if attempt == 1 {
+            crate::index_usage::record(&snap, coll, crate::index_usage::ID_INDEX);
+        }
         let Some(stored) = snap.get_raw(coll, &id).ok()? else { break (0, None) };
         let stored = RawDocument::from_bytes(stored).ok()?;
         let mut req = WriteRequest::new(target.project.clone(), target.branch.clone());

@@ -23,6 +23,7 @@ mod connection;
 mod cursor;
 mod error;
 mod fast_path;
+mod index_usage;
 mod metrics_http;
 pub mod ops;
 pub mod planner;

@@ -514,6 +514,11 @@ impl<'a> Source<'a> {
             limit.is_some(),
             &multikey_in(self.snap, coll),
         )?;
+        match &plan {
+            Plan::IdPoint(_) => crate::index_usage::record(self.snap, coll, crate::index_usage::ID_INDEX),
+            Plan::Index { name, .. } => crate::index_usage::record_named(self.snap, coll, name),
+            Plan::CollScan => {}
+        }
         // A transaction's own writes are not in the indexes: with some, an
         // index scan cannot yield documents in order.
         let in_order =

@@ -247,3 +247,46 @@ async fn a_json_schema_validator_says_which_rule_failed() {
     assert_eq!(n, 1);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_keeps_the_target_validator_and_indexes_and_merge_is_validated() {
+    use futures::TryStreamExt;
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    let src = db.collection::<Document>("src");
+    src.insert_many((1..=4).map(|i| doc! {"_id": i, "n": i})).await.unwrap();
+    db.run_command(doc! {"create": "dst", "validator": {"n": {"$gte": 2}}}).await.unwrap();
+    let dst = db.collection::<Document>("dst");
+    dst.create_index(mongodb::IndexModel::builder().keys(doc! {"n": -1}).build()).await.unwrap();
+    dst.insert_one(doc! {"_id": 100, "n": 50}).await.unwrap();
+
+    // $out of documents the validator refuses: nothing changes.
+    let err = src.aggregate(vec![doc! {"$out": "dst"}]).await.unwrap_err();
+    assert_eq!(failure(&err).0, 121, "{err}");
+    assert_eq!(ids(&dst).await, vec![100]);
+
+    // $out of valid documents: replaced, and the validator and index remain.
+    src.aggregate(vec![doc! {"$match": {"n": {"$gte": 2}}}, doc! {"$out": "dst"}]).await.unwrap();
+    assert_eq!(ids(&dst).await, vec![2, 3, 4]);
+    let names: Vec<String> = dst.list_index_names().await.unwrap();
+    assert!(names.contains(&"n_-1".to_string()), "{names:?}");
+    assert_eq!(failure(&dst.insert_one(doc! {"_id": 9, "n": 0}).await.unwrap_err()).0, 121);
+
+    // $merge: an invalid merged document fails; bypassing the validator works.
+    let merge = doc! {"$merge": {"into": "dst", "whenMatched": "merge"}};
+    let invalid = vec![doc! {"$match": {"_id": 3}}, doc! {"$set": {"n": -1}}, merge.clone()];
+    let err = src.aggregate(invalid.clone()).await.unwrap_err();
+    assert_eq!(failure(&err).0, 121, "{err}");
+    let three: Vec<Document> = dst.find(doc! {"_id": 3}).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(three[0].get_i32("n").unwrap(), 3);
+    src.aggregate(invalid).bypass_document_validation(true).await.unwrap();
+    let three: Vec<Document> = dst.find(doc! {"_id": 3}).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(three[0].get_i32("n").unwrap(), -1);
+
+    // $out into a view is refused.
+    db.run_command(doc! {"create": "v", "viewOn": "src", "pipeline": []}).await.unwrap();
+    let err = src.aggregate(vec![doc! {"$out": "v"}]).await.unwrap_err();
+    assert_eq!(failure(&err).0, 166, "{err}");
+    server.stop().await;
+}

@@ -60,6 +60,12 @@ impl Snapshot {
         &self.view
     }
 
+    /// The directory of the index this snapshot reads (tells the snapshots
+    /// of one data dir from another's in one process).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.index.env.path()
+    }
+
     /// The LSN this snapshot reads at.
     pub fn lsn(&self) -> Lsn {
         self.view.lsn

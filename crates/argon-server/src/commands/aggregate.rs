@@ -126,7 +126,11 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         None => (coll.clone(), stages),
     };
     let stages = match &snap {
-        Some(snap) => coll_stats_stage(snap, &call.db, &source, &ctx.state.config.advertised_host, stages)?,
+        Some(snap) => {
+            let host = &ctx.state.config.advertised_host;
+            let stages = coll_stats_stage(snap, &call.db, &source, host, stages)?;
+            index_stats_stage(snap, &source, host, ctx.state.started, stages)?
+        }
         None => stages,
     };
     let pipeline = Pipeline::parse(&stages)?;
@@ -249,6 +253,50 @@ fn coll_stats_stage(
     Ok(stages)
 }
 
+/// A leading `$indexStats` becomes one document per index of `coll`
+/// (`{name, key, host, accesses: {ops, since}, spec}`), as `$documents`.
+/// `accesses.ops` counts the queries that used the index on this branch
+/// since the server started (`index_usage`).
+fn index_stats_stage(
+    snap: &Snapshot,
+    coll: &str,
+    host: &str,
+    started: std::time::Instant,
+    mut stages: Vec<Document>,
+) -> CmdResult<Vec<Document>> {
+    let Some(spec) = stages.first().and_then(|s| s.get("$indexStats")) else { return Ok(stages) };
+    match spec {
+        Bson::Document(d) if d.is_empty() => {}
+        Bson::Document(_) => {
+            return Err(CommandError::new(code::FAILED_TO_PARSE, "$indexStats takes an empty object"))
+        }
+        _ => return Err(CommandError::new(code::FAILED_TO_PARSE, "$indexStats must take a nested object")),
+    }
+    let since = bson::DateTime::from_system_time(std::time::SystemTime::now() - started.elapsed());
+    let mut indexes =
+        vec![(crate::index_usage::ID_INDEX, doc! { "v": 2, "key": {"_id": 1}, "name": "_id_" })];
+    if let Some(c) = snap.collection(coll) {
+        indexes.extend(c.indexes.iter().map(|i| (i.id, i.spec.clone())));
+    } else {
+        indexes.clear(); // no collection, no indexes
+    }
+    let docs: Vec<Bson> = indexes
+        .into_iter()
+        .map(|(id, spec)| {
+            let ops = crate::index_usage::accesses(snap, coll, id);
+            Bson::Document(doc! {
+                "name": spec.get_str("name").unwrap_or_default(),
+                "key": spec.get_document("key").cloned().unwrap_or_default(),
+                "host": host,
+                "accesses": { "ops": ops as i64, "since": since },
+                "spec": spec,
+            })
+        })
+        .collect();
+    stages[0] = doc! { "$documents": docs };
+    Ok(stages)
+}
+
 /// Runs `stages` over `coll` in `snap` for a command that reads (a `find`,
 /// `count` or `distinct` on a view): no `$out` or `$merge`.
 pub(crate) fn run_read_only(
@@ -279,19 +327,38 @@ async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> Cmd
     let replace_all = spec.is_none();
     let spec = spec.unwrap_or_default();
     let mut ops = Vec::new();
+    // The target's validator checks what the pipeline writes (unless the
+    // command bypasses it), as it checks inserts and updates.
+    let validator = crate::validation::for_target(&ctx.state, &target, &coll, &call.cmd)?;
     if replace_all {
-        let exists = ctx
+        // $out replaces the documents but keeps the collection's options
+        // (validator, ...) and indexes, as MongoDB's does.
+        let existing = ctx
             .state
             .store
             .snapshot(&target.project, &target.branch, argon_store::At::Head)
-            .map(|s| s.collection(&coll).is_some())
-            .unwrap_or(false);
-        if exists {
+            .ok()
+            .and_then(|s| s.collection(&coll).cloned());
+        if let Some(c) = &existing {
+            if crate::views::is_view(&c.options) {
+                return Err(CommandError::new(
+                    code::COMMAND_NOT_SUPPORTED_ON_VIEW,
+                    format!("$out cannot write to the view {}.{coll}", call.db),
+                ));
+            }
             ops.push(WriteOp::DropCollection { name: coll.clone() });
         }
-        ops.push(WriteOp::CreateCollection { name: coll.clone(), options: Document::new() });
+        let options = existing.as_ref().map(|c| c.options.clone()).unwrap_or_default();
+        ops.push(WriteOp::CreateCollection { name: coll.clone(), options });
+        for index in existing.iter().flat_map(|c| &c.indexes) {
+            ops.push(WriteOp::CreateIndex { coll: coll.clone(), spec: index.spec.clone() });
+        }
         for d in docs {
-            ops.push(WriteOp::Insert { coll: coll.clone(), doc: super::crud_insert::prepare_document(&d)? });
+            let d = super::crud_insert::prepare_document(&d)?;
+            if let Some(v) = &validator {
+                v.check_insert(&d)?;
+            }
+            ops.push(WriteOp::Insert { coll: coll.clone(), doc: d });
         }
     } else {
         // $merge on _id: whenMatched merge (default) | replace | keepExisting | fail,
@@ -323,6 +390,7 @@ async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> Cmd
                 Some(s) => s.get(&coll, &id)?,
                 None => None,
             };
+            let existing_before = existing.clone().filter(|_| validator.is_some());
             let new_doc = match (existing, when_matched.as_str(), when_not_matched.as_str()) {
                 (None, _, "insert") => d,
                 (None, _, "discard") => continue,
@@ -344,6 +412,12 @@ async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> Cmd
                 }
                 (Some(_), other, _) => return Err(CommandError::bad_value(format!("invalid $merge whenMatched mode {other:?}"))),
             };
+            if let Some(v) = &validator {
+                match &existing_before {
+                    Some(before) => v.check_update(before, &new_doc)?,
+                    None => v.check_insert(&new_doc)?,
+                }
+            }
             ops.push(WriteOp::Update {
                 coll: coll.clone(),
                 id,
