@@ -98,7 +98,13 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         {
             Need::OnDb(Role::Admin)
         }
-        "aggregate" if pipeline_writes(cmd) => Need::OnDb(Role::ReadWrite),
+        // Reads its own database; writes there or where `$out`/`$merge` say.
+        "aggregate" if pipeline_writes(cmd) => match output_db(cmd) {
+            Some(out) => {
+                Need::OnNamespaces(Role::ReadWrite, vec![cmd.get_str("$db").unwrap_or("").to_string(), out])
+            }
+            None => Need::OnDb(Role::ReadWrite),
+        },
         "aggregate" => Need::OnDb(Role::Read),
 
         "insert" | "update" | "delete" | "findAndModify" | "findandmodify" | "create" | "drop"
@@ -130,6 +136,17 @@ fn pipeline_writes(cmd: &Document) -> bool {
         Bson::Document(d) => d.contains_key("$out") || d.contains_key("$merge"),
         _ => false,
     })
+}
+
+/// The database a pipeline's `$out: {db}` or `$merge: {into: {db}}` names.
+fn output_db(cmd: &Document) -> Option<String> {
+    let stage = cmd.get_array("pipeline").ok()?.last()?.as_document()?;
+    let db = match (stage.get("$out"), stage.get("$merge")) {
+        (Some(Bson::Document(out)), _) => out.get_str("db").ok(),
+        (_, Some(Bson::Document(merge))) => merge.get_document("into").ok()?.get_str("db").ok(),
+        _ => None,
+    };
+    db.map(str::to_string)
 }
 
 /// The authenticated user's name.

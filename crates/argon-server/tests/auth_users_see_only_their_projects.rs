@@ -102,6 +102,16 @@ async fn project_users_read_and_write_only_their_project() {
     assert!(e.to_string().contains("not authorized on other"), "{e}");
     let e = other.insert_one(doc! { "x": 1 }).await.unwrap_err();
     assert_eq!(error_code(&e), Some(13), "{e}");
+    // $out/$merge into another project need readWrite there too; into a
+    // branch of her project they work.
+    let e = app.aggregate(vec![doc! { "$out": { "db": "other", "coll": "copy" } }]).await.unwrap_err();
+    assert_eq!(error_code(&e), Some(13), "{e}");
+    let e =
+        app.aggregate(vec![doc! { "$merge": { "into": { "db": "other", "coll": "c" } } }]).await.unwrap_err();
+    assert_eq!(error_code(&e), Some(13), "{e}");
+    app.aggregate(vec![doc! { "$out": { "db": "app~feature", "coll": "copy" } }]).await.unwrap();
+    let copy = alice.database("app~feature").collection::<Document>("copy");
+    assert_eq!(copy.count_documents(doc! {}).await.unwrap(), 2);
     let e = alice.database("admin").run_command(doc! { "listBranches": "other" }).await.unwrap_err();
     assert_eq!(error_code(&e), Some(13), "{e}");
     let e = alice

@@ -37,8 +37,18 @@ pub trait PipelineContext {
     fn collection(&self, name: &str) -> Result<Vec<Document>>;
     /// Replaces the contents of a collection (`$out`).
     fn write_out(&self, coll: &str, docs: Vec<Document>) -> Result<()>;
+    /// Replaces the contents of a collection of another database (`$out:
+    /// {db, coll}`). Refused unless the context supports it.
+    fn write_out_to(&self, db: &str, coll: &str, docs: Vec<Document>) -> Result<()> {
+        let _ = (coll, docs);
+        err(
+            codes::NOT_IMPLEMENTED,
+            format!("$out to another database ({db}) is not available in this context"),
+        )
+    }
     /// Merges documents into a collection (`$merge`); `spec` is the stage's
-    /// argument, normalized to a document with at least `into`.
+    /// argument, normalized to a document with at least `into` (which may
+    /// name another database: `into: {db, coll}`).
     fn merge_into(&self, coll: &str, docs: Vec<Document>, spec: &Document) -> Result<()>;
     /// The value of `$$NOW` for this command.
     fn now(&self) -> bson::DateTime;

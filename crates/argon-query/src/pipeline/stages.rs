@@ -49,7 +49,7 @@ pub(crate) enum Stage {
     GraphLookup(Box<GraphLookup>),
     Sample(usize),
     UnionWith(Box<UnionWith>),
-    Out(String),
+    Out(OutTarget),
     Merge {
         into: String,
         spec: Document,
@@ -69,6 +69,26 @@ fn object(arg: &Bson, code: crate::error::ErrorCode, msg: impl FnOnce() -> Strin
 
 fn unknown_field(stage: &str, field: &str) -> QueryError {
     QueryError::new(codes::L40415, format!("BSON field '{stage}.{field}' is an unknown field."))
+}
+
+/// Where `$out` writes: a collection of the current database, or of the
+/// database `db` (for Argon, another project or branch).
+#[derive(Clone, Debug)]
+pub(crate) struct OutTarget {
+    db: Option<String>,
+    coll: String,
+}
+
+/// The optional `db` of `$out: {db, coll}` or `$merge: {into: {db, coll}}`.
+fn out_db(spec: &Document, stage: &str) -> Result<Option<String>> {
+    match spec.get("db") {
+        None => Ok(None),
+        Some(Bson::String(db)) => Ok(Some(db.clone())),
+        Some(_) => err(
+            codes::TYPE_MISMATCH,
+            format!("BSON field '{stage}.db' is the wrong type, expected type 'string'"),
+        ),
+    }
 }
 
 fn missing_field(stage: &str, field: &str) -> QueryError {
@@ -257,9 +277,9 @@ impl Stage {
             }
             "$unionWith" => Stage::UnionWith(Box::new(UnionWith::parse(arg, vars)?)),
             "$out" => Stage::Out(match arg {
-                Bson::String(s) => s.clone(),
+                Bson::String(s) => OutTarget { db: None, coll: s.clone() },
                 Bson::Document(d) => match d.get("coll") {
-                    Some(Bson::String(s)) => s.clone(),
+                    Some(Bson::String(s)) => OutTarget { db: out_db(d, "$out")?, coll: s.clone() },
                     Some(_) => {
                         return err(
                             codes::TYPE_MISMATCH,
@@ -285,7 +305,10 @@ impl Stage {
                         let into = match d.get("into") {
                             Some(Bson::String(s)) => s.clone(),
                             Some(Bson::Document(t)) => match t.get("coll") {
-                                Some(Bson::String(s)) => s.clone(),
+                                Some(Bson::String(s)) => {
+                                    out_db(t, "$merge.into")?;
+                                    s.clone()
+                                }
                                 _ => return Err(missing_field("$merge.into", "coll")),
                             },
                             Some(_) => {
@@ -516,9 +539,12 @@ impl Stage {
                 Box::new(sample.into_iter().map(Ok))
             }
             Stage::UnionWith(u) => u.apply(input, env)?,
-            Stage::Out(coll) => {
+            Stage::Out(target) => {
                 let docs: Vec<Document> = input.map(without_score).collect::<Result<_>>()?;
-                env.ctx.write_out(coll, docs)?;
+                match &target.db {
+                    None => env.ctx.write_out(&target.coll, docs)?,
+                    Some(db) => env.ctx.write_out_to(db, &target.coll, docs)?,
+                }
                 Box::new(std::iter::empty())
             }
             Stage::Merge { into, spec } => {

@@ -21,9 +21,11 @@ use crate::session::Overlay;
 use crate::source::Source;
 
 /// Writes a pipeline asked for, committed once it finished.
+/// `db` is set when the stage names another database (for Argon,
+/// another project or branch: `$out: {db: "app~staging", coll}`).
 enum Output {
-    Out { coll: String, docs: Vec<Document> },
-    Merge { coll: String, docs: Vec<Document>, spec: Document },
+    Out { db: Option<String>, coll: String, docs: Vec<Document> },
+    Merge { db: Option<String>, coll: String, docs: Vec<Document>, spec: Document },
 }
 
 struct Context<'a> {
@@ -53,12 +55,24 @@ impl PipelineContext for Context<'_> {
     }
 
     fn write_out(&self, coll: &str, docs: Vec<Document>) -> argon_query::Result<()> {
-        self.outputs.borrow_mut().push(Output::Out { coll: coll.to_string(), docs });
+        self.outputs.borrow_mut().push(Output::Out { db: None, coll: coll.to_string(), docs });
+        Ok(())
+    }
+
+    fn write_out_to(&self, db: &str, coll: &str, docs: Vec<Document>) -> argon_query::Result<()> {
+        let db = Some(db.to_string());
+        self.outputs.borrow_mut().push(Output::Out { db, coll: coll.to_string(), docs });
         Ok(())
     }
 
     fn merge_into(&self, coll: &str, docs: Vec<Document>, spec: &Document) -> argon_query::Result<()> {
-        self.outputs.borrow_mut().push(Output::Merge { coll: coll.to_string(), docs, spec: spec.clone() });
+        let db = spec.get_document("into").ok().and_then(|i| i.get_str("db").ok()).map(str::to_string);
+        self.outputs.borrow_mut().push(Output::Merge {
+            db,
+            coll: coll.to_string(),
+            docs,
+            spec: spec.clone(),
+        });
         Ok(())
     }
 
@@ -319,10 +333,21 @@ pub(crate) fn run_read_only(
 
 /// Commits `$out` (replace the collection) or `$merge` (upsert by `_id`).
 async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> CmdResult<()> {
-    let target = call.target(ctx)?;
-    let (coll, docs, spec) = match output {
-        Output::Out { coll, docs } => (coll, docs, None),
-        Output::Merge { coll, docs, spec } => (coll, docs, Some(spec)),
+    let (db, coll, docs, spec) = match output {
+        Output::Out { db, coll, docs } => (db, coll, docs, None),
+        Output::Merge { db, coll, docs, spec } => (db, coll, docs, Some(spec)),
+    };
+    let target = match db {
+        Some(db) if db != call.db => {
+            if call.txn.is_some() {
+                return Err(CommandError::new(
+                    code::OPERATION_NOT_SUPPORTED_IN_TRANSACTION,
+                    "a transaction in Argon reads and writes one branch (one database)",
+                ));
+            }
+            ctx.state.target(&db)?
+        }
+        _ => call.target(ctx)?,
     };
     let replace_all = spec.is_none();
     let spec = spec.unwrap_or_default();
