@@ -76,3 +76,94 @@ async fn a_pipeline_writes_into_another_branch_or_project() {
     assert_eq!(code_of(&e), 14, "{e}");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_matches_on_unique_fields_and_runs_a_when_matched_pipeline() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("app");
+    let sales = db.collection::<Document>("sales");
+    sales
+        .insert_many(vec![
+            doc! {"_id": 1, "sku": "a", "qty": 2},
+            doc! {"_id": 2, "sku": "b", "qty": 5},
+            doc! {"_id": 3, "sku": "a", "qty": 1},
+        ])
+        .await
+        .unwrap();
+    let totals = db.collection::<Document>("totals");
+    let by_sku = |when_matched: bson::Bson| {
+        vec![
+            doc! {"$group": {"_id": "$sku", "qty": {"$sum": "$qty"}}},
+            doc! {"$project": {"_id": 0, "sku": "$_id", "qty": 1}},
+            doc! {"$merge": {"into": "totals", "on": "sku", "whenMatched": when_matched, "whenNotMatched": "insert"}},
+        ]
+    };
+    let add = bson::Bson::Array(vec![bson::Bson::Document(
+        doc! {"$set": {"qty": {"$add": ["$qty", "$$new.qty"]}}},
+    )]);
+
+    // `on` a field needs a unique index on it.
+    let e = sales.aggregate(by_sku(add.clone())).await.unwrap_err();
+    assert_eq!(code_of(&e), 51183, "{e}");
+    totals
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! {"sku": 1})
+                .options(mongodb::options::IndexOptions::builder().unique(true).build())
+                .build(),
+        )
+        .await
+        .unwrap();
+    totals.insert_one(doc! {"_id": "keep", "sku": "a", "qty": 100}).await.unwrap();
+
+    // First run: "a" matched (the pipeline adds), "b" inserted with a new _id.
+    sales.aggregate(by_sku(add.clone())).await.unwrap();
+    let a = totals.find_one(doc! {"sku": "a"}).await.unwrap().unwrap();
+    assert_eq!((a.get_str("_id").unwrap(), a.get_i32("qty").unwrap()), ("keep", 103));
+    let b = totals.find_one(doc! {"sku": "b"}).await.unwrap().unwrap();
+    assert!(b.get_object_id("_id").is_ok(), "{b}");
+    assert_eq!(b.get_i32("qty").unwrap(), 5);
+
+    // Again: both matched, both added to.
+    sales.aggregate(by_sku(add)).await.unwrap();
+    let all_totals = all(&totals).await;
+    let qty: Vec<(String, i32)> = all_totals
+        .iter()
+        .map(|d| (d.get_str("sku").unwrap().to_string(), d.get_i32("qty").unwrap()))
+        .collect();
+    assert!(qty.contains(&("a".into(), 106)) && qty.contains(&("b".into(), 10)), "{qty:?}");
+
+    // `let` variables in the pipeline; a pipeline that changes _id fails.
+    let with_let = vec![
+        doc! {"$group": {"_id": "$sku", "qty": {"$sum": "$qty"}}},
+        doc! {"$project": {"_id": 0, "sku": "$_id", "qty": 1}},
+        doc! {"$merge": {"into": "totals", "on": ["sku"], "let": {"factor": 10},
+        "whenMatched": [{"$set": {"qty": {"$multiply": ["$$new.qty", "$$factor"]}}}]}},
+    ];
+    sales.aggregate(with_let).await.unwrap();
+    let a = totals.find_one(doc! {"sku": "a"}).await.unwrap().unwrap();
+    assert_eq!(a.get_i32("qty").unwrap(), 30);
+    let bad = vec![
+        doc! {"$project": {"_id": 0, "sku": 1}},
+        doc! {"$merge": {"into": "totals", "on": "sku", "whenMatched": [{"$set": {"_id": "other"}}]}},
+    ];
+    let e = sales.aggregate(bad).await.unwrap_err();
+    assert_eq!(code_of(&e), 66, "{e}");
+    // A document without the `on` field cannot be matched.
+    let missing =
+        vec![doc! {"$project": {"_id": 0, "qty": 1}}, doc! {"$merge": {"into": "totals", "on": "sku"}}];
+    assert_eq!(code_of(&sales.aggregate(missing).await.unwrap_err()), 51132);
+    // Bad modes.
+    let e = sales
+        .aggregate(vec![doc! {"$merge": {"into": "totals", "whenMatched": "upsert"}}])
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e), 2, "{e}");
+    let e = sales
+        .aggregate(vec![doc! {"$merge": {"into": "totals", "whenMatched": "merge", "let": {"x": 1}}}])
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e), 51199, "{e}");
+    server.stop().await;
+}

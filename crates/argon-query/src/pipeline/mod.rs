@@ -120,6 +120,13 @@ impl Pipeline {
         Self::parse_in(stages, vars, Context::Aggregate)
     }
 
+    /// Parses the pipeline of `$merge`'s `whenMatched`: update stages only,
+    /// whose expressions may use the user variables `vars` (`$$new` and
+    /// the stage's `let`).
+    pub fn parse_for_merge(stages: &[Document], vars: &[String]) -> Result<Pipeline> {
+        Self::parse_in(stages, vars, Context::Update)
+    }
+
     pub(crate) fn parse_for_update(stages: &[Document]) -> Result<Pipeline> {
         Self::parse_in(stages, &[], Context::Update)
     }

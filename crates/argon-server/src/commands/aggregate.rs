@@ -386,63 +386,30 @@ async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> Cmd
             ops.push(WriteOp::Insert { coll: coll.clone(), doc: d });
         }
     } else {
-        // $merge on _id: whenMatched merge (default) | replace | keepExisting | fail,
-        // whenNotMatched insert (default) | discard | fail.
-        let when_matched = match spec.get("whenMatched") {
-            None => "merge".to_string(),
-            Some(Bson::String(s)) => s.clone(),
-            Some(_) => {
-                return Err(CommandError::new(
-                    crate::error::code::COMMAND_NOT_SUPPORTED,
-                    "$merge with a whenMatched pipeline is not supported yet",
-                ))
-            }
-        };
-        let when_not_matched = spec.get_str("whenNotMatched").unwrap_or("insert").to_string();
-        if spec.get("on").is_some_and(|on| {
-            on != &Bson::String("_id".into()) && on != &Bson::Array(vec![Bson::String("_id".into())])
-        }) {
-            return Err(CommandError::new(
-                crate::error::code::COMMAND_NOT_SUPPORTED,
-                "$merge supports on: \"_id\" only",
-            ));
-        }
+        let merge = MergeSpec::parse(&spec)?;
         let snap = ctx.state.store.snapshot(&target.project, &target.branch, argon_store::At::Head).ok();
+        if let (Some(on), Some(s)) = (&merge.on, &snap) {
+            check_unique_index(s, &coll, on)?;
+        }
         for d in docs {
-            let d = super::crud_insert::prepare_document(&d)?;
-            let id = d.get("_id").cloned().unwrap_or(Bson::Null);
+            let d = match &merge.on {
+                // Without `_id` a document matched on other fields keeps the
+                // matched one's; an inserted one gets a new ObjectId below.
+                Some(_) => d,
+                None => super::crud_insert::prepare_document(&d)?,
+            };
             let existing = match &snap {
-                Some(s) => s.get(&coll, &id)?,
+                Some(s) => merge.find_existing(s, &coll, &d)?,
                 None => None,
             };
-            let existing_before = existing.clone().filter(|_| validator.is_some());
-            let new_doc = match (existing, when_matched.as_str(), when_not_matched.as_str()) {
-                (None, _, "insert") => d,
-                (None, _, "discard") => continue,
-                (None, _, _) => {
-                    return Err(CommandError::new((13113, "MergeStageNoMatchingDocument"), format!("$merge could not find a matching document in the target collection for at least one document in the source collection: {id}")))
-                }
-                (Some(_), "replace", _) => d,
-                (Some(_), "keepExisting", _) => continue,
-                (Some(mut old), "merge", _) => {
-                    for (k, v) in d {
-                        old.insert(k, v);
-                    }
-                    old
-                }
-                (Some(_), "fail", _) => {
-                    let mut e = CommandError::new(crate::error::code::DUPLICATE_KEY, format!("E11000 duplicate key error collection: {}.{coll} index: _id_", target.project));
-                    e.extra = Box::new(doc! { "keyPattern": {"_id": 1}, "keyValue": {"_id": id} });
-                    return Err(e);
-                }
-                (Some(_), other, _) => return Err(CommandError::bad_value(format!("invalid $merge whenMatched mode {other:?}"))),
-            };
+            let Some(new_doc) = merge.combine(existing.as_ref(), d, &call.db, &coll)? else { continue };
             if let Some(v) = &validator {
-                match &existing_before {
+                match &existing {
                     Some(before) => v.check_update(before, &new_doc)?,
                     None => v.check_insert(&new_doc)?,
                 }
             }
+            let id = new_doc.get("_id").cloned().unwrap_or(Bson::Null);
             ops.push(WriteOp::Update {
                 coll: coll.clone(),
                 id,
@@ -457,4 +424,217 @@ async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> Cmd
     }
     crate::writes::submit(ctx, call, &target, ops, WriteMode::Atomic, None).await?;
     Ok(())
+}
+
+/// `$merge`'s options: `on` (fields a unique index covers; `_id` when
+/// absent), `whenMatched` (a mode or an update pipeline with `let`
+/// variables and `$$new`), `whenNotMatched`.
+struct MergeSpec {
+    /// `None` for `_id`.
+    on: Option<Vec<String>>,
+    when_matched: WhenMatched,
+    when_not_matched: String,
+}
+
+enum WhenMatched {
+    Mode(String),
+    Pipeline { pipeline: Pipeline, vars: Document },
+}
+
+impl MergeSpec {
+    fn parse(spec: &Document) -> CmdResult<MergeSpec> {
+        let on = match spec.get("on") {
+            None => None,
+            Some(Bson::String(f)) => Some(vec![f.clone()]),
+            Some(Bson::Array(fields)) if !fields.is_empty() => Some(
+                fields
+                    .iter()
+                    .map(|f| match f {
+                        Bson::String(f) => Ok(f.clone()),
+                        _ => Err(CommandError::new(
+                            (51134, "Location51134"),
+                            "$merge 'on' array elements must be strings",
+                        )),
+                    })
+                    .collect::<CmdResult<Vec<_>>>()?,
+            ),
+            Some(_) => {
+                return Err(CommandError::new(
+                    (51186, "Location51186"),
+                    "$merge 'on' field must be either a string or an array of strings",
+                ))
+            }
+        };
+        let on = on.filter(|fields| fields != &["_id"]);
+        let vars = match spec.get("let") {
+            None => doc! { "new": "$$ROOT" },
+            Some(Bson::Document(vars)) => {
+                let mut vars = vars.clone();
+                if !vars.contains_key("new") {
+                    vars.insert("new", "$$ROOT");
+                }
+                vars
+            }
+            Some(_) => return Err(CommandError::type_mismatch("$merge 'let' must be an object")),
+        };
+        let when_matched = match spec.get("whenMatched") {
+            None => WhenMatched::Mode("merge".into()),
+            Some(Bson::String(mode))
+                if matches!(mode.as_str(), "merge" | "replace" | "keepExisting" | "fail") =>
+            {
+                if spec.contains_key("let") {
+                    return Err(CommandError::new(
+                        (51199, "Location51199"),
+                        "Cannot use 'let' variables with 'whenMatched: merge|replace|keepExisting|fail' mode",
+                    ));
+                }
+                WhenMatched::Mode(mode.clone())
+            }
+            Some(Bson::String(mode)) => {
+                return Err(CommandError::bad_value(format!(
+                    "Enumeration value '{mode}' for field '$merge.whenMatched' is not a valid value."
+                )))
+            }
+            Some(Bson::Array(stages)) => {
+                let stages: Vec<Document> = stages
+                    .iter()
+                    .map(|s| match s {
+                        Bson::Document(d) => Ok(d.clone()),
+                        _ => Err(CommandError::type_mismatch(
+                            "$merge 'whenMatched' pipeline stages must be objects",
+                        )),
+                    })
+                    .collect::<CmdResult<_>>()?;
+                let names: Vec<String> = vars.keys().cloned().collect();
+                WhenMatched::Pipeline { pipeline: Pipeline::parse_for_merge(&stages, &names)?, vars }
+            }
+            Some(_) => {
+                return Err(CommandError::type_mismatch(
+                    "$merge 'whenMatched' must be a string or an array of stages",
+                ))
+            }
+        };
+        let when_not_matched = match spec.get("whenNotMatched") {
+            None => "insert".to_string(),
+            Some(Bson::String(m)) if matches!(m.as_str(), "insert" | "discard" | "fail") => m.clone(),
+            Some(other) => {
+                return Err(CommandError::bad_value(format!(
+                    "Enumeration value '{other}' for field '$merge.whenNotMatched' is not a valid value."
+                )))
+            }
+        };
+        Ok(MergeSpec { on, when_matched, when_not_matched })
+    }
+
+    /// The target's document `incoming` matches: by `_id`, or by the `on`
+    /// fields (which it must have, none null or an array).
+    fn find_existing(&self, snap: &Snapshot, coll: &str, incoming: &Document) -> CmdResult<Option<Document>> {
+        let Some(on) = &self.on else {
+            return Ok(snap.get(coll, incoming.get("_id").unwrap_or(&Bson::Null))?);
+        };
+        let mut filter = Document::new();
+        for field in on {
+            match argon_query::get_path(incoming, field) {
+                Some(Bson::Null | Bson::Undefined | Bson::Array(_)) | None => {
+                    return Err(CommandError::new(
+                        (51132, "Location51132"),
+                        format!("$merge write error: 'on' field '{field}' cannot be missing, null, undefined or an array"),
+                    ))
+                }
+                Some(v) => filter.insert(field.clone(), doc! { "$eq": v.clone() }),
+            };
+        }
+        let src = Source { snap, overlay: None };
+        let found = src.execute(coll, &crate::source::Query::parse(&filter)?, None, 0, Some(1))?;
+        Ok(found.docs.into_iter().next())
+    }
+
+    /// The document to write for `incoming`, or `None` to write nothing.
+    fn combine(
+        &self,
+        existing: Option<&Document>,
+        incoming: Document,
+        db: &str,
+        coll: &str,
+    ) -> CmdResult<Option<Document>> {
+        let Some(old) = existing else {
+            return match self.when_not_matched.as_str() {
+                "insert" => Ok(Some(super::crud_insert::prepare_document(&incoming)?)),
+                "discard" => Ok(None),
+                _ => Err(CommandError::new(
+                    (13113, "MergeStageNoMatchingDocument"),
+                    "$merge could not find a matching document in the target collection for at least one document in the source collection",
+                )),
+            };
+        };
+        let id = old.get("_id").cloned().unwrap_or(Bson::Null);
+        let keep_id = |mut d: Document| -> CmdResult<Document> {
+            match d.get("_id") {
+                Some(new_id) if !argon_query::values_equal(new_id, &id) => Err(CommandError::new(
+                    (66, "ImmutableField"),
+                    format!("$merge failed to update the matching document, did you attempt to modify the _id or the shard key? Performing an update on the path '_id' would modify the immutable field '_id' (was {id}, would be {new_id})"),
+                )),
+                Some(_) => Ok(d),
+                None => {
+                    let mut out = doc! { "_id": id.clone() };
+                    out.extend(std::mem::take(&mut d));
+                    Ok(out)
+                }
+            }
+        };
+        match &self.when_matched {
+            WhenMatched::Mode(mode) => match mode.as_str() {
+                "replace" => Ok(Some(keep_id(incoming)?)),
+                "keepExisting" => Ok(None),
+                "fail" => {
+                    let mut e = CommandError::new(
+                        code::DUPLICATE_KEY,
+                        format!("E11000 duplicate key error collection: {db}.{coll} index: _id_"),
+                    );
+                    e.extra = Box::new(doc! { "keyPattern": {"_id": 1}, "keyValue": {"_id": id} });
+                    Err(e)
+                }
+                _ => {
+                    let mut merged = old.clone();
+                    for (k, v) in keep_id(incoming)? {
+                        merged.insert(k, v);
+                    }
+                    Ok(Some(merged))
+                }
+            },
+            WhenMatched::Pipeline { pipeline, vars } => {
+                let now = bson::DateTime::now();
+                let mut bound = argon_query::expr::Vars::new(now);
+                for (name, expr) in vars {
+                    bound.set(name.clone(), argon_query::expr::eval(expr, &incoming, &bound)?);
+                }
+                let context = argon_query::pipeline::NoCollections { now };
+                let out = pipeline.run_with_vars(Box::new(std::iter::once(old.clone())), &context, &bound)?;
+                let Some(updated) = out.into_iter().next() else { return Ok(None) };
+                Ok(Some(keep_id(updated)?))
+            }
+        }
+    }
+}
+
+/// `$merge` on fields other than `_id` needs a unique index on exactly
+/// those fields, so that a document matches at most one (MongoDB's rule).
+fn check_unique_index(snap: &Snapshot, coll: &str, on: &[String]) -> CmdResult<()> {
+    let covered = snap.collection(coll).is_some_and(|c| {
+        c.indexes.iter().any(|i| {
+            let unique = matches!(i.spec.get("unique"), Some(Bson::Boolean(true)));
+            let key =
+                i.spec.get_document("key").map(|k| k.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+            let partial = i.spec.contains_key("partialFilterExpression");
+            unique && !partial && key.len() == on.len() && on.iter().all(|f| key.contains(f))
+        })
+    });
+    if covered {
+        Ok(())
+    } else {
+        Err(CommandError::new(
+            (51183, "Location51183"),
+            format!("Cannot find index to verify that join fields will be unique: {on:?}"),
+        ))
+    }
 }
