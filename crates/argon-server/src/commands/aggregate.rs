@@ -438,7 +438,7 @@ struct MergeSpec {
 
 enum WhenMatched {
     Mode(String),
-    Pipeline { pipeline: Pipeline, vars: Document },
+    Pipeline { pipeline: Box<Pipeline>, vars: Document },
 }
 
 impl MergeSpec {
@@ -506,7 +506,10 @@ impl MergeSpec {
                     })
                     .collect::<CmdResult<_>>()?;
                 let names: Vec<String> = vars.keys().cloned().collect();
-                WhenMatched::Pipeline { pipeline: Pipeline::parse_for_merge(&stages, &names)?, vars }
+                WhenMatched::Pipeline {
+                    pipeline: Box::new(Pipeline::parse_for_merge(&stages, &names)?),
+                    vars,
+                }
             }
             Some(_) => {
                 return Err(CommandError::type_mismatch(
