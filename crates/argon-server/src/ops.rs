@@ -132,6 +132,9 @@ pub struct RunningOp {
     /// without its possibly large data arguments.
     pub command: Arc<Document>,
     pub started: Instant,
+    /// When `maxTimeMS` runs out (not for `getMore`, whose `maxTimeMS`
+    /// is how long an awaitData cursor waits).
+    pub deadline: Option<Instant>,
     killed: AtomicBool,
     wake: Notify,
 }
@@ -139,6 +142,19 @@ pub struct RunningOp {
 impl RunningOp {
     pub fn is_killed(&self) -> bool {
         self.killed.load(Ordering::Acquire)
+    }
+
+    /// Whether `maxTimeMS` has run out.
+    pub fn is_expired(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    /// Resolves when `maxTimeMS` runs out (never without one).
+    pub async fn expired(&self) {
+        match self.deadline {
+            Some(d) => tokio::time::sleep_until(d.into()).await,
+            None => std::future::pending().await,
+        }
     }
 
     /// Resolves when the operation is killed.
@@ -232,6 +248,10 @@ impl Ops {
             op,
             command: Arc::clone(cmd),
             started: Instant::now(),
+            deadline: match name {
+                "getMore" => None,
+                _ => max_time(cmd).ok().flatten().map(|limit| Instant::now() + limit),
+            },
             killed: AtomicBool::new(false),
             wake: Notify::new(),
         });
@@ -275,14 +295,49 @@ pub fn check_interrupted() -> CmdResult<()> {
             return Err(over_budget());
         }
     }
-    match CURRENT.try_with(|op| op.is_killed()) {
-        Ok(true) => Err(interrupted()),
+    match CURRENT.try_with(|op| (op.is_killed(), op.is_expired())) {
+        Ok((true, _)) => Err(interrupted()),
+        Ok((_, true)) => Err(time_limit_exceeded()),
         _ => Ok(()),
     }
 }
 
 pub fn interrupted() -> CommandError {
     CommandError::new(INTERRUPTED, "operation was interrupted")
+}
+
+/// MongoDB's code for a command that ran past its `maxTimeMS`.
+pub const MAX_TIME_MS_EXPIRED: (i32, &str) = (50, "MaxTimeMSExpired");
+
+pub fn time_limit_exceeded() -> CommandError {
+    CommandError::new(MAX_TIME_MS_EXPIRED, "operation exceeded time limit")
+}
+
+/// A command's `maxTimeMS`: `None` when absent or 0 (no limit). A
+/// negative, fractional or non-numeric value is an error (MongoDB's
+/// messages), checked by the dispatcher before the command runs.
+pub fn max_time(cmd: &Document) -> CmdResult<Option<std::time::Duration>> {
+    let ms = match cmd.get("maxTimeMS") {
+        None => return Ok(None),
+        Some(Bson::Int32(n)) => i64::from(*n),
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Double(d)) if d.fract() == 0.0 && d.is_finite() => *d as i64,
+        Some(Bson::Double(d)) => {
+            return Err(CommandError::bad_value(format!("maxTimeMS has non-integral value {d}")))
+        }
+        Some(other) => {
+            return Err(CommandError::bad_value(format!(
+                "maxTimeMS must be a number, not {}",
+                argon_query::types::type_name(other)
+            )))
+        }
+    };
+    if !(0..=i64::from(i32::MAX)).contains(&ms) {
+        return Err(CommandError::bad_value(format!(
+            "{ms} value for maxTimeMS is out of range [0, 2147483647]"
+        )));
+    }
+    Ok((ms > 0).then(|| std::time::Duration::from_millis(ms as u64)))
 }
 
 #[cfg(test)]

@@ -115,11 +115,16 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
     let name = cmd.keys().next().cloned().unwrap_or_default();
     let db = cmd.get_str("$db").unwrap_or_default().to_string();
     let cmd = std::sync::Arc::new(cmd);
+    if name != "getMore" {
+        crate::ops::max_time(&cmd)?;
+    }
     let guard = state.ops.begin(ctx.conn.id, &ctx.conn.peer, &name, &db, &cmd);
     let op = guard.op.clone();
+    // `maxTimeMS` ends it the same ways: at an await, or at a check.
     tokio::select! {
         biased;
         _ = op.killed() => Err(crate::ops::interrupted()),
+        _ = op.expired() => Err(crate::ops::time_limit_exceeded()),
         r = crate::ops::scope(op.clone(), dispatch_command(ctx, cmd)) => r,
     }
 }
