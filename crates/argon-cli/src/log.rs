@@ -162,9 +162,10 @@ fn op_matches(op: &Op, filter: &LogFilter) -> bool {
         _ if filter.id.is_some() => false,
         Op::CreateCollection { name, .. } | Op::DropCollection { name, .. } => coll_ok(name),
         Op::RenameCollection { from, to, .. } => coll_ok(from) || coll_ok(to),
-        Op::CreateIndex { coll, .. } | Op::DropIndex { coll, .. } | Op::SetCollectionOptions { coll, .. } => {
-            coll_ok(coll)
-        }
+        Op::CreateIndex { coll, .. }
+        | Op::DropIndex { coll, .. }
+        | Op::SetCollectionOptions { coll, .. }
+        | Op::SetIndexOptions { coll, .. } => coll_ok(coll),
     }
 }
 
@@ -211,6 +212,9 @@ fn summarize(ops: &[Op]) -> String {
             }
             Op::SetCollectionOptions { coll, .. } => {
                 parts.push(Part::Text(format!("change options of {coll}")))
+            }
+            Op::SetIndexOptions { coll, name, .. } => {
+                parts.push(Part::Text(format!("change options of index {name} on {coll}")))
             }
         }
     }

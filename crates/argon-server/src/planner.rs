@@ -375,33 +375,31 @@ pub fn plan(
     }
     let Some(coll) = coll else { return Ok(Plan::CollScan) };
     // A hint names an index (or its key pattern) to use, or $natural.
+    // Hidden indexes (`hidden: true`) are not planned with, hinted or not.
+    let visible = || coll.indexes.iter().filter(|i| !is_hidden(&i.spec));
     let hinted = match hint {
         None => None,
-        Some(Bson::String(name)) => {
-            Some(coll.indexes.iter().find(|i| i.name() == name).ok_or_else(|| {
-                CommandError::new(
-                    code::BAD_VALUE,
-                    format!("hint provided does not correspond to an existing index: {name}"),
-                )
-            })?)
-        }
+        Some(Bson::String(name)) => Some(visible().find(|i| i.name() == name).ok_or_else(|| {
+            CommandError::new(
+                code::BAD_VALUE,
+                format!("hint provided does not correspond to an existing index: {name}"),
+            )
+        })?),
         Some(Bson::Document(k)) if k.contains_key("$natural") => return Ok(Plan::CollScan),
         Some(Bson::Document(k)) if k == &bson::doc! {"_id": 1} => return Ok(Plan::CollScan),
-        Some(Bson::Document(k)) => Some(
-            coll.indexes.iter().find(|i| i.spec.get_document("key").ok() == Some(k)).ok_or_else(|| {
+        Some(Bson::Document(k)) => {
+            Some(visible().find(|i| i.spec.get_document("key").ok() == Some(k)).ok_or_else(|| {
                 CommandError::new(
                     code::BAD_VALUE,
                     format!("hint provided does not correspond to an existing index: {k}"),
                 )
-            })?,
-        ),
+            })?)
+        }
         Some(_) => return Err(CommandError::bad_value("hint must be a string or an object")),
     };
     let candidates: Vec<_> = match hinted {
         Some(ix) => vec![ix],
-        None => coll
-            .indexes
-            .iter()
+        None => visible()
             .filter(|i| {
                 !i.spec.get_bool("sparse").unwrap_or(false) && !i.spec.contains_key("partialFilterExpression")
             })
@@ -474,4 +472,10 @@ pub fn plan(
         }
     }
     Ok(best.map(|c| c.plan).unwrap_or(Plan::CollScan))
+}
+
+/// Whether an index spec says `hidden: true` (kept up to date, never
+/// planned with: how MongoDB lets one try dropping an index).
+pub fn is_hidden(spec: &bson::Document) -> bool {
+    matches!(spec.get("hidden"), Some(Bson::Boolean(true)))
 }

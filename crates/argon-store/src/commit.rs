@@ -1045,6 +1045,24 @@ fn prepare_op(
             ops.push(op);
             Ok(OpEffect::Written)
         }
+        WriteOp::SetIndexOptions { coll, name, spec } => {
+            let c = catalog.get(&coll).ok_or_else(|| StoreError::NamespaceNotFound(ns(&coll)))?;
+            let Some(index) = c.indexes.iter().find(|i| i.name() == name.as_str()) else {
+                return Err(StoreError::InvalidArgument(format!("index not found with name [{name}]")));
+            };
+            if spec.get("key") != index.spec.get("key") || spec.get_str("name").ok() != Some(name.as_str()) {
+                return Err(StoreError::InvalidArgument(format!(
+                    "new options of index {name} must keep its key and name"
+                )));
+            }
+            if index.spec == spec {
+                return Ok(OpEffect::NoOp);
+            }
+            let op = Op::SetIndexOptions { coll, name, spec };
+            Arc::make_mut(catalog).apply(&op, Lsn::ZERO).map_err(StoreError::InvalidArgument)?;
+            ops.push(op);
+            Ok(OpEffect::Written)
+        }
     }
 }
 

@@ -135,6 +135,13 @@ pub enum Op {
         coll: String,
         options: Document,
     },
+    /// Replaces the spec of index `name` by `spec`, which has the same key
+    /// (`collMod`: `hidden`, `expireAfterSeconds`). Its entries stay.
+    SetIndexOptions {
+        coll: String,
+        name: String,
+        spec: Document,
+    },
 }
 
 impl Entry {

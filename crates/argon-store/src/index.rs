@@ -763,6 +763,18 @@ impl Catalog {
                     .ok_or_else(|| format!("collection {coll} does not exist"))?;
                 c.options = options.clone();
             }
+            Op::SetIndexOptions { coll, name, spec } => {
+                let c = self
+                    .collections
+                    .get_mut(coll)
+                    .ok_or_else(|| format!("collection {coll} does not exist"))?;
+                let index = c
+                    .indexes
+                    .iter_mut()
+                    .find(|i| i.name() == name)
+                    .ok_or_else(|| format!("index {name} of {coll} does not exist"))?;
+                index.spec = spec.clone();
+            }
             Op::Doc { .. } => {}
         }
         Ok(())

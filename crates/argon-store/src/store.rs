@@ -710,6 +710,9 @@ impl Store {
                     Op::SetCollectionOptions { coll, .. } => {
                         preview.catalog_changes.push(format!("change options of {coll}"))
                     }
+                    Op::SetIndexOptions { coll, name, .. } => {
+                        preview.catalog_changes.push(format!("change options of index {name} on {coll}"))
+                    }
                 }
             }
         }

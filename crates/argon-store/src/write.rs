@@ -253,6 +253,14 @@ pub enum WriteOp {
         coll: String,
         options: Document,
     },
+    /// Replaces the spec of index `name` by `spec` (same `key` and
+    /// `name`), as `collMod` does for `hidden` and `expireAfterSeconds`.
+    /// The index's entries are kept: no option that changes them.
+    SetIndexOptions {
+        coll: String,
+        name: String,
+        spec: Document,
+    },
 }
 
 /// The outcome of a request.

@@ -103,3 +103,46 @@ fn collection_options_changes_are_replayed() {
         assert_eq!(options(&store, At::Lsn(after)), doc! {"validator": {"a": 2}});
     }
 }
+
+#[test]
+fn index_options_changes_are_replayed_and_keep_the_key() {
+    use argon_store::{WriteOp, WriteRequest};
+    use bson::doc;
+    let dir = tempfile::tempdir().unwrap();
+    let spec_at = |store: &Store, at: At| {
+        store.snapshot("app", "main", at).unwrap().collection("c").unwrap().indexes[0].spec.clone()
+    };
+    let plain = doc! {"v": 2, "key": {"a": 1}, "name": "a_1"};
+    let hidden = doc! {"v": 2, "key": {"a": 1}, "name": "a_1", "hidden": true};
+    let (before, after) = {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_project("app").unwrap();
+        let create = WriteOp::CreateIndex { coll: "c".into(), spec: plain.clone() };
+        let before = store.write(WriteRequest::new("app", "main").op(create)).unwrap().lsn.unwrap();
+        let set = WriteOp::SetIndexOptions { coll: "c".into(), name: "a_1".into(), spec: hidden.clone() };
+        let after = store.write(WriteRequest::new("app", "main").op(set.clone())).unwrap().lsn.unwrap();
+        assert_eq!(store.write(WriteRequest::new("app", "main").op(set)).unwrap().lsn, None);
+        // Another key, or an unknown index, is refused.
+        let rekey = WriteOp::SetIndexOptions {
+            coll: "c".into(),
+            name: "a_1".into(),
+            spec: doc! {"v": 2, "key": {"b": 1}, "name": "a_1"},
+        };
+        assert!(matches!(
+            store.write(WriteRequest::new("app", "main").op(rekey)),
+            Err(StoreError::InvalidArgument(_))
+        ));
+        let unknown = WriteOp::SetIndexOptions { coll: "c".into(), name: "zz".into(), spec: plain.clone() };
+        assert!(matches!(
+            store.write(WriteRequest::new("app", "main").op(unknown)),
+            Err(StoreError::InvalidArgument(_))
+        ));
+        (before, after)
+    };
+    for rebuild_index in [false, true] {
+        let store =
+            Store::open_with(dir.path(), StoreOptions { rebuild_index, ..Default::default() }).unwrap();
+        assert_eq!(spec_at(&store, At::Lsn(before)), plain);
+        assert_eq!(spec_at(&store, At::Lsn(after)), hidden);
+    }
+}

@@ -1,13 +1,14 @@
 //! `create`: an explicit collection creation (options are recorded; the
 //! validation options are checked and enforced, see `validation.rs`), and
-//! `collMod`, which changes a collection's validation options.
+//! `collMod`, which changes a collection's validation options, a view's
+//! definition, or an index's `hidden` and `expireAfterSeconds`.
 
 use argon_store::{WriteMode, WriteOp};
-use bson::Document;
+use bson::{doc, Bson, Document};
 
 use super::{Call, Ctx};
 use crate::args::collection_name;
-use crate::error::{CmdResult, CommandError};
+use crate::error::{code, CmdResult, CommandError};
 use crate::writes;
 
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
@@ -50,12 +51,16 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     Ok(Document::new())
 }
 
-/// `collMod`: sets `validator`, `validationLevel` and `validationAction`
-/// (the other options MongoDB's `collMod` has are refused by name).
+/// `collMod`: sets `validator`, `validationLevel` and `validationAction`;
+/// a view's `viewOn` and `pipeline`; an index's `hidden` and
+/// `expireAfterSeconds` (`index: {name | keyPattern, ...}`). The other
+/// options MongoDB's `collMod` has are refused by name.
 pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let name = collection_name(&call.cmd, "collMod")?;
     super::crud_insert::check_writable_collection(&name)?;
     let mut changes = Document::new();
+    let mut index_change = None;
+    let mut view_change = Document::new();
     for (k, v) in call.cmd.iter() {
         match k.as_str() {
             "collMod"
@@ -72,10 +77,14 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
             k if crate::validation::OPTIONS.contains(&k) => {
                 changes.insert(k, v.clone());
             }
-            "index"
-            | "viewOn"
-            | "pipeline"
-            | "expireAfterSeconds"
+            "index" => match v {
+                Bson::Document(d) => index_change = Some(d.clone()),
+                _ => return Err(CommandError::type_mismatch("collMod 'index' must be an object")),
+            },
+            "viewOn" | "pipeline" => {
+                view_change.insert(k, v.clone());
+            }
+            "expireAfterSeconds"
             | "changeStreamPreAndPostImages"
             | "timeseries"
             | "cappedSize"
@@ -105,11 +114,152 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
         ));
     };
     let mut options = current.options.clone();
+    let mut reply = Document::new();
+    let mut ops = Vec::new();
+    if !view_change.is_empty() {
+        if !crate::views::is_view(&options) {
+            return Err(CommandError::new(
+                (72, "InvalidOptions"),
+                "option viewOn and pipeline can only be set on a view",
+            ));
+        }
+        if !changes.is_empty() || index_change.is_some() {
+            return Err(CommandError::new(
+                (72, "InvalidOptions"),
+                "a view's collMod changes viewOn and pipeline only",
+            ));
+        }
+        // Both, checked as `create` checks them.
+        let (Some(Bson::String(on)), Some(Bson::Array(stages))) =
+            (view_change.get("viewOn"), view_change.get("pipeline"))
+        else {
+            return Err(CommandError::new(
+                code::BAD_VALUE,
+                "a view's collMod must specify both 'viewOn' (a string) and 'pipeline' (an array)",
+            ));
+        };
+        let stages: Vec<Document> = stages.iter().filter_map(|s| s.as_document().cloned()).collect();
+        argon_query::Pipeline::parse(&stages)?;
+        options.insert("viewOn", on.clone());
+        options.insert("pipeline", stages);
+    } else if !changes.is_empty() && crate::views::is_view(&options) {
+        return Err(CommandError::new(
+            (72, "InvalidOptions"),
+            format!("collMod of the view {}.{name} changes viewOn and pipeline only", call.db),
+        ));
+    }
+    if let Some(change) = &index_change {
+        let (index_name, spec, answer) = index_options(current, change)?;
+        reply.extend(answer);
+        ops.push(WriteOp::SetIndexOptions { coll: name.clone(), name: index_name, spec });
+    }
     drop(snap);
     for (k, v) in changes {
         options.insert(k, v);
     }
-    let op = WriteOp::SetCollectionOptions { coll: name, options };
-    drop(writes::submit(ctx, call, &target, vec![op], WriteMode::Atomic, None).await?);
-    Ok(Document::new())
+    ops.push(WriteOp::SetCollectionOptions { coll: name, options });
+    drop(writes::submit(ctx, call, &target, ops, WriteMode::Atomic, None).await?);
+    Ok(reply)
+}
+
+/// The index `collMod`'s `index: {name | keyPattern, hidden?,
+/// expireAfterSeconds?}` changes, its new spec, and MongoDB's reply fields
+/// (`hidden_old`/`hidden_new`, `expireAfterSeconds_old`/`_new`).
+fn index_options(
+    coll: &argon_store::CollectionMeta,
+    change: &Document,
+) -> CmdResult<(String, Document, Document)> {
+    let not_found =
+        |what: String| CommandError::new((27, "IndexNotFound"), format!("cannot find index {what}"));
+    let index = match (change.get("name"), change.get("keyPattern")) {
+        (Some(Bson::String(n)), None) if n == "_id_" => {
+            return Err(CommandError::bad_value("cannot modify the _id index"))
+        }
+        (None, Some(Bson::Document(k))) if k == &doc! {"_id": 1} => {
+            return Err(CommandError::bad_value("cannot modify the _id index"))
+        }
+        (Some(Bson::String(n)), None) => {
+            coll.indexes.iter().find(|i| i.name() == n).ok_or_else(|| not_found(n.clone()))?
+        }
+        (None, Some(Bson::Document(k))) => coll
+            .indexes
+            .iter()
+            .find(|i| i.spec.get_document("key").ok() == Some(k))
+            .ok_or_else(|| not_found(k.to_string()))?,
+        _ => {
+            return Err(CommandError::new(
+                (72, "InvalidOptions"),
+                "collMod 'index' must name the index by exactly one of 'name' or 'keyPattern'",
+            ))
+        }
+    };
+    let mut spec = index.spec.clone();
+    let mut reply = Document::new();
+    let mut changed = false;
+    for (k, v) in change {
+        match (k.as_str(), v) {
+            ("name" | "keyPattern", _) => {}
+            ("hidden", Bson::Boolean(hidden)) => {
+                let old = crate::planner::is_hidden(&spec);
+                if old != *hidden {
+                    reply.insert("hidden_old", old);
+                    reply.insert("hidden_new", *hidden);
+                }
+                if *hidden {
+                    spec.insert("hidden", true);
+                } else {
+                    spec.remove("hidden");
+                }
+                changed = true;
+            }
+            ("expireAfterSeconds", v) => {
+                let Some(old) = spec.get("expireAfterSeconds").cloned() else {
+                    return Err(CommandError::new(
+                        (72, "InvalidOptions"),
+                        "no expireAfterSeconds field to update: the index is not a TTL index",
+                    ));
+                };
+                let secs = match v {
+                    Bson::Int32(n) => i64::from(*n),
+                    Bson::Int64(n) => *n,
+                    Bson::Double(d) if d.fract() == 0.0 => *d as i64,
+                    _ => return Err(CommandError::type_mismatch("expireAfterSeconds must be a number")),
+                };
+                if !(0..=i64::from(i32::MAX)).contains(&secs) {
+                    return Err(CommandError::new(
+                        (72, "InvalidOptions"),
+                        format!("invalid expireAfterSeconds {secs}: must be between 0 and 2147483647"),
+                    ));
+                }
+                if old.as_i64().or(old.as_i32().map(i64::from)) != Some(secs) {
+                    reply.insert("expireAfterSeconds_old", old);
+                    reply.insert("expireAfterSeconds_new", secs);
+                }
+                spec.insert("expireAfterSeconds", secs);
+                changed = true;
+            }
+            ("hidden", _) => {
+                return Err(CommandError::type_mismatch("collMod 'index.hidden' must be a boolean"))
+            }
+            ("unique" | "prepareUnique" | "forceNonUnique", _) => {
+                return Err(CommandError::new(
+                    code::COMMAND_NOT_SUPPORTED,
+                    format!("collMod index option '{k}' is not supported by Argon"),
+                ))
+            }
+            _ => {
+                return Err(CommandError::new(
+                    (40415, "IDLUnknownField"),
+                    format!("BSON field 'collMod.index.{k}' is an unknown field."),
+                ))
+            }
+        }
+    }
+    if !changed {
+        return Err(CommandError::new(
+            (72, "InvalidOptions"),
+            "no expireAfterSeconds or hidden field to update",
+        ));
+    }
+    Ok((index.name().to_string(), spec, reply))
 }

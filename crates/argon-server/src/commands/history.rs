@@ -49,7 +49,8 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                             Op::RenameCollection { from, .. } => (from, None),
                             Op::CreateIndex { coll, .. }
                             | Op::DropIndex { coll, .. }
-                            | Op::SetCollectionOptions { coll, .. } => (coll, None),
+                            | Op::SetCollectionOptions { coll, .. }
+                            | Op::SetIndexOptions { coll, .. } => (coll, None),
                         };
                         collection.as_deref().is_none_or(|c| c == coll)
                             && id

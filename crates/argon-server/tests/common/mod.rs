@@ -15,7 +15,12 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(tempfile::tempdir().unwrap()).await
+    }
+
+    /// Serves the data dir under `dir` (one kept from a stopped server:
+    /// a restart).
+    pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
         let store = Store::open(dir.path().join("data")).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -35,13 +40,24 @@ impl TestServer {
         mongodb::Client::with_uri_str(self.uri()).await.unwrap()
     }
 
-    pub async fn stop(mut self) {
+    /// Stops the server and hands back its directory, for [`Self::start_in`].
+    pub async fn keep_dir_and_stop(mut self) -> tempfile::TempDir {
+        self.shutdown_and_wait().await;
+        let placeholder = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, placeholder)
+    }
+
+    async fn shutdown_and_wait(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+    }
+
+    pub async fn stop(mut self) {
+        self.shutdown_and_wait().await;
     }
 }
 
