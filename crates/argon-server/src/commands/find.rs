@@ -42,8 +42,19 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
 
     let sort_doc = a.doc("sort")?.filter(|s| !s.is_empty()).cloned();
     let target = call.target(ctx)?;
-    let snap = call.snapshot(ctx, &target)?;
     let ns = format!("{}.{}", call.db, coll);
+    let snap = match call.snapshot(ctx, &target) {
+        Ok(s) => s,
+        // A database nobody wrote to reads as empty, as in MongoDB (an
+        // unknown branch of an existing project stays an error).
+        Err(e)
+            if e.code == crate::error::code::NAMESPACE_NOT_FOUND.0
+                && !project_exists(ctx, &target.project) =>
+        {
+            return Ok(cursor_reply(ctx, call, ns, Vec::new().into(), Some(0), false, false));
+        }
+        Err(e) => return Err(e),
+    };
     if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
         // A view: its pipeline, then the find's filter, sort, skip and limit.
         stages.push(doc! { "$match": query.doc.clone() });
@@ -141,4 +152,9 @@ pub fn cursor_reply(
         })
     };
     doc! { "cursor": { "firstBatch": batch, "id": id, "ns": ns } }
+}
+
+/// Whether the data dir holds `project`.
+fn project_exists(ctx: &Ctx<'_>, project: &str) -> bool {
+    ctx.state.store.projects().iter().any(|p| p.name == project)
 }
