@@ -154,3 +154,44 @@ async fn reads_go_through_the_view_pipeline_and_writes_are_refused() {
     assert_eq!(code_of(&e), 48);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_of_a_view_read_shows_the_aggregation_over_its_source() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let db = client.database("shop");
+    db.collection::<Document>("orders")
+        .insert_many((0..10).map(|i| doc! {"_id": i, "s": i % 2}))
+        .await
+        .unwrap();
+    db.create_collection("odd")
+        .view_on("orders".to_string())
+        .pipeline(vec![doc! {"$match": {"s": 1}}])
+        .await
+        .unwrap();
+    let find = doc! {"find": "odd", "filter": {"_id": {"$gt": 3}}, "sort": {"_id": -1}, "limit": 2};
+    let e = db.run_command(doc! {"explain": find.clone(), "verbosity": "queryPlanner"}).await.unwrap();
+    let stages = e.get_array("stages").unwrap();
+    let cursor = stages[0].as_document().unwrap().get_document("$cursor").unwrap();
+    // The source collection is what is read, with the view's own $match.
+    let planner = cursor.get_document("queryPlanner").unwrap();
+    assert_eq!(planner.get_str("namespace").unwrap(), "shop.orders");
+    assert_eq!(planner.get_document("parsedQuery").unwrap(), &doc! {"s": 1});
+    let names: Vec<String> =
+        stages[1..].iter().map(|s| s.as_document().unwrap().keys().next().unwrap().clone()).collect();
+    assert_eq!(names, vec!["$match", "$sort", "$limit"]);
+    assert_eq!(e.get_document("command").unwrap(), &find);
+    // count and aggregate on the view too.
+    let e = db
+        .run_command(doc! {"explain": {"count": "odd", "query": {"_id": 5}}, "verbosity": "queryPlanner"})
+        .await
+        .unwrap();
+    assert!(e.get_array("stages").is_ok(), "{e}");
+    let e = db
+        .run_command(doc! {"explain": {"aggregate": "odd", "pipeline": [{"$group": {"_id": null}}], "cursor": {}}, "verbosity": "queryPlanner"})
+        .await
+        .unwrap();
+    let stages = e.get_array("stages").unwrap();
+    assert_eq!(stages.len(), 2, "{e}");
+    server.stop().await;
+}

@@ -21,6 +21,61 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         .get_str(&verb)
         .map_err(|_| CommandError::bad_value("explained command must name a collection"))?
         .to_string();
+    // A read of a view runs as an aggregation over its source: explain that.
+    if matches!(verb.as_str(), "find" | "count" | "distinct" | "aggregate") {
+        let target = call.target(ctx)?;
+        let snap = call.snapshot(ctx, &target)?;
+        if let Some((base, stages)) = crate::views::resolve(&snap, &coll)? {
+            let pipeline = view_pipeline(&verb, &inner, stages);
+            let mut explained = run_on(ctx, call, doc! { "aggregate": base, "pipeline": pipeline })?;
+            explained.insert("command", inner);
+            return Ok(explained);
+        }
+    }
+    run_on(ctx, call, inner)
+}
+
+/// The pipeline a read of a view runs: the view's stages, then the read's
+/// filter (and a find's sort, skip and limit).
+fn view_pipeline(verb: &str, inner: &Document, mut stages: Vec<Document>) -> Vec<Bson> {
+    let filter_field = if verb == "find" { "filter" } else { "query" };
+    match verb {
+        "aggregate" => stages.extend(
+            inner
+                .get_array("pipeline")
+                .map(|p| p.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|s| s.as_document().cloned()),
+        ),
+        _ => {
+            let filter = inner.get_document(filter_field).cloned().unwrap_or_default();
+            stages.push(doc! { "$match": filter });
+            if let Ok(sort) = inner.get_document("sort") {
+                if verb == "find" && !sort.is_empty() {
+                    stages.push(doc! { "$sort": sort.clone() });
+                }
+            }
+            for (field, stage) in [("skip", "$skip"), ("limit", "$limit")] {
+                if let Some(n) = inner.get(field).and_then(|v| v.as_i64().or(v.as_i32().map(i64::from))) {
+                    if verb == "find" && n != 0 {
+                        stages.push(doc! { stage: n.abs() });
+                    }
+                }
+            }
+        }
+    }
+    stages.into_iter().map(Bson::Document).collect()
+}
+
+/// Explains `inner` (a find, count, distinct, aggregate, update, delete or
+/// findAndModify) on the collection it names.
+fn run_on(ctx: &mut Ctx<'_>, call: &mut Call, inner: Document) -> CmdResult<Document> {
+    let verb = inner.keys().next().cloned().unwrap_or_default();
+    let coll = inner
+        .get_str(&verb)
+        .map_err(|_| CommandError::bad_value("explained command must name a collection"))?
+        .to_string();
     let first_stmt = |field: &str, q: &str| -> Document {
         inner
             .get_array(field)
