@@ -23,6 +23,7 @@ pub mod code {
     pub const CURSOR_NOT_FOUND: (i32, &str) = (43, "CursorNotFound");
     pub const NAMESPACE_EXISTS: (i32, &str) = (48, "NamespaceExists");
     pub const COMMAND_NOT_SUPPORTED_ON_VIEW: (i32, &str) = (166, "CommandNotSupportedOnView");
+    pub const NOT_IMPLEMENTED: (i32, &str) = (238, "NotImplemented");
     pub const VIEW_DEPTH_LIMIT_EXCEEDED: (i32, &str) = (149, "ViewDepthLimitExceeded");
     pub const OPTION_NOT_SUPPORTED_ON_VIEW: (i32, &str) = (167, "OptionNotSupportedOnView");
     pub const DOLLAR_PREFIXED_FIELD_NAME: (i32, &str) = (52, "DollarPrefixedFieldName");

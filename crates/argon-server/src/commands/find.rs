@@ -7,7 +7,7 @@ use std::time::Instant;
 use argon_query::Projection;
 
 use crate::source::Query;
-use bson::{doc, Document};
+use bson::{doc, Bson, Document};
 
 use super::{Call, Ctx};
 use crate::args::{collection_name, Args};
@@ -39,6 +39,12 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let limit = limit.map(|l| l.unsigned_abs()).filter(|l| *l > 0);
     let batch_size = a.non_negative("batchSize")?.map(|b| b as usize);
     let no_timeout = a.bool("noCursorTimeout")?.unwrap_or(false);
+    let tailable = a.bool("tailable")?.unwrap_or(false);
+    if a.bool("awaitData")?.unwrap_or(false) && !tailable {
+        return Err(crate::error::CommandError::bad_value(
+            "Cannot set 'awaitData' without also setting 'tailable'",
+        ));
+    }
 
     let sort_doc = a.doc("sort")?.filter(|s| !s.is_empty()).cloned();
     let target = call.target(ctx)?;
@@ -55,6 +61,22 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         }
         Err(e) => return Err(e),
     };
+    if tailable {
+        // Tailable cursors follow a capped collection's insertion order,
+        // which Argon does not keep (capped collections are not capped).
+        let capped = snap
+            .collection(&coll)
+            .is_some_and(|c| matches!(c.options.get("capped"), Some(Bson::Boolean(true))));
+        return Err(match capped {
+            true => crate::error::CommandError::new(
+                crate::error::code::NOT_IMPLEMENTED,
+                "tailable cursors are not supported by Argon (use a change stream to follow new documents)",
+            ),
+            false => crate::error::CommandError::bad_value(format!(
+                "error processing query: ns={ns} tailable cursor requested on non capped collection"
+            )),
+        });
+    }
     if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
         // A view: its pipeline, then the find's filter, sort, skip and limit.
         stages.push(doc! { "$match": query.doc.clone() });
