@@ -89,7 +89,7 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "replSetGetConfig" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"
-        | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),
+        | "dbHash" | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),
 
         "aggregate" if first_stage_is(cmd, "$currentOp") => Need::ServerAdmin,
         // Skipping a collection's validator is a dbAdmin privilege in MongoDB.

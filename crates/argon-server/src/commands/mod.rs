@@ -15,6 +15,7 @@ pub(crate) mod crud_insert;
 pub(crate) mod crud_update;
 mod cursor_cmds;
 mod data_dir_health;
+mod db_hash;
 mod diagnostics;
 mod distinct;
 mod drop;
@@ -342,6 +343,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "createUser" => auth_cmds::create_user(ctx, call),
         "currentOp" => diagnostics::current_op(ctx, call),
         "dataDirHealth" => data_dir_health::run(ctx, call).await,
+        "dbHash" => db_hash::run(ctx, call),
         "dbStats" => diagnostics::db_stats(ctx, call),
         "delete" => crud_delete::run(ctx, call).await,
         "deleteBranch" => admin_branch::delete_branch(ctx, call).await,
@@ -451,6 +453,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "createUser",
     "currentOp",
     "dataDirHealth",
+    "dbHash",
     "dbStats",
     "delete",
     "deleteBranch",

@@ -1,7 +1,10 @@
-//! `$out: {db, coll}` and `$merge: {into: {db, coll}}` with the official
-//! driver: a pipeline on one branch writes into another branch or project
-//! (a database of its own to a driver), the source stays as it was, a
-//! read-only `@lsn` view and an unknown branch are refused.
+//! Copying between branches and comparing them, with the official driver:
+//! `$out: {db, coll}` and `$merge: {into: {db, coll}}` write a pipeline's
+//! result into another branch or project (a database of its own to a
+//! driver; the source stays as it was; a read-only `@lsn` view and an
+//! unknown branch are refused); `$merge` on unique fields with
+//! `whenMatched` pipelines; `dbHash` says whether two branches hold the
+//! same data.
 
 mod common;
 
@@ -165,5 +168,46 @@ async fn merge_matches_on_unique_fields_and_runs_a_when_matched_pipeline() {
         .await
         .unwrap_err();
     assert_eq!(code_of(&e), 51199, "{e}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn db_hash_tells_whether_two_branches_hold_the_same_data() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let admin = client.database("admin");
+    let main = client.database("app");
+    main.collection::<Document>("a").insert_many((0..50).map(|i| doc! {"_id": i, "v": i})).await.unwrap();
+    main.collection::<Document>("b").insert_one(doc! {"_id": "x"}).await.unwrap();
+    admin.run_command(doc! {"createBranch": "copy", "project": "app"}).await.unwrap();
+    let copy = client.database("app~copy");
+    let hash = |db: mongodb::Database| async move { db.run_command(doc! {"dbHash": 1}).await.unwrap() };
+    let (m, c) = (hash(main.clone()).await, hash(copy.clone()).await);
+    assert_eq!(m.get_str("md5").unwrap(), c.get_str("md5").unwrap());
+    assert_eq!(m.get_document("collections").unwrap().len(), 2);
+
+    // One change on the branch: that collection's hash and the whole differ.
+    copy.collection::<Document>("a").update_one(doc! {"_id": 7}, doc! {"$set": {"v": -7}}).await.unwrap();
+    let c2 = hash(copy.clone()).await;
+    assert_ne!(m.get_str("md5").unwrap(), c2.get_str("md5").unwrap());
+    let (mc, cc) = (m.get_document("collections").unwrap(), c2.get_document("collections").unwrap());
+    assert_ne!(mc.get_str("a").unwrap(), cc.get_str("a").unwrap());
+    assert_eq!(mc.get_str("b").unwrap(), cc.get_str("b").unwrap());
+
+    // Putting it back restores the hash; insertion order does not matter.
+    copy.collection::<Document>("a").update_one(doc! {"_id": 7}, doc! {"$set": {"v": 7}}).await.unwrap();
+    assert_eq!(hash(copy.clone()).await.get_str("md5").unwrap(), m.get_str("md5").unwrap());
+    let other = client.database("other");
+    other.collection::<Document>("b").insert_one(doc! {"_id": "x"}).await.unwrap();
+    other
+        .collection::<Document>("a")
+        .insert_many((0..50).rev().map(|i| doc! {"_id": i, "v": i}))
+        .await
+        .unwrap();
+    assert_eq!(hash(other.clone()).await.get_str("md5").unwrap(), m.get_str("md5").unwrap());
+    // Only some collections.
+    let only = other.run_command(doc! {"dbHash": 1, "collections": ["b"]}).await.unwrap();
+    assert_eq!(only.get_document("collections").unwrap().keys().collect::<Vec<_>>(), vec!["b"]);
+    assert_eq!(only.get_document("collections").unwrap().get_str("b").unwrap(), mc.get_str("b").unwrap());
     server.stop().await;
 }
