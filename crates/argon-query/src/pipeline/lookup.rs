@@ -128,11 +128,44 @@ impl Lookup {
     }
 
     pub(crate) fn apply<'a>(&'a self, input: DocStream<'a>, env: &'a Env<'a>) -> Result<DocStream<'a>> {
-        let foreign = env.ctx.collection(&self.from)?;
-        let index = self.equality.as_ref().map(|(_, f)| ForeignIndex::build(&foreign, f));
+        // With an index on foreignField, each input document looks up its
+        // matches; otherwise the foreign collection is read once.
+        let mut input = input.peekable();
+        let per_document = match (&self.equality, input.peek()) {
+            (Some((local, foreign)), Some(Ok(first))) => {
+                env.ctx.find_equal(&self.from, foreign, &local_values(first, local))?.is_some()
+            }
+            _ => false,
+        };
+        let foreign = match per_document {
+            true => Vec::new(),
+            false => env.ctx.collection(&self.from)?,
+        };
+        let index = match per_document {
+            true => None,
+            false => self.equality.as_ref().map(|(_, f)| ForeignIndex::build(&foreign, f)),
+        };
         Ok(Box::new(input.map(move |d| {
             let mut doc = d?;
+            let looked_up: Vec<Document>;
             let candidates: Vec<&Document> = match (&self.equality, &index) {
+                (Some((local, foreign_field)), None) if per_document => {
+                    let values = local_values(&doc, local);
+                    // (The context answered for the first document; it
+                    // reads one snapshot, so it answers for every one.)
+                    let Some(mut found) = env.ctx.find_equal(&self.from, foreign_field, &values)? else {
+                        return err(codes::INTERNAL_ERROR, "$lookup: the foreign index is no longer usable");
+                    };
+                    // In the foreign collection's order, as a scan gives them.
+                    found.sort_by(|a, b| {
+                        crate::compare(
+                            a.get("_id").unwrap_or(&Bson::Null),
+                            b.get("_id").unwrap_or(&Bson::Null),
+                        )
+                    });
+                    looked_up = found;
+                    looked_up.iter().collect()
+                }
                 (Some((local, _)), Some(idx)) => {
                     idx.matches(&doc, local).into_iter().map(|i| &foreign[i]).collect()
                 }
@@ -155,6 +188,21 @@ impl Lookup {
             Ok(doc)
         })))
     }
+}
+
+/// The values of `localField` an input document looks up: each array
+/// element (not the arrays), null when there is none (it matches null and
+/// missing foreign fields), undefined read as null.
+fn local_values(doc: &Document, local: &str) -> Vec<Bson> {
+    let mut values: Vec<Bson> = path_values(doc, local)
+        .into_iter()
+        .filter(|v| !matches!(v, Bson::Array(_)))
+        .map(|v| if matches!(v, Bson::Undefined) { Bson::Null } else { v.clone() })
+        .collect();
+    if values.is_empty() {
+        values.push(Bson::Null);
+    }
+    values
 }
 
 /// The foreign collection keyed by the encoded values of `foreignField`,

@@ -52,6 +52,15 @@ pub trait PipelineContext {
     fn merge_into(&self, coll: &str, docs: Vec<Document>, spec: &Document) -> Result<()>;
     /// The value of `$$NOW` for this command.
     fn now(&self) -> bson::DateTime;
+    /// The documents of `coll` whose `field` equals one of `values` (as
+    /// `{field: {$in: values}}` matches), when the context can find them
+    /// without reading the whole collection (an index on `field`);
+    /// `None` otherwise. `$lookup` then asks per input document instead
+    /// of loading the foreign collection.
+    fn find_equal(&self, coll: &str, field: &str, values: &[Bson]) -> Result<Option<Vec<Document>>> {
+        let _ = (coll, field, values);
+        Ok(None)
+    }
 }
 
 /// A context for pipelines that touch no other collection (tests, update

@@ -79,6 +79,49 @@ impl PipelineContext for Context<'_> {
     fn now(&self) -> bson::DateTime {
         bson::DateTime::now()
     }
+
+    fn find_equal(
+        &self,
+        coll: &str,
+        field: &str,
+        values: &[Bson],
+    ) -> argon_query::Result<Option<Vec<Document>>> {
+        let as_query_error =
+            |e: CommandError| QueryError { code: e.code, code_name: "InternalError", message: e.message };
+        let Some(meta) = self.snap.collection(coll) else { return Ok(None) };
+        // A view runs its pipeline over all of its source: read it whole.
+        if crate::views::is_view(&meta.options) {
+            return Ok(None);
+        }
+        let indexed = field == "_id"
+            || meta.indexes.iter().any(|i| {
+                let usable = !crate::planner::is_hidden(&i.spec)
+                    && !i.spec.get_bool("sparse").unwrap_or(false)
+                    && !i.spec.contains_key("partialFilterExpression");
+                let first = i.spec.get_document("key").ok().and_then(|k| k.iter().next());
+                usable && matches!(first, Some((f, v)) if f == field && !matches!(v, Bson::String(_)))
+            });
+        if !indexed {
+            return Ok(None);
+        }
+        let src = Source { snap: self.snap, overlay: self.overlay };
+        // Equality, not `$in`'s pattern matching, for a regex value.
+        let (regexes, plain): (Vec<&Bson>, Vec<&Bson>) =
+            values.iter().partition(|v| matches!(v, Bson::RegularExpression(_)));
+        let mut filters = vec![doc! { field: { "$in": plain.into_iter().cloned().collect::<Vec<_>>() } }];
+        filters.extend(regexes.into_iter().map(|r| doc! { field: { "$eq": r.clone() } }));
+        let mut out: Vec<Document> = Vec::new();
+        for (i, filter) in filters.into_iter().enumerate() {
+            let query = crate::source::Query::parse(&filter).map_err(as_query_error)?;
+            for d in src.matching(coll, &query, None, 0, None).map_err(as_query_error)? {
+                // (Only a regex query can find a document a second time.)
+                if i == 0 || !out.iter().any(|o| o.get("_id") == d.get("_id")) {
+                    out.push(d);
+                }
+            }
+        }
+        Ok(Some(out))
+    }
 }
 
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
