@@ -397,12 +397,16 @@ pub fn plan(
         }
         Some(_) => return Err(CommandError::bad_value("hint must be a string or an object")),
     };
+    // The `_id` index: ranges, `$in` lists and sorts on `_id` read the
+    // documents in `_id` order (`Snapshot::id_scan`).
+    let id_index = id_index();
     let candidates: Vec<_> = match hinted {
         Some(ix) => vec![ix],
         None => visible()
             .filter(|i| {
                 !i.spec.get_bool("sparse").unwrap_or(false) && !i.spec.contains_key("partialFilterExpression")
             })
+            .chain(std::iter::once(&id_index))
             .collect(),
     };
     let sort = sort.filter(|s| !s.is_empty());
@@ -417,7 +421,8 @@ pub fn plan(
             continue; // text, 2d, hashed: not ordered by value
         }
         let name = ix.name().to_string();
-        let multikey = multikey(ix);
+        // (`_id` cannot hold an array.)
+        let multikey = name != ID_INDEX && multikey(ix);
         let b = bounds(&def, filter, multikey);
         let mut shown = b.shown;
         shown_all(&def, shown.len(), &mut shown);
@@ -472,6 +477,18 @@ pub fn plan(
         }
     }
     Ok(best.map(|c| c.plan).unwrap_or(Plan::CollScan))
+}
+
+/// The name a plan gives the `_id` index (not in the catalog: the
+/// documents themselves are stored in `_id` order).
+pub const ID_INDEX: &str = "_id_";
+
+fn id_index() -> IndexMeta {
+    IndexMeta {
+        id: 0,
+        created_lsn: argon_types::Lsn::ZERO,
+        spec: bson::doc! {"v": 2, "key": {"_id": 1}, "name": ID_INDEX},
+    }
 }
 
 /// Whether an index spec says `hidden: true` (kept up to date, never

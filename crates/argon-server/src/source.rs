@@ -289,7 +289,7 @@ impl<'s> Runs<'s> {
 /// Whether an index of `coll` is multikey in `snap`, for the planner (yes
 /// when the store cannot say: a multikey plan is slower, never wrong).
 pub fn multikey_in<'s>(snap: &'s Snapshot, coll: &'s str) -> impl Fn(&IndexMeta) -> bool + 's {
-    move |ix| snap.index_is_multikey(coll, ix.name()).unwrap_or(true)
+    move |ix| ix.name() != planner::ID_INDEX && snap.index_is_multikey(coll, ix.name()).unwrap_or(true)
 }
 
 impl<'a> Source<'a> {
@@ -558,15 +558,18 @@ impl<'a> Source<'a> {
                 let mut seen = HashSet::new();
                 let ordered: Box<dyn Iterator<Item = &KeyRange>> =
                     if *reverse { Box::new(ranges.iter().rev()) } else { Box::new(ranges.iter()) };
+                // The `_id` index is the documents themselves, in `_id` order.
+                let by_id = name == planner::ID_INDEX;
                 'ranges: for r in ordered {
                     let lower = r.lower.as_ref().map(Vec::as_slice);
                     let upper = r.upper.as_ref().map(Vec::as_slice);
-                    let mut scan = if *reverse {
-                        self.snap.index_scan_rev(coll, name, lower, upper)?
-                    } else {
-                        self.snap.index_scan(coll, name, lower, upper)?
+                    let mut scan = match (by_id, *reverse) {
+                        (true, _) => self.snap.id_scan(coll, lower, upper, *reverse)?,
+                        (false, true) => self.snap.index_scan_rev(coll, name, lower, upper)?,
+                        (false, false) => self.snap.index_scan(coll, name, lower, upper)?,
                     };
-                    while let Some((_, id_key)) = scan.next_raw()? {
+                    while let Some((key, value)) = scan.next_raw()? {
+                        let id_key = if by_id { key } else { value };
                         keys += 1;
                         if keys % 1024 == 0 {
                             crate::ops::check_interrupted()?;
@@ -580,7 +583,13 @@ impl<'a> Source<'a> {
                                 continue; // the transaction's version is checked below
                             }
                         }
-                        let Some(d) = self.snap.get_by_id_key(coll, id_key)? else { continue };
+                        let d = match by_id {
+                            true => argon_store::decode_doc(value)?,
+                            false => match self.snap.get_by_id_key(coll, id_key)? {
+                                Some(d) => d,
+                                None => continue,
+                            },
+                        };
                         examined += 1;
                         if q.filter.matches(&d) {
                             match runs.as_mut() {

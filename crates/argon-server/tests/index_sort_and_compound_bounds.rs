@@ -257,3 +257,38 @@ async fn aggregate_with_explain_returns_the_plan_not_the_documents() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_ranges_in_lists_and_id_sorts_read_only_what_they_need() {
+    let server = TestServer::start().await;
+    let (db, coll) = setup(&server).await;
+    // Keyset pagination, a batch of ids, the newest first: each as the
+    // collection scan answers it, examining only the documents it returns
+    // (1,000 is not there).
+    let cases: Vec<(Document, Document, i64, usize)> = vec![
+        (doc! {"_id": {"$gt": 100, "$lte": 110}}, doc! {}, 0, 10),
+        (doc! {"_id": {"$gt": 480}}, doc! {"_id": 1}, 5, 5),
+        (doc! {"_id": {"$in": [3, 250, 499, 1000]}}, doc! {}, 0, 3),
+        (doc! {}, doc! {"_id": -1}, 4, 4),
+        (doc! {"_id": {"$lt": 50}}, doc! {"_id": -1}, 3, 3),
+    ];
+    for (filter, sort, limit, examined) in cases {
+        let (got, want) = both(&coll, filter.clone(), sort.clone(), 0, limit).await;
+        assert_eq!(got, want, "{filter} {sort}");
+        let mut find = doc! {"find": "c", "filter": filter.clone(), "sort": sort.clone()};
+        if limit != 0 {
+            find.insert("limit", limit);
+        }
+        let e = explain(&db, find).await;
+        assert_eq!(ixscan(&e).get_str("indexName").unwrap(), "_id_", "{filter} {sort}");
+        // (A sorted scan reads one document past the limit: ties with the
+        // last one returned would have to come too.)
+        let read = stat(&e, "totalDocsExamined") as usize;
+        assert!(read == examined || (limit != 0 && read == examined + 1), "{filter} {sort}: {read}");
+    }
+    // A range on _id and an equality on an indexed field: both narrow.
+    let (got, want) = both(&coll, doc! {"_id": {"$gte": 200, "$lt": 300}, "a": 3}, doc! {}, 0, 0).await;
+    assert_eq!(got, want);
+    assert_eq!(got.len(), 10);
+    server.stop().await;
+}

@@ -162,6 +162,23 @@ impl Snapshot {
         self.index_scan_dir(coll, index_name, lower, upper, true)
     }
 
+    /// Visible documents with an encoded `_id` between `lower` and `upper`
+    /// (bounds as [`Snapshot::index_scan`] takes them), in `_id` order or
+    /// its reverse: `(encoded _id, BSON bytes)`. What a query planner's
+    /// `_id` ranges read.
+    pub fn id_scan(
+        &self,
+        coll: &str,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+    ) -> Result<Scan<'_>> {
+        let Some(c) = self.view.catalog.get(coll) else {
+            return Ok(Scan { levels: vec![], rev_levels: vec![], last: None });
+        };
+        self.bounded_scan(&self.index.docs, c.id, lower, upper, reverse)
+    }
+
     fn index_scan_dir(
         &self,
         coll: &str,
@@ -176,6 +193,19 @@ impl Snapshot {
         let Some(ix) = c.indexes.iter().find(|i| i.name() == index_name) else {
             return Err(StoreError::InvalidArgument(format!("index {index_name} does not exist on {coll}")));
         };
+        self.bounded_scan(&self.index.idx, ix.id, lower, upper, reverse)
+    }
+
+    /// A scan of table `db` under `id` (a collection's or an index's)
+    /// between key-prefix bounds.
+    fn bounded_scan(
+        &self,
+        db: &Database<Bytes, Bytes>,
+        id: u64,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        reverse: bool,
+    ) -> Result<Scan<'_>> {
         // Bounds are on key prefixes: an excluded lower bound must skip every
         // entry starting with it, an included upper bound must take them all.
         let lower_owned;
@@ -196,9 +226,9 @@ impl Snapshot {
             Bound::Unbounded => None,
         };
         if reverse {
-            scan_chain_rev(&self.index.idx, &self.txn, &self.view.read_chain, ix.id, lower, upper)
+            scan_chain_rev(db, &self.txn, &self.view.read_chain, id, lower, upper)
         } else {
-            scan_chain(&self.index.idx, &self.txn, &self.view.read_chain, ix.id, lower, upper)
+            scan_chain(db, &self.txn, &self.view.read_chain, id, lower, upper)
         }
     }
 

@@ -122,11 +122,14 @@ fn run_on(ctx: &mut Ctx<'_>, call: &mut Call, inner: Document) -> CmdResult<Docu
     let mut winning = doc! { "stage": e.plan.stage() };
     let mut stats = doc! { "stage": e.plan.stage(), "nReturned": returned, "docsExamined": examined, "keysExamined": keys };
     if let Plan::Index { name, bounds, reverse, multikey, .. } = &e.plan {
-        let key = snap
-            .collection(&coll)
-            .and_then(|c| c.indexes.iter().find(|i| i.name() == name))
-            .and_then(|i| i.spec.get_document("key").ok().cloned())
-            .unwrap_or_default();
+        let key = match name.as_str() {
+            crate::planner::ID_INDEX => doc! { "_id": 1 },
+            _ => snap
+                .collection(&coll)
+                .and_then(|c| c.indexes.iter().find(|i| i.name() == name))
+                .and_then(|i| i.spec.get_document("key").ok().cloned())
+                .unwrap_or_default(),
+        };
         let ixscan = doc! {
             "stage": "IXSCAN",
             "indexName": name,
