@@ -62,7 +62,7 @@ enum Bounds {
     Full,
     Partition,
     /// `[lower, upper)`.
-    Explicit(Bson, Bson),
+    Explicit(Box<[Bson; 2]>),
 }
 
 #[derive(Clone, Debug)]
@@ -213,7 +213,7 @@ impl Densify {
                 } else {
                     return err(L5946800, "Explicit bounds must be numeric or dates");
                 }
-                Bounds::Explicit(lo.clone(), hi.clone())
+                Bounds::Explicit(Box::new([lo.clone(), hi.clone()]))
             }
             Bson::String(s) if s == "full" => Bounds::Full,
             Bson::String(s) if s == "partition" => Bounds::Partition,
@@ -303,8 +303,8 @@ impl Densify {
                 }
             }
         }
-        if let Bounds::Explicit(lo, _) = &self.bounds {
-            self.check_value(lo)?;
+        if let Bounds::Explicit(b) = &self.bounds {
+            self.check_value(&b[0])?;
         }
         let by_partition = |a: &Document, b: &Document| crate::compare::compare_documents(a, b);
         rows.sort_by(|a, b| by_partition(&a.0, &b.0).then_with(|| compare(&a.1, &b.1)));
@@ -371,7 +371,7 @@ impl Densify {
                 (Some(first), Some(last)) => (first.0.clone(), last.0.clone(), true),
                 _ => return Ok(Vec::new()),
             },
-            Bounds::Explicit(lo, hi) => (lo.clone(), hi.clone(), false),
+            Bounds::Explicit(b) => (b[0].clone(), b[1].clone(), false),
         };
         let mut out = Vec::with_capacity(members.len());
         let mut members = members.into_iter().peekable();
