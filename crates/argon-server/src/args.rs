@@ -60,6 +60,16 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// The command's `let` variables (MongoDB 5.0+), evaluated once; no
+    /// variables when absent.
+    pub fn let_vars(&self) -> CmdResult<argon_query::expr::Vars> {
+        let now = bson::DateTime::now();
+        match self.doc("let")? {
+            Some(spec) => Ok(argon_query::expr::command_let(spec, now)?),
+            None => Ok(argon_query::expr::Vars::new(now)),
+        }
+    }
+
     /// An array whose elements must all be documents.
     pub fn docs(&self, field: &str) -> CmdResult<Option<Vec<&'a Document>>> {
         let Some(a) = self.array(field)? else { return Ok(None) };

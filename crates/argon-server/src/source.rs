@@ -443,12 +443,12 @@ impl<'a> Source<'a> {
             let m = pipeline
                 .leading_match()
                 .ok_or_else(|| CommandError::new(code::INTERNAL_ERROR, "no leading $match"))?;
-            let e = self.execute(coll, &Query::parse(m)?, None, 0, None)?;
+            let e = self.execute(coll, &Query::parse_with_let(m, vars)?, None, 0, None)?;
             let scored = e.docs.into_iter().zip(e.scores).map(Ok);
             return Ok(pipeline.run_text_results(Box::new(scored), ctx, vars)?);
         }
         if let Some(m) = pipeline.leading_match() {
-            let q = Query::parse(m)?;
+            let q = Query::parse_with_let(m, vars)?;
             let plan = planner::plan(
                 &q.doc,
                 self.snap.collection(coll),
@@ -797,6 +797,13 @@ pub fn parse_sort(sort: Option<&Document>) -> CmdResult<Option<SortSpec>> {
 impl Query {
     pub fn parse(doc: &Document) -> CmdResult<Query> {
         Ok(Query { doc: doc.clone(), filter: Filter::parse(doc)?, hint: None })
+    }
+
+    /// A filter whose `$expr` may read the command's `let` variables.
+    pub fn parse_with_let(doc: &Document, lets: &argon_query::expr::Vars) -> CmdResult<Query> {
+        let names = argon_query::expr::let_names(lets);
+        let filter = Filter::parse_with_vars(doc, &names)?.with_let(lets);
+        Ok(Query { doc: doc.clone(), filter, hint: None })
     }
 
     pub fn with_hint(mut self, hint: Option<Bson>) -> Query {

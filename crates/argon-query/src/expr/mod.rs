@@ -20,6 +20,7 @@
 
 mod arith;
 pub(crate) mod array;
+mod command_let;
 mod convert;
 pub(crate) mod date;
 mod ops;
@@ -30,6 +31,7 @@ use bson::{Bson, Document};
 
 use crate::error::{codes, err, Result};
 
+pub use command_let::{command_let, names as let_names};
 pub(crate) use ops::Op;
 
 /// An evaluated value; `None` is "missing".
@@ -81,6 +83,17 @@ impl Vars {
     /// The names of the bound user variables.
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.bindings.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// The bound user variables with their values.
+    pub fn bindings(&self) -> impl Iterator<Item = (&str, &Bson)> {
+        self.bindings.iter().map(|(n, v)| (n.as_str(), v))
+    }
+
+    /// The same user variables with `$$NOW` at `now`.
+    pub fn at(mut self, now: bson::DateTime) -> Vars {
+        self.now = now;
+        self
     }
 }
 

@@ -416,6 +416,15 @@ impl Filter {
         self
     }
 
+    /// Binds the user variables of a command's `let` for `$expr` (the
+    /// filter is parsed with [`Filter::parse_with_vars`] and their names).
+    pub fn with_let(mut self, lets: &Vars) -> Filter {
+        for (name, value) in lets.bindings() {
+            self.vars.set(name, value.clone());
+        }
+        self
+    }
+
     /// Whether the filter matches the document. Errors while evaluating
     /// `$expr` (for example a division by zero) count as a non-match; use
     /// [`Filter::try_matches`] to surface them as MongoDB does.

@@ -17,8 +17,11 @@
 
 mod accumulators;
 mod bucket_auto;
+mod densify;
+mod fill;
 mod group;
 mod lookup;
+mod redact;
 mod stages;
 mod window;
 
@@ -136,8 +139,8 @@ impl Pipeline {
         Self::parse_in(stages, vars, Context::Update)
     }
 
-    pub(crate) fn parse_for_update(stages: &[Document]) -> Result<Pipeline> {
-        Self::parse_in(stages, &[], Context::Update)
+    pub(crate) fn parse_for_update(stages: &[Document], vars: &[String]) -> Result<Pipeline> {
+        Self::parse_in(stages, vars, Context::Update)
     }
 
     pub(crate) fn parse_in(stages: &[Document], vars: &[String], context: Context) -> Result<Pipeline> {
@@ -272,10 +275,11 @@ impl Pipeline {
         Ok(stream)
     }
 
-    /// Runs an update pipeline on one document.
-    pub(crate) fn run_on_document(&self, doc: &Document, now: bson::DateTime) -> Result<Document> {
-        let ctx = NoCollections { now };
-        let env = Env { ctx: &ctx, vars: Vars::new(now) };
+    /// Runs an update pipeline on one document (with `$$NOW` and the
+    /// command's `let` variables from `vars`).
+    pub(crate) fn run_on_document(&self, doc: &Document, vars: &Vars) -> Result<Document> {
+        let ctx = NoCollections { now: vars.now() };
+        let env = Env { ctx: &ctx, vars: vars.clone() };
         let stream: DocStream<'_> = Box::new(std::iter::once(Ok(doc.clone())));
         let mut out = self.run_stream(stream, &env)?;
         let first = out.next();

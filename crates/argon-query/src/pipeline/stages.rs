@@ -5,8 +5,11 @@ use bson::{Bson, Document};
 use rand::Rng;
 
 use super::bucket_auto::BucketAuto;
+use super::densify::Densify;
+use super::fill::Fill;
 use super::group::{Bucket, Group};
 use super::lookup::{GraphLookup, Lookup, UnionWith};
+use super::redact::Redact;
 use super::window::SetWindowFields;
 use super::{in_stage, Context, DocStream, Env, Pipeline};
 use crate::deps::Deps;
@@ -55,6 +58,9 @@ pub(crate) enum Stage {
         spec: Document,
     },
     Documents(Vec<Document>),
+    Densify(Box<Densify>),
+    Fill(Box<Fill>),
+    Redact(Box<Redact>),
 }
 
 /// Stages a pipeline update may use.
@@ -354,6 +360,9 @@ impl Stage {
                 }
                 Stage::Documents(docs)
             }
+            "$densify" => Stage::Densify(Box::new(Densify::parse(arg)?)),
+            "$fill" => Stage::Fill(Box::new(Fill::parse(arg, vars)?)),
+            "$redact" => Stage::Redact(Box::new(Redact::parse(arg, vars)?)),
             _ if is_stage_name(name) => {
                 return err(codes::NOT_IMPLEMENTED, format!("{name} is not implemented by Argon"));
             }
@@ -385,6 +394,9 @@ impl Stage {
                 return false;
             }
             Stage::SetWindowFields(w) => deps.extend(&w.dependencies()),
+            Stage::Densify(d) => deps.extend(&d.dependencies()),
+            Stage::Fill(f) => deps.extend(&f.dependencies()),
+            Stage::Redact(r) => deps.extend(&r.dependencies()),
             Stage::GraphLookup(g) => deps.extend(g.dependencies()),
             Stage::Sort(s) | Stage::SortLimit(s, _) => deps.extend(&s.dependencies()),
             Stage::Limit(_) | Stage::Skip(_) | Stage::Sample(_) | Stage::UnionWith(_) => {}
@@ -557,6 +569,9 @@ impl Stage {
                 drop(input);
                 Box::new(docs.iter().cloned().map(Ok))
             }
+            Stage::Densify(d) => Box::new(d.run(input)?.into_iter().map(Ok)),
+            Stage::Fill(f) => f.run(input, env)?,
+            Stage::Redact(r) => r.apply(input, env),
         })
     }
 }

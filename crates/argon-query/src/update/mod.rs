@@ -22,6 +22,7 @@ use bson::{oid::ObjectId, Bson, Document};
 use crate::compare::values_equal;
 use crate::display;
 use crate::error::{codes, err, QueryError, Result};
+use crate::expr::Vars;
 use crate::filter::Filter;
 use crate::pipeline::Pipeline;
 
@@ -122,6 +123,8 @@ pub struct Update {
     array_filters: ArrayFilters,
     /// The update as given, for error messages.
     source: Bson,
+    /// The command's `let` variables (pipeline updates read them).
+    lets: Vars,
 }
 
 /// Context of one application of an update.
@@ -168,6 +171,12 @@ impl Update {
     /// Parses an update: a replacement document, an operator document, or
     /// an array (an aggregation pipeline).
     pub fn parse(update: &Bson, array_filters: Option<&[Document]>) -> Result<Update> {
+        Self::parse_with_let(update, array_filters, &Vars::new(bson::DateTime::from_millis(0)))
+    }
+
+    /// Parses an update whose pipeline may use the variables of the
+    /// command's `let` (see [`crate::expr::command_let`]).
+    pub fn parse_with_let(update: &Bson, array_filters: Option<&[Document]>, lets: &Vars) -> Result<Update> {
         let filters = ArrayFilters::parse(array_filters.unwrap_or(&[]))?;
         let kind = match update {
             Bson::Array(stages) => {
@@ -187,7 +196,7 @@ impl Update {
                     };
                     docs.push(d.clone());
                 }
-                Kind::Pipeline(Box::new(Pipeline::parse_for_update(&docs)?))
+                Kind::Pipeline(Box::new(Pipeline::parse_for_update(&docs, &crate::expr::let_names(lets))?))
             }
             Bson::Document(d) => {
                 if d.keys().next().is_some_and(|k| k.starts_with('$')) {
@@ -224,7 +233,7 @@ impl Update {
         } else if !filters.is_empty() {
             filters.check_all_used(&[], update)?;
         }
-        Ok(Update { kind, array_filters: filters, source: update.clone() })
+        Ok(Update { kind, array_filters: filters, source: update.clone(), lets: lets.clone() })
     }
 
     pub fn is_replacement(&self) -> bool {
@@ -296,7 +305,7 @@ impl Update {
                 out
             }
             Kind::Pipeline(p) => {
-                let mut out = p.run_on_document(doc, now)?;
+                let mut out = p.run_on_document(doc, &self.lets.clone().at(now))?;
                 // A pipeline that drops _id keeps the original one.
                 if let (false, Some(id)) = (out.contains_key("_id"), doc.get("_id")) {
                     out.insert("_id", id.clone());
@@ -379,7 +388,7 @@ impl Update {
     /// filter's equality fields, then the update with `$setOnInsert`
     /// active. An `_id` is generated when neither provides one.
     pub fn upsert_document(&self, filter: &Document, now: bson::DateTime) -> Result<Document> {
-        let parsed = Filter::parse(filter)?;
+        let parsed = Filter::parse_with_vars(filter, &crate::expr::let_names(&self.lets))?;
         let seed = seed_from_query(&parsed)?;
         let mut out = match &self.kind {
             Kind::Replacement(r) => {
@@ -412,7 +421,7 @@ impl Update {
                 out
             }
             Kind::Pipeline(p) => {
-                let mut out = p.run_on_document(&seed, now)?;
+                let mut out = p.run_on_document(&seed, &self.lets.clone().at(now))?;
                 if let (false, Some(id)) = (out.contains_key("_id"), seed.get("_id")) {
                     out.insert("_id", id.clone());
                 }

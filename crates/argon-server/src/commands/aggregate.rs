@@ -138,6 +138,8 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         .cloned()
         .collect();
     let cursor_opts = a.doc("cursor")?;
+    let lets = a.let_vars()?;
+    let let_names = argon_query::expr::let_names(&lets);
     if cursor_opts.is_none() && !a.bool("explain")?.unwrap_or(false) {
         return Err(CommandError::new(
             code::FAILED_TO_PARSE,
@@ -165,7 +167,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         return crate::change_stream::open(ctx, call, coll.as_deref(), &stages, batch_size);
     }
     let Some(coll) = coll else {
-        return database_aggregate(ctx, call, stages, batch_size);
+        return database_aggregate(ctx, call, stages, batch_size, &lets);
     };
     let target = call.target(ctx)?;
     let snap = match call.snapshot(ctx, &target) {
@@ -190,13 +192,13 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         }
         None => stages,
     };
-    let pipeline = Pipeline::parse(&stages)?;
+    let pipeline = Pipeline::parse_with_vars(&stages, &let_names)?;
     let (result, outputs) = match &snap {
         Some(snap) => {
             let overlay = call.txn.as_ref().map(|t| &t.overlay);
             let context = Context { snap, overlay, outputs: RefCell::new(vec![]) };
             let src = Source { snap, overlay };
-            let vars = argon_query::expr::Vars::new(context.now());
+            let vars = lets.clone();
             let out = crate::ops::long_running(|| {
                 // (A run over its inline budget runs again: from no outputs.)
                 context.outputs.borrow_mut().clear();
@@ -230,6 +232,7 @@ fn database_aggregate(
     call: &mut Call,
     stages: Vec<Document>,
     batch_size: Option<usize>,
+    lets: &argon_query::expr::Vars,
 ) -> CmdResult<Document> {
     // The documents the pipeline starts from, and the stages that follow.
     let (input, rest): (Vec<Document>, &[Document]) =
@@ -252,9 +255,9 @@ fn database_aggregate(
                 ))
             }
         };
-    let pipeline = Pipeline::parse(rest)?;
-    let context = argon_query::pipeline::NoCollections { now: bson::DateTime::now() };
-    let vars = argon_query::expr::Vars::new(context.now);
+    let pipeline = Pipeline::parse_with_vars(rest, &argon_query::expr::let_names(lets))?;
+    let context = argon_query::pipeline::NoCollections { now: lets.now() };
+    let vars = lets.clone();
     let docs = pipeline.run_results(Box::new(input.into_iter().map(Ok)), &context, &vars)?;
     let ns = format!("{}.$cmd.aggregate", call.db);
     Ok(cursor_reply(
@@ -362,11 +365,22 @@ pub(crate) fn run_read_only(
     coll: &str,
     stages: &[Document],
 ) -> CmdResult<Vec<Document>> {
-    let pipeline = Pipeline::parse(stages)?;
+    run_read_only_with_let(call, snap, coll, stages, &argon_query::expr::Vars::new(bson::DateTime::now()))
+}
+
+/// [`run_read_only`] with the command's `let` variables.
+pub(crate) fn run_read_only_with_let(
+    call: &Call,
+    snap: &Snapshot,
+    coll: &str,
+    stages: &[Document],
+    lets: &argon_query::expr::Vars,
+) -> CmdResult<Vec<Document>> {
+    let pipeline = Pipeline::parse_with_vars(stages, &argon_query::expr::let_names(lets))?;
     let overlay = call.txn.as_ref().map(|t| &t.overlay);
     let context = Context { snap, overlay, outputs: RefCell::new(vec![]) };
     let src = Source { snap, overlay };
-    let vars = argon_query::expr::Vars::new(context.now());
+    let vars = lets.clone();
     let docs = crate::ops::long_running(|| src.aggregate(coll, &pipeline, &context, &vars))?;
     if !context.outputs.borrow().is_empty() {
         return Err(CommandError::new(code::COMMAND_NOT_SUPPORTED, "a read of a view cannot write"));

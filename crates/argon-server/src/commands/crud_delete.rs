@@ -13,6 +13,7 @@ use crate::writes;
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "delete")?;
     let (stmts, ordered) = crate::args::statements(&call.cmd, "delete", "deletes")?;
+    let lets = Args::new(&call.cmd, "delete").let_vars()?;
     let target = call.target(ctx)?;
     target.writable()?;
     ctx.state.metrics.ops_delete.fetch_add(stmts.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -29,7 +30,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                     format!("The limit field in delete objects must be 0 or 1. Got {limit}"),
                 ));
             }
-            Ok(delete_matching(ctx, call, &coll, q, None, limit == 1).await?.len() as i64)
+            Ok(delete_matching(ctx, call, &coll, q, None, limit == 1, &lets).await?.len() as i64)
         }
         .await;
         match r {
@@ -61,8 +62,9 @@ pub async fn delete_matching(
     q: &Document,
     sort: Option<&Document>,
     single: bool,
+    lets: &argon_query::expr::Vars,
 ) -> CmdResult<Vec<Document>> {
-    let query = Query::parse(q)?;
+    let query = Query::parse_with_let(q, lets)?;
     let sort = crate::source::parse_sort(sort)?;
     let target = call.target(ctx)?;
     let mut attempt = 0;

@@ -39,12 +39,15 @@ pub struct UpdateSpec<'a> {
     pub multi: bool,
     pub upsert: bool,
     pub sort: Option<&'a Document>,
+    /// The command's `let` variables.
+    pub lets: &'a argon_query::expr::Vars,
 }
 
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "update")?;
     super::crud_insert::check_writable_collection(&coll)?;
     let (stmts, ordered) = crate::args::statements(&call.cmd, "update", "updates")?;
+    let lets = Args::new(&call.cmd, "update").let_vars()?;
     let target = call.target(ctx)?;
     target.writable()?;
     ctx.state.metrics.ops_update.fetch_add(stmts.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -52,7 +55,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let mut upserted = Vec::new();
     let mut write_errors = Vec::new();
     for (i, stmt) in stmts.iter().enumerate() {
-        let r = statement(ctx, call, &coll, stmt).await;
+        let r = statement(ctx, call, &coll, stmt, &lets).await;
         match r {
             Ok(r) => {
                 n += r.matched;
@@ -88,6 +91,7 @@ async fn statement(
     call: &mut Call,
     coll: &str,
     stmt: &Document,
+    lets: &argon_query::expr::Vars,
 ) -> CmdResult<UpdateResult> {
     let a = Args::new(stmt, "update.updates");
     let q = a.doc("q")?.ok_or_else(|| crate::args::missing("update.updates", "q"))?;
@@ -106,15 +110,16 @@ async fn statement(
         multi: a.bool("multi")?.unwrap_or(false),
         upsert: a.bool("upsert")?.unwrap_or(false),
         sort: None,
+        lets,
     };
     apply(ctx, call, &spec).await
 }
 
 /// Runs one update statement, retrying on write conflicts.
 pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) -> CmdResult<UpdateResult> {
-    let query = Query::parse(spec.filter_doc)?;
+    let query = Query::parse_with_let(spec.filter_doc, spec.lets)?;
     let filter = &query.filter;
-    let update = Update::parse(spec.update, spec.array_filters.as_deref())?;
+    let update = Update::parse_with_let(spec.update, spec.array_filters.as_deref(), spec.lets)?;
     if spec.multi && update.is_replacement() {
         return Err(CommandError::new(
             code::FAILED_TO_PARSE,

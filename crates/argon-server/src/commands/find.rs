@@ -21,7 +21,8 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let coll = collection_name(&call.cmd, "find")?;
     let a = Args::new(&call.cmd, "find");
     let hint = a.get("hint").cloned();
-    let query = Query::parse(a.doc("filter")?.unwrap_or(&Document::new()))?.with_hint(hint);
+    let lets = a.let_vars()?;
+    let query = Query::parse_with_let(a.doc("filter")?.unwrap_or(&Document::new()), &lets)?.with_hint(hint);
     let sort = crate::source::parse_sort(a.doc("sort")?)?;
     let projection = match a.doc("projection")? {
         Some(p) if !p.is_empty() => Some(Projection::parse(p)?),
@@ -89,7 +90,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         if let Some(l) = limit {
             stages.push(doc! { "$limit": l as i64 });
         }
-        let mut docs = super::aggregate::run_read_only(call, &snap, &base, &stages)?;
+        let mut docs = super::aggregate::run_read_only_with_let(call, &snap, &base, &stages, &lets)?;
         if let Some(p) = &projection {
             docs = docs.iter().map(|d| p.apply(d, Some(&query.filter))).collect::<Result<_, _>>()?;
         }

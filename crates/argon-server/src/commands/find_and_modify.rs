@@ -21,6 +21,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let remove = a.bool("remove")?.unwrap_or(false);
     let return_new = a.bool("new")?.unwrap_or(false);
     let upsert = a.bool("upsert")?.unwrap_or(false);
+    let lets = a.let_vars()?;
     let fields = match a.doc("fields")? {
         Some(f) if !f.is_empty() => Some(Projection::parse(f)?),
         _ => None,
@@ -45,7 +46,8 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         ));
     }
     // The query's filter lets a positional `$` projection find its element.
-    let filter = argon_query::Filter::parse(query)?;
+    let filter =
+        argon_query::Filter::parse_with_vars(query, &argon_query::expr::let_names(&lets))?.with_let(&lets);
     let project = |d: Option<Document>| -> CmdResult<Bson> {
         match (d, &fields) {
             (None, _) => Ok(Bson::Null),
@@ -55,7 +57,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     };
     if remove {
         ctx.state.metrics.ops_delete.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let deleted = super::crud_delete::delete_matching(ctx, call, &coll, query, sort, true).await?;
+        let deleted = super::crud_delete::delete_matching(ctx, call, &coll, query, sort, true, &lets).await?;
         let n = deleted.len() as i32;
         let value = project(deleted.into_iter().next())?;
         return Ok(doc! { "lastErrorObject": { "n": n }, "value": value });
@@ -66,8 +68,16 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         return Err(CommandError::type_mismatch("findAndModify.update must be an object or an array"));
     }
     let array_filters = a.docs("arrayFilters")?.map(|v| v.into_iter().cloned().collect());
-    let spec =
-        UpdateSpec { coll: &coll, filter_doc: query, update, array_filters, multi: false, upsert, sort };
+    let spec = UpdateSpec {
+        coll: &coll,
+        filter_doc: query,
+        update,
+        array_filters,
+        multi: false,
+        upsert,
+        sort,
+        lets: &lets,
+    };
     let r = apply(ctx, call, &spec).await?;
     let mut leo =
         doc! { "n": (r.matched + r.upserted.is_some() as i64) as i32, "updatedExisting": r.matched > 0 };
