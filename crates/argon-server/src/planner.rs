@@ -377,8 +377,12 @@ pub fn plan(
     // A hint names an index (or its key pattern) to use, or $natural.
     // Hidden indexes (`hidden: true`) are not planned with, hinted or not.
     let visible = || coll.indexes.iter().filter(|i| !is_hidden(&i.spec));
+    // The `_id` index: ranges, `$in` lists and sorts on `_id` read the
+    // documents in `_id` order (`Snapshot::id_scan`).
+    let id_index = id_index();
     let hinted = match hint {
         None => None,
+        Some(Bson::String(name)) if name == ID_INDEX => Some(&id_index),
         Some(Bson::String(name)) => Some(visible().find(|i| i.name() == name).ok_or_else(|| {
             CommandError::new(
                 code::BAD_VALUE,
@@ -386,7 +390,7 @@ pub fn plan(
             )
         })?),
         Some(Bson::Document(k)) if k.contains_key("$natural") => return Ok(Plan::CollScan),
-        Some(Bson::Document(k)) if k == &bson::doc! {"_id": 1} => return Ok(Plan::CollScan),
+        Some(Bson::Document(k)) if k == &bson::doc! {"_id": 1} => Some(&id_index),
         Some(Bson::Document(k)) => {
             Some(visible().find(|i| i.spec.get_document("key").ok() == Some(k)).ok_or_else(|| {
                 CommandError::new(
@@ -397,9 +401,6 @@ pub fn plan(
         }
         Some(_) => return Err(CommandError::bad_value("hint must be a string or an object")),
     };
-    // The `_id` index: ranges, `$in` lists and sorts on `_id` read the
-    // documents in `_id` order (`Snapshot::id_scan`).
-    let id_index = id_index();
     let candidates: Vec<_> = match hinted {
         Some(ix) => vec![ix],
         None => visible()

@@ -876,6 +876,9 @@ mod tests {
             condition().prop_map(|c| doc! {"b": c}),
             (condition(), condition()).prop_map(|(x, y)| doc! {"a": x, "b": y}),
             (condition(), condition()).prop_map(|(x, y)| doc! {"$and": [{"a": x}, {"b": y}]}),
+            // Plans on the `_id` index (the documents' own order).
+            condition().prop_map(|c| doc! {"_id": c}),
+            (condition(), condition()).prop_map(|(x, y)| doc! {"_id": x, "a": y}),
             Just(Document::new()),
         ]
         .boxed()
@@ -892,6 +895,7 @@ mod tests {
             Some(doc! {"a": 1, "b": -1}),
             Some(doc! {"a": -1, "b": 1}),
             Some(doc! {"_id": 1}),
+            Some(doc! {"_id": -1}),
         ])
         .boxed()
     }

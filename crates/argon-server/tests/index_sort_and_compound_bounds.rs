@@ -286,6 +286,14 @@ async fn id_ranges_in_lists_and_id_sorts_read_only_what_they_need() {
         let read = stat(&e, "totalDocsExamined") as usize;
         assert!(read == examined || (limit != 0 && read == examined + 1), "{filter} {sort}: {read}");
     }
+    // The _id index can be hinted, by name or by key.
+    for hint in [Bson::String("_id_".into()), Bson::Document(doc! {"_id": 1})] {
+        let e =
+            explain(&db, doc! {"find": "c", "filter": {"a": 3, "_id": {"$lt": 40}}, "hint": hint.clone()})
+                .await;
+        assert_eq!(ixscan(&e).get_str("indexName").unwrap(), "_id_", "{hint}");
+        assert_eq!(stat(&e, "nReturned"), 4, "{hint}");
+    }
     // A range on _id and an equality on an indexed field: both narrow.
     let (got, want) = both(&coll, doc! {"_id": {"$gte": 200, "$lt": 300}, "a": 3}, doc! {}, 0, 0).await;
     assert_eq!(got, want);
