@@ -82,27 +82,7 @@ fn missing(prefix: &str, field: &str) -> QueryError {
     QueryError::new(codes::L40414, format!("BSON field '{prefix}.{field}' is missing but a required field"))
 }
 
-fn wrong_type(field: &str, v: &Bson, expected: &str) -> QueryError {
-    QueryError::new(
-        codes::TYPE_MISMATCH,
-        format!(
-            "BSON field '{field}' is the wrong type '{}', expected type '{expected}'",
-            crate::types::type_name(v)
-        ),
-    )
-}
-
-/// A dotted path through documents only (arrays stop it).
-fn get_path<'a>(doc: &'a Document, parts: &[String]) -> Option<&'a Bson> {
-    let mut cur = doc.get(&parts[0])?;
-    for p in &parts[1..] {
-        match cur {
-            Bson::Document(d) => cur = d.get(p)?,
-            _ => return None,
-        }
-    }
-    Some(cur)
-}
+use super::stages::{get_in_documents as get_path, wrong_type};
 
 impl Densify {
     pub(crate) fn parse(arg: &Bson) -> Result<Densify> {

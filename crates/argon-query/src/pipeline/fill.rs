@@ -73,13 +73,7 @@ fn unknown(field: &str) -> QueryError {
 }
 
 fn wrong_type(field: &str, v: &Bson, expected: &str) -> QueryError {
-    QueryError::new(
-        codes::TYPE_MISMATCH,
-        format!(
-            "BSON field '{STAGE}.{field}' is the wrong type '{}', expected type '{expected}'",
-            crate::types::type_name(v)
-        ),
-    )
+    super::stages::wrong_type(&format!("{STAGE}.{field}"), v, expected)
 }
 
 fn path_expr(path: &str) -> Result<Expression> {

@@ -97,6 +97,18 @@ fn out_db(spec: &Document, stage: &str) -> Result<Option<String>> {
     }
 }
 
+/// MongoDB's error for a stage argument of the wrong type (`field` is the
+/// whole dotted name, `$stage.arg`).
+pub(crate) fn wrong_type(field: &str, v: &Bson, expected: &str) -> QueryError {
+    QueryError::new(
+        codes::TYPE_MISMATCH,
+        format!(
+            "BSON field '{field}' is the wrong type '{}', expected type '{expected}'",
+            crate::types::type_name(v)
+        ),
+    )
+}
+
 fn missing_field(stage: &str, field: &str) -> QueryError {
     QueryError::new(codes::L40414, format!("BSON field '{stage}.{field}' is missing but a required field"))
 }
@@ -773,8 +785,8 @@ fn parse_unwind(arg: &Bson) -> Result<Unwind> {
     Ok(Unwind { path: parts, index_field, preserve })
 }
 
-/// Reads a dotted path through documents only.
-fn get_in_documents<'a>(doc: &'a Document, parts: &[String]) -> Option<&'a Bson> {
+/// Reads a dotted path through documents only (arrays stop it).
+pub(crate) fn get_in_documents<'a>(doc: &'a Document, parts: &[String]) -> Option<&'a Bson> {
     let mut cur = doc.get(&parts[0])?;
     for p in &parts[1..] {
         match cur {
