@@ -133,17 +133,7 @@ impl Fill {
                 "The output field in '$fill' must contain an object with at least one element",
             );
         }
-        let sort_by = match sort_by {
-            None => None,
-            Some(d) if d.is_empty() => {
-                return err(codes::L15976, "$sort stage must have at least one sort key");
-            }
-            Some(d) => Some(SortSpec::parse(d)?),
-        };
-        let sort_field = match &sort_by {
-            Some(s) if s.fields().count() == 1 => Some(path_expr(s.fields().next().expect("one key").0)?),
-            _ => None,
-        };
+        let (sort_by, sort_field) = super::window::parse_sort_by(sort_by)?;
         let mut outputs = Vec::with_capacity(output.len());
         for (name, v) in output {
             let Bson::Document(o) = v else {

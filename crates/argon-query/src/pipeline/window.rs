@@ -188,20 +188,7 @@ impl SetWindowFields {
                 }
             }
         };
-        let sort_by = match sort_by {
-            None => None,
-            Some(d) if d.is_empty() => {
-                return err(codes::L15976, "$sort stage must have at least one sort key");
-            }
-            Some(d) => Some(SortSpec::parse(d)?),
-        };
-        let sort_field = match &sort_by {
-            Some(s) if s.fields().count() == 1 => {
-                let (path, _) = s.fields().next().expect("one key");
-                Some(Expression::parse(&Bson::String(format!("${path}")))?)
-            }
-            _ => None,
-        };
+        let (sort_by, sort_field) = parse_sort_by(sort_by)?;
         let mut outputs: Vec<WindowOutput> = Vec::with_capacity(output.len());
         for (name, v) in output {
             let path: Vec<String> = crate::expr::parse_field_path(name)?.into_vec();
@@ -859,4 +846,25 @@ fn integral(xs: &[Bson], ys: &[Value], unit_ms: Option<i64>) -> Result<Bson> {
         previous = Some((x, y));
     }
     Ok(Bson::Double(area))
+}
+
+/// A stage's `sortBy` (`$setWindowFields`, `$fill`): the sort, and its
+/// field as an expression when it has exactly one (what ranges and
+/// interpolation read).
+pub(crate) fn parse_sort_by(sort_by: Option<&Document>) -> Result<(Option<SortSpec>, Option<Expression>)> {
+    let sort_by = match sort_by {
+        None => None,
+        Some(d) if d.is_empty() => {
+            return err(codes::L15976, "$sort stage must have at least one sort key");
+        }
+        Some(d) => Some(SortSpec::parse(d)?),
+    };
+    let sort_field = match &sort_by {
+        Some(s) if s.fields().count() == 1 => {
+            let (path, _) = s.fields().next().expect("one key");
+            Some(Expression::parse(&Bson::String(format!("${path}")))?)
+        }
+        _ => None,
+    };
+    Ok((sort_by, sort_field))
 }
