@@ -352,6 +352,36 @@ pub fn flat_key_error(v: &Bson) -> Option<(ErrorCode, String)> {
     }
 }
 
+/// Why a document cannot be indexed by a geospatial index on `field` of
+/// type `kind` (`"2d"` or `"2dsphere"`), with MongoDB's code and message;
+/// `None` when it can (or the index type is not geospatial).
+pub fn index_key_error(doc: &Document, field: &str, kind: &str) -> Option<QueryError> {
+    let parts = crate::path::Path::parse(field).parts;
+    let mut found = None;
+    crate::path::visit(doc, &parts, crate::path::LeafArrays::NoTraversal, &mut |v, _| {
+        let Some(v) = v else { return false };
+        found = match kind {
+            "2dsphere" => sphere_key_error(field, v).map(|reason| {
+                QueryError::new(
+                    CANT_EXTRACT_GEO_KEYS,
+                    format!("Can't extract geo keys: {}  {reason}", display::document(doc)),
+                )
+            }),
+            "2d" => flat_key_error(v).map(|(code, reason)| {
+                let reason = if code == POINT_OUT_OF_BOUNDS {
+                    format!("{reason} :: caused by :: {}", display::document(doc))
+                } else {
+                    reason
+                };
+                QueryError::new(code, reason)
+            }),
+            _ => None,
+        };
+        found.is_some()
+    });
+    found
+}
+
 /// A legacy point in a query: `[x, y]` or `{x: .., y: ..}`.
 fn query_point(v: &Bson) -> Result<P2> {
     match v {

@@ -273,3 +273,18 @@ fn index_key_checks() {
     assert_eq!(flat_key_error(&bson!([200, 2])).unwrap().0, POINT_OUT_OF_BOUNDS);
     assert_eq!(flat_key_error(&bson!({"type": "Point", "coordinates": [1, 2]})).unwrap().0, NOT_LEGACY_POINT);
 }
+
+#[test]
+fn document_index_keys() {
+    let ok = doc! {"_id": 1, "loc": {"type": "Point", "coordinates": [1, 2]}, "places": [{"at": [1, 2]}]};
+    assert!(index_key_error(&ok, "loc", "2dsphere").is_none());
+    assert!(index_key_error(&ok, "places.at", "2dsphere").is_none());
+    assert!(index_key_error(&ok, "missing", "2dsphere").is_none());
+    let bad = doc! {"_id": 2, "loc": {"type": "Point", "coordinates": [1, 200]}};
+    let e = index_key_error(&bad, "loc", "2dsphere").unwrap();
+    assert_eq!(e.code, 16755);
+    assert!(e.message.starts_with("Can't extract geo keys: { _id: 2"), "{}", e.message);
+    let e = index_key_error(&doc! {"_id": 3, "loc": [181, 0]}, "loc", "2d").unwrap();
+    assert_eq!(e.code, 13027);
+    assert!(index_key_error(&bad, "loc", "1").is_none());
+}
