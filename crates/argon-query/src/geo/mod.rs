@@ -60,21 +60,22 @@ pub enum Geometry {
     Collection(Vec<Geometry>),
 }
 
-/// The two numbers of a coordinate pair: an array, or the first two
-/// fields of a document; `None` unless both are numbers.
-fn pair(v: &Bson, exact: bool) -> Option<P2> {
-    let (x, y, more) = match v {
-        Bson::Array(a) => (a.first()?, a.get(1)?, a.len() > 2),
+/// The two numbers of a coordinate pair: the first two elements of an
+/// array or fields of a document (more are ignored); `None` unless both
+/// are numbers.
+fn pair(v: &Bson) -> Option<P2> {
+    let (x, y) = match v {
+        Bson::Array(a) => (a.first()?, a.get(1)?),
         Bson::Document(d) => {
             let mut it = d.values();
-            (it.next()?, it.next()?, d.len() > 2)
+            (it.next()?, it.next()?)
         }
         _ => return None,
     };
-    if exact && more {
+    if !is_num(x) || !is_num(y) {
         return None;
     }
-    Some((crate::numeric::to_f64(x).filter(|_| is_num(x))?, crate::numeric::to_f64(y).filter(|_| is_num(y))?))
+    Some((crate::numeric::to_f64(x)?, crate::numeric::to_f64(y)?))
 }
 
 fn is_num(v: &Bson) -> bool {
@@ -94,7 +95,7 @@ fn position(v: &Bson) -> std::result::Result<V3, String> {
     if a.len() < 2 || !a.iter().all(is_num) {
         return Err(format!("GeoJSON coordinates must be an array of numbers: {}", display::value(v)));
     }
-    let p = pair(v, false).expect("numbers");
+    let p = pair(v).expect("numbers");
     if !valid_lng_lat(p) {
         return Err(format!("longitude/latitude is out of bounds, lng: {} lat: {}", p.0, p.1));
     }
@@ -278,13 +279,13 @@ impl Stored {
 }
 
 fn stored_one(v: &Bson) -> Option<Stored> {
-    if let Some(p) = pair(v, true) {
+    if let Some(p) = pair(v) {
         return Some(Stored::Flat(p));
     }
     let Bson::Document(d) = v else { return None };
     let g = parse_geojson(d).ok()?;
     let flat = match (&g, d.get("coordinates")) {
-        (Geometry::Point(_), Some(c)) => pair(c, false),
+        (Geometry::Point(_), Some(c)) => pair(c),
         _ => None,
     };
     Some(Stored::GeoJson(g, flat))
@@ -306,7 +307,7 @@ pub fn stored_geometries(v: &Bson) -> Vec<(Stored, &Bson)> {
 /// missing values and null are not indexed).
 pub fn sphere_key_error(field: &str, v: &Bson) -> Option<String> {
     let one = |v: &Bson| -> Option<String> {
-        if let Some(p) = pair(v, false) {
+        if let Some(p) = pair(v) {
             return (!valid_lng_lat(p))
                 .then(|| format!("longitude/latitude is out of bounds, lng: {} lat: {}", p.0, p.1));
         }
@@ -320,7 +321,7 @@ pub fn sphere_key_error(field: &str, v: &Bson) -> Option<String> {
     };
     match v {
         Bson::Null | Bson::Undefined => None,
-        Bson::Array(items) if pair(v, false).is_none() => items.iter().find_map(one),
+        Bson::Array(items) if pair(v).is_none() => items.iter().find_map(one),
         Bson::Array(_) | Bson::Document(_) => one(v),
         other => Some(format!("geo element must be an array or object: {}", display::element(field, other))),
     }
@@ -330,7 +331,7 @@ pub fn sphere_key_error(field: &str, v: &Bson) -> Option<String> {
 /// (`None`: it can), with the error code.
 pub fn flat_key_error(v: &Bson) -> Option<(ErrorCode, String)> {
     let one = |v: &Bson| -> Option<(ErrorCode, String)> {
-        let Some(p) = pair(v, false) else {
+        let Some(p) = pair(v) else {
             return Some((
                 NOT_LEGACY_POINT,
                 "location object expected, location array not in correct format".into(),
@@ -342,8 +343,7 @@ pub fn flat_key_error(v: &Bson) -> Option<(ErrorCode, String)> {
     };
     match v {
         Bson::Array(items)
-            if pair(v, false).is_none()
-                && items.iter().all(|i| matches!(i, Bson::Array(_) | Bson::Document(_))) =>
+            if pair(v).is_none() && items.iter().all(|i| matches!(i, Bson::Array(_) | Bson::Document(_))) =>
         {
             items.iter().find_map(one)
         }
@@ -386,7 +386,7 @@ pub fn index_key_error(doc: &Document, field: &str, kind: &str) -> Option<QueryE
 fn query_point(v: &Bson) -> Result<P2> {
     match v {
         Bson::Array(_) | Bson::Document(_) => {
-            pair(v, false).ok_or_else(|| bad("Point must only contain numeric elements"))
+            pair(v).ok_or_else(|| bad("Point must only contain numeric elements"))
         }
         other => Err(bad(format!(
             "Point must be an array or object, instead got type {}",
@@ -816,7 +816,7 @@ fn geojson_point(v: &Bson) -> Result<(f64, f64)> {
         )));
     };
     match parse_geojson(d) {
-        Ok(Geometry::Point(_)) => Ok(pair(d.get("coordinates").expect("parsed"), false).expect("parsed")),
+        Ok(Geometry::Point(_)) => Ok(pair(d.get("coordinates").expect("parsed")).expect("parsed")),
         Ok(_) => Err(QueryError::new(
             ErrorCode { code: 16681, name: "Location16681" },
             format!("$near requires geojson point, given {}", display::document(d)),

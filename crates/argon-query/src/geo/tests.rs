@@ -51,6 +51,7 @@ fn point_in_spherical_polygon() {
     // Legacy pairs take part when they are valid longitude/latitude.
     assert!(within(square.clone(), bson!([5, 5])));
     assert!(within(square.clone(), bson!({"lng": 5, "lat": 5})));
+    assert!(within(square.clone(), bson!({"lng": 5, "lat": 5, "name": "extra fields"})));
     // Arrays: any element.
     assert!(within(square.clone(), bson!([[50, 50], [5, 5]])));
     assert!(!within(square.clone(), bson!([[50, 50], [60, 60]])));
