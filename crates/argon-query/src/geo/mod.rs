@@ -122,7 +122,10 @@ fn line_string(coords: &[Bson]) -> std::result::Result<Vec<V3>, String> {
     Ok(dedup(positions(coords)?))
 }
 
-fn ring(v: &Bson) -> std::result::Result<Ring, String> {
+/// A polygon ring; `strict` also checks that its edges do not cross
+/// (quadratic: done for queries and index keys, not for stored values a
+/// query reads).
+fn ring(v: &Bson, strict: bool) -> std::result::Result<Ring, String> {
     let Bson::Array(coords) = v else {
         return Err("Polygon loop must be an array".into());
     };
@@ -145,17 +148,17 @@ fn ring(v: &Bson) -> std::result::Result<Ring, String> {
             shown()
         )
     })?;
-    if let Some((i, j)) = r.self_crossing() {
+    if let Some((i, j)) = r.self_crossing().filter(|_| strict) {
         return Err(format!("Loop is not valid: {} Edges {i} and {j} cross", shown()));
     }
     Ok(r)
 }
 
-fn polygon(coords: &[Bson]) -> std::result::Result<SpherePolygon, String> {
+fn polygon(coords: &[Bson], strict: bool) -> std::result::Result<SpherePolygon, String> {
     if coords.is_empty() {
         return Err("Polygon has no loops.".into());
     }
-    let rings = coords.iter().map(ring).collect::<std::result::Result<Vec<_>, _>>()?;
+    let rings = coords.iter().map(|r| ring(r, strict)).collect::<std::result::Result<Vec<_>, _>>()?;
     let outer = &rings[0];
     for hole in &rings[1..] {
         if !hole.verts.iter().all(|v| outer.contains(*v, true)) {
@@ -177,6 +180,10 @@ fn arrays<'a>(v: &'a Bson, what: &str) -> std::result::Result<&'a [Bson], String
 
 /// Parses a GeoJSON object; the error is MongoDB's reason.
 pub fn parse_geojson(d: &Document) -> std::result::Result<Geometry, String> {
+    parse_geojson_with(d, true)
+}
+
+fn parse_geojson_with(d: &Document, strict: bool) -> std::result::Result<Geometry, String> {
     let unknown = || format!("unknown GeoJSON type: {}", display::document(d));
     let Some(Bson::String(kind)) = d.get("type") else { return Err(unknown()) };
     if let Some(crs) = d.get("crs") {
@@ -201,7 +208,7 @@ pub fn parse_geojson(d: &Document) -> std::result::Result<Geometry, String> {
             let Bson::Document(g) = g else {
                 return Err(format!("Element {i} of \"geometries\" is not an object"));
             };
-            out.push(parse_geojson(g)?);
+            out.push(parse_geojson_with(g, strict)?);
         }
         return Ok(Geometry::Collection(out));
     }
@@ -219,7 +226,7 @@ pub fn parse_geojson(d: &Document) -> std::result::Result<Geometry, String> {
     Ok(match kind.as_str() {
         "Point" => Geometry::Point(position(&Bson::Array(coords.to_vec()))?),
         "LineString" => Geometry::LineString(line_string(coords)?),
-        "Polygon" => Geometry::Polygon(polygon(coords)?),
+        "Polygon" => Geometry::Polygon(polygon(coords, strict)?),
         "MultiPoint" => {
             if coords.is_empty() {
                 return Err("MultiPoint coordinates must have at least 1 element".into());
@@ -242,7 +249,7 @@ pub fn parse_geojson(d: &Document) -> std::result::Result<Geometry, String> {
             }
             let polys = coords
                 .iter()
-                .map(|p| polygon(arrays(p, "Polygon coordinates")?))
+                .map(|p| polygon(arrays(p, "Polygon coordinates")?, strict))
                 .collect::<std::result::Result<_, String>>()?;
             Geometry::MultiPolygon(polys)
         }
@@ -283,7 +290,7 @@ fn stored_one(v: &Bson) -> Option<Stored> {
         return Some(Stored::Flat(p));
     }
     let Bson::Document(d) = v else { return None };
-    let g = parse_geojson(d).ok()?;
+    let g = parse_geojson_with(d, false).ok()?;
     let flat = match (&g, d.get("coordinates")) {
         (Geometry::Point(_), Some(c)) => pair(c),
         _ => None,
