@@ -37,6 +37,7 @@ pub mod display;
 mod error;
 pub mod expr;
 pub mod filter;
+pub mod geo;
 pub mod numeric;
 mod path;
 pub mod pipeline;

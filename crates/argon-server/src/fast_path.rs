@@ -339,13 +339,15 @@ impl<'m> PlainWrite<'m> {
         if target.view_lsn.is_some() {
             return None;
         }
-        // A collection with a validator (the full path checks documents),
-        // or a view (which takes no writes: the full path says so).
+        // A collection with a validator or a geo index (the full path
+        // checks documents), or a view (which takes no writes: the full
+        // path says so).
         if let Ok(catalog) = state.store.head_catalog(&target.project, &target.branch) {
-            if catalog
-                .get(coll)
-                .is_some_and(|c| crate::validation::active(&c.options) || crate::views::is_view(&c.options))
-            {
+            if catalog.get(coll).is_some_and(|c| {
+                crate::validation::active(&c.options)
+                    || crate::views::is_view(&c.options)
+                    || !crate::geo_keys::GeoKeys::of(Some(c)).is_empty()
+            }) {
                 return None;
             }
         }

@@ -23,6 +23,7 @@ mod connection;
 mod cursor;
 mod error;
 mod fast_path;
+mod geo_keys;
 mod index_usage;
 mod metrics_http;
 pub mod ops;

@@ -368,6 +368,9 @@ impl<'a> Source<'a> {
         want: Want<'_>,
         f: &mut dyn FnMut(&[u8], Document) -> CmdResult<bool>,
     ) -> CmdResult<u64> {
+        if filter.has_near() {
+            self.check_near_index(coll, filter)?;
+        }
         let bound;
         let filter = if filter.has_text() && !filter.text_is_bound() {
             bound = self.bind_text(coll, filter)?;
@@ -439,6 +442,15 @@ impl<'a> Source<'a> {
         ctx: &dyn PipelineContext,
         vars: &argon_query::expr::Vars,
     ) -> CmdResult<Vec<Document>> {
+        if let Some(g) = pipeline.geo_near() {
+            let (key, kind) = self.geo_near_index(coll, g.key())?;
+            let mut stream = self.documents(coll, pipeline.dependencies())?;
+            let near = g.run(&mut stream, &key, &kind);
+            if let Some(e) = stream.error() {
+                return Err(e);
+            }
+            return Ok(pipeline.run_after_geo_near(near?, ctx, vars)?);
+        }
         if pipeline.starts_with_text_match() {
             let m = pipeline
                 .leading_match()
@@ -502,6 +514,9 @@ impl<'a> Source<'a> {
         let sort = sort.filter(|s| !s.is_empty());
         if q.filter.has_text() {
             return self.execute_text(coll, q, sort, skip, limit);
+        }
+        if q.filter.has_near() {
+            return self.execute_near(coll, q, sort, skip, limit);
         }
         if sort.is_some_and(SortSpec::uses_text_score) {
             return Err(no_text_score());
@@ -681,6 +696,113 @@ impl<'a> Source<'a> {
             keys_examined: keys,
             docs_examined: examined,
             sorted_in_memory: sort.is_some() && (!in_order || resort),
+            scores: Vec::new(),
+        })
+    }
+
+    /// The collection's geospatial indexes: (field, `"2d"` or `"2dsphere"`).
+    fn geo_indexes(&self, coll: &str) -> Vec<(String, String)> {
+        let Some(c) = self.snap.collection(coll) else { return Vec::new() };
+        let mut out = Vec::new();
+        for ix in &c.indexes {
+            if let Ok(key) = ix.spec.get_document("key") {
+                for (field, kind) in key {
+                    if let Bson::String(k) = kind {
+                        if k == "2d" || k == "2dsphere" {
+                            out.push((field.clone(), k.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// MongoDB answers `$near`/`$nearSphere` only with a geospatial index on
+    /// the field that suits the query point (`2dsphere` for GeoJSON, `2d`
+    /// for a legacy `$near`); Argon scans, but keeps the requirement.
+    pub fn check_near_index(&self, coll: &str, filter: &Filter) -> CmdResult<()> {
+        let Some((path, near)) = filter.near() else { return Ok(()) };
+        let types = near.metric.index_types();
+        if self.geo_indexes(coll).iter().any(|(f, k)| f == path && types.contains(&k.as_str())) {
+            return Ok(());
+        }
+        Err(CommandError::new(
+            (291, "NoQueryExecutionPlans"),
+            "error processing query: planner returned error :: caused by :: unable to find index for $geoNear query",
+        ))
+    }
+
+    /// The index `$geoNear` reads: the one on `key`, or the only `2d`
+    /// index, or the only `2dsphere` index.
+    fn geo_near_index(&self, coll: &str, key: Option<&str>) -> CmdResult<(String, String)> {
+        let geo = self.geo_indexes(coll);
+        if let Some(k) = key {
+            // A 2d index first, as MongoDB prefers it for legacy points.
+            let mut on_key: Vec<_> = geo.into_iter().filter(|(f, _)| f == k).collect();
+            on_key.sort_by_key(|(_, kind)| kind != "2d");
+            return on_key.into_iter().next().ok_or_else(|| {
+                CommandError::new(
+                    code::INDEX_NOT_FOUND,
+                    format!("$geoNear requires a 2d or 2dsphere index on key '{k}', but none were found"),
+                )
+            });
+        }
+        for kind in ["2d", "2dsphere"] {
+            let of_kind: Vec<_> = geo.iter().filter(|(_, k)| k == kind).collect();
+            match of_kind.len() {
+                0 => continue,
+                1 => return Ok(of_kind[0].clone()),
+                _ => {
+                    return Err(CommandError::new(
+                        code::INDEX_NOT_FOUND,
+                        format!(
+                            "There is more than one {kind} index on {coll}; unsure which to use for $geoNear"
+                        ),
+                    ))
+                }
+            }
+        }
+        Err(CommandError::new(
+            code::INDEX_NOT_FOUND,
+            "$geoNear requires a 2d or 2dsphere index, but none were found",
+        ))
+    }
+
+    /// Runs a query with `$near`/`$nearSphere`: a collection scan (after
+    /// checking the index MongoDB requires), documents ordered by distance
+    /// (ties in `_id` order), then by `sort` if given (a stable sort, so
+    /// it overrides the distance order as in MongoDB).
+    fn execute_near(
+        &self,
+        coll: &str,
+        q: &Query,
+        sort: Option<&SortSpec>,
+        skip: u64,
+        limit: Option<u64>,
+    ) -> CmdResult<Execution> {
+        let mut hits: Vec<(f64, Document)> = Vec::new();
+        let examined = self.scan_matching(coll, &q.filter, Want::Whole, &mut |d| {
+            let dist = q.filter.near_distance(&d).unwrap_or(f64::INFINITY);
+            hits.push((dist, d));
+            Ok(true)
+        })?;
+        hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut docs: Vec<Document> = hits.into_iter().map(|(_, d)| d).collect();
+        if let Some(s) = sort {
+            s.sort(&mut docs);
+        }
+        let skip = skip.min(docs.len() as u64) as usize;
+        docs.drain(..skip);
+        if let Some(l) = limit {
+            docs.truncate(l as usize);
+        }
+        Ok(Execution {
+            docs,
+            plan: Plan::CollScan,
+            keys_examined: 0,
+            docs_examined: examined,
+            sorted_in_memory: true,
             scores: Vec::new(),
         })
     }

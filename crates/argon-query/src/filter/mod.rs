@@ -91,7 +91,11 @@ pub(crate) enum Bits {
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
     Cmp(Cmp, Bson),
-    In { values: Vec<Bson>, has_null: bool, regexes: Vec<MongoRegex> },
+    In {
+        values: Vec<Bson>,
+        has_null: bool,
+        regexes: Vec<MongoRegex>,
+    },
     Regex(MongoRegex),
     Exists,
     Type(TypeSet),
@@ -100,12 +104,21 @@ pub(crate) enum Op {
     Bits(Bits, u64),
     ElemMatchObject(Box<Node>),
     ElemMatchValue(Box<Node>),
+    /// `$geoWithin`, `$geoIntersects`.
+    Geo(Arc<crate::geo::GeoQuery>),
+    /// `$near`, `$nearSphere`: matches within the distance bounds; the
+    /// server orders by distance ([`Filter::near_distance`]).
+    Near(Arc<crate::geo::NearQuery>),
 }
 
 impl Op {
     fn leaf_arrays(&self) -> LeafArrays {
         match self {
-            Op::Size(_) | Op::ElemMatchObject(_) | Op::ElemMatchValue(_) => LeafArrays::NoTraversal,
+            // Geo operators read arrays as coordinate pairs or lists of
+            // geometries themselves.
+            Op::Size(_) | Op::ElemMatchObject(_) | Op::ElemMatchValue(_) | Op::Geo(_) | Op::Near(_) => {
+                LeafArrays::NoTraversal
+            }
             _ => LeafArrays::Traverse,
         }
     }
@@ -131,6 +144,8 @@ impl Op {
                 v.and_then(mod_dividend).is_some_and(|d| d.wrapping_rem(*divisor) == *remainder)
             }
             Op::Bits(kind, mask) => v.is_some_and(|v| bits_match(*kind, *mask, v)),
+            Op::Geo(q) => v.is_some_and(|v| q.matches(v)),
+            Op::Near(q) => v.is_some_and(|v| q.matches(v)),
             Op::ElemMatchObject(node) => {
                 let Some(Bson::Array(items)) = v else { return false };
                 for (i, item) in items.iter().enumerate() {
@@ -383,6 +398,7 @@ impl Filter {
     pub fn parse_with_vars(filter: &Document, vars: &[String]) -> Result<Filter> {
         let mut parser = parse::Parser { vars: vars.to_vec(), has_expr: false, texts: 0, under: None };
         let root = parser.parse_document(filter, parse::Level::Top)?;
+        check_near_placement(&root, parser.texts > 0)?;
         let vars = if parser.has_expr {
             Vars::new(bson::DateTime::now())
         } else {
@@ -517,10 +533,93 @@ impl Filter {
         }
     }
 
+    /// The `$near`/`$nearSphere` condition (at most one, at the top level
+    /// or in a top-level `$and`) with its dotted path.
+    pub fn near(&self) -> Option<(&str, &crate::geo::NearQuery)> {
+        fn find(node: &Node) -> Option<(&str, &crate::geo::NearQuery)> {
+            match node {
+                Node::Leaf(path, Op::Near(q)) => Some((path.dotted.as_str(), q)),
+                Node::And(children) => children.iter().find_map(find),
+                _ => None,
+            }
+        }
+        find(&self.root)
+    }
+
+    /// Whether the filter has a `$near`/`$nearSphere` condition.
+    pub fn has_near(&self) -> bool {
+        self.near().is_some()
+    }
+
+    /// The distance of a matching document from the `$near` point, in the
+    /// query's units: the nearest of its geometries on the path within
+    /// the distance bounds (`None` without `$near` or such a geometry).
+    pub fn near_distance(&self, doc: &Document) -> Option<f64> {
+        let (path, q) = self.near()?;
+        let parts = Path::parse(path).parts;
+        let mut best: Option<f64> = None;
+        visit(doc, &parts, LeafArrays::NoTraversal, &mut |v, _| {
+            if let Some((d, _)) = v.and_then(|v| q.nearest(v)) {
+                best = Some(best.map_or(d, |b| b.min(d)));
+            }
+            false
+        });
+        best
+    }
+
     /// Whether the filter matches everything (`{}`).
     pub fn is_empty(&self) -> bool {
         matches!(&self.root, Node::True) || matches!(&self.root, Node::And(c) if c.is_empty())
     }
+}
+
+/// Where a `$near` sits in a filter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NearPlace {
+    /// The top level or a top-level `$and`.
+    Top,
+    /// Under `$or`/`$nor`.
+    Nested,
+    /// Under `$not` or `$elemMatch`.
+    Forbidden,
+}
+
+/// MongoDB's rules for `$near`/`$nearSphere`: at most one, at the top level
+/// (or in a top-level `$and`), not under `$not`/`$elemMatch`, and not with
+/// `$text`.
+fn check_near_placement(root: &Node, has_text: bool) -> Result<()> {
+    fn walk(node: &Node, place: NearPlace, found: &mut Vec<NearPlace>) {
+        let inner = |p: NearPlace| if p == NearPlace::Forbidden { p } else { NearPlace::Nested };
+        match node {
+            Node::And(children) => children.iter().for_each(|c| walk(c, place, found)),
+            Node::Or(children) | Node::Nor(children) => {
+                children.iter().for_each(|c| walk(c, inner(place), found))
+            }
+            Node::Not(child) => walk(child, NearPlace::Forbidden, found),
+            Node::Leaf(_, op) | Node::Value(op) => match op {
+                Op::Near(_) => found.push(place),
+                Op::ElemMatchObject(n) | Op::ElemMatchValue(n) => walk(n, NearPlace::Forbidden, found),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(root, NearPlace::Top, &mut found);
+    let bad = |m: &str| Err(crate::error::QueryError::new(crate::error::codes::BAD_VALUE, m));
+    if found.contains(&NearPlace::Forbidden) {
+        return bad("$geoNear, $near, and $nearSphere are not allowed in this context");
+    }
+    if found.len() > 1 {
+        return bad("Too many geoNear expressions");
+    }
+    if found.contains(&NearPlace::Nested) {
+        return bad("geoNear must be top-level expr");
+    }
+    if has_text && !found.is_empty() {
+        return bad("text and geoNear not allowed in same query");
+    }
+    Ok(())
 }
 
 fn top_level_text(node: &Node) -> Option<&Node> {

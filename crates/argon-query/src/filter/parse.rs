@@ -345,8 +345,17 @@ impl Parser {
                 };
                 target.leaf(Op::Bits(kind, parse_bitmask(name, op, value)?))
             }
-            "$near" | "$nearSphere" | "$geoWithin" | "$geoIntersects" | "$within" => {
-                return err(codes::NOT_IMPLEMENTED, format!("{op} is not implemented by Argon"));
+            "$geoWithin" | "$within" | "$geoIntersects" => {
+                target.leaf(Op::Geo(Arc::new(crate::geo::GeoQuery::parse(op, value)?)))
+            }
+            "$near" | "$nearSphere" | "$geoNear" => {
+                target.leaf(Op::Near(Arc::new(crate::geo::NearQuery::parse(op, context)?)))
+            }
+            "$maxDistance" | "$minDistance" | "$uniqueDocs" => {
+                if ["$near", "$nearSphere", "$geoNear"].iter().any(|n| context.contains_key(*n)) {
+                    return Ok(None); // read by the near operator
+                }
+                return err(codes::BAD_VALUE, format!("unknown operator: {op}"));
             }
             "$where" => return err(codes::BAD_VALUE, "$where cannot be applied to a field"),
             _ => return err(codes::BAD_VALUE, format!("unknown operator: {op}")),

@@ -19,6 +19,7 @@ mod accumulators;
 mod bucket_auto;
 mod densify;
 mod fill;
+mod geo_near;
 mod group;
 mod lookup;
 mod redact;
@@ -31,6 +32,7 @@ use crate::deps::Deps;
 use crate::error::{codes, err, QueryError, Result};
 use crate::expr::Vars;
 
+pub use geo_near::GeoNear;
 pub(crate) use stages::Stage;
 
 /// What a pipeline needs from the server.
@@ -106,6 +108,8 @@ pub struct Pipeline {
     leading_match: Option<Document>,
     /// The fields of its input documents the pipeline reads.
     deps: Deps,
+    /// A leading `$geoNear`, which the server runs (it is not in `stages`).
+    geo_near: Option<Box<GeoNear>>,
 }
 
 /// Where a pipeline runs, which decides the stages it may use.
@@ -145,6 +149,7 @@ impl Pipeline {
 
     pub(crate) fn parse_in(stages: &[Document], vars: &[String], context: Context) -> Result<Pipeline> {
         let mut parsed: Vec<Stage> = Vec::with_capacity(stages.len());
+        let mut geo_near = None;
         for (i, spec) in stages.iter().enumerate() {
             if spec.len() != 1 {
                 return err(
@@ -153,14 +158,26 @@ impl Pipeline {
                 );
             }
             let (name, arg) = spec.iter().next().expect("one field");
+            if name == "$geoNear" && context != Context::Update {
+                geo_near = Some(Box::new(parse_geo_near(i, arg, context)?));
+                continue;
+            }
             let stage = Stage::parse(name, arg, vars, context)?;
+            if matches!(&stage, Stage::Match(f) if f.has_near()) {
+                return err(
+                    crate::geo::NEAR_IN_MATCH,
+                    "$geoNear, $near, and $nearSphere are not allowed in this context, as these operators require sorting geospatial data. If you do not need sort, consider using $geoWithin instead.",
+                );
+            }
             if stage.must_be_last() && i + 1 != stages.len() {
                 return err(codes::L40601, format!("{name} can only be the final stage in the pipeline"));
             }
             parsed.push(stage);
         }
         let parsed = stages::coalesce(parsed);
-        let text_first = parsed.first().is_some_and(stages::is_text_match) && context == Context::Aggregate;
+        let text_first = parsed.first().is_some_and(stages::is_text_match)
+            && context == Context::Aggregate
+            && geo_near.is_none();
         for (i, stage) in parsed.iter().enumerate() {
             if stages::is_text_match(stage) && (i > 0 || !text_first) {
                 return err(codes::L17313, "$match with $text is only allowed as the first pipeline stage");
@@ -174,11 +191,11 @@ impl Pipeline {
             _ => None,
         };
         let mut deps = Deps::none();
-        if parsed.iter().all(|s| s.add_dependencies(&mut deps)) {
+        if parsed.iter().all(|s| s.add_dependencies(&mut deps)) || geo_near.is_some() {
             // The input documents (or some of them) reach the output.
             deps.set_whole();
         }
-        Ok(Pipeline { stages: parsed, leading_match, deps })
+        Ok(Pipeline { stages: parsed, leading_match, deps, geo_near })
     }
 
     /// The top-level fields of its input documents the pipeline reads:
@@ -264,11 +281,35 @@ impl Pipeline {
         stream.map(stages::without_score).collect()
     }
 
+    /// The leading `$geoNear` stage, which the server runs with the
+    /// collection's geo index before [`Pipeline::run_after_geo_near`].
+    pub fn geo_near(&self) -> Option<&GeoNear> {
+        self.geo_near.as_deref()
+    }
+
+    /// Runs the stages after the leading `$geoNear` over its output.
+    pub fn run_after_geo_near(
+        &self,
+        input: Vec<Document>,
+        ctx: &dyn PipelineContext,
+        vars: &Vars,
+    ) -> Result<Vec<Document>> {
+        let env = Env { ctx, vars: vars.clone() };
+        let mut stream: DocStream<'_> = Box::new(input.into_iter().map(Ok));
+        for stage in &self.stages {
+            stream = stage.apply(stream, &env)?;
+        }
+        stream.collect()
+    }
+
     pub(crate) fn run_stream<'a>(
         &'a self,
         mut stream: DocStream<'a>,
         env: &'a Env<'a>,
     ) -> Result<DocStream<'a>> {
+        if self.geo_near.is_some() {
+            return err(codes::NOT_IMPLEMENTED, "$geoNear is only supported on a collection by Argon");
+        }
         for stage in &self.stages {
             stream = stage.apply(stream, env)?;
         }
@@ -289,6 +330,29 @@ impl Pipeline {
             None => Ok(Document::new()),
         }
     }
+}
+
+/// A `$geoNear` at position `i` of a pipeline in `context`.
+fn parse_geo_near(i: usize, arg: &Bson, context: Context) -> Result<GeoNear> {
+    match context {
+        Context::Facet => {
+            return err(codes::L40600, "$geoNear is not allowed to be used within a $facet stage")
+        }
+        Context::SubPipeline => {
+            return err(
+                codes::NOT_IMPLEMENTED,
+                "$geoNear inside $lookup or $unionWith is not implemented by Argon",
+            )
+        }
+        _ => {}
+    }
+    if i != 0 {
+        return err(
+            crate::error::ErrorCode { code: 40603, name: "Location40603" },
+            "$geoNear was not the first stage in the pipeline.",
+        );
+    }
+    GeoNear::parse(arg)
 }
 
 /// Prefixes an error with the stage it came from, as MongoDB does.

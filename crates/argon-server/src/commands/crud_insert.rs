@@ -23,13 +23,16 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let ordered = a.bool("ordered")?.unwrap_or(true);
     let target = call.target(ctx)?;
     let validator = crate::validation::for_target(&ctx.state, &target, &coll, &call.cmd)?;
+    let geo = crate::geo_keys::GeoKeys::for_target(&ctx.state, &target, &coll);
     let mut ops = Vec::with_capacity(docs.len());
     let mut pre_errors: Vec<(usize, CommandError)> = Vec::new();
     for (i, d) in docs.into_iter().enumerate() {
-        let prepared = prepare_document(d).and_then(|doc| match &validator {
-            Some(v) => v.check_insert(&doc).map(|()| doc),
-            None => Ok(doc),
-        });
+        let prepared = prepare_document(d)
+            .and_then(|doc| match &validator {
+                Some(v) => v.check_insert(&doc).map(|()| doc),
+                None => Ok(doc),
+            })
+            .and_then(|doc| geo.check(&doc).map(|()| doc));
         match prepared {
             Ok(doc) => ops.push((i, WriteOp::Insert { coll: coll.clone(), doc })),
             Err(e) => {

@@ -129,6 +129,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
     let sort = crate::source::parse_sort(spec.sort)?;
     let target = call.target(ctx)?;
     crate::validation::check_bypass(&call.cmd)?;
+    let geo = crate::geo_keys::GeoKeys::for_target(&ctx.state, &target, spec.coll);
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -161,6 +162,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
             if let Some(v) = &validator {
                 v.check_insert(&new_doc)?;
             }
+            geo.check(&new_doc)?;
             result.upserted = new_doc.get("_id").cloned();
             result.after = Some(new_doc.clone());
             ops.push(WriteOp::Insert { coll: spec.coll.to_string(), doc: new_doc });
@@ -179,6 +181,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
                 if let Some(v) = &validator {
                     v.check_update(d, &new_doc)?;
                 }
+                geo.check(&new_doc)?;
                 result.modified += 1;
                 let id = d.get("_id").cloned().unwrap_or(Bson::Null);
                 ops.push(WriteOp::Update {

@@ -99,10 +99,12 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     }
     // A collection scan in `_id` order outside a transaction streams: the
     // cursor reads on from the same view at each getMore.
-    // ($text runs through `Source::find`, which keeps scores beside documents.)
+    // ($text runs through `Source::find`, which keeps scores beside documents;
+    // $near through it too, to order by distance.)
     let streams = call.txn.is_none()
         && sort.is_none()
         && !query.filter.has_text()
+        && !query.filter.has_near()
         && !single_batch
         && crate::planner::plan(
             &query.doc,

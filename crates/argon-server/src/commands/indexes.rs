@@ -115,6 +115,9 @@ pub async fn create(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             }
             text_indexes.push((name.clone(), key));
         }
+        if let Ok(snap) = ctx.state.store.snapshot(&target.project, &target.branch, argon_store::At::Head) {
+            crate::geo_keys::check_existing(&snap, &coll, &full)?;
+        }
         ops.push(WriteOp::CreateIndex { coll: coll.clone(), spec: full });
     }
     let mut note = None;
