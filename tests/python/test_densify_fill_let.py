@@ -181,3 +181,11 @@ def test_let_on_updates_deletes_and_find_one_and_update(db):
     gone = db.c.find_one_and_delete({"$expr": {"$eq": ["$_id", "$$id"]}}, let={"id": 5})
     assert gone["_id"] == 5
     assert sorted(d["_id"] for d in db.c.find()) == [2, 4]
+
+
+def test_let_on_count_and_distinct(db):
+    db.c.insert_many([{"_id": i, "v": i * 10, "k": i % 3} for i in range(6)])
+    assert db.c.count_documents({"$expr": {"$gte": ["$v", "$$min"]}}, let={"min": 30}) == 3
+    assert db.command("count", "c", query={"$expr": {"$lt": ["$v", "$$max"]}}, let={"max": 20})["n"] == 2
+    got = db.command("distinct", "c", key="k", query={"$expr": {"$gt": ["$v", "$$min"]}}, let={"min": 30})
+    assert sorted(got["values"]) == [1, 2]

@@ -358,17 +358,8 @@ fn index_stats_stage(
 }
 
 /// Runs `stages` over `coll` in `snap` for a command that reads (a `find`,
-/// `count` or `distinct` on a view): no `$out` or `$merge`.
-pub(crate) fn run_read_only(
-    call: &Call,
-    snap: &Snapshot,
-    coll: &str,
-    stages: &[Document],
-) -> CmdResult<Vec<Document>> {
-    run_read_only_with_let(call, snap, coll, stages, &argon_query::expr::Vars::new(bson::DateTime::now()))
-}
-
-/// [`run_read_only`] with the command's `let` variables.
+/// `count` or `distinct` on a view), with the command's `let` variables:
+/// no `$out` or `$merge`.
 pub(crate) fn run_read_only_with_let(
     call: &Call,
     snap: &Snapshot,

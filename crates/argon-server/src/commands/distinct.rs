@@ -14,7 +14,9 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let a = Args::new(&call.cmd, "distinct");
     let key = a.req_str("key")?.to_string();
     let query = a.doc("query")?.cloned().unwrap_or_default();
-    let filter = Filter::parse(&query)?;
+    // `let` variables, for `$expr` in the query.
+    let lets = a.let_vars()?;
+    let filter = Filter::parse_with_vars(&query, &argon_query::expr::let_names(&lets))?.with_let(&lets);
     let target = call.target(ctx)?;
     let snap = match call.snapshot(ctx, &target) {
         Ok(s) => s,
@@ -33,7 +35,9 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     };
     if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
         stages.push(doc! { "$match": query });
-        super::aggregate::run_read_only(call, &snap, &base, &stages)?.iter().for_each(&mut add);
+        super::aggregate::run_read_only_with_let(call, &snap, &base, &stages, &lets)?
+            .iter()
+            .for_each(&mut add);
     } else {
         // Only the fields the filter and the key read are decoded.
         let key_field = Deps::fields_of([key.split('.').next().unwrap_or(&key)]);
