@@ -8,7 +8,8 @@
 # Workloads (argon-loadgen --workload): insert, find (by _id), mixed (50/50
 # find and update by _id), update (by _id, $inc), find-indexed (by an
 # indexed field: the full query path), find-range (ten documents by a
-# range on the indexed field). All but insert preload PRELOAD
+# range on the indexed field), ping (no storage work: the transport's
+# ceiling). All but insert and ping preload PRELOAD
 # documents first, in a run of their own.
 #
 # Env: ARGON_BIN, LOADGEN_BIN (default: release builds under
@@ -29,7 +30,7 @@ for workload in "${@:-insert find mixed}"; do
   server=$!
   for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
   pre=0
-  if [ "$workload" != insert ]; then pre=$PRELOAD; fi
+  if [ "$workload" != insert ] && [ "$workload" != ping ]; then pre=$PRELOAD; fi
   # Preload first (in its own run of 0 s) so CPU is counted for the load only.
   if [ "$pre" -gt 0 ]; then
     "$LOADGEN_BIN" --addr 127.0.0.1:$PORT --workload "$workload" --connections 1 --seconds 0 --preload "$pre" --db b >/dev/null
