@@ -288,6 +288,14 @@ impl<'s> Runs<'s> {
 
 /// Whether an index of `coll` is multikey in `snap`, for the planner (yes
 /// when the store cannot say: a multikey plan is slower, never wrong).
+/// Applies a query's skip and limit to its (ordered) results.
+fn page(docs: &mut Vec<Document>, skip: u64, limit: Option<u64>) {
+    docs.drain(..skip.min(docs.len() as u64) as usize);
+    if let Some(l) = limit {
+        docs.truncate(l.min(usize::MAX as u64) as usize);
+    }
+}
+
 pub fn multikey_in<'s>(snap: &'s Snapshot, coll: &'s str) -> impl Fn(&IndexMeta) -> bool + 's {
     move |ix| ix.name() != planner::ID_INDEX && snap.index_is_multikey(coll, ix.name()).unwrap_or(true)
 }
@@ -685,11 +693,7 @@ impl<'a> Source<'a> {
         } else if let (Some(s), true) = (sort, !in_order || resort) {
             s.sort(&mut out);
         }
-        let skip = skip.min(out.len() as u64) as usize;
-        out.drain(..skip);
-        if let Some(l) = limit {
-            out.truncate(l as usize);
-        }
+        page(&mut out, skip, limit);
         Ok(Execution {
             docs: out,
             plan,
@@ -792,11 +796,7 @@ impl<'a> Source<'a> {
         if let Some(s) = sort {
             s.sort(&mut docs);
         }
-        let skip = skip.min(docs.len() as u64) as usize;
-        docs.drain(..skip);
-        if let Some(l) = limit {
-            docs.truncate(l as usize);
-        }
+        page(&mut docs, skip, limit);
         Ok(Execution {
             docs,
             plan: Plan::CollScan,
