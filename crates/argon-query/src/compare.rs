@@ -12,10 +12,62 @@
 //! (a property test in `tests/compare_order.rs` guards this). Like the key
 //! codec, decimal128 values are compared through their nearest `f64`.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
-use argon_types::keycodec::type_class;
+use argon_types::collation::Collation;
+use argon_types::keycodec::{self, type_class};
 use bson::{Bson, Decimal128, Document};
+
+thread_local! {
+    /// The collation of the operation running on this thread, if any.
+    static ACTIVE: RefCell<Option<Arc<Collation>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `collation` deciding every string comparison made through
+/// this module on this thread (filters, sorts, groups, sets, expressions):
+/// MongoDB applies an operation's collation to all of them, but not to
+/// field names or regular expressions. `None` is the simple (binary)
+/// collation. `f` must not yield to other tasks (no `.await` inside), or
+/// they would compare under this collation too.
+pub fn with_collation<R>(collation: Option<&Arc<Collation>>, f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<Collation>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            ACTIVE.with(|a| *a.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(ACTIVE.with(|a| a.replace(collation.cloned())));
+    f()
+}
+
+/// The collation in effect on this thread ([`with_collation`]).
+pub fn active_collation() -> Option<Arc<Collation>> {
+    ACTIVE.with(|a| a.borrow().clone())
+}
+
+/// The key codec's encoding under the active collation: equal for values
+/// [`compare`] finds equal, so it can key hash maps and sets.
+pub fn value_key(v: &Bson) -> Vec<u8> {
+    let mut out = Vec::with_capacity(16);
+    value_key_into(v, &mut out);
+    out
+}
+
+/// [`value_key`] appended to `out`.
+pub fn value_key_into(v: &Bson, out: &mut Vec<u8>) {
+    ACTIVE.with(|a| keycodec::encode_into_collated(v, out, a.borrow().as_deref()))
+}
+
+/// Two strings in the active collation's order (binary without one).
+pub fn compare_strings(x: &str, y: &str) -> Ordering {
+    ACTIVE.with(|a| match a.borrow().as_deref() {
+        Some(c) => c.compare(x, y),
+        None => x.as_bytes().cmp(y.as_bytes()),
+    })
+}
 
 /// Compares two values in MongoDB's BSON order.
 pub fn compare(a: &Bson, b: &Bson) -> Ordering {
@@ -66,9 +118,7 @@ fn compare_arrays(a: &[Bson], b: &[Bson]) -> Ordering {
 /// Compares two values already known to be in the same type class.
 fn compare_same_class(a: &Bson, b: &Bson) -> Ordering {
     match (a, b) {
-        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => {
-            x.as_bytes().cmp(y.as_bytes())
-        }
+        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => compare_strings(x, y),
         (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y),
         (Bson::Array(x), Bson::Array(y)) => compare_arrays(x, y),
         (Bson::Binary(x), Bson::Binary(y)) => x

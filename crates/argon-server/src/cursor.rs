@@ -42,12 +42,19 @@ pub struct ScanCursor {
     /// The encoded `_id` of the last document consumed.
     pub after: Option<Vec<u8>>,
     pub done: bool,
+    /// The query's collation, in effect again at every batch.
+    pub collation: Option<std::sync::Arc<argon_types::collation::Collation>>,
 }
 
 impl ScanCursor {
     /// The next batch: up to `n` documents (and about [`BATCH_BYTES`]).
     /// Sets `done` when the scan or the limit is exhausted.
     pub fn next_batch(&mut self, store: &Store, n: Option<usize>) -> CmdResult<Vec<Document>> {
+        let collation = self.collation.clone();
+        argon_query::compare::with_collation(collation.as_ref(), || self.next_batch_collated(store, n))
+    }
+
+    fn next_batch_collated(&mut self, store: &Store, n: Option<usize>) -> CmdResult<Vec<Document>> {
         let n = n.unwrap_or(usize::MAX);
         let mut out = Vec::new();
         if self.done || self.remaining == Some(0) {

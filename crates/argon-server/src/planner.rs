@@ -42,6 +42,7 @@ use std::ops::Bound;
 
 use argon_query::SortSpec;
 use argon_store::{CollectionMeta, IndexDef, IndexMeta};
+use argon_types::collation::Collation;
 use argon_types::keycodec;
 use bson::{Bson, Document};
 
@@ -101,8 +102,11 @@ impl Plan {
         match self {
             Plan::IdPoint(_) => true,
             Plan::Index { sorted, .. } => *sorted,
-            // A collection scan is in `_id` order (`_id` is never an array).
-            Plan::CollScan => sort.fields().eq([("_id", false)]),
+            // A collection scan is in `_id` order (`_id` is never an
+            // array), binary order for strings.
+            Plan::CollScan => {
+                sort.fields().eq([("_id", false)]) && argon_query::compare::active_collation().is_none()
+            }
         }
     }
 }
@@ -358,18 +362,28 @@ pub fn plan(
     limited: bool,
     multikey: &dyn Fn(&IndexMeta) -> bool,
 ) -> CmdResult<Plan> {
+    // An index orders strings by its collation; it can answer a query
+    // comparing strings by another one only wrongly, so it is not used
+    // then (the `_id` index is simple). (MongoDB would still use it for
+    // bounds without strings; Argon reads the collection instead.)
+    let collation = argon_query::compare::active_collation();
+    let usable = |ix: &IndexMeta| {
+        !ix.spec.contains_key("collation") && collation.is_none()
+            || Collation::same(IndexDef::from_spec(&ix.spec).collation.as_deref(), collation.as_deref())
+    };
     let mut ids = Vec::new();
     conditions(filter, "_id", &mut ids);
     if hint.is_none() {
         for c in &ids {
-            match c {
-                Bson::Document(ops) if ops.len() == 1 => {
-                    if let Some(v) = ops.get("$eq").filter(|v| scalar(v)) {
-                        return Ok(Plan::IdPoint(v.clone()));
-                    }
-                }
-                v if scalar(v) => return Ok(Plan::IdPoint((*v).clone())),
-                _ => {}
+            let point = match c {
+                Bson::Document(ops) if ops.len() == 1 => ops.get("$eq").filter(|v| scalar(v)),
+                v if scalar(v) => Some(*v),
+                _ => None,
+            };
+            if let Some(v) =
+                point.filter(|v| collation.is_none() || !matches!(v, Bson::String(_) | Bson::Symbol(_)))
+            {
+                return Ok(Plan::IdPoint(v.clone()));
             }
         }
     }
@@ -401,13 +415,17 @@ pub fn plan(
         }
         Some(_) => return Err(CommandError::bad_value("hint must be a string or an object")),
     };
+    if hinted.is_some_and(|ix| !usable(ix)) {
+        return Ok(Plan::CollScan);
+    }
     let candidates: Vec<_> = match hinted {
         Some(ix) => vec![ix],
         None => visible()
+            .filter(|i| usable(i))
             .filter(|i| {
                 !i.spec.get_bool("sparse").unwrap_or(false) && !i.spec.contains_key("partialFilterExpression")
             })
-            .chain(std::iter::once(&id_index))
+            .chain(std::iter::once(&id_index).filter(|_| collation.is_none()))
             .collect(),
     };
     let sort = sort.filter(|s| !s.is_empty());

@@ -177,31 +177,51 @@ async fn cursors_batch_and_are_killed_only_from_their_namespace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_collation_other_than_simple_is_refused_not_ignored() {
+async fn collations_compare_strings_in_queries_updates_deletes_and_indexes() {
     use mongodb::options::{Collation, CollationStrength};
     let server = TestServer::start().await;
     let client = server.client().await;
     let coll = client.database("app").collection::<Document>("names");
-    coll.insert_one(doc! {"_id": 1, "name": "Ada"}).await.unwrap();
+    coll.insert_many([
+        doc! {"_id": 1, "name": "Ada"},
+        doc! {"_id": 2, "name": "ADA"},
+        doc! {"_id": 3, "name": "Bob"},
+    ])
+    .await
+    .unwrap();
     let case_insensitive = Collation::builder().locale("en").strength(CollationStrength::Secondary).build();
-    let e = coll.find_one(doc! {"name": "ada"}).collation(case_insensitive.clone()).await.unwrap_err();
-    assert_eq!(code_of(&e), Some(238), "{e}");
-    let e = coll
-        .update_one(doc! {"name": "ada"}, doc! {"$set": {"x": 1}})
+    let found = coll.find_one(doc! {"name": "ada"}).collation(case_insensitive.clone()).await.unwrap();
+    assert_eq!(found.and_then(|d| d.get_i32("_id").ok()), Some(1));
+    assert!(coll.find_one(doc! {"name": "ada"}).await.unwrap().is_none(), "no collation: binary");
+    let r = coll
+        .update_many(doc! {"name": "ada"}, doc! {"$set": {"x": 1}})
         .collation(case_insensitive.clone())
-        .await;
-    assert_eq!(code_of(&e.unwrap_err()), Some(238));
-    let e = coll.delete_many(doc! {"name": "ada"}).collation(case_insensitive.clone()).await.unwrap_err();
-    assert_eq!(code_of(&e), Some(238));
+        .await
+        .unwrap();
+    assert_eq!((r.matched_count, r.modified_count), (2, 2));
+    // A case-insensitive unique index refuses a name differing in case.
     let index = mongodb::IndexModel::builder()
         .keys(doc! {"name": 1})
-        .options(mongodb::options::IndexOptions::builder().collation(case_insensitive).build())
+        .options(
+            mongodb::options::IndexOptions::builder()
+                .collation(case_insensitive.clone())
+                .unique(true)
+                .name("name_ci".to_string())
+                .build(),
+        )
         .build();
-    assert_eq!(code_of(&coll.create_index(index).await.unwrap_err()), Some(238));
-    // The simple collation is what Argon does anyway.
+    let e = coll.create_index(index.clone()).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(11000), "Ada and ADA collide: {e}");
+    let deleted = coll.delete_many(doc! {"name": "ada"}).collation(case_insensitive.clone()).await.unwrap();
+    assert_eq!(deleted.deleted_count, 2);
+    coll.create_index(index).await.unwrap();
+    let e = coll.insert_one(doc! {"name": "bOB"}).await.unwrap_err();
+    assert_eq!(code_of(&e), Some(11000), "{e}");
+    // A malformed collation is refused with MongoDB's error.
+    let bad = Collation::builder().locale("no_such_locale").build();
+    assert_eq!(code_of(&coll.find_one(doc! {}).collation(bad).await.unwrap_err()), Some(2));
     let simple = Collation::builder().locale("simple").build();
-    assert!(coll.find_one(doc! {"name": "Ada"}).collation(simple).await.unwrap().is_some());
-    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 1, "nothing was changed");
+    assert!(coll.find_one(doc! {"name": "Bob"}).collation(simple).await.unwrap().is_some());
     server.stop().await;
 }
 

@@ -13,7 +13,9 @@
 //! `timeline | index id | entry key | LSN descending` → present/absent.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use argon_types::collation::Collation;
 use argon_types::keycodec;
 use bson::{Bson, Document};
 
@@ -31,6 +33,9 @@ pub struct IndexDef {
     pub unique: bool,
     pub sparse: bool,
     pub partial: Option<Document>,
+    /// The index's collation (`None`: simple): string key values are
+    /// stored as its sort keys, so its unique check and its order follow it.
+    pub collation: Option<Arc<Collation>>,
 }
 
 impl IndexDef {
@@ -54,6 +59,9 @@ impl IndexDef {
             unique: spec.get_bool("unique").unwrap_or(false),
             sparse: spec.get_bool("sparse").unwrap_or(false),
             partial: spec.get_document("partialFilterExpression").ok().cloned(),
+            // (createIndexes checked the document; a spec stored by an
+            // older version has none.)
+            collation: spec.get_document("collation").ok().and_then(|c| Collation::parse(c).ok().flatten()),
         }
     }
 
@@ -78,11 +86,7 @@ impl IndexDef {
             for k in &keys {
                 for v in &values {
                     let mut k = k.clone();
-                    if field.descending {
-                        keycodec::encode_desc_into(v, &mut k);
-                    } else {
-                        keycodec::encode_into(v, &mut k);
-                    }
+                    self.encode_into(field.descending, v, &mut k);
                     next.push(k);
                 }
             }
@@ -107,12 +111,17 @@ impl IndexDef {
     /// The encoding of one field value in this index's order.
     pub fn encode_field(&self, field: usize, v: &Bson) -> Vec<u8> {
         let mut k = Vec::new();
-        if self.fields.get(field).is_some_and(|f| f.descending) {
-            keycodec::encode_desc_into(v, &mut k);
-        } else {
-            keycodec::encode_into(v, &mut k);
-        }
+        self.encode_into(self.fields.get(field).is_some_and(|f| f.descending), v, &mut k);
         k
+    }
+
+    fn encode_into(&self, descending: bool, v: &Bson, out: &mut Vec<u8>) {
+        let collation = self.collation.as_deref();
+        if descending {
+            keycodec::encode_desc_into_collated(v, out, collation);
+        } else {
+            keycodec::encode_into_collated(v, out, collation);
+        }
     }
 }
 

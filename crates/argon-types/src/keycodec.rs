@@ -15,6 +15,7 @@
 //! `f64`, so two decimals closer together than an `f64` can resolve compare
 //! equal.
 
+use crate::collation::Collation;
 use bson::spec::BinarySubtype;
 use bson::{Bson, Document};
 
@@ -49,8 +50,13 @@ pub fn encode(value: &Bson) -> Vec<u8> {
 
 /// Encodes one value in descending order (every byte inverted).
 pub fn encode_desc_into(value: &Bson, out: &mut Vec<u8>) {
+    encode_desc_into_collated(value, out, None);
+}
+
+/// [`encode_desc_into`] under a collation (see [`encode_into_collated`]).
+pub fn encode_desc_into_collated(value: &Bson, out: &mut Vec<u8>, collation: Option<&Collation>) {
     let start = out.len();
-    encode_into(value, out);
+    encode_into_collated(value, out, collation);
     for b in &mut out[start..] {
         *b = !*b;
     }
@@ -81,6 +87,14 @@ pub fn type_class(value: &Bson) -> u8 {
 
 /// Appends the encoding of `value` to `out`.
 pub fn encode_into(value: &Bson, out: &mut Vec<u8>) {
+    encode_into_collated(value, out, None);
+}
+
+/// Appends the encoding of `value` under a collation: strings (also inside
+/// documents and arrays, but not field names) are encoded by their sort
+/// keys, so strings the collation considers equal encode the same and
+/// others order as the collation orders them. `None` is [`encode_into`].
+pub fn encode_into_collated(value: &Bson, out: &mut Vec<u8>, collation: Option<&Collation>) {
     out.push(type_class(value));
     match value {
         Bson::MinKey | Bson::MaxKey | Bson::Null | Bson::Undefined => {}
@@ -91,11 +105,18 @@ pub fn encode_into(value: &Bson, out: &mut Vec<u8>) {
             let f = d.to_string().parse::<f64>().unwrap_or(f64::NAN);
             encode_double(f, out)
         }
-        Bson::String(s) | Bson::Symbol(s) => encode_bytes(s.as_bytes(), out),
-        Bson::Document(d) => encode_document_body(d, out),
+        Bson::String(s) | Bson::Symbol(s) => match collation {
+            None => encode_bytes(s.as_bytes(), out),
+            Some(c) => {
+                let mut key = Vec::with_capacity(s.len() * 2);
+                c.sort_key_into(s, &mut key);
+                encode_bytes(&key, out)
+            }
+        },
+        Bson::Document(d) => encode_document_body(d, out, collation),
         Bson::Array(a) => {
             for v in a {
-                encode_into(v, out);
+                encode_into_collated(v, out, collation);
             }
             out.push(class::END);
         }
@@ -124,19 +145,19 @@ pub fn encode_into(value: &Bson, out: &mut Vec<u8>) {
         Bson::JavaScriptCode(c) => encode_bytes(c.as_bytes(), out),
         Bson::JavaScriptCodeWithScope(c) => {
             encode_bytes(c.code.as_bytes(), out);
-            encode_document_body(&c.scope, out);
+            encode_document_body(&c.scope, out, None);
         }
     }
 }
 
 /// MongoDB compares embedded documents field by field: type class, then
 /// field name, then value.
-fn encode_document_body(d: &Document, out: &mut Vec<u8>) {
+fn encode_document_body(d: &Document, out: &mut Vec<u8>, collation: Option<&Collation>) {
     for (k, v) in d {
         out.push(type_class(v));
         encode_bytes(k.as_bytes(), out);
         let start = out.len();
-        encode_into(v, out);
+        encode_into_collated(v, out, collation);
         // The class byte was already written before the name; drop the copy.
         out.remove(start);
     }

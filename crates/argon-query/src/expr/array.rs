@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 
-use argon_types::keycodec;
 use bson::{doc, Bson, Document};
 
 use super::ops::Func;
@@ -308,7 +307,7 @@ fn value_set(items: &[Bson]) -> BTreeSet<(Vec<u8>, usize)> {
     let mut seen = std::collections::HashSet::new();
     let mut set = BTreeSet::new();
     for (i, item) in items.iter().enumerate() {
-        let key = keycodec::encode(item);
+        let key = crate::compare::value_key(item);
         if seen.insert(key.clone()) {
             set.insert((key, i));
         }
@@ -342,8 +341,8 @@ pub(crate) fn set_op(f: Func, name: &str, args: Vec<Value>) -> Result<Value> {
                         None => items,
                         Some(acc) => {
                             let keys: std::collections::HashSet<Vec<u8>> =
-                                items.iter().map(keycodec::encode).collect();
-                            acc.into_iter().filter(|x| keys.contains(&keycodec::encode(x))).collect()
+                                items.iter().map(crate::compare::value_key).collect();
+                            acc.into_iter().filter(|x| keys.contains(&crate::compare::value_key(x))).collect()
                         }
                     });
                 }
@@ -376,8 +375,11 @@ pub(crate) fn set_op(f: Func, name: &str, args: Vec<Value>) -> Result<Value> {
                     ),
                 );
             };
-            let mut seen: std::collections::HashSet<Vec<u8>> = b.iter().map(keycodec::encode).collect();
-            Ok(Some(Bson::Array(a.into_iter().filter(|x| seen.insert(keycodec::encode(x))).collect())))
+            let mut seen: std::collections::HashSet<Vec<u8>> =
+                b.iter().map(crate::compare::value_key).collect();
+            Ok(Some(Bson::Array(
+                a.into_iter().filter(|x| seen.insert(crate::compare::value_key(x))).collect(),
+            )))
         }
         Func::SetEquals => {
             let mut first: Option<std::collections::HashSet<Vec<u8>>> = None;
@@ -392,7 +394,8 @@ pub(crate) fn set_op(f: Func, name: &str, args: Vec<Value>) -> Result<Value> {
                         ),
                     );
                 };
-                let set: std::collections::HashSet<Vec<u8>> = items.iter().map(keycodec::encode).collect();
+                let set: std::collections::HashSet<Vec<u8>> =
+                    items.iter().map(crate::compare::value_key).collect();
                 match &first {
                     None => first = Some(set),
                     Some(f) if *f != set => return Ok(Some(Bson::Boolean(false))),
@@ -422,8 +425,8 @@ pub(crate) fn set_op(f: Func, name: &str, args: Vec<Value>) -> Result<Value> {
                     ),
                 );
             };
-            let set: std::collections::HashSet<Vec<u8>> = b.iter().map(keycodec::encode).collect();
-            Ok(Some(Bson::Boolean(a.iter().all(|x| set.contains(&keycodec::encode(x))))))
+            let set: std::collections::HashSet<Vec<u8>> = b.iter().map(crate::compare::value_key).collect();
+            Ok(Some(Bson::Boolean(a.iter().all(|x| set.contains(&crate::compare::value_key(x))))))
         }
     }
 }

@@ -131,7 +131,13 @@ impl Op {
             Op::Cmp(op, rhs) => compare_match(*op, v, rhs),
             Op::In { values, has_null, regexes } => {
                 let Some(v) = v else { return *has_null };
-                if values.binary_search_by(|probe| compare(probe, v)).is_ok() {
+                // The list is sorted in binary order; under a collation,
+                // equal strings may sit anywhere in it.
+                let found = match crate::compare::active_collation() {
+                    None => values.binary_search_by(|probe| compare(probe, v)).is_ok(),
+                    Some(_) => values.iter().any(|x| compare(x, v).is_eq()),
+                };
+                if found {
                     return true;
                 }
                 regexes.iter().any(|r| r.matches_value(v))
@@ -199,7 +205,7 @@ pub(crate) fn compare_match(op: Cmp, v: Option<&Bson>, rhs: &Bson) -> bool {
     match (v, rhs) {
         (Some(Bson::Int32(a)), Bson::Int32(b)) => return op.test(a.cmp(b)),
         (Some(Bson::Int64(a)), Bson::Int64(b)) => return op.test(a.cmp(b)),
-        (Some(Bson::String(a)), Bson::String(b)) => return op.test(a.as_bytes().cmp(b.as_bytes())),
+        (Some(Bson::String(a)), Bson::String(b)) => return op.test(crate::compare::compare_strings(a, b)),
         (Some(Bson::Double(a)), Bson::Double(b)) if !a.is_nan() && !b.is_nan() => {
             return op.test(a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
         }

@@ -458,8 +458,12 @@ fn parse_in(items: &[Bson]) -> Result<Op> {
             }
         }
     }
-    values.sort_by(compare);
-    values.dedup_by(|a, b| compare(a, b).is_eq());
+    // In binary order whatever collation the query runs under (see
+    // `Op::In`'s match).
+    crate::compare::with_collation(None, || {
+        values.sort_by(compare);
+        values.dedup_by(|a, b| compare(a, b).is_eq());
+    });
     Ok(Op::In { values, has_null, regexes })
 }
 

@@ -10,7 +10,6 @@
 
 use std::collections::{HashSet, VecDeque};
 
-use argon_types::keycodec;
 use bson::{Bson, Document};
 
 use crate::compare::compare;
@@ -318,7 +317,7 @@ impl Accumulator {
             }
             AccState::AddToSet(seen, items) => {
                 if let Some(v) = v {
-                    if seen.insert(keycodec::encode(&v)) {
+                    if seen.insert(crate::compare::value_key(&v)) {
                         items.push(v);
                     }
                 }

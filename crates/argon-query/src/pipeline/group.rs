@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use argon_types::keycodec;
 use bson::{Bson, Document};
 
 use super::accumulators::{AccState, Accumulator};
@@ -101,7 +100,7 @@ impl Group {
             let doc = doc?;
             let key = self.id.evaluate(&doc, &env.vars)?.unwrap_or(Bson::Null);
             key_buf.clear();
-            keycodec::encode_into(&key, &mut key_buf);
+            crate::compare::value_key_into(&key, &mut key_buf);
             let slot = match index.get(key_buf.as_slice()) {
                 Some(&i) => i,
                 None => {

@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use argon_types::keycodec;
 use bson::{Bson, Document};
 
 use super::stages::set_in_documents;
@@ -220,13 +219,13 @@ impl ForeignIndex {
             let mut missing = false;
             crate::path::visit(d, &path.parts, crate::path::LeafArrays::Traverse, &mut |v, _| {
                 match v {
-                    Some(v) => keys.push(keycodec::encode(v)),
+                    Some(v) => keys.push(crate::compare::value_key(v)),
                     None => missing = true,
                 }
                 false
             });
             if missing || keys.is_empty() {
-                keys.push(keycodec::encode(&Bson::Null));
+                keys.push(crate::compare::value_key(&Bson::Null));
             }
             keys.sort();
             keys.dedup();
@@ -250,13 +249,13 @@ impl ForeignIndex {
         }
         let mut out: Vec<usize> = Vec::new();
         for v in &values {
-            let key = keycodec::encode(v);
+            let key = crate::compare::value_key(v);
             if let Some(ids) = self.by_key.get(&key) {
                 out.extend(ids);
             }
             // Undefined matches null, as in queries.
             if matches!(v, Bson::Undefined) {
-                if let Some(ids) = self.by_key.get(&keycodec::encode(&Bson::Null)) {
+                if let Some(ids) = self.by_key.get(&crate::compare::value_key(&Bson::Null)) {
                     out.extend(ids);
                 }
             }
@@ -525,7 +524,7 @@ impl GraphLookup {
                         ),
                     );
                 };
-                if !visited.insert(keycodec::encode(id)) {
+                if !visited.insert(crate::compare::value_key(id)) {
                     continue;
                 }
                 // Arrays connect through each of their elements.
@@ -559,7 +558,8 @@ impl ConnectIndex {
     fn build(docs: &[Document], field: &str) -> ConnectIndex {
         let mut by_key: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
         for (i, d) in docs.iter().enumerate() {
-            let mut keys: Vec<Vec<u8>> = path_values(d, field).into_iter().map(keycodec::encode).collect();
+            let mut keys: Vec<Vec<u8>> =
+                path_values(d, field).into_iter().map(crate::compare::value_key).collect();
             keys.sort();
             keys.dedup();
             for k in keys {
@@ -571,8 +571,12 @@ impl ConnectIndex {
 
     /// Positions of the documents matching any of `values`, in order.
     fn matching(&self, values: &[Bson]) -> Vec<usize> {
-        let mut out: Vec<usize> =
-            values.iter().filter_map(|v| self.by_key.get(&keycodec::encode(v))).flatten().copied().collect();
+        let mut out: Vec<usize> = values
+            .iter()
+            .filter_map(|v| self.by_key.get(&crate::compare::value_key(v)))
+            .flatten()
+            .copied()
+            .collect();
         out.sort_unstable();
         out.dedup();
         out

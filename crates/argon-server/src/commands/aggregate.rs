@@ -138,6 +138,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         .cloned()
         .collect();
     let cursor_opts = a.doc("cursor")?;
+    let collation = super::command_collation(&call.cmd)?;
     let lets = a.let_vars()?;
     let let_names = argon_query::expr::let_names(&lets);
     if cursor_opts.is_none() && !a.bool("explain")?.unwrap_or(false) {
@@ -202,7 +203,9 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             let out = crate::ops::long_running(|| {
                 // (A run over its inline budget runs again: from no outputs.)
                 context.outputs.borrow_mut().clear();
-                src.aggregate(&source, &pipeline, &context, &vars)
+                argon_query::compare::with_collation(collation.as_ref(), || {
+                    src.aggregate(&source, &pipeline, &context, &vars)
+                })
             })?;
             (out, context.outputs.into_inner())
         }

@@ -30,7 +30,9 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                     format!("The limit field in delete objects must be 0 or 1. Got {limit}"),
                 ));
             }
-            Ok(delete_matching(ctx, call, &coll, q, None, limit == 1, &lets).await?.len() as i64)
+            let collation = super::command_collation(stmt)?;
+            Ok(delete_matching(ctx, call, &coll, q, None, limit == 1, &lets, collation.as_ref()).await?.len()
+                as i64)
         }
         .await;
         match r {
@@ -55,6 +57,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
 
 /// Deletes matching documents (one if `single`), retrying on conflicts.
 /// Returns the deleted documents.
+#[allow(clippy::too_many_arguments)] // the statement's parts, as parsed
 pub async fn delete_matching(
     ctx: &mut Ctx<'_>,
     call: &mut Call,
@@ -63,6 +66,7 @@ pub async fn delete_matching(
     sort: Option<&Document>,
     single: bool,
     lets: &argon_query::expr::Vars,
+    collation: Option<&std::sync::Arc<argon_types::collation::Collation>>,
 ) -> CmdResult<Vec<Document>> {
     let query = Query::parse_with_let(q, lets)?;
     let sort = crate::source::parse_sort(sort)?;
@@ -78,13 +82,9 @@ pub async fn delete_matching(
         };
         crate::views::check_not_view(&snap, &call.db, coll)?;
         let base = ReadBase { timeline: snap.view().timeline, lsn: snap.lsn() };
-        let docs = call.source(&snap).matching(
-            coll,
-            &query,
-            sort.as_ref(),
-            0,
-            if single { Some(1) } else { None },
-        )?;
+        let docs = argon_query::compare::with_collation(collation, || {
+            call.source(&snap).matching(coll, &query, sort.as_ref(), 0, if single { Some(1) } else { None })
+        })?;
         drop(snap);
         if docs.is_empty() {
             return Ok(docs);

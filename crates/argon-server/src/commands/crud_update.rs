@@ -41,6 +41,9 @@ pub struct UpdateSpec<'a> {
     pub sort: Option<&'a Document>,
     /// The command's `let` variables.
     pub lets: &'a argon_query::expr::Vars,
+    /// The statement's collation (`None`: simple), for matching and for
+    /// the update operators that compare (`$min`, `$max`, `$addToSet`, `$pull`).
+    pub collation: Option<std::sync::Arc<argon_types::collation::Collation>>,
 }
 
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
@@ -111,6 +114,7 @@ async fn statement(
         upsert: a.bool("upsert")?.unwrap_or(false),
         sort: None,
         lets,
+        collation: super::command_collation(stmt)?,
     };
     apply(ctx, call, &spec).await
 }
@@ -130,6 +134,9 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
     let target = call.target(ctx)?;
     crate::validation::check_bypass(&call.cmd)?;
     let geo = crate::geo_keys::GeoKeys::for_target(&ctx.state, &target, spec.coll);
+    let collated = |f: &mut dyn FnMut() -> CmdResult<()>| {
+        argon_query::compare::with_collation(spec.collation.as_ref(), f)
+    };
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -144,7 +151,12 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
                 let limit = if spec.multi { None } else { Some(1) };
                 let validator =
                     Validator::for_write(snap.collection(spec.coll).map(|c| &c.options), &call.cmd)?;
-                (src.matching(spec.coll, &query, sort.as_ref(), 0, limit)?, Some(base), validator)
+                let mut docs = vec![];
+                collated(&mut || {
+                    docs = src.matching(spec.coll, &query, sort.as_ref(), 0, limit)?;
+                    Ok(())
+                })?;
+                (docs, Some(base), validator)
             }
             Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 && target.branch == "main" && spec.upsert => {
                 (vec![], None, None)
@@ -157,7 +169,11 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
             if !spec.upsert {
                 return Ok(result);
             }
-            let new_doc = update.upsert_document(spec.filter_doc, now)?;
+            let mut new_doc = Document::new();
+            collated(&mut || {
+                new_doc = update.upsert_document(spec.filter_doc, now)?;
+                Ok(())
+            })?;
             let new_doc = super::crud_insert::prepare_document(&new_doc)?;
             if let Some(v) = &validator {
                 v.check_insert(&new_doc)?;
@@ -170,7 +186,11 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
             for d in &docs {
                 crate::ops::check_interrupted()?;
                 result.matched += 1;
-                let new_doc = update.apply(d, Some(filter), now)?;
+                let mut new_doc = Document::new();
+                collated(&mut || {
+                    new_doc = update.apply(d, Some(filter), now)?;
+                    Ok(())
+                })?;
                 if result.before.is_none() {
                     result.before = Some(d.clone());
                     result.after = Some(new_doc.clone());

@@ -29,7 +29,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let mut add = |d: &Document| {
         for v in argon_store::values_at(d, &key) {
             if !matches!(v, Bson::Undefined) {
-                seen.entry(argon_types::keycodec::encode(&v)).or_insert(v);
+                seen.entry(argon_query::compare::value_key(&v)).or_insert(v);
             }
         }
     };

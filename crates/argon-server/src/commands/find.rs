@@ -124,6 +124,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             remaining: limit,
             after: None,
             done: false,
+            collation: argon_query::compare::active_collation(),
         };
         drop(snap);
         let batch = scan.next_batch(&ctx.state.store, batch_size.or(Some(DEFAULT_FIRST_BATCH)))?;

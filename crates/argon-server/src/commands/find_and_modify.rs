@@ -22,6 +22,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let return_new = a.bool("new")?.unwrap_or(false);
     let upsert = a.bool("upsert")?.unwrap_or(false);
     let lets = a.let_vars()?;
+    let collation = super::command_collation(&cmd)?;
     let fields = match a.doc("fields")? {
         Some(f) if !f.is_empty() => Some(Projection::parse(f)?),
         _ => None,
@@ -57,7 +58,17 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     };
     if remove {
         ctx.state.metrics.ops_delete.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let deleted = super::crud_delete::delete_matching(ctx, call, &coll, query, sort, true, &lets).await?;
+        let deleted = super::crud_delete::delete_matching(
+            ctx,
+            call,
+            &coll,
+            query,
+            sort,
+            true,
+            &lets,
+            collation.as_ref(),
+        )
+        .await?;
         let n = deleted.len() as i32;
         let value = project(deleted.into_iter().next())?;
         return Ok(doc! { "lastErrorObject": { "n": n }, "value": value });
@@ -77,6 +88,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         upsert,
         sort,
         lets: &lets,
+        collation,
     };
     let r = apply(ctx, call, &spec).await?;
     let mut leo =

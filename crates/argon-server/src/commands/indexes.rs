@@ -102,6 +102,30 @@ pub async fn create(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                 full.insert(k.clone(), v.clone());
             }
         }
+        // The collation as MongoDB stores it: every option filled in (none
+        // for the simple one). Text and 2d keys are not ordered strings.
+        if let Some(c) = spec.get("collation") {
+            match super::parse_collation(c)? {
+                Some(c) => {
+                    let unordered = full.get_document("key").ok().and_then(|k| {
+                        k.values().find_map(|v| match v {
+                            Bson::String(t) if t == "text" || t == "2d" => Some(t.clone()),
+                            _ => None,
+                        })
+                    });
+                    if let Some(kind) = unordered {
+                        return Err(CommandError::new(
+                            (67, "CannotCreateIndex"),
+                            format!("Index type '{kind}' does not support collation: {}", c.to_document()),
+                        ));
+                    }
+                    full.insert("collation", c.to_document());
+                }
+                None => {
+                    full.remove("collation");
+                }
+            }
+        }
         if argon_query::text::TextIndex::is_text_index(&full) {
             argon_query::text::TextIndex::from_spec(&full)?;
             let key = full.get_document("key").cloned().unwrap_or_default();

@@ -38,6 +38,7 @@ pub use list::db_name;
 pub use wal_verify::VerifyJobs;
 
 use argon_store::{At, CommitTime, Lsn, Snapshot};
+use argon_types::collation::Collation;
 use bson::{Bson, Document};
 
 use crate::connection::ConnState;
@@ -334,7 +335,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "collStats" => diagnostics::coll_stats(ctx, call),
         "commitTransaction" => transactions::commit(ctx, call).await,
         "connectionStatus" => auth_cmds::connection_status(ctx, call),
-        "count" => long_running(|| count::run(ctx, call)),
+        "count" => long_running(|| collated(&call.cmd.clone(), || count::run(ctx, call))),
         "collMod" => create::coll_mod(ctx, call).await,
         "create" => create::run(ctx, call).await,
         "createBranch" => admin_branch::create_branch(ctx, call).await,
@@ -347,18 +348,21 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "dbStats" => diagnostics::db_stats(ctx, call),
         "delete" => crud_delete::run(ctx, call).await,
         "deleteBranch" => admin_branch::delete_branch(ctx, call).await,
-        "distinct" => long_running(|| distinct::run(ctx, call)),
+        "distinct" => long_running(|| collated(&call.cmd.clone(), || distinct::run(ctx, call))),
         "drop" => drop::collection(ctx, call).await,
         "dropDatabase" => drop::database(ctx, call).await,
         "dropIndexes" | "deleteIndexes" => indexes::drop_indexes(ctx, call).await,
         "dropProject" => admin_branch::drop_project(ctx, call).await,
         "dropUser" => auth_cmds::drop_user(ctx, call),
         "endSessions" => transactions::end_sessions(ctx, call),
-        "explain" => long_running(|| explain::run(ctx, call)),
+        "explain" => {
+            let inner = call.cmd.get_document("explain").cloned().unwrap_or_default();
+            long_running(|| collated(&inner, || explain::run(ctx, call)))
+        }
         "find" => {
             // (Counted here: a query over its inline budget runs twice.)
             ctx.state.metrics.ops_query.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            long_running(|| find::run(ctx, call))
+            long_running(|| collated(&call.cmd.clone(), || find::run(ctx, call)))
         }
         "findAndModify" | "findandmodify" => find_and_modify::run(ctx, call).await,
         "getCmdLineOpts" => diagnostics::get_cmd_line_opts(ctx, call),
@@ -404,35 +408,48 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
     }
 }
 
-/// Refuses a collation other than the simple (binary) one, wherever a
-/// command may carry one (the command, its update/delete statements, its
-/// index specs): comparing by the simple rules instead would silently give
-/// other results than MongoDB.
+/// Checks every collation a command carries (the command's, its update
+/// and delete statements', its index specs'), with MongoDB's errors for a
+/// malformed one. Queries, updates, deletes and indexes take any
+/// collation; a collection's or view's default collation (`create`) only
+/// the simple one (refused rather than ignored).
 fn check_collation(cmd: &Document) -> CmdResult<()> {
-    fn check(v: Option<&Bson>) -> CmdResult<()> {
-        match v {
-            None => Ok(()),
-            Some(Bson::Document(c)) if c.get_str("locale").ok() == Some("simple") => Ok(()),
-            Some(Bson::Document(c)) if c.is_empty() => Ok(()),
-            Some(Bson::Document(c)) => Err(CommandError::new(
-                (238, "NotImplemented"),
-                format!(
-                    "collation {c} is not supported by Argon: strings compare by the simple (binary) \
-                     collation, {{locale: \"simple\"}}"
-                ),
-            )),
-            Some(_) => Err(CommandError::type_mismatch("collation must be an object")),
-        }
+    let name = cmd.keys().next().map(String::as_str).unwrap_or("");
+    let parsed = cmd.get("collation").map(parse_collation).transpose()?.flatten();
+    if name == "create" && parsed.is_some() {
+        return Err(CommandError::new(
+            code::NOT_IMPLEMENTED,
+            "a collection or view with a default collation is not supported by Argon; \
+             give the collation to each query and index instead",
+        ));
     }
-    check(cmd.get("collation"))?;
     for list in ["updates", "deletes", "indexes"] {
         if let Ok(items) = cmd.get_array(list) {
             for item in items.iter().filter_map(Bson::as_document) {
-                check(item.get("collation"))?;
+                if let Some(c) = item.get("collation") {
+                    parse_collation(c)?;
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Parses a `collation` value (`None`: the simple collation).
+pub fn parse_collation(v: &Bson) -> CmdResult<Option<Arc<Collation>>> {
+    Collation::from_bson(v).map_err(|e| CommandError::new((e.code, e.code_name), e.message))
+}
+
+/// The collation a command document asks for (`collation`).
+pub fn command_collation(cmd: &Document) -> CmdResult<Option<Arc<Collation>>> {
+    cmd.get("collation").map(parse_collation).transpose().map(Option::flatten)
+}
+
+/// Runs `f` with the command's collation deciding string comparisons
+/// (see `argon_query::compare::with_collation`; `f` is synchronous).
+fn collated<R>(cmd: &Document, f: impl FnOnce() -> CmdResult<R>) -> CmdResult<R> {
+    let c = command_collation(cmd)?;
+    argon_query::compare::with_collation(c.as_ref(), f)
 }
 
 /// Every command name the registry knows, for `listCommands`.
