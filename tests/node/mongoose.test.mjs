@@ -42,3 +42,18 @@ test('aggregation through mongoose', async () => {
   const out = await Cat.aggregate([{ $match: { age: { $gte: 0 } } }, { $group: { _id: null, n: { $sum: 1 } } }]);
   assert.equal(out[0].n, await Cat.countDocuments());
 });
+
+test('a schema collation: case-insensitive queries and a unique index', async () => {
+  const userSchema = new mongoose.Schema(
+    { email: { type: String, required: true, unique: true } },
+    { collation: { locale: 'en', strength: 2 }, autoCreate: true, autoIndex: true },
+  );
+  const User = mongoose.model('User', userSchema);
+  await User.init(); // creates the collection (with its collation) and the index
+  await User.create({ email: 'Ada@Example.com' });
+  const found = await User.findOne({ email: 'ada@example.COM' }).lean();
+  assert.equal(found?.email, 'Ada@Example.com');
+  await assert.rejects(User.create({ email: 'ADA@example.com' }), (e) => e.code === 11000);
+  const binary = await User.findOne({ email: 'ada@example.com' }).collation({ locale: 'simple' }).lean();
+  assert.equal(binary, null);
+});

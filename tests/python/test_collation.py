@@ -149,10 +149,34 @@ def test_bad_collations_get_mongodbs_errors(fruit, db):
         db.command({"find": "fruit", "collation": "en"})
     assert e.value.code == 14
     with pytest.raises(OperationFailure) as e:
-        db.create_collection("withdefault", collation=CI)
+        db.create_collection("v", viewOn="fruit", pipeline=[], collation=CI)
     assert e.value.code == 238
     with pytest.raises(OperationFailure) as e:
         db.docs.create_index([("body", pymongo.TEXT)], collation=CI)
     assert e.value.code == 67
     # The server is fine afterwards; simple collations are accepted anywhere.
     assert fruit.count_documents({}, collation=Collation(locale="simple")) == len(NAMES)
+
+
+def test_a_collections_default_collation(db):
+    coll = db.create_collection("people", collation=CI)
+    info = db.command("listCollections", filter={"name": "people"})["cursor"]["firstBatch"][0]
+    assert info["options"]["collation"]["strength"] == 2
+    coll.insert_many([{"_id": 1, "name": "Ada"}, {"_id": 2, "name": "ADA"}, {"_id": 3, "name": "Bob"}])
+    # Queries without a collation use the collection's ...
+    assert coll.count_documents({"name": "ada"}) == 2
+    assert sorted(d["_id"] for d in coll.find({"name": "ada"})) == [1, 2]
+    assert len(coll.distinct("name")) == 2
+    assert [g["n"] for g in coll.aggregate([{"$group": {"_id": "$name", "n": {"$sum": 1}}}, {"$sort": {"n": -1}}])] == [2, 1]
+    assert coll.update_many({"name": "ada"}, {"$set": {"seen": True}}).modified_count == 2
+    # ... an explicit one replaces it (simple: binary).
+    assert coll.count_documents({"name": "ada"}, collation=Collation(locale="simple")) == 0
+    # Indexes inherit it unless they name their own.
+    coll.create_index("name", name="by_name")
+    coll.create_index("name", name="by_name_binary", collation=Collation(locale="simple"))
+    info = coll.index_information()
+    assert info["by_name"]["collation"]["strength"] == 2
+    assert "collation" not in info["by_name_binary"]
+    plan = coll.find({"name": "ada"}).explain()["queryPlanner"]["winningPlan"]
+    assert "by_name" in str(plan) and "by_name_binary" not in str(plan), plan
+    assert coll.delete_many({"name": "BOB"}).deleted_count == 1

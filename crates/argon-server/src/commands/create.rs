@@ -35,6 +35,21 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             options.insert(k.clone(), v.clone());
         }
     }
+    // A default collation, stored resolved (none for the simple one).
+    if let Some(v) = options.get("collation").cloned() {
+        match super::parse_collation(&v)? {
+            Some(_) if options.contains_key("viewOn") => return Err(CommandError::new(
+                code::NOT_IMPLEMENTED,
+                "a view with a default collation is not supported by Argon; give the collation to each query",
+            )),
+            Some(c) => {
+                options.insert("collation", c.to_document());
+            }
+            None => {
+                options.remove("collation");
+            }
+        }
+    }
     crate::validation::check_options(&options, "create")?;
     crate::views::check_definition(&options)?;
     let target = call.target(ctx)?;

@@ -30,7 +30,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                     format!("The limit field in delete objects must be 0 or 1. Got {limit}"),
                 ));
             }
-            let collation = super::command_collation(stmt)?;
+            let collation = super::collation_for(ctx, call, stmt, Some(&coll))?;
             Ok(delete_matching(ctx, call, &coll, q, None, limit == 1, &lets, collation.as_ref()).await?.len()
                 as i64)
         }

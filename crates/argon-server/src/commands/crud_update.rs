@@ -114,7 +114,7 @@ async fn statement(
         upsert: a.bool("upsert")?.unwrap_or(false),
         sort: None,
         lets,
-        collation: super::command_collation(stmt)?,
+        collation: super::collation_for(ctx, call, stmt, Some(coll))?,
     };
     apply(ctx, call, &spec).await
 }

@@ -22,7 +22,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let return_new = a.bool("new")?.unwrap_or(false);
     let upsert = a.bool("upsert")?.unwrap_or(false);
     let lets = a.let_vars()?;
-    let collation = super::command_collation(&cmd)?;
+    let collation = super::collation_for(ctx, call, &cmd, Some(&coll))?;
     let fields = match a.doc("fields")? {
         Some(f) if !f.is_empty() => Some(Projection::parse(f)?),
         _ => None,

@@ -62,6 +62,7 @@ pub async fn create(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                 .unwrap_or_default(),
             Err(_) => Vec::new(),
         };
+    let default = super::default_collation(ctx, call, &coll);
     let mut ops = Vec::new();
     for spec in specs {
         let key = match spec.get("key") {
@@ -103,9 +104,14 @@ pub async fn create(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             }
         }
         // The collation as MongoDB stores it: every option filled in (none
-        // for the simple one). Text and 2d keys are not ordered strings.
-        if let Some(c) = spec.get("collation") {
-            match super::parse_collation(c)? {
+        // for the simple one); without one, the collection's default.
+        // Text and 2d keys are not ordered strings.
+        let collation = match spec.get("collation") {
+            Some(c) => Some(super::parse_collation(c)?),
+            None => default.clone().map(Some),
+        };
+        if let Some(c) = collation {
+            match c {
                 Some(c) => {
                     let unordered = full.get_document("key").ok().and_then(|k| {
                         k.values().find_map(|v| match v {

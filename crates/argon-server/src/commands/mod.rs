@@ -47,6 +47,7 @@ use crate::ops::long_running;
 use crate::session::{session_key, Txn, TxnState};
 use crate::source::Source;
 use crate::state::{ServerState, Target};
+use argon_query::compare::with_collation;
 
 /// What a handler can reach.
 pub struct Ctx<'c> {
@@ -335,7 +336,10 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "collStats" => diagnostics::coll_stats(ctx, call),
         "commitTransaction" => transactions::commit(ctx, call).await,
         "connectionStatus" => auth_cmds::connection_status(ctx, call),
-        "count" => long_running(|| collated(&call.cmd.clone(), || count::run(ctx, call))),
+        "count" => {
+            let c = read_collation(ctx, call, &call.cmd.clone())?;
+            long_running(|| with_collation(c.as_ref(), || count::run(ctx, call)))
+        }
         "collMod" => create::coll_mod(ctx, call).await,
         "create" => create::run(ctx, call).await,
         "createBranch" => admin_branch::create_branch(ctx, call).await,
@@ -348,7 +352,10 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "dbStats" => diagnostics::db_stats(ctx, call),
         "delete" => crud_delete::run(ctx, call).await,
         "deleteBranch" => admin_branch::delete_branch(ctx, call).await,
-        "distinct" => long_running(|| collated(&call.cmd.clone(), || distinct::run(ctx, call))),
+        "distinct" => {
+            let c = read_collation(ctx, call, &call.cmd.clone())?;
+            long_running(|| with_collation(c.as_ref(), || distinct::run(ctx, call)))
+        }
         "drop" => drop::collection(ctx, call).await,
         "dropDatabase" => drop::database(ctx, call).await,
         "dropIndexes" | "deleteIndexes" => indexes::drop_indexes(ctx, call).await,
@@ -357,12 +364,14 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "endSessions" => transactions::end_sessions(ctx, call),
         "explain" => {
             let inner = call.cmd.get_document("explain").cloned().unwrap_or_default();
-            long_running(|| collated(&inner, || explain::run(ctx, call)))
+            let c = read_collation(ctx, call, &inner)?;
+            long_running(|| with_collation(c.as_ref(), || explain::run(ctx, call)))
         }
         "find" => {
             // (Counted here: a query over its inline budget runs twice.)
             ctx.state.metrics.ops_query.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            long_running(|| collated(&call.cmd.clone(), || find::run(ctx, call)))
+            let c = read_collation(ctx, call, &call.cmd.clone())?;
+            long_running(|| with_collation(c.as_ref(), || find::run(ctx, call)))
         }
         "findAndModify" | "findandmodify" => find_and_modify::run(ctx, call).await,
         "getCmdLineOpts" => diagnostics::get_cmd_line_opts(ctx, call),
@@ -410,18 +419,10 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
 
 /// Checks every collation a command carries (the command's, its update
 /// and delete statements', its index specs'), with MongoDB's errors for a
-/// malformed one. Queries, updates, deletes and indexes take any
-/// collation; a collection's or view's default collation (`create`) only
-/// the simple one (refused rather than ignored).
+/// malformed one.
 fn check_collation(cmd: &Document) -> CmdResult<()> {
-    let name = cmd.keys().next().map(String::as_str).unwrap_or("");
-    let parsed = cmd.get("collation").map(parse_collation).transpose()?.flatten();
-    if name == "create" && parsed.is_some() {
-        return Err(CommandError::new(
-            code::NOT_IMPLEMENTED,
-            "a collection or view with a default collation is not supported by Argon; \
-             give the collation to each query and index instead",
-        ));
+    if let Some(c) = cmd.get("collation") {
+        parse_collation(c)?;
     }
     for list in ["updates", "deletes", "indexes"] {
         if let Ok(items) = cmd.get_array(list) {
@@ -440,16 +441,35 @@ pub fn parse_collation(v: &Bson) -> CmdResult<Option<Arc<Collation>>> {
     Collation::from_bson(v).map_err(|e| CommandError::new((e.code, e.code_name), e.message))
 }
 
-/// The collation a command document asks for (`collation`).
-pub fn command_collation(cmd: &Document) -> CmdResult<Option<Arc<Collation>>> {
-    cmd.get("collation").map(parse_collation).transpose().map(Option::flatten)
+/// The collation a command (or statement) runs with: its own `collation`
+/// when it has one (`{locale: "simple"}` included), else the default
+/// collation of `coll`.
+pub fn collation_for(
+    ctx: &Ctx<'_>,
+    call: &Call,
+    cmd: &Document,
+    coll: Option<&str>,
+) -> CmdResult<Option<Arc<Collation>>> {
+    match cmd.get("collation") {
+        Some(v) => parse_collation(v),
+        None => Ok(coll.and_then(|c| default_collation(ctx, call, c))),
+    }
 }
 
-/// Runs `f` with the command's collation deciding string comparisons
-/// (see `argon_query::compare::with_collation`; `f` is synchronous).
-fn collated<R>(cmd: &Document, f: impl FnOnce() -> CmdResult<R>) -> CmdResult<R> {
-    let c = command_collation(cmd)?;
-    argon_query::compare::with_collation(c.as_ref(), f)
+/// A collection's default collation (`create` with `collation`), from the
+/// catalog of the branch head.
+pub fn default_collation(ctx: &Ctx<'_>, call: &Call, coll: &str) -> Option<Arc<Collation>> {
+    let target = call.target(ctx).ok()?;
+    let catalog = ctx.state.store.head_catalog(&target.project, &target.branch).ok()?;
+    let spec = catalog.get(coll)?.options.get_document("collation").ok()?;
+    Collation::parse(spec).ok().flatten()
+}
+
+/// The collation of a read command (`find`, `count`, `distinct`, an
+/// `explain`ed one), whose first field names its collection.
+fn read_collation(ctx: &Ctx<'_>, call: &Call, cmd: &Document) -> CmdResult<Option<Arc<Collation>>> {
+    let coll = cmd.values().next().and_then(Bson::as_str);
+    collation_for(ctx, call, cmd, coll)
 }
 
 /// Every command name the registry knows, for `listCommands`.
