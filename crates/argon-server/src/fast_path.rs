@@ -344,7 +344,7 @@ impl<'m> PlainWrite<'m> {
         // path says so).
         if let Ok(catalog) = state.store.head_catalog(&target.project, &target.branch) {
             if catalog.get(coll).is_some_and(|c| {
-                crate::validation::active(&c.options)
+                crate::validation::checks_writes(&c.options)
                     || crate::views::is_view(&c.options)
                     || !crate::geo_keys::GeoKeys::of(Some(c)).is_empty()
             }) {

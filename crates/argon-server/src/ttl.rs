@@ -24,6 +24,15 @@ pub async fn expire_once(state: &ServerState) -> u64 {
     deleted
 }
 
+fn seconds(v: &Bson) -> Option<i64> {
+    match v {
+        Bson::Int32(i) => Some(*i as i64),
+        Bson::Int64(i) => Some(*i),
+        Bson::Double(d) => Some(*d as i64),
+        _ => None,
+    }
+}
+
 /// The deletions due now, one request per collection and branch.
 fn expired(state: &ServerState) -> Vec<WriteRequest> {
     let mut out = Vec::new();
@@ -34,13 +43,17 @@ fn expired(state: &ServerState) -> Vec<WriteRequest> {
             let Ok(snap) = state.store.snapshot(&project.name, &branch.name, At::Head) else { continue };
             let mut work: Vec<(String, Document)> = Vec::new();
             for (coll, meta) in snap.collections() {
+                // A time series collection's `expireAfterSeconds` expires
+                // by its time field.
+                if let (Some(field), Some(secs)) = (
+                    crate::validation::time_field(&meta.options),
+                    meta.options.get("expireAfterSeconds").and_then(seconds),
+                ) {
+                    let cutoff = bson::DateTime::from_millis(now_ms - secs * 1000);
+                    work.push((coll.clone(), doc! { field: { "$lt": cutoff } }));
+                }
                 for ix in &meta.indexes {
-                    let Some(secs) = ix.spec.get("expireAfterSeconds").and_then(|v| match v {
-                        Bson::Int32(i) => Some(*i as i64),
-                        Bson::Int64(i) => Some(*i),
-                        Bson::Double(d) => Some(*d as i64),
-                        _ => None,
-                    }) else {
+                    let Some(secs) = ix.spec.get("expireAfterSeconds").and_then(seconds) else {
                         continue;
                     };
                     let Some(field) = ix.spec.get_document("key").ok().and_then(|k| k.keys().next().cloned())

@@ -9,6 +9,9 @@
 //!   DocumentValidationFailure; `warn` logs and writes.
 //! - `bypassDocumentValidation: true` on the command skips the check.
 //!
+//! A time series collection (`timeseries: {timeField}`) also requires every
+//! document to hold a date in its time field, bypass or not.
+//!
 //! The validator is read from the snapshot the write computes its outcome
 //! from, so a write that races a `collMod` is checked against the validator
 //! it saw (MongoDB takes a collection lock instead).
@@ -32,10 +35,24 @@ enum Level {
 
 /// A collection's validator, ready to check documents.
 pub struct Validator {
-    filter: Filter,
+    /// The `validator` (none when bypassed or off).
+    filter: Option<Filter>,
     spec: Document,
     level: Level,
     warn_only: bool,
+    /// A time series collection's `timeField`.
+    time_field: Option<String>,
+}
+
+/// The `timeField` of a time series collection's options.
+pub fn time_field(options: &Document) -> Option<&str> {
+    options.get_document("timeseries").ok()?.get_str("timeField").ok()
+}
+
+/// Whether writes to a collection with these options are checked (the
+/// fast write lanes leave those to the full path).
+pub fn checks_writes(options: &Document) -> bool {
+    active(options) || time_field(options).is_some()
 }
 
 /// Checks the validation options of a `create` or `collMod` (`command`
@@ -108,13 +125,20 @@ impl Validator {
     /// The validator of a collection with `options`, unless it has none,
     /// validation is off, or the command (`cmd`) asks to bypass it.
     pub fn for_write(options: Option<&Document>, cmd: &Document) -> CmdResult<Option<Validator>> {
-        let Some(options) = options.filter(|o| active(o)) else { return Ok(None) };
-        if matches!(cmd.get("bypassDocumentValidation"), Some(Bson::Boolean(true))) {
+        let Some(options) = options.filter(|o| checks_writes(o)) else { return Ok(None) };
+        let bypass = matches!(cmd.get("bypassDocumentValidation"), Some(Bson::Boolean(true)));
+        let time_field = time_field(options).map(str::to_string);
+        if (bypass || !active(options)) && time_field.is_none() {
             return Ok(None);
         }
         let spec = options.get_document("validator").cloned().unwrap_or_default();
+        let filter = match bypass || !active(options) {
+            true => None,
+            false => Some(parse_filter(&spec)?),
+        };
         Ok(Some(Validator {
-            filter: parse_filter(&spec)?,
+            filter,
+            time_field,
             spec,
             level: match options.get_str("validationLevel") {
                 Ok("moderate") => Level::Moderate,
@@ -132,14 +156,28 @@ impl Validator {
     /// Checks the new version of an updated document (`before` is what it
     /// replaces: under `moderate`, an invalid document may stay invalid).
     pub fn check_update(&self, before: &Document, after: &Document) -> CmdResult<()> {
-        if self.level == Level::Moderate && !self.filter.matches(before) {
-            return Ok(());
+        if self.level == Level::Moderate && self.filter.as_ref().is_some_and(|f| !f.matches(before)) {
+            return self.check_time(after);
         }
         self.check(after)
     }
 
+    /// A time series document needs a date in its time field.
+    fn check_time(&self, doc: &Document) -> CmdResult<()> {
+        match &self.time_field {
+            Some(field) if !matches!(doc.get(field), Some(Bson::DateTime(_))) => {
+                Err(CommandError::bad_value(format!(
+                    "'{field}' must be present and contain a valid BSON UTC datetime value"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn check(&self, doc: &Document) -> CmdResult<()> {
-        if self.filter.matches(doc) {
+        self.check_time(doc)?;
+        let Some(filter) = &self.filter else { return Ok(()) };
+        if filter.matches(doc) {
             return Ok(());
         }
         let id = doc.get("_id").cloned().unwrap_or(Bson::Null);
@@ -150,7 +188,7 @@ impl Validator {
         let mut err = CommandError::new(DOCUMENT_VALIDATION_FAILURE, "Document failed validation");
         // A `$jsonSchema` says which rules failed; otherwise the validator
         // is shown as it was specified.
-        let details = self.filter.schema_failure_details(doc).unwrap_or_else(|| {
+        let details = filter.schema_failure_details(doc).unwrap_or_else(|| {
             let operator = self.spec.keys().next().filter(|k| k.starts_with('$') && self.spec.len() == 1);
             doc! {
                 "operatorName": operator.cloned().unwrap_or_else(|| "$and".to_string()),

@@ -52,18 +52,129 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     }
     crate::validation::check_options(&options, "create")?;
     crate::views::check_definition(&options)?;
+    let index = time_series_options(&mut options)?;
     let target = call.target(ctx)?;
-    let outcome = writes::submit(
-        ctx,
-        call,
-        &target,
-        vec![WriteOp::CreateCollection { name, options }],
-        WriteMode::Atomic,
-        None,
-    )
-    .await?;
+    let mut ops = vec![WriteOp::CreateCollection { name: name.clone(), options }];
+    if let Some(spec) = index {
+        ops.push(WriteOp::CreateIndex { coll: name, spec });
+    }
+    let outcome = writes::submit(ctx, call, &target, ops, WriteMode::Atomic, None).await?;
     drop(outcome);
     Ok(Document::new())
+}
+
+/// Checks and completes `timeseries` (and `expireAfterSeconds`, which only
+/// a time series collection takes) as MongoDB does: `timeField` required,
+/// `metaField` another top-level field, `granularity` seconds, minutes or
+/// hours (default seconds, with its `bucketMaxSpanSeconds`). Returns the
+/// `{metaField: 1, timeField: 1}` index MongoDB creates with it. The
+/// documents are stored as in any collection (no buckets); the time field
+/// is checked on every write (`validation.rs`) and expiry runs in `ttl.rs`.
+fn time_series_options(options: &mut Document) -> CmdResult<Option<Document>> {
+    let Some(ts) = options.get("timeseries").cloned() else {
+        if options.contains_key("expireAfterSeconds") {
+            return Err(CommandError::new(
+                code::INVALID_OPTIONS,
+                "'expireAfterSeconds' is only supported on time-series collections",
+            ));
+        }
+        return Ok(None);
+    };
+    let Bson::Document(ts) = ts else {
+        return Err(CommandError::type_mismatch(
+            "BSON field 'create.timeseries' is the wrong type, expected type 'object'",
+        ));
+    };
+    for k in ["capped", "viewOn", "validator", "clusteredIndex"] {
+        if options.contains_key(k) {
+            return Err(CommandError::new(
+                code::INVALID_OPTIONS,
+                format!("Time-series collections cannot be created with the '{k}' option"),
+            ));
+        }
+    }
+    let string = |k: &str| -> CmdResult<Option<String>> {
+        match ts.get(k) {
+            None => Ok(None),
+            Some(Bson::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(CommandError::type_mismatch(format!(
+                "BSON field 'timeseries.{k}' is the wrong type, expected type 'string'"
+            ))),
+        }
+    };
+    let Some(time) = string("timeField")? else {
+        return Err(CommandError::new(
+            (40414, "Location40414"),
+            "BSON field 'timeseries.timeField' is missing but a required field",
+        ));
+    };
+    let meta = string("metaField")?;
+    for (what, field) in [("timeField", Some(&time)), ("metaField", meta.as_ref())] {
+        if let Some(f) = field {
+            if f.is_empty() || f.contains('.') || f.starts_with('$') || f == "_id" {
+                return Err(CommandError::bad_value(format!(
+                    "The '{what}' ('{f}') must be a non-empty top-level field name other than _id"
+                )));
+            }
+        }
+    }
+    if meta.as_ref() == Some(&time) {
+        return Err(CommandError::bad_value("The 'metaField' and 'timeField' must be different"));
+    }
+    let granularity = string("granularity")?.unwrap_or_else(|| "seconds".into());
+    let span: i32 = match granularity.as_str() {
+        "seconds" => 3600,
+        "minutes" => 86400,
+        "hours" => 2_592_000,
+        other => {
+            return Err(CommandError::bad_value(format!(
+                "Enumeration value '{other}' for field 'timeseries.granularity' is not a valid value."
+            )))
+        }
+    };
+    for k in ts.keys() {
+        if !matches!(k.as_str(), "timeField" | "metaField" | "granularity" | "bucketMaxSpanSeconds") {
+            return Err(CommandError::new(
+                (40415, "Location40415"),
+                format!("BSON field 'timeseries.{k}' is an unknown field."),
+            ));
+        }
+    }
+    if let Some(v) = options.get("expireAfterSeconds") {
+        let ok = match v {
+            Bson::Int32(i) => *i >= 0,
+            Bson::Int64(i) => *i >= 0,
+            Bson::Double(d) => *d >= 0.0 && d.fract() == 0.0,
+            _ => false,
+        };
+        if !ok {
+            return Err(CommandError::new(
+                code::INVALID_OPTIONS,
+                format!("'expireAfterSeconds' must be a non-negative whole number, got: {v}"),
+            ));
+        }
+    }
+    let mut resolved = doc! { "timeField": &time };
+    if let Some(m) = &meta {
+        resolved.insert("metaField", m);
+    }
+    resolved.insert("granularity", &granularity);
+    // (No buckets are kept; the span is recorded as given or defaulted.)
+    let span = match ts.get("bucketMaxSpanSeconds") {
+        None => span,
+        Some(Bson::Int32(n)) if *n > 0 => *n,
+        Some(Bson::Int64(n)) if *n > 0 && *n <= i32::MAX as i64 => *n as i32,
+        Some(v) => {
+            return Err(CommandError::bad_value(format!(
+                "'timeseries.bucketMaxSpanSeconds' must be a positive integer, got: {v}"
+            )))
+        }
+    };
+    resolved.insert("bucketMaxSpanSeconds", span);
+    options.insert("timeseries", resolved);
+    Ok(meta.map(|m| {
+        doc! { "v": 2, "key": { &m: 1, &time: 1 }, "name": format!("{m}_1_{time}_1") }
+    }))
 }
 
 /// `collMod`: sets `validator`, `validationLevel` and `validationAction`;

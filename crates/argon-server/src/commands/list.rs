@@ -74,7 +74,11 @@ pub fn collections(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             .collections()
             .map(|(name, c)| {
                 let view = crate::views::is_view(&c.options);
-                let kind = if view { "view" } else { "collection" };
+                let kind = match (view, crate::validation::time_field(&c.options).is_some()) {
+                    (true, _) => "view",
+                    (false, true) => "timeseries",
+                    (false, false) => "collection",
+                };
                 if name_only {
                     doc! { "name": name, "type": kind }
                 } else if view {
