@@ -23,6 +23,10 @@ use bson::{Bson, Decimal128, Document};
 thread_local! {
     /// The collation of the operation running on this thread, if any.
     static ACTIVE: RefCell<Option<Arc<Collation>>> = const { RefCell::new(None) };
+    /// Whether `ACTIVE` holds one: a plain flag, so the common binary case
+    /// costs one thread-local load (a `RefCell` with a destructor costs
+    /// far more per comparison; measured in benches/engine.rs).
+    static ANY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Runs `f` with `collation` deciding every string comparison made through
@@ -36,15 +40,20 @@ pub fn with_collation<R>(collation: Option<&Arc<Collation>>, f: impl FnOnce() ->
     impl Drop for Restore {
         fn drop(&mut self) {
             let previous = self.0.take();
+            ANY.with(|any| any.set(previous.is_some()));
             ACTIVE.with(|a| *a.borrow_mut() = previous);
         }
     }
+    ANY.with(|any| any.set(collation.is_some()));
     let _restore = Restore(ACTIVE.with(|a| a.replace(collation.cloned())));
     f()
 }
 
 /// The collation in effect on this thread ([`with_collation`]).
 pub fn active_collation() -> Option<Arc<Collation>> {
+    if !ANY.with(std::cell::Cell::get) {
+        return None;
+    }
     ACTIVE.with(|a| a.borrow().clone())
 }
 
@@ -58,11 +67,18 @@ pub fn value_key(v: &Bson) -> Vec<u8> {
 
 /// [`value_key`] appended to `out`.
 pub fn value_key_into(v: &Bson, out: &mut Vec<u8>) {
+    if !ANY.with(std::cell::Cell::get) {
+        return keycodec::encode_into(v, out);
+    }
     ACTIVE.with(|a| keycodec::encode_into_collated(v, out, a.borrow().as_deref()))
 }
 
 /// Two strings in the active collation's order (binary without one).
+#[inline]
 pub fn compare_strings(x: &str, y: &str) -> Ordering {
+    if !ANY.with(std::cell::Cell::get) {
+        return x.as_bytes().cmp(y.as_bytes());
+    }
     ACTIVE.with(|a| match a.borrow().as_deref() {
         Some(c) => c.compare(x, y),
         None => x.as_bytes().cmp(y.as_bytes()),
