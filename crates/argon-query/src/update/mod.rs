@@ -346,19 +346,29 @@ impl Update {
                 _ => return None,
             }
         }
-        // `_id` and the named fields as a small document, in stored order.
-        let mut elements = Vec::new();
+        // `_id` and the named fields as a small document, in stored order;
+        // every element's byte range, to copy the others unchanged.
+        let bytes = stored.as_bytes();
         let mut before = Document::new();
-        let mut seen = std::collections::HashSet::new();
-        for element in stored.iter() {
-            let (key, value) = element.ok()?;
-            if !seen.insert(key.as_str()) {
+        let mut spans: Vec<(&str, std::ops::Range<usize>)> = Vec::with_capacity(16);
+        let mut offset = 4;
+        for element in stored.iter_elements() {
+            let element = element.ok()?;
+            let key = element.key().as_str();
+            // (A few fields: a linear scan beats hashing.)
+            if spans.iter().any(|(k, _)| *k == key) {
                 return None; // decoding keeps one of a repeated field
             }
-            if key == "_id" || named.contains(&key.as_str()) {
-                before.insert(key.as_str(), Bson::try_from(value).ok()?);
+            if key == "_id" || named.contains(&key) {
+                before.insert(key, Bson::try_from(element.value().ok()?).ok()?);
             }
-            elements.push((key, value));
+            // type byte, key, its terminator, value
+            let end = offset + 1 + key.len() + 1 + element.size();
+            spans.push((key, offset..end));
+            offset = end;
+        }
+        if offset + 1 != bytes.len() {
+            return None;
         }
         let after = match self.apply(&before, None, now) {
             Ok(after) => after,
@@ -367,21 +377,24 @@ impl Update {
         if after == before {
             return Some(Ok(None));
         }
-        let mut out = bson::RawDocumentBuf::new();
-        for (key, value) in elements {
-            if !named.contains(&key.as_str()) {
-                out.append(key, value);
-            } else if let Some(v) = after.get(key.as_str()) {
-                out.append(key, bson::RawBson::try_from(v.clone()).ok()?);
+        let mut out = Vec::with_capacity(bytes.len() + 32);
+        out.extend_from_slice(&[0; 4]); // length, set below
+        for (key, range) in &spans {
+            if !named.contains(key) {
+                out.extend_from_slice(&bytes[range.clone()]);
+            } else if let Some(v) = after.get(*key) {
+                append_element(&mut out, key, v)?;
             }
         }
         for (key, v) in &after {
-            if !seen.contains(key.as_str()) {
-                let key: &bson::raw::CStr = key.as_str().try_into().ok()?;
-                out.append(key, bson::RawBson::try_from(v.clone()).ok()?);
+            if !spans.iter().any(|(k, _)| k == key) {
+                append_element(&mut out, key, v)?;
             }
         }
-        Some(Ok(Some(out)))
+        out.push(0);
+        let len = i32::try_from(out.len()).ok()?;
+        out[..4].copy_from_slice(&len.to_le_bytes());
+        Some(Ok(Some(bson::RawDocumentBuf::from_bytes(out).ok()?)))
     }
 
     /// The document an upsert inserts when nothing matched `filter`: the
@@ -598,4 +611,14 @@ impl From<&UpdatePath> for String {
 
 pub(crate) fn type_mismatch(msg: String) -> QueryError {
     QueryError::new(codes::TYPE_MISMATCH, msg)
+}
+
+/// Appends one element (type, key, value) to BSON bytes being built.
+fn append_element(out: &mut Vec<u8>, key: &str, v: &Bson) -> Option<()> {
+    let mut one = bson::RawDocumentBuf::new();
+    let key: &bson::raw::CStr = key.try_into().ok()?;
+    one.append(key, bson::RawBson::try_from(v.clone()).ok()?);
+    let b = one.as_bytes();
+    out.extend_from_slice(&b[4..b.len() - 1]);
+    Some(())
 }
