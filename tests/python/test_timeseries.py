@@ -77,6 +77,29 @@ def test_expire_after_seconds_removes_old_measurements(server, db):
     assert [d["n"] for d in db.events.find()] == [3]
 
 
+def test_coll_mod_changes_the_retention(db):
+    db.create_collection("logs", timeseries={"timeField": "at"})
+    db.logs.insert_many([{"at": NOW - datetime.timedelta(hours=3), "n": 1}, {"at": NOW, "n": 2}])
+    db.command({"collMod": "logs", "expireAfterSeconds": 3600})
+    options = db.command("listCollections", filter={"name": "logs"})["cursor"]["firstBatch"][0]["options"]
+    assert options["expireAfterSeconds"] == 3600
+    deadline = time.time() + 90
+    while db.logs.count_documents({}) > 1 and time.time() < deadline:
+        time.sleep(0.5)
+    assert [d["n"] for d in db.logs.find()] == [2]
+    db.command({"collMod": "logs", "expireAfterSeconds": "off"})
+    options = db.command("listCollections", filter={"name": "logs"})["cursor"]["firstBatch"][0]["options"]
+    assert "expireAfterSeconds" not in options
+    for bad in [-5, "soon"]:
+        with pytest.raises(OperationFailure) as e:
+            db.command({"collMod": "logs", "expireAfterSeconds": bad})
+        assert e.value.code == 72
+    db.create_collection("plain")
+    with pytest.raises(OperationFailure) as e:
+        db.command({"collMod": "plain", "expireAfterSeconds": 10})
+    assert e.value.code == 72
+
+
 def test_bad_options_get_mongodbs_errors(db):
     cases = [
         ({"timeseries": {"metaField": "m"}}, 40414),

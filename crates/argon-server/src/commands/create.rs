@@ -187,6 +187,7 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
     let mut changes = Document::new();
     let mut index_change = None;
     let mut view_change = Document::new();
+    let mut expire_change = None;
     for (k, v) in call.cmd.iter() {
         match k.as_str() {
             "collMod"
@@ -210,8 +211,8 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
             "viewOn" | "pipeline" => {
                 view_change.insert(k, v.clone());
             }
-            "expireAfterSeconds"
-            | "changeStreamPreAndPostImages"
+            "expireAfterSeconds" => expire_change = Some(v.clone()),
+            "changeStreamPreAndPostImages"
             | "timeseries"
             | "cappedSize"
             | "cappedMax"
@@ -282,6 +283,37 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
     drop(snap);
     for (k, v) in changes {
         options.insert(k, v);
+    }
+    // A time series collection's retention: seconds, or "off".
+    if let Some(v) = expire_change {
+        if crate::validation::time_field(&options).is_none() {
+            return Err(CommandError::new(
+                code::INVALID_OPTIONS,
+                "collMod 'expireAfterSeconds' is only supported on time-series collections",
+            ));
+        }
+        match v {
+            Bson::String(off) if off == "off" => {
+                options.remove("expireAfterSeconds");
+            }
+            Bson::Int32(n) if n >= 0 => {
+                options.insert("expireAfterSeconds", n as i64);
+            }
+            Bson::Int64(n) if n >= 0 => {
+                options.insert("expireAfterSeconds", n);
+            }
+            Bson::Double(d) if d >= 0.0 && d.fract() == 0.0 => {
+                options.insert("expireAfterSeconds", d as i64);
+            }
+            other => {
+                return Err(CommandError::new(
+                    code::INVALID_OPTIONS,
+                    format!(
+                        "'expireAfterSeconds' must be a non-negative whole number or \"off\", got: {other}"
+                    ),
+                ))
+            }
+        }
     }
     ops.push(WriteOp::SetCollectionOptions { coll: name, options });
     drop(writes::submit(ctx, call, &target, ops, WriteMode::Atomic, None).await?);
