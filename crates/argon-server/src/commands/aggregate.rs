@@ -138,7 +138,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         .cloned()
         .collect();
     let cursor_opts = a.doc("cursor")?;
-    let collation = super::collation_for(ctx, call, &call.cmd.clone(), coll.as_deref())?;
+    let collation = super::collation_for(ctx, call, &call.cmd, coll.as_deref())?;
     let lets = a.let_vars()?;
     let let_names = argon_query::expr::let_names(&lets);
     if cursor_opts.is_none() && !a.bool("explain")?.unwrap_or(false) {

@@ -4,6 +4,7 @@
 //! one of the documents) retries the statement on a fresh snapshot, as
 //! MongoDB retries WriteConflict internally outside transactions.
 
+use argon_query::compare::with_collation;
 use argon_query::Update;
 
 use crate::source::Query;
@@ -134,9 +135,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
     let target = call.target(ctx)?;
     crate::validation::check_bypass(&call.cmd)?;
     let geo = crate::geo_keys::GeoKeys::for_target(&ctx.state, &target, spec.coll);
-    let collated = |f: &mut dyn FnMut() -> CmdResult<()>| {
-        argon_query::compare::with_collation(spec.collation.as_ref(), f)
-    };
+    let collation = spec.collation.as_ref();
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -151,11 +150,8 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
                 let limit = if spec.multi { None } else { Some(1) };
                 let validator =
                     Validator::for_write(snap.collection(spec.coll).map(|c| &c.options), &call.cmd)?;
-                let mut docs = vec![];
-                collated(&mut || {
-                    docs = src.matching(spec.coll, &query, sort.as_ref(), 0, limit)?;
-                    Ok(())
-                })?;
+                let docs =
+                    with_collation(collation, || src.matching(spec.coll, &query, sort.as_ref(), 0, limit))?;
                 (docs, Some(base), validator)
             }
             Err(e) if e.code == code::NAMESPACE_NOT_FOUND.0 && target.branch == "main" && spec.upsert => {
@@ -169,11 +165,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
             if !spec.upsert {
                 return Ok(result);
             }
-            let mut new_doc = Document::new();
-            collated(&mut || {
-                new_doc = update.upsert_document(spec.filter_doc, now)?;
-                Ok(())
-            })?;
+            let new_doc = with_collation(collation, || update.upsert_document(spec.filter_doc, now))?;
             let new_doc = super::crud_insert::prepare_document(&new_doc)?;
             if let Some(v) = &validator {
                 v.check_insert(&new_doc)?;
@@ -186,11 +178,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
             for d in &docs {
                 crate::ops::check_interrupted()?;
                 result.matched += 1;
-                let mut new_doc = Document::new();
-                collated(&mut || {
-                    new_doc = update.apply(d, Some(filter), now)?;
-                    Ok(())
-                })?;
+                let new_doc = with_collation(collation, || update.apply(d, Some(filter), now))?;
                 if result.before.is_none() {
                     result.before = Some(d.clone());
                     result.after = Some(new_doc.clone());

@@ -337,7 +337,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "commitTransaction" => transactions::commit(ctx, call).await,
         "connectionStatus" => auth_cmds::connection_status(ctx, call),
         "count" => {
-            let c = read_collation(ctx, call, &call.cmd.clone())?;
+            let c = read_collation(ctx, call, &call.cmd)?;
             long_running(|| with_collation(c.as_ref(), || count::run(ctx, call)))
         }
         "collMod" => create::coll_mod(ctx, call).await,
@@ -353,7 +353,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "delete" => crud_delete::run(ctx, call).await,
         "deleteBranch" => admin_branch::delete_branch(ctx, call).await,
         "distinct" => {
-            let c = read_collation(ctx, call, &call.cmd.clone())?;
+            let c = read_collation(ctx, call, &call.cmd)?;
             long_running(|| with_collation(c.as_ref(), || distinct::run(ctx, call)))
         }
         "drop" => drop::collection(ctx, call).await,
@@ -370,7 +370,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "find" => {
             // (Counted here: a query over its inline budget runs twice.)
             ctx.state.metrics.ops_query.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let c = read_collation(ctx, call, &call.cmd.clone())?;
+            let c = read_collation(ctx, call, &call.cmd)?;
             long_running(|| with_collation(c.as_ref(), || find::run(ctx, call)))
         }
         "findAndModify" | "findandmodify" => find_and_modify::run(ctx, call).await,
