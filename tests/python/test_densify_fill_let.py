@@ -152,6 +152,18 @@ def test_let_on_find_and_aggregate(db):
     with pytest.raises(OperationFailure) as e:
         list(db.c.find({"$expr": {"$eq": ["$qty", "$$missing"]}}))
     assert e.value.code == 17276
+    # A find projection reads them too (and a projection without them fails).
+    projected = db.c.find({"_id": {"$lte": 2}}, {"left": {"$subtract": ["$$cap", "$qty"]}}, let={"cap": 100})
+    assert sorted((d["_id"], d["left"]) for d in projected) == [(1, 90), (2, 80)]
+    streamed = list(db.c.find({}, {"cap": "$$cap", "_id": 0}, let={"cap": 7}, batch_size=2))
+    assert streamed == [{"cap": 7}] * 5
+    with pytest.raises(OperationFailure) as e:
+        list(db.c.find({}, {"x": "$$cap"}))
+    assert e.value.code == 17276
+    changed = db.c.find_one_and_update(
+        {"_id": 1}, {"$inc": {"qty": 1}}, projection={"double": {"$multiply": ["$qty", "$$k"]}}, let={"k": 2}
+    )
+    assert changed["double"] == 20
 
 
 def test_let_on_updates_deletes_and_find_one_and_update(db):

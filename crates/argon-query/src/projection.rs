@@ -82,6 +82,8 @@ pub struct Projection {
     /// `find`'s `{<field>: {$meta: "textScore"}}`: fields set to the text
     /// score, whatever the mode.
     text_score_fields: Vec<String>,
+    /// The command's `let` variables, for a `find` projection's expressions.
+    lets: Vars,
 }
 
 fn path_collision(path: &str, remaining: Option<&str>) -> QueryError {
@@ -411,7 +413,16 @@ impl Projection {
             id_excluded: b.id_excluded,
             positional: b.positional,
             text_score_fields: b.text_score_fields,
+            lets: Vars::default(),
         })
+    }
+
+    /// Parses a `find` projection whose expressions may read the command's
+    /// `let` variables (`$$name`); [`Projection::apply`] binds them.
+    pub fn parse_with_let(spec: &Document, lets: &Vars) -> Result<Projection> {
+        let mut p = Self::parse_kind(spec, ProjectionKind::Find, &crate::expr::let_names(lets))?;
+        p.lets = lets.clone();
+        Ok(p)
     }
 
     /// The fields of its input the projection reads, and whether its
@@ -454,7 +465,7 @@ impl Projection {
     /// Applies the projection. `filter` is the query's filter, needed by a
     /// positional `a.$` projection to find the matched array element.
     pub fn apply(&self, doc: &Document, filter: Option<&Filter>) -> Result<Document> {
-        self.apply_with_vars(doc, filter, &Vars::default())
+        self.apply_with_vars(doc, filter, &self.lets)
     }
 
     /// Whether the projection sets a field to the text score (`find`'s

@@ -25,7 +25,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let query = Query::parse_with_let(a.doc("filter")?.unwrap_or(&Document::new()), &lets)?.with_hint(hint);
     let sort = crate::source::parse_sort(a.doc("sort")?)?;
     let projection = match a.doc("projection")? {
-        Some(p) if !p.is_empty() => Some(Projection::parse(p)?),
+        Some(p) if !p.is_empty() => Some(Projection::parse_with_let(p, &lets)?),
         _ => None,
     };
     if projection.as_ref().is_some_and(Projection::uses_text_score) && !query.filter.has_text() {

@@ -24,7 +24,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let lets = a.let_vars()?;
     let collation = super::collation_for(ctx, call, &cmd, Some(&coll))?;
     let fields = match a.doc("fields")? {
-        Some(f) if !f.is_empty() => Some(Projection::parse(f)?),
+        Some(f) if !f.is_empty() => Some(Projection::parse_with_let(f, &lets)?),
         _ => None,
     };
     let update = cmd.get("update");
