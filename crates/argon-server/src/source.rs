@@ -969,6 +969,40 @@ mod tests {
         .boxed()
     }
 
+    /// Strings differing in case (equal under a strength-2 collation) and
+    /// a few numbers.
+    fn cased() -> BoxedStrategy<Option<Bson>> {
+        prop_oneof![
+            Just(None),
+            (0i32..4).prop_map(|i| Some(Bson::Int32(i))),
+            "[aAbB]{0,2}".prop_map(|s| Some(Bson::String(s))),
+        ]
+        .boxed()
+    }
+
+    fn cased_scalar() -> BoxedStrategy<Bson> {
+        prop_oneof![(0i32..4).prop_map(Bson::Int32), "[aAbB]{0,2}".prop_map(Bson::String)].boxed()
+    }
+
+    fn cased_filter() -> BoxedStrategy<Document> {
+        let condition = || {
+            prop_oneof![
+                cased_scalar(),
+                prop::collection::vec(cased_scalar(), 1..4).prop_map(|v| Bson::Document(doc! {"$in": v})),
+                cased_scalar().prop_map(|v| Bson::Document(doc! {"$gt": v})),
+                cased_scalar().prop_map(|v| Bson::Document(doc! {"$lte": v})),
+                (cased_scalar(), cased_scalar()).prop_map(|(x, y)| Bson::Document(doc! {"$gte": x, "$lt": y})),
+            ]
+        };
+        prop_oneof![
+            condition().prop_map(|c| doc! {"a": c}),
+            condition().prop_map(|c| doc! {"b": c}),
+            (condition(), condition()).prop_map(|(x, y)| doc! {"a": x, "b": y}),
+            Just(Document::new()),
+        ]
+        .boxed()
+    }
+
     fn scalar() -> BoxedStrategy<Bson> {
         prop_oneof![
             (0i32..6).prop_map(Bson::Int32),
@@ -1056,6 +1090,16 @@ mod tests {
         indexes: &[Document],
         index_first: bool,
     ) -> (tempfile::TempDir, Store) {
+        store_collated(docs, indexes, index_first, None)
+    }
+
+    /// [`store_ordered`] with every index under `collation`.
+    fn store_collated(
+        docs: &[(Option<Bson>, Option<Bson>)],
+        indexes: &[Document],
+        index_first: bool,
+        collation: Option<&Document>,
+    ) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         store.create_project("p").unwrap();
@@ -1072,10 +1116,11 @@ mod tests {
             req.ops.push(WriteOp::Insert { coll: "c".into(), doc: d });
         }
         for (i, key) in indexes.iter().enumerate() {
-            let op = WriteOp::CreateIndex {
-                coll: "c".into(),
-                spec: doc! {"key": key.clone(), "name": format!("ix{i}")},
-            };
+            let mut spec = doc! {"key": key.clone(), "name": format!("ix{i}")};
+            if let Some(c) = collation {
+                spec.insert("collation", c.clone());
+            }
+            let op = WriteOp::CreateIndex { coll: "c".into(), spec };
             if index_first {
                 req.ops.insert(i, op);
             } else {
@@ -1125,6 +1170,55 @@ mod tests {
                     prop_assert_eq!(&a.docs, &b.docs, "filter {} sort {:?} skip {} limit {:?} plan {:?}", f, s, skip, limit, a.plan);
                 }
             }
+        }
+
+        /// Collated indexes (strings keyed by sort keys) under queries with
+        /// the same collation or with none: plans answer as collection
+        /// scans, and both as the query engine alone.
+        #[test]
+        fn collated_index_plans_equal_collection_scans(
+            docs in prop::collection::vec((cased(), cased()), 0..40),
+            indexes in prop::collection::vec(index(), 1..3),
+            index_first in any::<bool>(),
+            same_collation in any::<bool>(),
+            queries in prop::collection::vec((cased_filter(), sort(), prop::option::of(1u64..6)), 1..6),
+        ) {
+            let spec = doc! {"locale": "en", "strength": 2};
+            let (_dir, store) = store_collated(&docs, &indexes, index_first, Some(&spec));
+            let collation = argon_types::collation::Collation::parse(&spec).unwrap();
+            let active = if same_collation { collation.as_ref() } else { None };
+            let snap = store.snapshot("p", "main", At::Head).unwrap();
+            let src = Source { snap: &snap, overlay: None };
+            argon_query::compare::with_collation(active, || {
+                for (f, s, limit) in queries {
+                    let spec = s.as_ref().map(|s| SortSpec::parse(s).unwrap());
+                    let indexed = Query::parse(&f).unwrap();
+                    let scanned = Query::parse(&f).unwrap().with_hint(Some(Bson::Document(doc! {"$natural": 1})));
+                    let a = src.execute("c", &indexed, spec.as_ref(), 0, limit).unwrap();
+                    let b = src.execute("c", &scanned, spec.as_ref(), 0, limit).unwrap();
+                    if !same_collation {
+                        let collated = matches!(&a.plan, Plan::Index { name, .. } if name.starts_with("ix"));
+                        prop_assert!(!collated, "a simple query planned on a collated index: {:?}", a.plan);
+                    }
+                    let mut reference = Vec::new();
+                    src.for_each("c", &mut |d| {
+                        if indexed.filter.matches(&d) {
+                            reference.push(d);
+                        }
+                        Ok(true)
+                    })
+                    .unwrap();
+                    if let Some(spec) = &spec {
+                        spec.sort(&mut reference);
+                    }
+                    let reference: Vec<Document> = reference.into_iter().take(limit.unwrap_or(u64::MAX) as usize).collect();
+                    if s.is_some() || limit.is_none() {
+                        prop_assert_eq!(&b.docs, &reference, "collection scan: filter {} sort {:?}", f, s);
+                        prop_assert_eq!(&a.docs, &b.docs, "filter {} sort {:?} limit {:?} plan {:?}", f, s, limit, a.plan);
+                    }
+                }
+                Ok(())
+            })?;
         }
 
         #[test]
