@@ -991,7 +991,8 @@ mod tests {
                 prop::collection::vec(cased_scalar(), 1..4).prop_map(|v| Bson::Document(doc! {"$in": v})),
                 cased_scalar().prop_map(|v| Bson::Document(doc! {"$gt": v})),
                 cased_scalar().prop_map(|v| Bson::Document(doc! {"$lte": v})),
-                (cased_scalar(), cased_scalar()).prop_map(|(x, y)| Bson::Document(doc! {"$gte": x, "$lt": y})),
+                (cased_scalar(), cased_scalar())
+                    .prop_map(|(x, y)| Bson::Document(doc! {"$gte": x, "$lt": y})),
             ]
         };
         prop_oneof![

@@ -215,3 +215,40 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn collated_unique_indexes_survive_reopen_and_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let collation = doc! {"locale": "en", "strength": 2};
+    let spec = doc! {"key": {"email": 1}, "name": "email_ci", "unique": true, "collation": collation.clone()};
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.create_project("app").unwrap();
+        insert(&store, "app", "main", "c", doc! {"_id": 1, "email": "Ada@Example.com"});
+        create_index(&store, "main", spec.clone()).unwrap();
+        insert(&store, "app", "main", "c", doc! {"_id": 2, "email": "grace@example.com"});
+        let dup = store.write(
+            WriteRequest::new("app", "main")
+                .op(WriteOp::Insert { coll: "c".into(), doc: doc! {"_id": 3, "email": "ADA@example.COM"} }),
+        );
+        assert!(matches!(dup, Err(StoreError::DuplicateKey { .. })), "{dup:?}");
+    }
+    // Replayed from the WAL alone, the index holds the same sort keys.
+    let store = Store::open_with(
+        dir.path(),
+        argon_store::StoreOptions { rebuild_index: true, ..argon_store::StoreOptions::default() },
+    )
+    .unwrap();
+    let any_case = Bson::String("ada@EXAMPLE.com".into());
+    assert_eq!(lookup(&store, "main", At::Head, "email_ci", &spec, any_case), vec![1]);
+    let dup = store.write(
+        WriteRequest::new("app", "main")
+            .op(WriteOp::Insert { coll: "c".into(), doc: doc! {"_id": 4, "email": "GRACE@example.com"} }),
+    );
+    assert!(matches!(dup, Err(StoreError::DuplicateKey { .. })), "{dup:?}");
+    // The same key under the simple collation is another index.
+    let simple = doc! {"key": {"email": 1}, "name": "email_1"};
+    create_index(&store, "main", simple.clone()).unwrap();
+    assert!(lookup(&store, "main", At::Head, "email_1", &simple, Bson::String("ada@example.com".into()))
+        .is_empty());
+}
