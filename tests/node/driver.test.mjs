@@ -60,3 +60,50 @@ test('aggregation', async () => {
   const out = await c.aggregate([{ $group: { _id: '$item', total: { $sum: '$qty' } } }, { $sort: { _id: 1 } }]).toArray();
   assert.deepEqual(out, [{ _id: 'a', total: 5 }, { _id: 'b', total: 1 }]);
 });
+
+test('time series collections and collations', async () => {
+  const db = client.db('nodeapp');
+  await db.createCollection('weather', { timeseries: { timeField: 'ts', metaField: 'station' } });
+  const [info] = await db.listCollections({ name: 'weather' }).toArray();
+  assert.equal(info.type, 'timeseries');
+  const now = Date.now();
+  await db.collection('weather').insertMany(
+    Array.from({ length: 12 }, (_, i) => ({ ts: new Date(now - i * 60_000), station: { id: i % 2 }, t: 10 + i })),
+  );
+  assert.equal(await db.collection('weather').countDocuments({ 'station.id': 1 }), 6);
+  await assert.rejects(db.collection('weather').insertOne({ station: { id: 3 } }), (e) => e.code === 2);
+
+  const names = db.collection('names');
+  await names.insertMany([{ n: 'émile' }, { n: 'Emile' }, { n: 'zoe' }, { n: 'Zoë' }]);
+  const primary = { locale: 'fr', strength: 1 };
+  assert.equal(await names.countDocuments({ n: 'emile' }, { collation: primary }), 2);
+  const sorted = await names.find({}, { projection: { _id: 0 } }).sort({ n: 1 }).collation({ locale: 'fr' }).toArray();
+  assert.deepEqual(sorted.map((d) => d.n), ['Emile', 'émile', 'zoe', 'Zoë'].sort(new Intl.Collator('fr').compare));
+});
+
+test('collated sorts agree with ICU (Intl.Collator) for many strings and options', async () => {
+  const c = client.db('nodeapp').collection('icu');
+  // Deterministic pseudo-random strings over letters, accents, cases, digits, punctuation.
+  const alphabet = ['a', 'A', 'b', 'B', 'e', 'é', 'É', 'è', 'o', 'ö', 'Ö', 'z', 'Z', 'ß', 'æ', '1', '2', '10', '-', ' '];
+  let seed = 7;
+  const rand = (n) => ((seed = (seed * 1103515245 + 12345) % 2147483648) % n);
+  const docs = Array.from({ length: 300 }, (_, i) => ({
+    _id: i,
+    s: Array.from({ length: 1 + rand(4) }, () => alphabet[rand(alphabet.length)]).join(''),
+  }));
+  await c.insertMany(docs);
+  const cases = [
+    [{ locale: 'en' }, { sensitivity: 'variant' }],
+    [{ locale: 'en', strength: 1 }, { sensitivity: 'base' }],
+    [{ locale: 'de', strength: 2 }, { sensitivity: 'accent' }],
+    [{ locale: 'sv' }, { sensitivity: 'variant' }],
+    [{ locale: 'en', numericOrdering: true }, { sensitivity: 'variant', numeric: true }],
+    [{ locale: 'en', caseFirst: 'upper' }, { sensitivity: 'variant', caseFirst: 'upper' }],
+  ];
+  for (const [collation, options] of cases) {
+    const icu = new Intl.Collator(collation.locale, options);
+    const want = [...docs].sort((x, y) => icu.compare(x.s, y.s) || x._id - y._id).map((d) => d._id);
+    const got = (await c.find().sort({ s: 1, _id: 1 }).collation(collation).toArray()).map((d) => d._id);
+    assert.deepEqual(got, want, JSON.stringify(collation));
+  }
+});
