@@ -180,3 +180,15 @@ def test_a_collections_default_collation(db):
     plan = coll.find({"name": "ada"}).explain()["queryPlanner"]["winningPlan"]
     assert "by_name" in str(plan) and "by_name_binary" not in str(plan), plan
     assert coll.delete_many({"name": "BOB"}).deleted_count == 1
+
+
+def test_by_id_requests_follow_the_default_collation(db):
+    # find/update by a string _id take the full path on a collated collection.
+    coll = db.create_collection("codes", collation=CI)
+    coll.insert_one({"_id": "ABC", "n": 1})
+    assert coll.find_one({"_id": "abc"}) == {"_id": "ABC", "n": 1}
+    assert coll.update_one({"_id": "abc"}, {"$inc": {"n": 1}}).modified_count == 1
+    assert coll.find_one({"_id": "ABC"})["n"] == 2
+    # A simple collection stays exact.
+    db.plain.insert_one({"_id": "ABC"})
+    assert db.plain.find_one({"_id": "abc"}) is None

@@ -70,8 +70,13 @@ pub fn find_by_id(state: &ServerState, body: &RawDocument) -> Option<RawDocument
         return None;
     }
     let snap = state.store.snapshot(&target.project, &target.branch, At::Head).ok()?;
-    if snap.collection(coll).is_some_and(|c| crate::views::is_view(&c.options)) {
-        return None; // a view runs its pipeline
+    // A view runs its pipeline; a default collation may match other
+    // `_id` strings than the one asked for.
+    if snap
+        .collection(coll)
+        .is_some_and(|c| crate::views::is_view(&c.options) || c.options.contains_key("collation"))
+    {
+        return None;
     }
     let found = snap.get_raw(coll, &id).ok()?;
     crate::index_usage::record(&snap, coll, crate::index_usage::ID_INDEX);
@@ -339,12 +344,14 @@ impl<'m> PlainWrite<'m> {
         if target.view_lsn.is_some() {
             return None;
         }
-        // A collection with a validator or a geo index (the full path
-        // checks documents), or a view (which takes no writes: the full
-        // path says so).
+        // A collection with a validator, a time field or a geo index (the
+        // full path checks documents), a default collation (an update by
+        // `_id` may match other strings), or a view (which takes no writes:
+        // the full path says so).
         if let Ok(catalog) = state.store.head_catalog(&target.project, &target.branch) {
             if catalog.get(coll).is_some_and(|c| {
                 crate::validation::checks_writes(&c.options)
+                    || c.options.contains_key("collation")
                     || crate::views::is_view(&c.options)
                     || !crate::geo_keys::GeoKeys::of(Some(c)).is_empty()
             }) {
