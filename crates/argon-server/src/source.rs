@@ -1080,6 +1080,29 @@ mod tests {
             .boxed()
     }
 
+    /// What a query must answer: every document of `c` decoded, matched by
+    /// the query engine alone, stably sorted, then skipped and limited.
+    fn reference(
+        src: &Source,
+        q: &Query,
+        sort: Option<&SortSpec>,
+        skip: u64,
+        limit: Option<u64>,
+    ) -> Vec<Document> {
+        let mut out = Vec::new();
+        src.for_each("c", &mut |d| {
+            if q.filter.matches(&d) {
+                out.push(d);
+            }
+            Ok(true)
+        })
+        .unwrap();
+        if let Some(sort) = sort {
+            sort.sort(&mut out);
+        }
+        out.into_iter().skip(skip as usize).take(limit.unwrap_or(u64::MAX) as usize).collect()
+    }
+
     fn store_with(docs: &[(Option<Bson>, Option<Bson>)], indexes: &[Document]) -> (tempfile::TempDir, Store) {
         store_ordered(docs, indexes, false)
     }
@@ -1151,20 +1174,7 @@ mod tests {
                 let a = src.execute("c", &indexed, spec.as_ref(), skip, limit).unwrap();
                 let b = src.execute("c", &scanned, spec.as_ref(), skip, limit).unwrap();
                 prop_assert_eq!(&b.plan, &Plan::CollScan);
-                // The reference: every document decoded, matched, stably sorted.
-                let mut reference = Vec::new();
-                src.for_each("c", &mut |d| {
-                    if indexed.filter.matches(&d) {
-                        reference.push(d);
-                    }
-                    Ok(true)
-                })
-                .unwrap();
-                if let Some(spec) = &spec {
-                    spec.sort(&mut reference);
-                }
-                let reference: Vec<Document> =
-                    reference.into_iter().skip(skip as usize).take(limit.unwrap_or(u64::MAX) as usize).collect();
+                let reference = reference(&src, &indexed, spec.as_ref(), skip, limit);
                 if s.is_some() || limit.is_none() {
                     prop_assert_eq!(&b.docs, &reference, "collection scan: filter {} sort {:?}", f, s);
                     // Without a sort, a limit may pick any documents.
@@ -1201,18 +1211,7 @@ mod tests {
                         let collated = matches!(&a.plan, Plan::Index { name, .. } if name.starts_with("ix"));
                         prop_assert!(!collated, "a simple query planned on a collated index: {:?}", a.plan);
                     }
-                    let mut reference = Vec::new();
-                    src.for_each("c", &mut |d| {
-                        if indexed.filter.matches(&d) {
-                            reference.push(d);
-                        }
-                        Ok(true)
-                    })
-                    .unwrap();
-                    if let Some(spec) = &spec {
-                        spec.sort(&mut reference);
-                    }
-                    let reference: Vec<Document> = reference.into_iter().take(limit.unwrap_or(u64::MAX) as usize).collect();
+                    let reference = reference(&src, &indexed, spec.as_ref(), 0, limit);
                     if s.is_some() || limit.is_none() {
                         prop_assert_eq!(&b.docs, &reference, "collection scan: filter {} sort {:?}", f, s);
                         prop_assert_eq!(&a.docs, &b.docs, "filter {} sort {:?} limit {:?} plan {:?}", f, s, limit, a.plan);
