@@ -367,9 +367,9 @@ pub fn plan(
     // then (the `_id` index is simple). (MongoDB would still use it for
     // bounds without strings; Argon reads the collection instead.)
     let collation = argon_query::compare::active_collation();
-    let usable = |ix: &IndexMeta| {
-        !ix.spec.contains_key("collation") && collation.is_none()
-            || Collation::same(IndexDef::from_spec(&ix.spec).collation.as_deref(), collation.as_deref())
+    let usable = |ix: &IndexMeta| match ix.spec.contains_key("collation") {
+        false => collation.is_none(), // (no need to parse the spec)
+        true => Collation::same(IndexDef::from_spec(&ix.spec).collation.as_deref(), collation.as_deref()),
     };
     let mut ids = Vec::new();
     conditions(filter, "_id", &mut ids);

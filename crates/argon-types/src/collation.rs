@@ -253,6 +253,17 @@ fn wrong_type(field: &str, v: &Bson, expected: &str) -> CollationError {
     )
 }
 
+/// The value named by one of a field's allowed strings.
+fn choice<T: Copy>(field: &str, given: &str, allowed: &[(&str, T)]) -> Result<T, CollationError> {
+    match allowed.iter().find(|(name, _)| *name == given) {
+        Some((_, v)) => Ok(*v),
+        None => {
+            let names: Vec<String> = allowed.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+            Err(bad_value(format!("Field '{field}' must be one of {}, got: \"{given}\"", names.join(", "))))
+        }
+    }
+}
+
 /// MongoDB prints the offending document in shell form in some messages.
 fn shell_form(d: &Document) -> String {
     let fields: Vec<String> = d
@@ -314,16 +325,9 @@ impl Collation {
                 "locale" => locale = Some(string(v)?),
                 "caseLevel" => spec.case_level = boolean(v)?,
                 "caseFirst" => {
-                    spec.case_first = match string(v)?.as_str() {
-                        "upper" => CaseFirst::Upper,
-                        "lower" => CaseFirst::Lower,
-                        "off" => CaseFirst::Off,
-                        other => {
-                            return Err(bad_value(format!(
-                                "Field 'caseFirst' must be \"upper\", \"lower\" or \"off\", got: \"{other}\""
-                            )))
-                        }
-                    }
+                    let choices =
+                        [("upper", CaseFirst::Upper), ("lower", CaseFirst::Lower), ("off", CaseFirst::Off)];
+                    spec.case_first = choice(k, &string(v)?, &choices)?;
                 }
                 "strength" => {
                     let n = match v {
@@ -355,26 +359,10 @@ impl Collation {
                 }
                 "numericOrdering" => spec.numeric_ordering = boolean(v)?,
                 "alternate" => {
-                    spec.shifted = match string(v)?.as_str() {
-                        "shifted" => true,
-                        "non-ignorable" => false,
-                        other => {
-                            return Err(bad_value(format!(
-                                "Field 'alternate' must be \"non-ignorable\" or \"shifted\", got: \"{other}\""
-                            )))
-                        }
-                    }
+                    spec.shifted = choice(k, &string(v)?, &[("non-ignorable", false), ("shifted", true)])?
                 }
                 "maxVariable" => {
-                    spec.max_variable_space = match string(v)?.as_str() {
-                        "space" => true,
-                        "punct" => false,
-                        other => {
-                            return Err(bad_value(format!(
-                                "Field 'maxVariable' must be \"punct\" or \"space\", got: \"{other}\""
-                            )))
-                        }
-                    }
+                    spec.max_variable_space = choice(k, &string(v)?, &[("punct", false), ("space", true)])?
                 }
                 "normalization" => spec.normalization = boolean(v)?,
                 "backwards" => backwards = boolean(v)?,

@@ -141,13 +141,7 @@ fn time_series_options(options: &mut Document) -> CmdResult<Option<Document>> {
         }
     }
     if let Some(v) = options.get("expireAfterSeconds") {
-        let ok = match v {
-            Bson::Int32(i) => *i >= 0,
-            Bson::Int64(i) => *i >= 0,
-            Bson::Double(d) => *d >= 0.0 && d.fract() == 0.0,
-            _ => false,
-        };
-        if !ok {
+        if retention_seconds(v).is_none() {
             return Err(CommandError::new(
                 code::INVALID_OPTIONS,
                 format!("'expireAfterSeconds' must be a non-negative whole number, got: {v}"),
@@ -175,6 +169,17 @@ fn time_series_options(options: &mut Document) -> CmdResult<Option<Document>> {
     Ok(meta.map(|m| {
         doc! { "v": 2, "key": { &m: 1, &time: 1 }, "name": format!("{m}_1_{time}_1") }
     }))
+}
+
+/// A time series collection's `expireAfterSeconds`: a non-negative whole
+/// number of any numeric type.
+fn retention_seconds(v: &Bson) -> Option<i64> {
+    match v {
+        Bson::Int32(n) if *n >= 0 => Some(*n as i64),
+        Bson::Int64(n) if *n >= 0 => Some(*n),
+        Bson::Double(d) if *d >= 0.0 && d.fract() == 0.0 => Some(*d as i64),
+        _ => None,
+    }
 }
 
 /// `collMod`: sets `validator`, `validationLevel` and `validationAction`;
@@ -292,20 +297,14 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
                 "collMod 'expireAfterSeconds' is only supported on time-series collections",
             ));
         }
-        match v {
-            Bson::String(off) if off == "off" => {
+        match (&v, retention_seconds(&v)) {
+            (Bson::String(off), _) if off == "off" => {
                 options.remove("expireAfterSeconds");
             }
-            Bson::Int32(n) if n >= 0 => {
-                options.insert("expireAfterSeconds", n as i64);
-            }
-            Bson::Int64(n) if n >= 0 => {
+            (_, Some(n)) => {
                 options.insert("expireAfterSeconds", n);
             }
-            Bson::Double(d) if d >= 0.0 && d.fract() == 0.0 => {
-                options.insert("expireAfterSeconds", d as i64);
-            }
-            other => {
+            (other, None) => {
                 return Err(CommandError::new(
                     code::INVALID_OPTIONS,
                     format!(
