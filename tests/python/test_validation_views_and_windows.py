@@ -84,3 +84,41 @@ def test_window_bucket_auto_and_graph_lookup(db):
         )
     )
     assert sorted((b["_id"], b["depth"]) for b in chain[0]["bosses"]) == [(1, 1), (2, 0)]
+
+
+def test_moving_average_covariance_and_linear_fill(db):
+    """The manual's $expMovingAvg example, with $covariancePop and $linearFill."""
+    import datetime
+
+    day = lambda d: datetime.datetime(2020, 5, 18 + d, 20)
+    prices = [13, 15.4, None, 11.7]
+    db.stock.insert_many([{"stock": "MDB", "date": day(i), "price": p} for i, p in enumerate(prices)])
+    out = list(
+        db.stock.aggregate(
+            [
+                {
+                    "$setWindowFields": {
+                        "partitionBy": "$stock",
+                        "sortBy": {"date": 1},
+                        "output": {
+                            "ema": {"$expMovingAvg": {"input": "$price", "N": 2}},
+                            "filled": {"$linearFill": "$price"},
+                            "cov": {"$covariancePop": [{"$dayOfMonth": "$date"}, "$price"]},
+                        },
+                    }
+                },
+                {"$project": {"_id": 0, "ema": 1, "filled": 1, "cov": 1}},
+            ]
+        )
+    )
+    assert [round(d["ema"], 6) for d in out] == [13, 14.6, 14.6, round(11.7 * 2 / 3 + 14.6 / 3, 6)]
+    # The null price is interpolated between day 1 (15.4) and day 3 (11.7).
+    assert [round(d["filled"], 6) for d in out] == [13, 15.4, round((15.4 + 11.7) / 2, 6), 11.7]
+    # Days 18, 19, 21 against 13, 15.4, 11.7 (the null pair is skipped).
+    xs, ys = [18, 19, 21], [13, 15.4, 11.7]
+    mx, my = sum(xs) / 3, sum(ys) / 3
+    want = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / 3
+    assert all(abs(d["cov"] - want) < 1e-9 for d in out)
+    with pytest.raises(OperationFailure) as e:
+        db.stock.aggregate([{"$setWindowFields": {"output": {"e": {"$expMovingAvg": {"input": "$price", "N": 2}}}}}])
+    assert e.value.code == 9

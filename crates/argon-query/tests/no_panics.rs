@@ -158,7 +158,12 @@ fn window_stages(field: &str, lower: Bson, upper: Bson, range: bool, unit: Optio
         doc! {"$shift": {"output": "$v", "by": lower.clone(), "default": 0}},
         doc! {"$locf": "$v"},
         doc! {"$derivative": {"input": "$v", "unit": unit.unwrap_or("second")}, "window": window.clone()},
-        doc! {"$integral": {"input": "$v"}, "window": window},
+        doc! {"$integral": {"input": "$v"}, "window": window.clone()},
+        doc! {"$linearFill": "$v"},
+        doc! {"$expMovingAvg": {"input": "$v", "N": lower.clone()}},
+        doc! {"$expMovingAvg": {"input": "$a", "alpha": 0.3}},
+        doc! {"$covariancePop": ["$v", "$a"], "window": window.clone()},
+        doc! {"$covarianceSamp": ["$a", "$v"], "window": window},
     ];
     outputs
         .into_iter()

@@ -578,3 +578,225 @@ fn parse_errors() {
         parse,
     );
 }
+
+/// The manual's `$expMovingAvg` example: MDB and MSFT prices by date.
+fn stock_prices() -> Vec<Document> {
+    let day = |d: i64| bson::DateTime::from_millis(1_589_832_000_000 + d * 86_400_000);
+    vec![
+        doc! {"stock": "MDB", "date": day(0), "price": 13},
+        doc! {"stock": "MDB", "date": day(1), "price": 15.4},
+        doc! {"stock": "MDB", "date": day(2), "price": 12},
+        doc! {"stock": "MDB", "date": day(3), "price": 11.7},
+        doc! {"stock": "MSFT", "date": day(0), "price": 82},
+        doc! {"stock": "MSFT", "date": day(1), "price": 94},
+        doc! {"stock": "MSFT", "date": day(2), "price": 112},
+        doc! {"stock": "MSFT", "date": day(3), "price": 97.3},
+    ]
+}
+
+fn close(got: &Bson, want: f64) -> bool {
+    matches!(got, Bson::Double(g) if (g - want).abs() < 1e-9)
+        || matches!(got, Bson::Int32(g) if *g as f64 == want)
+}
+
+#[test]
+fn exp_moving_avg_by_n_and_by_alpha() {
+    let stage = |arg: Document| {
+        doc! {"$setWindowFields": {
+            "partitionBy": "$stock", "sortBy": {"date": 1},
+            "output": {"ema": {"$expMovingAvg": arg}},
+        }}
+    };
+    // N: 2 is alpha 2/3: the manual's results.
+    let out = ok(stock_prices(), stage(doc! {"input": "$price", "N": 2}));
+    let want = [
+        13.0,
+        14.6,
+        12.866666666666667,
+        12.088888888888889,
+        82.0,
+        90.0,
+        104.66666666666667,
+        99.75555555555556,
+    ];
+    for (d, w) in out.iter().zip(want) {
+        assert!(close(d.get("ema").unwrap(), w), "{d} want {w}");
+    }
+    // The first value is taken as it is (an int stays an int).
+    assert_eq!(out[0].get("ema"), Some(&Bson::Int32(13)));
+    let out = ok(stock_prices(), stage(doc! {"input": "$price", "alpha": 0.75}));
+    let want = [13.0, 14.8, 12.7, 11.95, 82.0, 91.0, 106.75, 99.6625];
+    for (d, w) in out.iter().zip(want) {
+        assert!(close(d.get("ema").unwrap(), w), "{d} want {w}");
+    }
+}
+
+#[test]
+fn exp_moving_avg_skips_non_numbers_and_keeps_decimals() {
+    let docs = vec![
+        doc! {"t": 1, "v": "x"},
+        doc! {"t": 2, "v": 10},
+        doc! {"t": 3},
+        doc! {"t": 4, "v": 20},
+        doc! {"t": 5, "v": Bson::Null},
+    ];
+    let out = ok(
+        docs,
+        doc! {"$setWindowFields": {"sortBy": {"t": 1}, "output": {"e": {"$expMovingAvg": {"input": "$v", "alpha": 0.5}}}}},
+    );
+    assert_eq!(
+        column(&out, "e"),
+        vec![Bson::Null, Bson::Int32(10), Bson::Int32(10), Bson::Double(15.0), Bson::Double(15.0)]
+    );
+    let dec = |s: &str| Bson::Decimal128(s.parse().unwrap());
+    let out = ok(
+        vec![doc! {"t": 1, "v": 1}, doc! {"t": 2, "v": dec("3")}],
+        doc! {"$setWindowFields": {"sortBy": {"t": 1}, "output": {"e": {"$expMovingAvg": {"input": "$v", "alpha": 0.5}}}}},
+    );
+    assert_eq!(out[1].get("e"), Some(&dec("2")));
+}
+
+#[test]
+fn covariance_over_windows() {
+    // y = 2x: cov(x, y) = 2 var(x).
+    let docs: Vec<Document> = (1..=5).map(|x| doc! {"x": x, "y": 2 * x}).collect();
+    let out = ok(
+        docs.clone(),
+        doc! {"$setWindowFields": {"sortBy": {"x": 1}, "output": {
+            "pop": {"$covariancePop": ["$x", "$y"]},
+            "samp": {"$covarianceSamp": ["$x", "$y"]},
+            "running": {"$covarianceSamp": ["$x", "$y"], "window": {"documents": ["unbounded", "current"]}},
+            "pair": {"$covariancePop": ["$x", "$y"], "window": {"documents": [-1, 0]}},
+        }}},
+    );
+    // var_pop(1..5) = 2, var_samp = 2.5
+    assert_eq!(column(&out, "pop"), vec![Bson::Double(4.0); 5]);
+    assert_eq!(column(&out, "samp"), vec![Bson::Double(5.0); 5]);
+    // Running sample covariance: null for one point, then 2·var_samp(1..k).
+    assert_eq!(
+        column(&out, "running"),
+        vec![
+            Bson::Null,
+            Bson::Double(1.0),
+            Bson::Double(2.0),
+            Bson::Double(2.0 * 5.0 / 3.0),
+            Bson::Double(5.0)
+        ]
+    );
+    assert_eq!(
+        column(&out, "pair"),
+        vec![Bson::Double(0.0), Bson::Double(0.5), Bson::Double(0.5), Bson::Double(0.5), Bson::Double(0.5)]
+    );
+    // Non-numeric pairs are skipped; no pair at all is null.
+    let out = ok(
+        vec![doc! {"x": 1, "y": "a"}, doc! {"x": 2}, doc! {"x": 3, "y": 3}, doc! {"x": 5, "y": 7}],
+        doc! {"$setWindowFields": {"output": {"c": {"$covariancePop": ["$x", "$y"]}, "none": {"$covariancePop": ["$z", "$y"]}}}},
+    );
+    assert_eq!(out[0].get("c"), Some(&Bson::Double(2.0)));
+    assert_eq!(out[0].get("none"), Some(&Bson::Null));
+}
+
+#[test]
+fn linear_fill_interpolates_along_the_sort_field() {
+    let docs = vec![
+        doc! {"t": 1, "v": Bson::Null},
+        doc! {"t": 2, "v": 10},
+        doc! {"t": 3},
+        doc! {"t": 5, "v": Bson::Null},
+        doc! {"t": 6, "v": 50},
+        doc! {"t": 7, "v": Bson::Null},
+    ];
+    let out =
+        ok(docs, doc! {"$setWindowFields": {"sortBy": {"t": 1}, "output": {"f": {"$linearFill": "$v"}}}});
+    assert_eq!(
+        column(&out, "f"),
+        vec![
+            Bson::Null,
+            Bson::Int32(10),
+            Bson::Double(20.0),
+            Bson::Double(40.0),
+            Bson::Int32(50),
+            Bson::Null
+        ]
+    );
+    let bad = run_on(
+        vec![doc! {"t": 1, "v": "text"}],
+        vec![doc! {"$setWindowFields": {"sortBy": {"t": 1}, "output": {"f": {"$linearFill": "$v"}}}}],
+    );
+    assert_eq!(bad.unwrap_err().code, 6050105);
+}
+
+#[test]
+fn new_window_function_parse_errors() {
+    let parse = |stages: &Document| -> std::result::Result<Pipeline, QueryError> {
+        let list: Vec<Document> =
+            stages.get_array("p").unwrap().iter().map(|s| s.as_document().unwrap().clone()).collect();
+        Pipeline::parse(&list)
+    };
+    let swf = |sort: bool, output: Document| {
+        let mut stage = doc! {"output": {"o": output}};
+        if sort {
+            stage.insert("sortBy", doc! {"t": 1});
+        }
+        doc! {"p": [{"$setWindowFields": stage}]}
+    };
+    run_error_cases(
+        &[
+            err_case(
+                "ema without sortBy",
+                swf(false, doc! {"$expMovingAvg": {"input": "$v", "N": 2}}),
+                9,
+                "$expMovingAvg requires an explicit 'sortBy'",
+            ),
+            err_case(
+                "ema with both",
+                swf(true, doc! {"$expMovingAvg": {"input": "$v", "N": 2, "alpha": 0.5}}),
+                9,
+                "$expMovingAvg sub object must have exactly two fields: An 'input' field, and either an 'N' field or an 'alpha' field",
+            ),
+            err_case(
+                "ema with neither",
+                swf(true, doc! {"$expMovingAvg": {"input": "$v"}}),
+                9,
+                "$expMovingAvg sub object must have exactly two fields: An 'input' field, and either an 'N' field or an 'alpha' field",
+            ),
+            err_case(
+                "ema N zero",
+                swf(true, doc! {"$expMovingAvg": {"input": "$v", "N": 0}}),
+                9,
+                "'N' must be greater than zero. Got 0",
+            ),
+            err_case(
+                "ema N fraction",
+                swf(true, doc! {"$expMovingAvg": {"input": "$v", "N": 1.5}}),
+                9,
+                "'N' field must be an integer, but found type double",
+            ),
+            err_case(
+                "ema alpha one",
+                swf(true, doc! {"$expMovingAvg": {"input": "$v", "alpha": 1}}),
+                9,
+                "'alpha' must be between 0 and 1 (exclusive), found 1",
+            ),
+            err_case(
+                "ema with a window",
+                swf(true, doc! {"$expMovingAvg": {"input": "$v", "N": 2}, "window": {"documents": [-1, 0]}}),
+                9,
+                "'window' field is not allowed in $expMovingAvg",
+            ),
+            err_case(
+                "linearFill without sortBy",
+                swf(false, doc! {"$linearFill": "$v"}),
+                605001,
+                "$linearFill requires an explicit 'sortBy'",
+            ),
+            err_case(
+                "linearFill with a window",
+                swf(true, doc! {"$linearFill": "$v", "window": {"documents": [-1, 0]}}),
+                9,
+                "'window' field is not allowed in $linearFill",
+            ),
+        ],
+        parse,
+    );
+}

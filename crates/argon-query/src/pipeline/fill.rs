@@ -31,8 +31,8 @@ const L6050201: ErrorCode = ErrorCode { code: 6050201, name: "Location6050201" }
 const L6050202: ErrorCode = ErrorCode { code: 6050202, name: "Location6050202" };
 const L6050203: ErrorCode = ErrorCode { code: 6050203, name: "Location6050203" };
 const L6050204: ErrorCode = ErrorCode { code: 6050204, name: "Location6050204" };
-const L605001: ErrorCode = ErrorCode { code: 605001, name: "Location605001" };
-const L605002: ErrorCode = ErrorCode { code: 605002, name: "Location605002" };
+pub(super) const L605001: ErrorCode = ErrorCode { code: 605001, name: "Location605001" };
+pub(super) const L605002: ErrorCode = ErrorCode { code: 605002, name: "Location605002" };
 const L6050105: ErrorCode = ErrorCode { code: 6050105, name: "Location6050105" };
 const L6050106: ErrorCode = ErrorCode { code: 6050106, name: "Location6050106" };
 
@@ -338,7 +338,7 @@ fn position(x: &Value) -> Option<f64> {
 
 /// Linear interpolation of the null and missing values between the
 /// non-null values around them (null where one side has none).
-fn linear(xs: &[Value], values: Vec<Value>) -> Result<Vec<Bson>> {
+pub(super) fn linear(xs: &[Value], values: Vec<Value>) -> Result<Vec<Bson>> {
     let mut known: Vec<(usize, f64, f64)> = Vec::new();
     for (i, v) in values.iter().enumerate() {
         if nullish(v) {

@@ -53,8 +53,19 @@ const ACCUMULATORS: &[&str] = &[
 ];
 
 /// The other window functions.
-const OTHER_FUNCTIONS: &[&str] =
-    &["$rank", "$denseRank", "$documentNumber", "$shift", "$locf", "$derivative", "$integral"];
+const OTHER_FUNCTIONS: &[&str] = &[
+    "$rank",
+    "$denseRank",
+    "$documentNumber",
+    "$shift",
+    "$locf",
+    "$linearFill",
+    "$derivative",
+    "$integral",
+    "$expMovingAvg",
+    "$covariancePop",
+    "$covarianceSamp",
+];
 
 fn is_window_function(name: &str) -> bool {
     ACCUMULATORS.contains(&name) || OTHER_FUNCTIONS.contains(&name)
@@ -102,6 +113,19 @@ enum WindowFunction {
     },
     /// Last observation carried forward: the latest non-null value so far.
     Locf(Expression),
+    /// Nulls between two numbers interpolated along the one `sortBy` field.
+    LinearFill(Expression),
+    /// `value·alpha + previous·(1 - alpha)` over the partition so far.
+    ExpMovingAvg {
+        input: Expression,
+        alpha: f64,
+    },
+    /// Covariance of `[x, y]` pairs in the window (population, or sample).
+    Covariance {
+        pair: Expression,
+        sample: bool,
+        window: Window,
+    },
     Derivative {
         input: Expression,
         unit_ms: Option<i64>,
@@ -227,6 +251,9 @@ impl SetWindowFields {
                 WindowFunction::Rank(_) => {}
                 WindowFunction::Shift { output, .. } => deps.extend(output.dependencies()),
                 WindowFunction::Locf(e)
+                | WindowFunction::LinearFill(e)
+                | WindowFunction::ExpMovingAvg { input: e, .. }
+                | WindowFunction::Covariance { pair: e, .. }
                 | WindowFunction::Derivative { input: e, .. }
                 | WindowFunction::Integral { input: e, .. } => deps.extend(e.dependencies()),
             }
@@ -371,6 +398,28 @@ impl WindowFunction {
                 refuse_window("$locf")?;
                 WindowFunction::Locf(Expression::parse_with_vars(arg, vars)?)
             }
+            "$linearFill" => {
+                refuse_window("$linearFill")?;
+                if sort_by.is_none() {
+                    return err(super::fill::L605001, "$linearFill requires an explicit 'sortBy'");
+                }
+                if !one_sort_key {
+                    return err(super::fill::L605002, "$linearFill requires a sortBy with exactly one field");
+                }
+                WindowFunction::LinearFill(Expression::parse_with_vars(arg, vars)?)
+            }
+            "$expMovingAvg" => {
+                refuse_window("$expMovingAvg")?;
+                if sort_by.is_none() {
+                    return failed_to_parse("$expMovingAvg requires an explicit 'sortBy'");
+                }
+                parse_exp_moving_avg(arg, vars)?
+            }
+            "$covariancePop" | "$covarianceSamp" => WindowFunction::Covariance {
+                pair: Expression::parse_with_vars(arg, vars)?,
+                sample: name == "$covarianceSamp",
+                window: window.unwrap_or(Window::WHOLE),
+            },
             "$derivative" | "$integral" => {
                 let Some(sort) = sort_by else { return failed_to_parse(format!("{name} requires a sortBy")) };
                 if sort.fields().count() != 1 {
@@ -422,6 +471,49 @@ fn parse_shift(arg: &Bson, vars: &[String]) -> Result<WindowFunction> {
     let Some(output) = output else { return failed_to_parse("$shift requires an 'output' expression.") };
     let Some(by) = by else { return failed_to_parse("$shift requires 'by' as an integer value.") };
     Ok(WindowFunction::Shift { output, by, default })
+}
+
+/// `{input: <expression>, N: <integer>}` or `{input, alpha: <0 < number < 1>}`.
+fn parse_exp_moving_avg(arg: &Bson, vars: &[String]) -> Result<WindowFunction> {
+    let Bson::Document(d) = arg else {
+        return failed_to_parse("$expMovingAvg must have exactly one argument that is an object");
+    };
+    let (mut input, mut alpha) = (None, None);
+    let both = "$expMovingAvg sub object must have exactly two fields: An 'input' field, and either an 'N' field or an 'alpha' field";
+    for (k, v) in d {
+        match k.as_str() {
+            "input" => input = Some(Expression::parse_with_vars(v, vars)?),
+            "N" | "alpha" if alpha.is_some() => return failed_to_parse(both),
+            "N" => {
+                let Some(n) = crate::numeric::to_exact_i64(v) else {
+                    return failed_to_parse(format!(
+                        "'N' field must be an integer, but found type {}",
+                        crate::types::type_name(v)
+                    ));
+                };
+                if n <= 0 {
+                    return failed_to_parse(format!("'N' must be greater than zero. Got {n}"));
+                }
+                alpha = Some(2.0 / (n as f64 + 1.0));
+            }
+            "alpha" => {
+                let Some(a) = crate::numeric::to_f64(v) else {
+                    return failed_to_parse("'alpha' must be a number");
+                };
+                if !(a > 0.0 && a < 1.0) {
+                    return failed_to_parse(format!(
+                        "'alpha' must be between 0 and 1 (exclusive), found {a}"
+                    ));
+                }
+                alpha = Some(a);
+            }
+            other => return failed_to_parse(format!("Got unrecognized field in $expMovingAvg: {other}")),
+        }
+    }
+    match (input, alpha) {
+        (Some(input), Some(alpha)) => Ok(WindowFunction::ExpMovingAvg { input, alpha }),
+        _ => failed_to_parse(both),
+    }
 }
 
 /// `{input: <expression>, unit: <time unit>}` of `$derivative` and
@@ -627,6 +719,14 @@ impl Partition<'_> {
                 }
                 out
             }
+            WindowFunction::LinearFill(input) => {
+                let xs: Vec<Value> = self.sort_values()?.into_iter().map(Some).collect();
+                super::fill::linear(&xs, self.evaluate(input)?)?
+            }
+            WindowFunction::ExpMovingAvg { input, alpha } => exp_moving_avg(self.evaluate(input)?, *alpha),
+            WindowFunction::Covariance { pair, sample, window } => {
+                covariances(&self.evaluate(pair)?, &self.spans(window)?, *sample)
+            }
             WindowFunction::Derivative { input, unit_ms, window } => {
                 let ys = self.evaluate(input)?;
                 let xs = self.sort_values()?;
@@ -796,6 +896,80 @@ fn fold_windows(
         out.push(acc.finish(state.clone()));
     }
     Ok(out)
+}
+
+/// The exponential moving average at each document: non-numbers are
+/// skipped (the previous average stays), the first number is taken as it
+/// is, later ones are doubles, or decimals once a decimal was seen.
+fn exp_moving_avg(values: Vec<Value>, alpha: f64) -> Vec<Bson> {
+    let mut current: Option<(f64, Bson)> = None;
+    let mut decimal = false;
+    values
+        .into_iter()
+        .map(|v| {
+            let Some(x) =
+                v.as_ref().filter(|v| crate::numeric::is_number(v)).and_then(crate::numeric::to_f64)
+            else {
+                return current.as_ref().map_or(Bson::Null, |(_, out)| out.clone());
+            };
+            decimal |= matches!(v, Some(Bson::Decimal128(_)));
+            let next = match &current {
+                None => (x, v.expect("a number")),
+                Some((previous, _)) => {
+                    let avg = x * alpha + previous * (1.0 - alpha);
+                    let out = match decimal {
+                        true => Bson::Decimal128(crate::numeric::decimal_from_f64(avg)),
+                        false => Bson::Double(avg),
+                    };
+                    (avg, out)
+                }
+            };
+            current = Some(next);
+            current.as_ref().expect("set").1.clone()
+        })
+        .collect()
+}
+
+/// `$covariancePop`/`$covarianceSamp` of each window, from prefix sums of
+/// the numeric `[x, y]` pairs (other inputs are skipped): null without a
+/// pair (a sample needs two).
+fn covariances(pairs: &[Value], spans: &[Option<(usize, usize)>], sample: bool) -> Vec<Bson> {
+    let number = |v: &Bson| crate::numeric::is_number(v).then(|| crate::numeric::to_f64(v)).flatten();
+    let numeric_pair = |p: &Value| match p {
+        Some(Bson::Array(a)) => match a.as_slice() {
+            [x, y] => number(x).zip(number(y)),
+            _ => None,
+        },
+        _ => None,
+    };
+    // Covariance does not change when both axes are shifted; shifting by
+    // the first pair keeps the sums small (no cancellation for values
+    // like timestamps).
+    let (kx, ky) = pairs.iter().find_map(numeric_pair).unwrap_or((0.0, 0.0));
+    // prefix[i] = (count, Σx, Σy, Σxy) over pairs[..i], shifted
+    let mut prefix = Vec::with_capacity(pairs.len() + 1);
+    let mut sums = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    prefix.push(sums);
+    for p in pairs {
+        if let Some((x, y)) = numeric_pair(p) {
+            let (x, y) = (x - kx, y - ky);
+            sums = (sums.0 + 1.0, sums.1 + x, sums.2 + y, sums.3 + x * y);
+        }
+        prefix.push(sums);
+    }
+    spans
+        .iter()
+        .map(|span| {
+            let Some((lo, hi)) = *span else { return Bson::Null };
+            let (a, b) = (prefix[lo], prefix[hi + 1]);
+            let (n, sx, sy, sxy) = (b.0 - a.0, b.1 - a.1, b.2 - a.2, b.3 - a.3);
+            let divisor = if sample { n - 1.0 } else { n };
+            if n == 0.0 || divisor <= 0.0 {
+                return Bson::Null;
+            }
+            Bson::Double((sxy - sx * sy / n) / divisor)
+        })
+        .collect()
 }
 
 /// A point's x for `$derivative`/`$integral`: a number without a unit, a
