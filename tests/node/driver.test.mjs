@@ -107,3 +107,41 @@ test('collated sorts agree with ICU (Intl.Collator) for many strings and options
     assert.deepEqual(got, want, JSON.stringify(collation));
   }
 });
+
+test('vector search: createSearchIndex, $vectorSearch, listSearchIndexes', async () => {
+  const c = client.db('nodeapp').collection('docs');
+  const docs = [
+    { _id: 'cat', kind: 'animal', embedding: [0.9, 0.1, 0] },
+    { _id: 'dog', kind: 'animal', embedding: [0.8, 0.3, 0.1] },
+    { _id: 'car', kind: 'machine', embedding: [0, 0.2, 0.95] },
+  ];
+  await c.insertMany(docs);
+  const name = await c.createSearchIndex({
+    name: 'vec',
+    type: 'vectorSearch',
+    definition: {
+      fields: [
+        { type: 'vector', path: 'embedding', numDimensions: 3, similarity: 'euclidean' },
+        { type: 'filter', path: 'kind' },
+      ],
+    },
+  });
+  assert.equal(name, 'vec');
+  const listed = await c.listSearchIndexes().toArray();
+  assert.deepEqual(listed.map((i) => [i.name, i.status]), [['vec', 'READY']]);
+  const query = [1, 0, 0];
+  const run = (filter) =>
+    c
+      .aggregate([
+        { $vectorSearch: { index: 'vec', path: 'embedding', queryVector: query, numCandidates: 10, limit: 2, ...(filter && { filter }) } },
+        { $project: { score: { $meta: 'vectorSearchScore' } } },
+      ])
+      .toArray();
+  const score = (v) => 1 / (1 + v.reduce((s, x, i) => s + (x - query[i]) ** 2, 0));
+  const got = await run();
+  assert.deepEqual(got.map((d) => d._id), ['cat', 'dog']);
+  assert.ok(Math.abs(got[0].score - score(docs[0].embedding)) < 1e-12);
+  assert.deepEqual((await run({ kind: 'machine' })).map((d) => d._id), ['car']);
+  await c.dropSearchIndex('vec');
+  assert.deepEqual(await c.listSearchIndexes().toArray(), []);
+});

@@ -225,6 +225,7 @@ pub mod codes {
         // $text and text scores
         L17313 = 17313; // $match with $text is only allowed as the first pipeline stage
         L40218 = 40218; // query requires text score metadata, but it is not available
+        L40602 = 40602; // a stage that is only valid as the first stage of a pipeline
         L17308 = 17308; // Unsupported argument to $meta
         L17283 = 17283; // weight for text index needs numeric type
         L17284 = 17284; // text index option 'weights' must be an object

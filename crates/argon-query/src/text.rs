@@ -58,11 +58,35 @@ pub fn attach_score(doc: &mut Document, score: f64) {
     doc.insert(SCORE_KEY, Bson::Double(score));
 }
 
-/// Removes the carried score, returning it.
+/// The in-memory key carrying a document's `$vectorSearch` score through
+/// a pipeline (`{$meta: "vectorSearchScore"}`), the same way.
+pub const VECTOR_SCORE_KEY: &str = "\u{0}vectorSearchScore";
+
+/// The vector search score a document carries (inside a pipeline).
+pub fn carried_vector_score(doc: &Document) -> Option<f64> {
+    match doc.get(VECTOR_SCORE_KEY) {
+        Some(Bson::Double(s)) => Some(*s),
+        _ => None,
+    }
+}
+
+/// Removes the carried scores (text and vector search), returning the
+/// text score.
 pub fn strip_score(doc: &mut Document) -> Option<f64> {
+    doc.remove(VECTOR_SCORE_KEY);
     match doc.remove(SCORE_KEY) {
         Some(Bson::Double(s)) => Some(s),
         _ => None,
+    }
+}
+
+/// Copies the carried scores of `from` onto `to` (a stage that builds a
+/// new document keeps its metadata).
+pub fn carry_scores(from: &Document, to: &mut Document) {
+    for key in [SCORE_KEY, VECTOR_SCORE_KEY] {
+        if let Some(v @ Bson::Double(_)) = from.get(key) {
+            to.insert(key, v.clone());
+        }
     }
 }
 

@@ -107,8 +107,19 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         },
         "aggregate" => Need::OnDb(Role::Read),
 
-        "insert" | "update" | "delete" | "findAndModify" | "findandmodify" | "create" | "drop"
-        | "createIndexes" | "dropIndexes" | "deleteIndexes" => Need::OnDb(Role::ReadWrite),
+        "insert"
+        | "update"
+        | "delete"
+        | "findAndModify"
+        | "findandmodify"
+        | "create"
+        | "drop"
+        | "createIndexes"
+        | "dropIndexes"
+        | "deleteIndexes"
+        | "createSearchIndexes"
+        | "updateSearchIndex"
+        | "dropSearchIndex" => Need::OnDb(Role::ReadWrite),
 
         "renameCollection" => {
             let ns = |f: &str| cmd.get_str(f).unwrap_or("").to_string();

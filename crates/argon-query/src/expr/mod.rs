@@ -182,6 +182,8 @@ pub(crate) enum Node {
     /// `{$meta: "textScore"}`: the score the document carries (see
     /// [`crate::text`]).
     TextScore,
+    /// `{$meta: "vectorSearchScore"}`: the `$vectorSearch` score it carries.
+    VectorSearchScore,
 }
 
 #[derive(Clone, Debug)]
@@ -286,6 +288,12 @@ impl Node {
                 Some(s) => Ok(Some(Bson::Double(s))),
                 None => err(codes::L40218, "query requires text score metadata, but it is not available"),
             },
+            Node::VectorSearchScore => match crate::text::carried_vector_score(ctx.root) {
+                Some(s) => Ok(Some(Bson::Double(s))),
+                None => {
+                    err(codes::L40218, "query requires vectorSearchScore metadata, but it is not available")
+                }
+            },
         }
     }
 
@@ -327,6 +335,7 @@ fn field_path_in_array(items: &[Bson], parts: &[String]) -> Bson {
 fn parse_meta(arg: &Bson) -> Result<Node> {
     match arg {
         Bson::String(s) if s == "textScore" => Ok(Node::TextScore),
+        Bson::String(s) if s == "vectorSearchScore" => Ok(Node::VectorSearchScore),
         Bson::String(s)
             if matches!(
                 s.as_str(),
@@ -339,7 +348,6 @@ fn parse_meta(arg: &Bson) -> Result<Node> {
                     | "indexKey"
                     | "sortKey"
                     | "searchScoreDetails"
-                    | "vectorSearchScore"
                     | "score"
                     | "scoreDetails"
                     | "searchSequenceToken"

@@ -281,6 +281,27 @@ impl Pipeline {
         stream.map(stages::without_score).collect()
     }
 
+    /// Runs the whole pipeline over the output of a leading
+    /// `$vectorSearch` (which the server runs and takes off the pipeline
+    /// before parsing it): each document carries its score for
+    /// `{$meta: "vectorSearchScore"}` and leaves without it.
+    pub fn run_vector_search_results(
+        &self,
+        input: Vec<(Document, f64)>,
+        ctx: &dyn PipelineContext,
+        vars: &Vars,
+    ) -> Result<Vec<Document>> {
+        let env = Env { ctx, vars: vars.clone() };
+        let mut stream: DocStream<'_> = Box::new(input.into_iter().map(|(mut d, score)| {
+            d.insert(crate::text::VECTOR_SCORE_KEY, Bson::Double(score));
+            Ok(d)
+        }));
+        for stage in &self.stages {
+            stream = stage.apply(stream, &env)?;
+        }
+        stream.map(stages::without_score).collect()
+    }
+
     /// The leading `$geoNear` stage, which the server runs with the
     /// collection's geo index before [`Pipeline::run_after_geo_near`].
     pub fn geo_near(&self) -> Option<&GeoNear> {

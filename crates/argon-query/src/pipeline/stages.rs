@@ -375,6 +375,9 @@ impl Stage {
             "$densify" => Stage::Densify(Box::new(Densify::parse(arg)?)),
             "$fill" => Stage::Fill(Box::new(Fill::parse(arg, vars)?)),
             "$redact" => Stage::Redact(Box::new(Redact::parse(arg, vars)?)),
+            "$vectorSearch" => {
+                return err(codes::L40602, "$vectorSearch is only valid as the first stage in a pipeline");
+            }
             _ if is_stage_name(name) => {
                 return err(codes::NOT_IMPLEMENTED, format!("{name} is not implemented by Argon"));
             }
@@ -449,11 +452,9 @@ impl Stage {
             Stage::Project(p) => Box::new(input.map(move |d| {
                 d.and_then(|doc| {
                     let mut out = p.apply_with_vars(&doc, None, &env.vars)?;
-                    // The text score stays with the document (an inclusion
-                    // `$project` would drop it).
-                    if let Some(score) = crate::text::carried_score(&doc) {
-                        crate::text::attach_score(&mut out, score);
-                    }
+                    // The scores stay with the document (an inclusion
+                    // `$project` would drop them).
+                    crate::text::carry_scores(&doc, &mut out);
                     Ok(out)
                 })
             })),

@@ -185,14 +185,25 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         }
         None => (coll.clone(), stages),
     };
-    let stages = match &snap {
+    let options = snap.as_ref().and_then(|s| s.collection(&source)).map(|c| c.options.clone());
+    let mut stages = match &snap {
         Some(snap) => {
             let host = &ctx.state.config.advertised_host;
             let stages = coll_stats_stage(snap, &call.db, &source, host, stages)?;
-            index_stats_stage(snap, &source, host, ctx.state.started, stages)?
+            let stages = index_stats_stage(snap, &source, host, ctx.state.started, stages)?;
+            super::search_indexes::list_stage(options.as_ref(), stages)?
         }
         None => stages,
     };
+    // A leading `$vectorSearch` runs here (over the snapshot and the
+    // transaction's own writes); the rest of the pipeline takes its output.
+    let vector_search = match stages.first().and_then(|s| s.get("$vectorSearch")) {
+        Some(spec) => Some(super::search_indexes::VectorSearch::parse(spec, options.as_ref())?),
+        None => None,
+    };
+    if vector_search.is_some() {
+        stages.remove(0);
+    }
     let pipeline = Pipeline::parse_with_vars(&stages, &let_names)?;
     let (result, outputs) = match &snap {
         Some(snap) => {
@@ -203,8 +214,16 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             let out = crate::ops::long_running(|| {
                 // (A run over its inline budget runs again: from no outputs.)
                 context.outputs.borrow_mut().clear();
-                argon_query::compare::with_collation(collation.as_ref(), || {
-                    src.aggregate(&source, &pipeline, &context, &vars)
+                argon_query::compare::with_collation(collation.as_ref(), || match &vector_search {
+                    Some(search) => {
+                        let mut docs = src.documents(&source, &argon_query::Deps::whole_document())?;
+                        let nearest = search.run(docs.by_ref().map(|d| d.map_err(CommandError::from)));
+                        if let Some(e) = docs.error() {
+                            return Err(e);
+                        }
+                        Ok(pipeline.run_vector_search_results(nearest?, &context, &vars)?)
+                    }
+                    None => src.aggregate(&source, &pipeline, &context, &vars),
                 })
             })?;
             (out, context.outputs.into_inner())

@@ -35,6 +35,13 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             options.insert(k.clone(), v.clone());
         }
     }
+    // (Argon's own key for search indexes: `createSearchIndexes` writes it.)
+    if let Some(k) = options.keys().find(|k| *k == super::search_indexes::OPTIONS_KEY) {
+        return Err(CommandError::new(
+            (40415, "IDLUnknownField"),
+            format!("BSON field 'create.{k}' is an unknown field."),
+        ));
+    }
     // A default collation, stored resolved (none for the simple one).
     if let Some(v) = options.get("collation").cloned() {
         match super::parse_collation(&v)? {

@@ -82,12 +82,12 @@ pub fn collections(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                 if name_only {
                     doc! { "name": name, "type": kind }
                 } else if view {
-                    doc! { "name": name, "type": kind, "options": c.options.clone(), "info": { "readOnly": true } }
+                    doc! { "name": name, "type": kind, "options": super::search_indexes::public_options(&c.options), "info": { "readOnly": true } }
                 } else {
                     doc! {
                         "name": name,
                         "type": kind,
-                        "options": c.options.clone(),
+                        "options": super::search_indexes::public_options(&c.options),
                         "info": { "readOnly": target.view_lsn.is_some(), "createdLsn": c.created_lsn.0 as i64 },
                         "idIndex": { "v": 2, "key": { "_id": 1 }, "name": "_id_" },
                     }

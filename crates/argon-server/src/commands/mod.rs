@@ -26,6 +26,7 @@ mod handshake;
 mod history;
 mod indexes;
 mod list;
+pub mod search_indexes;
 mod storage_info;
 mod transactions;
 mod validate;
@@ -344,6 +345,9 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "create" => create::run(ctx, call).await,
         "createBranch" => admin_branch::create_branch(ctx, call).await,
         "createIndexes" => indexes::create(ctx, call).await,
+        "createSearchIndexes" => search_indexes::create(ctx, call).await,
+        "updateSearchIndex" => search_indexes::update(ctx, call).await,
+        "dropSearchIndex" => search_indexes::drop(ctx, call).await,
         "createProject" => admin_branch::create_project(ctx, call).await,
         "createUser" => auth_cmds::create_user(ctx, call),
         "currentOp" => diagnostics::current_op(ctx, call),
@@ -487,6 +491,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "createBranch",
     "createIndexes",
     "createProject",
+    "createSearchIndexes",
     "createUser",
     "currentOp",
     "dataDirHealth",
@@ -499,6 +504,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "dropDatabase",
     "dropIndexes",
     "dropProject",
+    "dropSearchIndex",
     "dropUser",
     "endSessions",
     "explain",
@@ -538,6 +544,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "timeTravelInfo",
     "unprotectBranch",
     "update",
+    "updateSearchIndex",
     "updateUser",
     "usersInfo",
     "validate",
