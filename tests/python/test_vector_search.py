@@ -203,3 +203,20 @@ def test_bad_input(db):
     assert e.value.code == 40218
     # The server is still there.
     assert db.command("ping")["ok"] == 1
+
+
+def test_a_transaction_sees_its_own_vectors(client, db):
+    create(db.c, filters=("genre",))
+    db.c.insert_one({"_id": 1, "embedding": [1, 0, 0], "genre": "a"})
+    with client.start_session() as s:
+        with s.start_transaction():
+            db.c.insert_one({"_id": 2, "embedding": [0, 0, 1], "genre": "b"}, session=s)
+            db.c.update_one({"_id": 1}, {"$set": {"genre": "c"}}, session=s)
+            stage = {"index": "vi", "path": "embedding", "queryVector": [0, 0, 1], "numCandidates": 10, "limit": 5}
+            inside = list(db.c.aggregate([{"$vectorSearch": stage}], session=s))
+            assert [d["_id"] for d in inside] == [2, 1]
+            assert inside[1]["genre"] == "c"
+            filtered = list(db.c.aggregate([{"$vectorSearch": {**stage, "filter": {"genre": "c"}}}], session=s))
+            assert [d["_id"] for d in filtered] == [1]
+            s.abort_transaction()
+    assert [d["_id"] for d in search(db.c, [0, 0, 1])] == [1]

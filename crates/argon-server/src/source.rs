@@ -37,6 +37,35 @@ enum Item<'a> {
     Doc(&'a [u8], &'a Document),
 }
 
+/// A document as [`Source::each_stored`] hands it over.
+#[derive(Clone, Copy)]
+pub enum Stored<'a> {
+    Raw(&'a [u8]),
+    Doc(&'a Document),
+}
+
+impl Stored<'_> {
+    /// The whole document, decoded.
+    pub fn decode(self) -> CmdResult<Document> {
+        match self {
+            Stored::Raw(bytes) => decode_full(bytes),
+            Stored::Doc(d) => Ok(d.clone()),
+        }
+    }
+
+    /// The top-level fields `deps` names (all of them for a transaction's
+    /// own version), into `out`, for matching.
+    pub fn decode_for_matching(self, deps: &Deps, out: &mut Document) -> CmdResult<()> {
+        match self {
+            Stored::Raw(bytes) => decode_for_matching(bytes, deps, out),
+            Stored::Doc(d) => {
+                *out = d.clone();
+                Ok(())
+            }
+        }
+    }
+}
+
 /// The documents of one collection in `_id` order: the snapshot's scan
 /// merged with the transaction's writes (which shadow stored versions).
 struct Items<'a> {
@@ -313,6 +342,20 @@ impl<'a> Source<'a> {
 
     fn items(&self, coll: &str) -> CmdResult<Items<'a>> {
         self.items_after(coll, None)
+    }
+
+    /// Calls `f` with every visible document of `coll` in `_id` order, as
+    /// stored bytes or (a transaction's own version) decoded, for a caller
+    /// that reads fields straight from the bytes (`$vectorSearch`).
+    pub fn each_stored(&self, coll: &str, mut f: impl FnMut(Stored<'a>) -> CmdResult<()>) -> CmdResult<()> {
+        let mut items = self.items(coll)?;
+        while let Some(item) = items.next()? {
+            f(match item {
+                Item::Raw(_, bytes) => Stored::Raw(bytes),
+                Item::Doc(_, d) => Stored::Doc(d),
+            })?;
+        }
+        Ok(())
     }
 
     /// The collection's items with an encoded `_id` after `after`.

@@ -216,12 +216,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                 context.outputs.borrow_mut().clear();
                 argon_query::compare::with_collation(collation.as_ref(), || match &vector_search {
                     Some(search) => {
-                        let mut docs = src.documents(&source, &argon_query::Deps::whole_document())?;
-                        let nearest = search.run(docs.by_ref().map(|d| d.map_err(CommandError::from)));
-                        if let Some(e) = docs.error() {
-                            return Err(e);
-                        }
-                        Ok(pipeline.run_vector_search_results(nearest?, &context, &vars)?)
+                        Ok(pipeline.run_vector_search_results(search.run(&src, &source)?, &context, &vars)?)
                     }
                     None => src.aggregate(&source, &pipeline, &context, &vars),
                 })
