@@ -145,3 +145,31 @@ test('vector search: createSearchIndex, $vectorSearch, listSearchIndexes', async
   await c.dropSearchIndex('vec');
   assert.deepEqual(await c.listSearchIndexes().toArray(), []);
 });
+
+test('client.bulkWrite across namespaces (MongoDB 8.0)', async () => {
+  const ns = (c) => `nodebulk.${c}`;
+  const result = await client.bulkWrite(
+    [
+      { name: 'insertOne', namespace: ns('a'), document: { _id: 1, n: 1 } },
+      { name: 'insertOne', namespace: ns('b'), document: { _id: 1, n: 2 } },
+      { name: 'updateOne', namespace: ns('a'), filter: { _id: 1 }, update: { $inc: { n: 10 } } },
+      { name: 'updateOne', namespace: ns('a'), filter: { _id: 2 }, update: { $set: { n: 0 } }, upsert: true },
+      { name: 'deleteMany', namespace: ns('b'), filter: {} },
+    ],
+    { verboseResults: true },
+  );
+  assert.equal(result.insertedCount, 2);
+  assert.equal(result.modifiedCount, 1);
+  assert.equal(result.upsertedCount, 1);
+  assert.equal(result.deletedCount, 1);
+  assert.equal(result.updateResults.get(3).upsertedId, 2);
+  const a = await client.db('nodebulk').collection('a').find().sort({ _id: 1 }).toArray();
+  assert.deepEqual(a, [{ _id: 1, n: 11 }, { _id: 2, n: 0 }]);
+  await assert.rejects(
+    client.bulkWrite([
+      { name: 'insertOne', namespace: ns('a'), document: { _id: 1 } },
+      { name: 'insertOne', namespace: ns('a'), document: { _id: 3 } },
+    ]),
+    (e) => e.writeErrors.get(0).code === 11000 && e.partialResult.insertedCount === 0,
+  );
+});

@@ -121,6 +121,20 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "updateSearchIndex"
         | "dropSearchIndex" => Need::OnDb(Role::ReadWrite),
 
+        // Read-write on every database its operations name.
+        "bulkWrite" => Need::OnNamespaces(
+            Role::ReadWrite,
+            cmd.get_array("nsInfo")
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| {
+                            i.as_document().and_then(|d| d.get_str("ns").ok()).map(str::to_string)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+
         "renameCollection" => {
             let ns = |f: &str| cmd.get_str(f).unwrap_or("").to_string();
             Need::OnNamespaces(Role::ReadWrite, vec![ns("renameCollection"), ns("to")])

@@ -52,6 +52,10 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     super::crud_insert::check_writable_collection(&coll)?;
     let (stmts, ordered) = crate::args::statements(&call.cmd, "update", "updates")?;
     let lets = Args::new(&call.cmd, "update").let_vars()?;
+    // Refused for the whole command, as MongoDB parses it.
+    if stmts.iter().any(|s| matches!(s.get("multi"), Some(Bson::Boolean(true))) && s.contains_key("sort")) {
+        return Err(CommandError::new(code::INVALID_OPTIONS, "Cannot specify sort with multi=true"));
+    }
     let target = call.target(ctx)?;
     target.writable()?;
     ctx.state.metrics.ops_update.fetch_add(stmts.len() as u64, std::sync::atomic::Ordering::Relaxed);
@@ -106,14 +110,18 @@ async fn statement(
         ));
     }
     let array_filters = a.docs("arrayFilters")?.map(|v| v.into_iter().cloned().collect());
+    let multi = a.bool("multi")?.unwrap_or(false);
+    // MongoDB 8.0: `updateOne`/`replaceOne` pick the first match in `sort`
+    // order (`run` refused it with `multi`).
+    let sort = a.doc("sort")?;
     let spec = UpdateSpec {
         coll,
         filter_doc: q,
         update: u,
         array_filters,
-        multi: a.bool("multi")?.unwrap_or(false),
+        multi,
         upsert: a.bool("upsert")?.unwrap_or(false),
-        sort: None,
+        sort,
         lets,
         collation: super::collation_for(ctx, call, stmt, Some(coll))?,
     };

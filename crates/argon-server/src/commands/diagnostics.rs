@@ -199,7 +199,7 @@ pub fn host_info(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
 
 pub fn get_parameter(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let all = doc! {
-        "featureCompatibilityVersion": { "version": "6.0" },
+        "featureCompatibilityVersion": { "version": "8.0" },
         "transactionLifetimeLimitSeconds": 60,
         "maxBSONDepth": 100,
         "authenticationMechanisms": ["SCRAM-SHA-1", "SCRAM-SHA-256"],

@@ -10,10 +10,11 @@ use bson::{doc, oid::ObjectId, Bson, Document};
 use super::{Call, Ctx};
 use crate::error::{code, CmdResult, CommandError};
 
-/// Wire version of MongoDB 6.0: new enough for every current driver.
-pub const MAX_WIRE_VERSION: i32 = 17;
+/// Wire version of MongoDB 8.0: drivers then offer its `bulkWrite` and
+/// `updateOne` with `sort`, which Argon answers.
+pub const MAX_WIRE_VERSION: i32 = 25;
 /// The MongoDB server version Argon's behaviour follows.
-pub const MONGODB_VERSION: &str = "6.0.0";
+pub const MONGODB_VERSION: &str = "8.0.0";
 
 pub fn hello(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let cfg = &ctx.state.config;
@@ -177,7 +178,7 @@ pub fn build_info(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
     Ok(doc! {
         "version": MONGODB_VERSION,
         "gitVersion": "argon",
-        "versionArray": [6, 0, 0, 0],
+        "versionArray": [8, 0, 0, 0],
         "bits": 64,
         "debug": cfg!(debug_assertions),
         "maxBsonObjectSize": 16 * 1024 * 1024,

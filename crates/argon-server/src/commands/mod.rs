@@ -8,6 +8,7 @@
 mod admin_branch;
 mod aggregate;
 mod auth_cmds;
+mod bulk_write;
 mod count;
 mod create;
 mod crud_delete;
@@ -262,6 +263,7 @@ fn allowed_in_transaction(name: &str) -> bool {
             | "delete"
             | "findAndModify"
             | "findandmodify"
+            | "bulkWrite"
             | "aggregate"
             | "distinct"
             | "create"
@@ -279,7 +281,7 @@ fn allowed_in_transaction(name: &str) -> bool {
 }
 
 fn is_retryable_write(name: &str) -> bool {
-    matches!(name, "insert" | "update" | "delete" | "findAndModify" | "findandmodify")
+    matches!(name, "insert" | "update" | "delete" | "findAndModify" | "findandmodify" | "bulkWrite")
 }
 
 fn finish(ctx: &Ctx<'_>, call: &Call, result: CmdResult<Document>) -> CmdResult<Document> {
@@ -341,6 +343,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
             let c = read_collation(ctx, call, &call.cmd)?;
             long_running(|| with_collation(c.as_ref(), || count::run(ctx, call)))
         }
+        "bulkWrite" => bulk_write::run(ctx, call).await,
         "collMod" => create::coll_mod(ctx, call).await,
         "create" => create::run(ctx, call).await,
         "createBranch" => admin_branch::create_branch(ctx, call).await,
@@ -482,6 +485,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "aggregate",
     "branchInfo",
     "buildInfo",
+    "bulkWrite",
     "collMod",
     "collStats",
     "commitTransaction",
