@@ -218,7 +218,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             cmd: std::sync::Arc::new(cmd),
             txn: call.txn.take(),
             op_time: None,
-            at: call.at.clone(),
+            at: call.at,
             session: call.session.clone(),
         };
         let reply = match &parsed[i].1 {
