@@ -299,6 +299,13 @@ pub(crate) fn expression_source_deps(v: &Bson, deps: &mut Deps) {
             }
         }
         Bson::Document(d) => {
+            // `$getField` without `input` reads `$$CURRENT` by a literal
+            // field name (which may hold dots): the whole document.
+            if let Some(arg) = d.get("$getField") {
+                if !matches!(arg, Bson::Document(a) if a.contains_key("input")) {
+                    deps.set_whole();
+                }
+            }
             for (_, v) in d {
                 expression_source_deps(v, deps);
             }

@@ -1132,3 +1132,159 @@ fn eval_helper_reports_missing_as_null() {
     assert_eq!(eval(&bson!({"$add": ["$a", 1]}), &d, &Vars::default()).unwrap(), bson!(6));
     assert_eq!(Expression::parse(&bson!({"$literal": 1})).unwrap().as_constant(), Some(&bson!(1)));
 }
+
+#[test]
+fn trigonometry_and_sigmoid() {
+    let pi = std::f64::consts::PI;
+    check(vec![
+        ("sin int", bson!({"$sin": 0}), v(bson!(0.0))),
+        ("cos", bson!({"$cos": 0}), v(bson!(1.0))),
+        ("tan", bson!({"$tan": 0.0}), v(bson!(0.0))),
+        ("asin", bson!({"$asin": 1}), v(bson!(pi / 2.0))),
+        ("acos", bson!({"$acos": 1}), v(bson!(0.0))),
+        ("atan", bson!({"$atan": 1}), v(bson!(pi / 4.0))),
+        ("atan2", bson!({"$atan2": [1, 1]}), v(bson!(pi / 4.0))),
+        ("atan2 quadrant", bson!({"$atan2": [1, -1]}), v(bson!(3.0 * pi / 4.0))),
+        ("atan2 null", bson!({"$atan2": [null, 1]}), v(Bson::Null)),
+        ("sinh", bson!({"$sinh": 0}), v(bson!(0.0))),
+        ("cosh", bson!({"$cosh": 0}), v(bson!(1.0))),
+        ("tanh", bson!({"$tanh": 0}), v(bson!(0.0))),
+        ("asinh", bson!({"$asinh": 0}), v(bson!(0.0))),
+        ("acosh", bson!({"$acosh": 1}), v(bson!(0.0))),
+        ("atanh", bson!({"$atanh": 0}), v(bson!(0.0))),
+        ("atanh bound", bson!({"$atanh": 1}), v(bson!(f64::INFINITY))),
+        ("degrees to radians", bson!({"$degreesToRadians": 180}), v(bson!(pi))),
+        ("radians to degrees", bson!({"$radiansToDegrees": pi}), v(bson!(180.0))),
+        ("sigmoid", bson!({"$sigmoid": 0}), v(bson!(0.5))),
+        ("null", bson!({"$sin": null}), v(Bson::Null)),
+        ("missing", bson!({"$cos": "$nope"}), v(Bson::Null)),
+        ("array form", bson!({"$sin": [0]}), v(bson!(0.0))),
+        ("decimal stays decimal", bson!({"$cos": dec("0")}), v(dec("1"))),
+    ]);
+    let nan = Expression::parse(&bson!({"$asin": f64::NAN})).unwrap().evaluate(&root(), &vars()).unwrap();
+    assert!(matches!(nan, Some(Bson::Double(x)) if x.is_nan()), "NaN passes through: {nan:?}");
+    check_errors(vec![
+        ("asin out of domain", bson!({"$asin": 2}), 50989, "cannot apply $asin to 2, value must be in [-1,1]"),
+        ("acosh below one", bson!({"$acosh": 0.5}), 50989, "cannot apply $acosh to 0.5, value must be in [1,inf]"),
+        ("sin of infinity", bson!({"$sin": f64::INFINITY}), 50989, "cannot apply $sin to inf, value must be in (-inf,inf)"),
+        ("string", bson!({"$cos": "$s"}), 28765, "$cos only supports numeric types, not string"),
+        ("arity", bson!({"$sin": [1, 2]}), 16020, "Expression $sin takes exactly 1 arguments. 2 were passed in."),
+    ]);
+}
+
+#[test]
+fn bitwise_operators() {
+    check(vec![
+        ("and", bson!({"$bitAnd": [12, 10]}), v(bson!(8))),
+        ("or", bson!({"$bitOr": [12, 10]}), v(bson!(14))),
+        ("xor", bson!({"$bitXor": [12, 10]}), v(bson!(6))),
+        ("not", bson!({"$bitNot": 12}), v(bson!(-13))),
+        ("long wins", bson!({"$bitOr": [1, 2i64]}), v(bson!(3i64))),
+        ("not long", bson!({"$bitNot": 0i64}), v(bson!(-1i64))),
+        ("no operands and", bson!({"$bitAnd": []}), v(bson!(-1))),
+        ("no operands or", bson!({"$bitOr": []}), v(bson!(0))),
+        ("null", bson!({"$bitAnd": [1, null]}), v(Bson::Null)),
+        ("missing", bson!({"$bitNot": "$nope"}), v(Bson::Null)),
+    ]);
+    check_errors(vec![(
+        "double",
+        bson!({"$bitAnd": [1, 2.0]}),
+        14,
+        "$bitAnd only supports int and long operands, not double",
+    )]);
+}
+
+#[test]
+fn get_field_set_field_unset_field() {
+    let doc = doc! {"a.b": 1, "$price": 2, "a": {"b": 3}, "keep": true};
+    let vars = vars();
+    let eval = |e: Bson| Expression::parse(&e).and_then(|x| x.evaluate(&doc, &vars));
+    // Literal names: dots and dollars are part of the name.
+    assert_eq!(eval(bson!({"$getField": "a.b"})).unwrap(), Some(bson!(1)));
+    assert_eq!(eval(bson!({"$getField": {"$literal": "$price"}})).unwrap(), Some(bson!(2)));
+    assert_eq!(eval(bson!({"$getField": {"field": "b", "input": "$a"}})).unwrap(), Some(bson!(3)));
+    assert_eq!(eval(bson!({"$getField": {"field": "x", "input": "$a"}})).unwrap(), None);
+    assert_eq!(eval(bson!({"$getField": {"field": "x", "input": null}})).unwrap(), Some(Bson::Null));
+    assert_eq!(
+        eval(bson!({"$setField": {"field": "a.b", "input": "$$ROOT", "value": 10}})).unwrap(),
+        Some(bson!({"a.b": 10, "$price": 2, "a": {"b": 3}, "keep": true}))
+    );
+    assert_eq!(
+        eval(bson!({"$setField": {"field": "new", "input": {"x": 1}, "value": "$keep"}})).unwrap(),
+        Some(bson!({"x": 1, "new": true}))
+    );
+    assert_eq!(
+        eval(bson!({"$setField": {"field": {"$literal": "$price"}, "input": "$$ROOT", "value": "$$REMOVE"}})).unwrap(),
+        Some(bson!({"a.b": 1, "a": {"b": 3}, "keep": true}))
+    );
+    assert_eq!(
+        eval(bson!({"$unsetField": {"field": "a.b", "input": "$$ROOT"}})).unwrap(),
+        Some(bson!({"$price": 2, "a": {"b": 3}, "keep": true}))
+    );
+    // `$getField` without `input` reads the whole document: its
+    // dependencies say so (a partial decode would miss "a.b").
+    assert!(Expression::parse(&bson!({"$getField": "a.b"})).unwrap().dependencies().needs_whole_document());
+    check_errors(vec![
+        ("field not a string", bson!({"$getField": 5}), 3041703, "$getField requires 'field' to evaluate to type String, but got int"),
+        ("input not an object", bson!({"$getField": {"field": "x", "input": 5}}), 3041705, "$getField requires 'input' to evaluate to type Object, but got int"),
+        ("unknown argument", bson!({"$getField": {"field": "x", "y": 1}}), 3041701, "$getField found an unknown argument: y"),
+        ("no field", bson!({"$getField": {"input": "$obj"}}), 3041702, "$getField requires 'field' to be specified"),
+        ("set without value", bson!({"$setField": {"field": "x", "input": "$obj"}}), 4161104, "$setField requires 'value' to be specified"),
+        ("set on a scalar", bson!({"$setField": {"field": "x", "input": 1, "value": 2}}), 4161105, "$setField requires 'input' to evaluate to type Object, but got int"),
+        ("set non-constant field", bson!({"$setField": {"field": "$s", "input": "$obj", "value": 2}}), 4161106, "$setField requires 'field' to evaluate to a constant string"),
+        ("unset with value", bson!({"$unsetField": {"field": "x", "input": "$obj", "value": 1}}), 4161101, "$unsetField found an unknown argument: value"),
+    ]);
+}
+
+#[test]
+fn zip_and_sort_array() {
+    check(vec![
+        ("zip shortest", bson!({"$zip": {"inputs": [[1, 2, 3], ["a", "b"]]}}), v(bson!([[1, "a"], [2, "b"]]))),
+        ("zip longest", bson!({"$zip": {"inputs": [[1, 2, 3], ["a"]], "useLongestLength": true}}), v(bson!([[1, "a"], [2, null], [3, null]]))),
+        (
+            "zip defaults",
+            bson!({"$zip": {"inputs": [[1, 2], ["a"]], "useLongestLength": true, "defaults": [0, "$s"]}}),
+            v(bson!([[1, "a"], [2, "Hello World"]])),
+        ),
+        ("zip null input", bson!({"$zip": {"inputs": ["$arr", "$nope"]}}), v(Bson::Null)),
+        ("sort numbers", bson!({"$sortArray": {"input": [3, 1, 2], "sortBy": 1}}), v(bson!([1, 2, 3]))),
+        ("sort descending", bson!({"$sortArray": {"input": [3, 1, 2], "sortBy": -1}}), v(bson!([3, 2, 1]))),
+        ("sort mixed types", bson!({"$sortArray": {"input": ["b", 2, null, {"x": 1}], "sortBy": 1}}), v(bson!([null, 2, "b", {"x": 1}]))),
+        (
+            "sort documents by field",
+            bson!({"$sortArray": {"input": "$docs", "sortBy": {"x": -1}}}),
+            v(bson!([{"x": 2}, {"x": 1, "y": "a"}, {"y": "c"}])),
+        ),
+        ("sort null", bson!({"$sortArray": {"input": null, "sortBy": 1}}), v(Bson::Null)),
+    ]);
+    check_errors(vec![
+        ("zip non-array", bson!({"$zip": {"inputs": [[1], 5]}}), 34468, "$zip found a non-array expression in input: 5"),
+        ("zip no inputs", bson!({"$zip": {"inputs": []}}), 34465, "$zip requires at least one input array"),
+        ("zip defaults alone", bson!({"$zip": {"inputs": [[1]], "defaults": [0]}}), 34466, "cannot specify defaults unless useLongestLength is true"),
+        ("zip defaults length", bson!({"$zip": {"inputs": [[1]], "useLongestLength": true, "defaults": [0, 1]}}), 34467, "$zip requires that defaults and inputs are the same length"),
+        ("zip unknown", bson!({"$zip": {"inputs": [[1]], "x": 1}}), 34464, "$zip found an unknown argument: x"),
+        ("sort non-array", bson!({"$sortArray": {"input": 5, "sortBy": 1}}), 2942504, "The input argument to $sortArray must be an array, but was of type: int"),
+        ("sort no sortBy", bson!({"$sortArray": {"input": [1]}}), 2942503, "$sortArray requires 'sortBy' to be specified"),
+    ]);
+}
+
+#[test]
+fn timestamps_and_sizes() {
+    let ts = Bson::Timestamp(bson::Timestamp { time: 1_700_000_000, increment: 7 });
+    check(vec![
+        ("tsSecond", bson!({"$tsSecond": ts.clone()}), v(bson!(1_700_000_000i64))),
+        ("tsIncrement", bson!({"$tsIncrement": ts}), v(bson!(7i64))),
+        ("tsSecond null", bson!({"$tsSecond": null}), v(Bson::Null)),
+        ("binarySize string", bson!({"$binarySize": "$u"}), v(bson!(6))),
+        ("binarySize binary", bson!({"$binarySize": Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1, 2, 3] })}), v(bson!(3))),
+        ("bsonSize", bson!({"$bsonSize": {"$literal": {"a": 1}}}), v(bson!(12))),
+        // {"k": "v", "z": 0}: 4 + (1 + 2 + 4 + 2) + (1 + 2 + 4) + 1
+        ("bsonSize root", bson!({"$bsonSize": "$obj"}), v(bson!(21))),
+        ("bsonSize null", bson!({"$bsonSize": "$nope"}), v(Bson::Null)),
+    ]);
+    check_errors(vec![
+        ("tsSecond of int", bson!({"$tsSecond": 1}), 5687301, "Argument to $tsSecond must be a timestamp, but is int"),
+        ("binarySize of int", bson!({"$binarySize": 1}), 51276, "$binarySize requires a string or BinData argument, found: int"),
+        ("bsonSize of string", bson!({"$bsonSize": "$s"}), 31393, "$bsonSize requires a document input, found: string"),
+    ]);
+}

@@ -70,6 +70,22 @@ const OPERATORS: &[&str] = &[
     "$dateToString",
     "$substrCP",
     "$split",
+    "$sin",
+    "$atan2",
+    "$bitAnd",
+    "$bitNot",
+    "$getField",
+    "$setField",
+    "$unsetField",
+    "$zip",
+    "$sortArray",
+    "$tsSecond",
+    "$bsonSize",
+    "field",
+    "input",
+    "value",
+    "inputs",
+    "sortBy",
 ];
 
 fn key() -> impl Strategy<Value = String> {

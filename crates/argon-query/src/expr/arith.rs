@@ -494,3 +494,112 @@ pub(crate) fn list_reduction(f: Func, args: Vec<Value>) -> Result<Value> {
         }
     }
 }
+
+/// The trigonometric and hyperbolic operators, `$degreesToRadians`,
+/// `$radiansToDegrees` and `$sigmoid`: one number (null stays null);
+/// decimals stay decimals, other numbers become doubles; outside the
+/// function's domain fails with 50989, as MongoDB's bounded operators do.
+pub(crate) fn trig(f: Func, name: &str, v: Value) -> Result<Value> {
+    if nullish(&v) {
+        return null();
+    }
+    let Some(n) = num(&v) else {
+        return err(
+            codes::L28765,
+            format!("{name} only supports numeric types, not {}", value_type_name(&v)),
+        );
+    };
+    let x = n.to_f64();
+    // (lower, upper, whether the bounds belong to the domain)
+    let domain = match f {
+        Func::Sin | Func::Cos | Func::Tan => Some((f64::NEG_INFINITY, f64::INFINITY, false)),
+        Func::Asin | Func::Acos | Func::Atanh => Some((-1.0, 1.0, true)),
+        Func::Acosh => Some((1.0, f64::INFINITY, true)),
+        _ => None,
+    };
+    if let Some((lo, hi, closed)) = domain {
+        let inside = x.is_nan() || if closed { (lo..=hi).contains(&x) } else { x > lo && x < hi };
+        if !inside {
+            let (l, r) = if closed { ('[', ']') } else { ('(', ')') };
+            return err(
+                codes::L50989,
+                format!("cannot apply {name} to {}, value must be in {l}{},{}{r}", plain(x), plain(lo), plain(hi)),
+            );
+        }
+    }
+    let r = match f {
+        Func::Sin => x.sin(),
+        Func::Cos => x.cos(),
+        Func::Tan => x.tan(),
+        Func::Asin => x.asin(),
+        Func::Acos => x.acos(),
+        Func::Atan => x.atan(),
+        Func::Sinh => x.sinh(),
+        Func::Cosh => x.cosh(),
+        Func::Tanh => x.tanh(),
+        Func::Asinh => x.asinh(),
+        Func::Acosh => x.acosh(),
+        Func::Atanh => x.atanh(),
+        Func::DegreesToRadians => x.to_radians(),
+        Func::RadiansToDegrees => x.to_degrees(),
+        Func::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+        _ => unreachable!("not a trigonometric operator"),
+    };
+    Ok(Some(match n {
+        Num::Decimal(_) => Bson::Decimal128(decimal_from_f64(r)),
+        _ => Bson::Double(r),
+    }))
+}
+
+/// `$atan2: [y, x]`: the angle of the point (x, y), in radians.
+pub(crate) fn atan2((y, x): (Value, Value)) -> Result<Value> {
+    if nullish(&y) || nullish(&x) {
+        return null();
+    }
+    let (Some(ny), Some(nx)) = (num(&y), num(&x)) else {
+        let bad = if num(&y).is_none() { &y } else { &x };
+        return err(
+            codes::L28765,
+            format!("$atan2 only supports numeric types, not {}", value_type_name(bad)),
+        );
+    };
+    let r = ny.to_f64().atan2(nx.to_f64());
+    Ok(Some(match (ny, nx) {
+        (Num::Decimal(_), _) | (_, Num::Decimal(_)) => Bson::Decimal128(decimal_from_f64(r)),
+        _ => Bson::Double(r),
+    }))
+}
+
+/// `$bitAnd`, `$bitOr`, `$bitXor` over ints and longs (a long if any
+/// operand is one; null if any is null; no operands: the operation's
+/// identity), and `$bitNot` of one.
+pub(crate) fn bitwise(f: Func, name: &str, args: Vec<Value>) -> Result<Value> {
+    let mut acc: i64 = if f == Func::BitAnd { -1 } else { 0 };
+    let mut long = false;
+    for v in &args {
+        if nullish(v) {
+            return null();
+        }
+        let x = match v {
+            Some(Bson::Int32(i)) => i64::from(*i),
+            Some(Bson::Int64(i)) => {
+                long = true;
+                *i
+            }
+            _ => {
+                return err(
+                    codes::TYPE_MISMATCH,
+                    format!("{name} only supports int and long operands, not {}", value_type_name(v)),
+                )
+            }
+        };
+        acc = match f {
+            Func::BitAnd => acc & x,
+            Func::BitOr => acc | x,
+            Func::BitXor => acc ^ x,
+            Func::BitNot => !x,
+            _ => unreachable!("not a bitwise operator"),
+        };
+    }
+    Ok(Some(if long { Bson::Int64(acc) } else { Bson::Int32(acc as i32) }))
+}

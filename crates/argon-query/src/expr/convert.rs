@@ -272,3 +272,47 @@ pub(crate) fn convert(v: &Bson, target: Option<i32>) -> Result<Bson> {
         _ => unsupported(),
     }
 }
+
+/// `$tsSecond` / `$tsIncrement`: a timestamp's seconds or increment, as a long.
+pub(crate) fn timestamp_part(increment: bool, v: &Value) -> Result<Value> {
+    match v {
+        None | Some(Bson::Null) | Some(Bson::Undefined) => Ok(Some(Bson::Null)),
+        Some(Bson::Timestamp(t)) => {
+            Ok(Some(Bson::Int64(i64::from(if increment { t.increment } else { t.time }))))
+        }
+        Some(other) => {
+            let (code, name) =
+                if increment { (codes::L5687302, "$tsIncrement") } else { (codes::L5687301, "$tsSecond") };
+            err(code, format!("Argument to {name} must be a timestamp, but is {}", crate::types::type_name(other)))
+        }
+    }
+}
+
+/// `$binarySize`: bytes of a string (UTF-8) or of binary data.
+pub(crate) fn binary_size(v: &Value) -> Result<Value> {
+    match v {
+        None | Some(Bson::Null) | Some(Bson::Undefined) => Ok(Some(Bson::Null)),
+        Some(Bson::String(s)) => Ok(Some(super::arith::int_or_long(s.len() as i64))),
+        Some(Bson::Binary(b)) => Ok(Some(super::arith::int_or_long(b.bytes.len() as i64))),
+        Some(other) => err(
+            codes::L51276,
+            format!("$binarySize requires a string or BinData argument, found: {}", crate::types::type_name(other)),
+        ),
+    }
+}
+
+/// `$bsonSize`: bytes of a document encoded as BSON.
+pub(crate) fn bson_size(v: &Value) -> Result<Value> {
+    match v {
+        None | Some(Bson::Null) | Some(Bson::Undefined) => Ok(Some(Bson::Null)),
+        Some(Bson::Document(d)) => {
+            let raw = bson::RawDocumentBuf::try_from(d)
+                .map_err(|e| crate::error::QueryError::new(codes::BAD_VALUE, format!("$bsonSize: {e}")))?;
+            Ok(Some(Bson::Int32(raw.as_bytes().len() as i32)))
+        }
+        Some(other) => err(
+            codes::L31393,
+            format!("$bsonSize requires a document input, found: {}", crate::types::type_name(other)),
+        ),
+    }
+}

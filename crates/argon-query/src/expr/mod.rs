@@ -23,6 +23,7 @@ pub(crate) mod array;
 mod command_let;
 mod convert;
 pub(crate) mod date;
+mod object;
 mod ops;
 pub(crate) mod percentile;
 mod string;

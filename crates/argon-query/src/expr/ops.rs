@@ -32,6 +32,28 @@ pub(crate) enum Func {
     Sqrt,
     Round,
     Trunc,
+    // trigonometry and friends
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Atan2,
+    Sinh,
+    Cosh,
+    Tanh,
+    Asinh,
+    Acosh,
+    Atanh,
+    DegreesToRadians,
+    RadiansToDegrees,
+    Sigmoid,
+    // bitwise
+    BitAnd,
+    BitOr,
+    BitXor,
+    BitNot,
     // comparison
     Eq,
     Ne,
@@ -76,9 +98,13 @@ pub(crate) enum Func {
     MergeObjects,
     ObjectToArray,
     ArrayToObject,
-    // types
+    // types, timestamps and sizes
     Type,
     IsNumber,
+    TsSecond,
+    TsIncrement,
+    BinarySize,
+    BsonSize,
     // array-or-list reductions usable as expressions
     Sum,
     Avg,
@@ -115,6 +141,30 @@ fn func_for(name: &str) -> Option<(Func, Arity)> {
         "$sqrt" => (Sqrt, Exactly(1)),
         "$round" => (Round, Between(1, 2)),
         "$trunc" => (Trunc, Between(1, 2)),
+        "$sin" => (Sin, Exactly(1)),
+        "$cos" => (Cos, Exactly(1)),
+        "$tan" => (Tan, Exactly(1)),
+        "$asin" => (Asin, Exactly(1)),
+        "$acos" => (Acos, Exactly(1)),
+        "$atan" => (Atan, Exactly(1)),
+        "$atan2" => (Atan2, Exactly(2)),
+        "$sinh" => (Sinh, Exactly(1)),
+        "$cosh" => (Cosh, Exactly(1)),
+        "$tanh" => (Tanh, Exactly(1)),
+        "$asinh" => (Asinh, Exactly(1)),
+        "$acosh" => (Acosh, Exactly(1)),
+        "$atanh" => (Atanh, Exactly(1)),
+        "$degreesToRadians" => (DegreesToRadians, Exactly(1)),
+        "$radiansToDegrees" => (RadiansToDegrees, Exactly(1)),
+        "$sigmoid" => (Sigmoid, Exactly(1)),
+        "$bitAnd" => (BitAnd, Any),
+        "$bitOr" => (BitOr, Any),
+        "$bitXor" => (BitXor, Any),
+        "$bitNot" => (BitNot, Exactly(1)),
+        "$tsSecond" => (TsSecond, Exactly(1)),
+        "$tsIncrement" => (TsIncrement, Exactly(1)),
+        "$binarySize" => (BinarySize, Exactly(1)),
+        "$bsonSize" => (BsonSize, Exactly(1)),
         "$eq" => (Eq, Exactly(2)),
         "$ne" => (Ne, Exactly(2)),
         "$gt" => (Gt, Exactly(2)),
@@ -315,6 +365,27 @@ pub(crate) enum Op {
         quantiles: super::percentile::Quantiles,
     },
     Rand,
+    /// `$getField`: a field of `input` (`$$CURRENT` when absent) by its
+    /// literal name (dots and `$` included).
+    GetField {
+        field: Node,
+        input: Node,
+    },
+    /// `$setField` (`value: None`: `$unsetField`).
+    SetField {
+        field: String,
+        input: Node,
+        value: Option<Node>,
+    },
+    Zip {
+        inputs: Vec<Node>,
+        longest: bool,
+        defaults: Option<Vec<Node>>,
+    },
+    SortArray {
+        input: Node,
+        by: super::object::SortBy,
+    },
 }
 
 const DATE_PART_NAMES: [&str; 10] = [
@@ -623,6 +694,10 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
         "$regexFindAll" => parse_regex(RegexMode::FindAll, arg, scope),
         "$replaceOne" | "$replaceAll" => parse_replace(name, arg, scope),
         "$trim" | "$ltrim" | "$rtrim" => parse_trim(name, arg, scope),
+        "$getField" => super::object::parse_get_field(arg, scope),
+        "$setField" | "$unsetField" => super::object::parse_set_field(name, arg, scope),
+        "$zip" => super::object::parse_zip(arg, scope),
+        "$sortArray" => super::object::parse_sort_array(arg, scope),
         "$rand" => match arg {
             Bson::Document(d) if d.is_empty() => Ok(Op::Rand),
             _ => err(codes::L3040501, "$rand does not currently accept arguments"),
@@ -651,6 +726,30 @@ fn leak_name(name: &str) -> &'static str {
         "$sqrt",
         "$round",
         "$trunc",
+        "$sin",
+        "$cos",
+        "$tan",
+        "$asin",
+        "$acos",
+        "$atan",
+        "$atan2",
+        "$sinh",
+        "$cosh",
+        "$tanh",
+        "$asinh",
+        "$acosh",
+        "$atanh",
+        "$degreesToRadians",
+        "$radiansToDegrees",
+        "$sigmoid",
+        "$bitAnd",
+        "$bitOr",
+        "$bitXor",
+        "$bitNot",
+        "$tsSecond",
+        "$tsIncrement",
+        "$binarySize",
+        "$bsonSize",
         "$eq",
         "$ne",
         "$gt",
@@ -1298,6 +1397,23 @@ impl Op {
                 super::string::eval_trim(*mode, name, input, chars)
             }
             Op::Rand => Ok(Some(Bson::Double(rand::random::<f64>()))),
+            Op::GetField { field, input } => super::object::get_field(field.eval(ctx)?, input.eval(ctx)?),
+            Op::SetField { field, input, value } => {
+                let value = match value {
+                    Some(v) => v.eval(ctx)?,
+                    None => None,
+                };
+                super::object::set_field(field, input.eval(ctx)?, value)
+            }
+            Op::Zip { inputs, longest, defaults } => {
+                let inputs = inputs.iter().map(|i| i.eval(ctx)).collect::<Result<Vec<_>>>()?;
+                let defaults = match defaults {
+                    Some(d) => Some(d.iter().map(|i| i.eval(ctx)).collect::<Result<Vec<_>>>()?),
+                    None => None,
+                };
+                super::object::zip(inputs, *longest, defaults)
+            }
+            Op::SortArray { input, by } => super::object::sort_array(input.eval(ctx)?, by),
             Op::Quantiles { input, quantiles } => Ok(Some(quantiles.of_value(input.eval(ctx)?.as_ref()))),
             Op::ArrayN { name, n, input } => super::array::n_of_array(name, &n.eval(ctx)?, input.eval(ctx)?),
             Op::DateAdd { subtract, start, unit, amount, timezone } => {
@@ -1714,6 +1830,27 @@ fn eval_func(f: Func, name: &str, mut args: Vec<Value>) -> Result<Value> {
             arith::unary(f, name, args.pop().expect("arity 1"))
         }
         Func::Log => arith::log(take2(&mut args)),
+        Func::Sin
+        | Func::Cos
+        | Func::Tan
+        | Func::Asin
+        | Func::Acos
+        | Func::Atan
+        | Func::Sinh
+        | Func::Cosh
+        | Func::Tanh
+        | Func::Asinh
+        | Func::Acosh
+        | Func::Atanh
+        | Func::DegreesToRadians
+        | Func::RadiansToDegrees
+        | Func::Sigmoid => arith::trig(f, name, args.pop().expect("arity 1")),
+        Func::Atan2 => arith::atan2(take2(&mut args)),
+        Func::BitAnd | Func::BitOr | Func::BitXor | Func::BitNot => arith::bitwise(f, name, args),
+        Func::TsSecond => super::convert::timestamp_part(false, &args[0]),
+        Func::TsIncrement => super::convert::timestamp_part(true, &args[0]),
+        Func::BinarySize => super::convert::binary_size(&args[0]),
+        Func::BsonSize => super::convert::bson_size(&args[0]),
         Func::Pow => arith::pow(take2(&mut args)),
         Func::Round | Func::Trunc => arith::round_or_trunc(f == Func::Round, name, args),
         Func::Eq | Func::Ne | Func::Gt | Func::Gte | Func::Lt | Func::Lte | Func::Cmp => {
