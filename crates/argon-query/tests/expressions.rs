@@ -1164,11 +1164,31 @@ fn trigonometry_and_sigmoid() {
     let nan = Expression::parse(&bson!({"$asin": f64::NAN})).unwrap().evaluate(&root(), &vars()).unwrap();
     assert!(matches!(nan, Some(Bson::Double(x)) if x.is_nan()), "NaN passes through: {nan:?}");
     check_errors(vec![
-        ("asin out of domain", bson!({"$asin": 2}), 50989, "cannot apply $asin to 2, value must be in [-1,1]"),
-        ("acosh below one", bson!({"$acosh": 0.5}), 50989, "cannot apply $acosh to 0.5, value must be in [1,inf]"),
-        ("sin of infinity", bson!({"$sin": f64::INFINITY}), 50989, "cannot apply $sin to inf, value must be in (-inf,inf)"),
+        (
+            "asin out of domain",
+            bson!({"$asin": 2}),
+            50989,
+            "cannot apply $asin to 2, value must be in [-1,1]",
+        ),
+        (
+            "acosh below one",
+            bson!({"$acosh": 0.5}),
+            50989,
+            "cannot apply $acosh to 0.5, value must be in [1,inf]",
+        ),
+        (
+            "sin of infinity",
+            bson!({"$sin": f64::INFINITY}),
+            50989,
+            "cannot apply $sin to inf, value must be in (-inf,inf)",
+        ),
         ("string", bson!({"$cos": "$s"}), 28765, "$cos only supports numeric types, not string"),
-        ("arity", bson!({"$sin": [1, 2]}), 16020, "Expression $sin takes exactly 1 arguments. 2 were passed in."),
+        (
+            "arity",
+            bson!({"$sin": [1, 2]}),
+            16020,
+            "Expression $sin takes exactly 1 arguments. 2 were passed in.",
+        ),
     ]);
 }
 
@@ -1214,7 +1234,8 @@ fn get_field_set_field_unset_field() {
         Some(bson!({"x": 1, "new": true}))
     );
     assert_eq!(
-        eval(bson!({"$setField": {"field": {"$literal": "$price"}, "input": "$$ROOT", "value": "$$REMOVE"}})).unwrap(),
+        eval(bson!({"$setField": {"field": {"$literal": "$price"}, "input": "$$ROOT", "value": "$$REMOVE"}}))
+            .unwrap(),
         Some(bson!({"a.b": 1, "a": {"b": 3}, "keep": true}))
     );
     assert_eq!(
@@ -1225,22 +1246,70 @@ fn get_field_set_field_unset_field() {
     // dependencies say so (a partial decode would miss "a.b").
     assert!(Expression::parse(&bson!({"$getField": "a.b"})).unwrap().dependencies().needs_whole_document());
     check_errors(vec![
-        ("field not a string", bson!({"$getField": 5}), 3041703, "$getField requires 'field' to evaluate to type String, but got int"),
-        ("input not an object", bson!({"$getField": {"field": "x", "input": 5}}), 3041705, "$getField requires 'input' to evaluate to type Object, but got int"),
-        ("unknown argument", bson!({"$getField": {"field": "x", "y": 1}}), 3041701, "$getField found an unknown argument: y"),
-        ("no field", bson!({"$getField": {"input": "$obj"}}), 3041702, "$getField requires 'field' to be specified"),
-        ("set without value", bson!({"$setField": {"field": "x", "input": "$obj"}}), 4161104, "$setField requires 'value' to be specified"),
-        ("set on a scalar", bson!({"$setField": {"field": "x", "input": 1, "value": 2}}), 4161105, "$setField requires 'input' to evaluate to type Object, but got int"),
-        ("set non-constant field", bson!({"$setField": {"field": "$s", "input": "$obj", "value": 2}}), 4161106, "$setField requires 'field' to evaluate to a constant string"),
-        ("unset with value", bson!({"$unsetField": {"field": "x", "input": "$obj", "value": 1}}), 4161101, "$unsetField found an unknown argument: value"),
+        (
+            "field not a string",
+            bson!({"$getField": 5}),
+            3041703,
+            "$getField requires 'field' to evaluate to type String, but got int",
+        ),
+        (
+            "input not an object",
+            bson!({"$getField": {"field": "x", "input": 5}}),
+            3041705,
+            "$getField requires 'input' to evaluate to type Object, but got int",
+        ),
+        (
+            "unknown argument",
+            bson!({"$getField": {"field": "x", "y": 1}}),
+            3041701,
+            "$getField found an unknown argument: y",
+        ),
+        (
+            "no field",
+            bson!({"$getField": {"input": "$obj"}}),
+            3041702,
+            "$getField requires 'field' to be specified",
+        ),
+        (
+            "set without value",
+            bson!({"$setField": {"field": "x", "input": "$obj"}}),
+            4161104,
+            "$setField requires 'value' to be specified",
+        ),
+        (
+            "set on a scalar",
+            bson!({"$setField": {"field": "x", "input": 1, "value": 2}}),
+            4161105,
+            "$setField requires 'input' to evaluate to type Object, but got int",
+        ),
+        (
+            "set non-constant field",
+            bson!({"$setField": {"field": "$s", "input": "$obj", "value": 2}}),
+            4161106,
+            "$setField requires 'field' to evaluate to a constant string",
+        ),
+        (
+            "unset with value",
+            bson!({"$unsetField": {"field": "x", "input": "$obj", "value": 1}}),
+            4161101,
+            "$unsetField found an unknown argument: value",
+        ),
     ]);
 }
 
 #[test]
 fn zip_and_sort_array() {
     check(vec![
-        ("zip shortest", bson!({"$zip": {"inputs": [[1, 2, 3], ["a", "b"]]}}), v(bson!([[1, "a"], [2, "b"]]))),
-        ("zip longest", bson!({"$zip": {"inputs": [[1, 2, 3], ["a"]], "useLongestLength": true}}), v(bson!([[1, "a"], [2, null], [3, null]]))),
+        (
+            "zip shortest",
+            bson!({"$zip": {"inputs": [[1, 2, 3], ["a", "b"]]}}),
+            v(bson!([[1, "a"], [2, "b"]])),
+        ),
+        (
+            "zip longest",
+            bson!({"$zip": {"inputs": [[1, 2, 3], ["a"]], "useLongestLength": true}}),
+            v(bson!([[1, "a"], [2, null], [3, null]])),
+        ),
         (
             "zip defaults",
             bson!({"$zip": {"inputs": [[1, 2], ["a"]], "useLongestLength": true, "defaults": [0, "$s"]}}),
@@ -1249,7 +1318,11 @@ fn zip_and_sort_array() {
         ("zip null input", bson!({"$zip": {"inputs": ["$arr", "$nope"]}}), v(Bson::Null)),
         ("sort numbers", bson!({"$sortArray": {"input": [3, 1, 2], "sortBy": 1}}), v(bson!([1, 2, 3]))),
         ("sort descending", bson!({"$sortArray": {"input": [3, 1, 2], "sortBy": -1}}), v(bson!([3, 2, 1]))),
-        ("sort mixed types", bson!({"$sortArray": {"input": ["b", 2, null, {"x": 1}], "sortBy": 1}}), v(bson!([null, 2, "b", {"x": 1}]))),
+        (
+            "sort mixed types",
+            bson!({"$sortArray": {"input": ["b", 2, null, {"x": 1}], "sortBy": 1}}),
+            v(bson!([null, 2, "b", {"x": 1}])),
+        ),
         (
             "sort documents by field",
             bson!({"$sortArray": {"input": "$docs", "sortBy": {"x": -1}}}),
@@ -1258,13 +1331,43 @@ fn zip_and_sort_array() {
         ("sort null", bson!({"$sortArray": {"input": null, "sortBy": 1}}), v(Bson::Null)),
     ]);
     check_errors(vec![
-        ("zip non-array", bson!({"$zip": {"inputs": [[1], 5]}}), 34468, "$zip found a non-array expression in input: 5"),
+        (
+            "zip non-array",
+            bson!({"$zip": {"inputs": [[1], 5]}}),
+            34468,
+            "$zip found a non-array expression in input: 5",
+        ),
         ("zip no inputs", bson!({"$zip": {"inputs": []}}), 34465, "$zip requires at least one input array"),
-        ("zip defaults alone", bson!({"$zip": {"inputs": [[1]], "defaults": [0]}}), 34466, "cannot specify defaults unless useLongestLength is true"),
-        ("zip defaults length", bson!({"$zip": {"inputs": [[1]], "useLongestLength": true, "defaults": [0, 1]}}), 34467, "$zip requires that defaults and inputs are the same length"),
-        ("zip unknown", bson!({"$zip": {"inputs": [[1]], "x": 1}}), 34464, "$zip found an unknown argument: x"),
-        ("sort non-array", bson!({"$sortArray": {"input": 5, "sortBy": 1}}), 2942504, "The input argument to $sortArray must be an array, but was of type: int"),
-        ("sort no sortBy", bson!({"$sortArray": {"input": [1]}}), 2942503, "$sortArray requires 'sortBy' to be specified"),
+        (
+            "zip defaults alone",
+            bson!({"$zip": {"inputs": [[1]], "defaults": [0]}}),
+            34466,
+            "cannot specify defaults unless useLongestLength is true",
+        ),
+        (
+            "zip defaults length",
+            bson!({"$zip": {"inputs": [[1]], "useLongestLength": true, "defaults": [0, 1]}}),
+            34467,
+            "$zip requires that defaults and inputs are the same length",
+        ),
+        (
+            "zip unknown",
+            bson!({"$zip": {"inputs": [[1]], "x": 1}}),
+            34464,
+            "$zip found an unknown argument: x",
+        ),
+        (
+            "sort non-array",
+            bson!({"$sortArray": {"input": 5, "sortBy": 1}}),
+            2942504,
+            "The input argument to $sortArray must be an array, but was of type: int",
+        ),
+        (
+            "sort no sortBy",
+            bson!({"$sortArray": {"input": [1]}}),
+            2942503,
+            "$sortArray requires 'sortBy' to be specified",
+        ),
     ]);
 }
 
@@ -1276,15 +1379,44 @@ fn timestamps_and_sizes() {
         ("tsIncrement", bson!({"$tsIncrement": ts}), v(bson!(7i64))),
         ("tsSecond null", bson!({"$tsSecond": null}), v(Bson::Null)),
         ("binarySize string", bson!({"$binarySize": "$u"}), v(bson!(6))),
-        ("binarySize binary", bson!({"$binarySize": Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1, 2, 3] })}), v(bson!(3))),
+        (
+            "binarySize binary",
+            bson!({"$binarySize": Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![1, 2, 3] })}),
+            v(bson!(3)),
+        ),
         ("bsonSize", bson!({"$bsonSize": {"$literal": {"a": 1}}}), v(bson!(12))),
         // {"k": "v", "z": 0}: 4 + (1 + 2 + 4 + 2) + (1 + 2 + 4) + 1
         ("bsonSize root", bson!({"$bsonSize": "$obj"}), v(bson!(21))),
         ("bsonSize null", bson!({"$bsonSize": "$nope"}), v(Bson::Null)),
+        (
+            "toUUID",
+            bson!({"$toUUID": "6e2b7c1e-9d4f-4b6a-8c3d-2f1e0a9b8c7d"}),
+            v(Bson::Binary(bson::Binary::from_uuid(
+                bson::Uuid::parse_str("6e2b7c1e9d4f4b6a8c3d2f1e0a9b8c7d").unwrap(),
+            ))),
+        ),
+        ("toUUID null", bson!({"$toUUID": null}), v(Bson::Null)),
     ]);
     check_errors(vec![
-        ("tsSecond of int", bson!({"$tsSecond": 1}), 5687301, "Argument to $tsSecond must be a timestamp, but is int"),
-        ("binarySize of int", bson!({"$binarySize": 1}), 51276, "$binarySize requires a string or BinData argument, found: int"),
-        ("bsonSize of string", bson!({"$bsonSize": "$s"}), 31393, "$bsonSize requires a document input, found: string"),
+        (
+            "tsSecond of int",
+            bson!({"$tsSecond": 1}),
+            5687301,
+            "Argument to $tsSecond must be a timestamp, but is int",
+        ),
+        (
+            "binarySize of int",
+            bson!({"$binarySize": 1}),
+            51276,
+            "$binarySize requires a string or BinData argument, found: int",
+        ),
+        (
+            "bsonSize of string",
+            bson!({"$bsonSize": "$s"}),
+            31393,
+            "$bsonSize requires a document input, found: string",
+        ),
+        ("toUUID bad string", bson!({"$toUUID": "nope"}), 241, "Failed to parse UUID from string: \"nope\""),
+        ("toUUID of int", bson!({"$toUUID": 1}), 241, "Unsupported conversion from int to UUID in $toUUID"),
     ]);
 }

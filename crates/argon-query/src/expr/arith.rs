@@ -523,7 +523,12 @@ pub(crate) fn trig(f: Func, name: &str, v: Value) -> Result<Value> {
             let (l, r) = if closed { ('[', ']') } else { ('(', ')') };
             return err(
                 codes::L50989,
-                format!("cannot apply {name} to {}, value must be in {l}{},{}{r}", plain(x), plain(lo), plain(hi)),
+                format!(
+                    "cannot apply {name} to {}, value must be in {l}{},{}{r}",
+                    plain(x),
+                    plain(lo),
+                    plain(hi)
+                ),
             );
         }
     }

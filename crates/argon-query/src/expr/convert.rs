@@ -283,7 +283,10 @@ pub(crate) fn timestamp_part(increment: bool, v: &Value) -> Result<Value> {
         Some(other) => {
             let (code, name) =
                 if increment { (codes::L5687302, "$tsIncrement") } else { (codes::L5687301, "$tsSecond") };
-            err(code, format!("Argument to {name} must be a timestamp, but is {}", crate::types::type_name(other)))
+            err(
+                code,
+                format!("Argument to {name} must be a timestamp, but is {}", crate::types::type_name(other)),
+            )
         }
     }
 }
@@ -296,7 +299,10 @@ pub(crate) fn binary_size(v: &Value) -> Result<Value> {
         Some(Bson::Binary(b)) => Ok(Some(super::arith::int_or_long(b.bytes.len() as i64))),
         Some(other) => err(
             codes::L51276,
-            format!("$binarySize requires a string or BinData argument, found: {}", crate::types::type_name(other)),
+            format!(
+                "$binarySize requires a string or BinData argument, found: {}",
+                crate::types::type_name(other)
+            ),
         ),
     }
 }
@@ -313,6 +319,23 @@ pub(crate) fn bson_size(v: &Value) -> Result<Value> {
         Some(other) => err(
             codes::L31393,
             format!("$bsonSize requires a document input, found: {}", crate::types::type_name(other)),
+        ),
+    }
+}
+
+/// `$toUUID` (MongoDB 8.0): a UUID string (hex, hyphens optional) as
+/// binary subtype 4; null stays null.
+pub(crate) fn to_uuid(v: &Value) -> Result<Value> {
+    match v {
+        None | Some(Bson::Null) | Some(Bson::Undefined) => Ok(Some(Bson::Null)),
+        Some(Bson::Binary(b)) if b.subtype == bson::spec::BinarySubtype::Uuid => Ok(v.clone()),
+        Some(Bson::String(s)) => match bson::Uuid::parse_str(s) {
+            Ok(u) => Ok(Some(Bson::Binary(bson::Binary::from_uuid(u)))),
+            Err(_) => err(codes::CONVERSION_FAILURE, format!("Failed to parse UUID from string: \"{s}\"")),
+        },
+        Some(other) => err(
+            codes::CONVERSION_FAILURE,
+            format!("Unsupported conversion from {} to UUID in $toUUID", crate::types::type_name(other)),
         ),
     }
 }

@@ -25,11 +25,16 @@ pub(super) fn parse_get_field(arg: &Bson, scope: &mut ParseScope) -> Result<Op> 
             other => return err(codes::L3041701, format!("$getField found an unknown argument: {other}")),
         }
     }
-    let Some(field) = field else { return err(codes::L3041702, "$getField requires 'field' to be specified") };
-    Ok(Op::GetField { field, input: match input {
-        Some(i) => i,
-        None => current()?,
-    } })
+    let Some(field) = field else {
+        return err(codes::L3041702, "$getField requires 'field' to be specified");
+    };
+    Ok(Op::GetField {
+        field,
+        input: match input {
+            Some(i) => i,
+            None => current()?,
+        },
+    })
 }
 
 /// A constant `field` must be a string (an expression is checked when
@@ -39,7 +44,10 @@ fn string_field(node: Node) -> Result<Node> {
         Node::Const(Bson::String(_)) => Ok(node),
         Node::Const(other) => err(
             codes::L3041703,
-            format!("$getField requires 'field' to evaluate to type String, but got {}", crate::types::type_name(other)),
+            format!(
+                "$getField requires 'field' to evaluate to type String, but got {}",
+                crate::types::type_name(other)
+            ),
         ),
         _ => Ok(node),
     }
@@ -49,7 +57,10 @@ pub(super) fn get_field(field: Value, input: Value) -> Result<Value> {
     let Some(Bson::String(field)) = field else {
         return err(
             codes::L3041703,
-            format!("$getField requires 'field' to evaluate to type String, but got {}", value_type_name(&field)),
+            format!(
+                "$getField requires 'field' to evaluate to type String, but got {}",
+                value_type_name(&field)
+            ),
         );
     };
     match input {
@@ -57,7 +68,10 @@ pub(super) fn get_field(field: Value, input: Value) -> Result<Value> {
         Some(Bson::Document(d)) => Ok(d.get(&field).cloned()),
         Some(other) => err(
             codes::L3041705,
-            format!("$getField requires 'input' to evaluate to type Object, but got {}", crate::types::type_name(&other)),
+            format!(
+                "$getField requires 'input' to evaluate to type Object, but got {}",
+                crate::types::type_name(&other)
+            ),
         ),
     }
 }
@@ -78,8 +92,12 @@ pub(super) fn parse_set_field(name: &str, arg: &Bson, scope: &mut ParseScope) ->
             other => return err(codes::L4161101, format!("{name} found an unknown argument: {other}")),
         }
     }
-    let Some(field) = field else { return err(codes::L4161102, format!("{name} requires 'field' to be specified")) };
-    let Some(input) = input else { return err(codes::L4161103, format!("{name} requires 'input' to be specified")) };
+    let Some(field) = field else {
+        return err(codes::L4161102, format!("{name} requires 'field' to be specified"));
+    };
+    let Some(input) = input else {
+        return err(codes::L4161103, format!("{name} requires 'input' to be specified"));
+    };
     if !unset && value.is_none() {
         return err(codes::L4161104, "$setField requires 'value' to be specified");
     }
@@ -98,7 +116,10 @@ pub(super) fn set_field(field: &str, input: Value, value: Value) -> Result<Value
         Some(other) => {
             return err(
                 codes::L4161105,
-                format!("$setField requires 'input' to evaluate to type Object, but got {}", crate::types::type_name(&other)),
+                format!(
+                    "$setField requires 'input' to evaluate to type Object, but got {}",
+                    crate::types::type_name(&other)
+                ),
             )
         }
     };
@@ -116,26 +137,46 @@ pub(super) fn set_field(field: &str, input: Value, value: Value) -> Result<Value
 /// `$zip: {inputs: [...], useLongestLength?, defaults?}`.
 pub(super) fn parse_zip(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
     let Bson::Document(d) = arg else {
-        return err(codes::L34460, format!("$zip only supports an object as an argument, found {}", crate::types::type_name(arg)));
+        return err(
+            codes::L34460,
+            format!("$zip only supports an object as an argument, found {}", crate::types::type_name(arg)),
+        );
     };
     let (mut inputs, mut longest, mut defaults) = (None, false, None);
     for (k, v) in d {
         match k.as_str() {
             "inputs" => {
                 let Bson::Array(items) = v else {
-                    return err(codes::L34460, format!("inputs must be an array of expressions, found {}", crate::types::type_name(v)));
+                    return err(
+                        codes::L34460,
+                        format!(
+                            "inputs must be an array of expressions, found {}",
+                            crate::types::type_name(v)
+                        ),
+                    );
                 };
                 inputs = Some(items.iter().map(|i| parse_operand(i, scope)).collect::<Result<Vec<_>>>()?);
             }
             "defaults" => {
                 let Bson::Array(items) = v else {
-                    return err(codes::L34461, format!("defaults must be an array of expressions, found {}", crate::types::type_name(v)));
+                    return err(
+                        codes::L34461,
+                        format!(
+                            "defaults must be an array of expressions, found {}",
+                            crate::types::type_name(v)
+                        ),
+                    );
                 };
                 defaults = Some(items.iter().map(|i| parse_operand(i, scope)).collect::<Result<Vec<_>>>()?);
             }
             "useLongestLength" => match v {
                 Bson::Boolean(b) => longest = *b,
-                _ => return err(codes::L34469, format!("useLongestLength must be a bool, found {}", crate::types::type_name(v))),
+                _ => {
+                    return err(
+                        codes::L34469,
+                        format!("useLongestLength must be a bool, found {}", crate::types::type_name(v)),
+                    )
+                }
             },
             other => return err(codes::L34464, format!("$zip found an unknown argument: {other}")),
         }
@@ -172,11 +213,17 @@ pub(super) fn zip(inputs: Vec<Value>, longest: bool, defaults: Option<Vec<Value>
     }
     let lengths = arrays.iter().map(Vec::len);
     let n = if longest { lengths.max().unwrap_or(0) } else { lengths.min().unwrap_or(0) };
-    let fill = |i: usize| -> Bson {
-        defaults.as_ref().and_then(|d| d[i].clone()).unwrap_or(Bson::Null)
-    };
+    let fill = |i: usize| -> Bson { defaults.as_ref().and_then(|d| d[i].clone()).unwrap_or(Bson::Null) };
     let out = (0..n)
-        .map(|k| Bson::Array(arrays.iter().enumerate().map(|(i, a)| a.get(k).cloned().unwrap_or_else(|| fill(i))).collect()))
+        .map(|k| {
+            Bson::Array(
+                arrays
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| a.get(k).cloned().unwrap_or_else(|| fill(i)))
+                    .collect(),
+            )
+        })
         .collect();
     Ok(Some(Bson::Array(out)))
 }
@@ -191,7 +238,10 @@ pub(crate) enum SortBy {
 /// `$sortArray: {input, sortBy}` (`sortBy`: 1, -1 or a sort document).
 pub(super) fn parse_sort_array(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
     let Bson::Document(d) = arg else {
-        return err(codes::L2942500, format!("$sortArray requires an object as an argument, found: {}", crate::types::type_name(arg)));
+        return err(
+            codes::L2942500,
+            format!("$sortArray requires an object as an argument, found: {}", crate::types::type_name(arg)),
+        );
     };
     let (mut input, mut by) = (None, None);
     for (k, v) in d {
@@ -208,7 +258,9 @@ pub(super) fn parse_sort_array(arg: &Bson, scope: &mut ParseScope) -> Result<Op>
             other => return err(codes::L2942501, format!("$sortArray found an unknown argument: {other}")),
         }
     }
-    let Some(input) = input else { return err(codes::L2942502, "$sortArray requires 'input' to be specified") };
+    let Some(input) = input else {
+        return err(codes::L2942502, "$sortArray requires 'input' to be specified");
+    };
     let Some(by) = by else { return err(codes::L2942503, "$sortArray requires 'sortBy' to be specified") };
     Ok(Op::SortArray { input, by })
 }
@@ -221,22 +273,27 @@ pub(super) fn sort_array(input: Value, by: &SortBy) -> Result<Value> {
         Some(other) => {
             return err(
                 codes::L2942504,
-                format!("The input argument to $sortArray must be an array, but was of type: {}", crate::types::type_name(&other)),
+                format!(
+                    "The input argument to $sortArray must be an array, but was of type: {}",
+                    crate::types::type_name(&other)
+                ),
             )
         }
     };
     match by {
         SortBy::Values { descending } => items.sort_by(|a, b| {
             let o = compare_values(&Some(a.clone()), &Some(b.clone()));
-            if *descending { o.reverse() } else { o }
+            if *descending {
+                o.reverse()
+            } else {
+                o
+            }
         }),
         SortBy::Fields(spec) => {
             // Elements that are not documents sort as documents without the fields.
             let empty = Document::new();
-            let mut keyed: Vec<(Vec<Bson>, Bson)> = items
-                .into_iter()
-                .map(|v| (spec.sort_key(v.as_document().unwrap_or(&empty)), v))
-                .collect();
+            let mut keyed: Vec<(Vec<Bson>, Bson)> =
+                items.into_iter().map(|v| (spec.sort_key(v.as_document().unwrap_or(&empty)), v)).collect();
             keyed.sort_by(|a, b| spec.compare_keys(&a.0, &b.0));
             items = keyed.into_iter().map(|(_, v)| v).collect();
         }

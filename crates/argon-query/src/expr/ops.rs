@@ -105,6 +105,7 @@ pub(crate) enum Func {
     TsIncrement,
     BinarySize,
     BsonSize,
+    ToUuid,
     // array-or-list reductions usable as expressions
     Sum,
     Avg,
@@ -165,6 +166,7 @@ fn func_for(name: &str) -> Option<(Func, Arity)> {
         "$tsIncrement" => (TsIncrement, Exactly(1)),
         "$binarySize" => (BinarySize, Exactly(1)),
         "$bsonSize" => (BsonSize, Exactly(1)),
+        "$toUUID" => (ToUuid, Exactly(1)),
         "$eq" => (Eq, Exactly(2)),
         "$ne" => (Ne, Exactly(2)),
         "$gt" => (Gt, Exactly(2)),
@@ -750,6 +752,7 @@ fn leak_name(name: &str) -> &'static str {
         "$tsIncrement",
         "$binarySize",
         "$bsonSize",
+        "$toUUID",
         "$eq",
         "$ne",
         "$gt",
@@ -1851,6 +1854,7 @@ fn eval_func(f: Func, name: &str, mut args: Vec<Value>) -> Result<Value> {
         Func::TsIncrement => super::convert::timestamp_part(true, &args[0]),
         Func::BinarySize => super::convert::binary_size(&args[0]),
         Func::BsonSize => super::convert::bson_size(&args[0]),
+        Func::ToUuid => super::convert::to_uuid(&args[0]),
         Func::Pow => arith::pow(take2(&mut args)),
         Func::Round | Func::Trunc => arith::round_or_trunc(f == Func::Round, name, args),
         Func::Eq | Func::Ne | Func::Gt | Func::Gte | Func::Lt | Func::Lte | Func::Cmp => {
