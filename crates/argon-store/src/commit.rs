@@ -410,6 +410,10 @@ fn prepare(
         t
     };
     let head = meta.counters.applied_lsn;
+    if !matches!(job, Job::Write(_) | Job::Sync) {
+        // Branches and projects change: capped sizes are counted again.
+        shared.capped_sizes.lock().clear();
+    }
     match job {
         Job::Write(req) => prepare_write(shared, meta, w, req),
         Job::CreateProject { project, actor } => {
@@ -742,6 +746,16 @@ fn prepare_write(
                 }
             }
         }
+    }
+    // Capped collections: the oldest documents past the cap go in this commit.
+    let capped = |op: &Op| match op {
+        Op::Doc { coll, .. } => catalog.get(coll).is_some_and(|c| c.options.contains_key("capped")),
+        _ => false,
+    };
+    if ops.iter().any(capped) {
+        let head_chain = meta.read_chain(timeline, Lsn::MAX);
+        let mut sizes = shared.capped_sizes.lock();
+        crate::capped::evict(&shared.index, w, &head_chain, timeline, &catalog, &mut sizes, &mut ops)?;
     }
     if !ops.is_empty() {
         entries.push(Entry::Commit(Commit {

@@ -539,11 +539,12 @@ impl Index {
         if let Some(old) = c.continues {
             crate::materialize::begin(self, w, meta, c, old, Lsn(lsn.0 - 1), lsn, time)?;
         }
-        let base = meta.catalog(&meta.read_chain(c.timeline, Lsn::MAX));
+        let chain = meta.read_chain(c.timeline, Lsn::MAX);
+        let base = meta.catalog(&chain);
         let mut catalog: Option<Catalog> = None;
         let mut value = Vec::with_capacity(256);
         let (mut born, mut died, mut superseded) = (0u64, 0u64, 0u64);
-        for op in &c.ops {
+        for (op_index, op) in c.ops.iter().enumerate() {
             match op {
                 Op::Doc { coll, coll_id, id, post, pre, .. } => {
                     match (pre.is_some(), post.is_some()) {
@@ -563,6 +564,23 @@ impl Index {
                     }
                     self.docs.put(w, key.as_bytes(), &value)?;
                     let cat = catalog.as_ref().unwrap_or(&base);
+                    if cat
+                        .get(coll)
+                        .is_some_and(|cm| cm.id == *coll_id && crate::capped::cap_of(&cm.options).is_some())
+                    {
+                        let change = (pre.is_some(), post.is_some());
+                        crate::capped::apply(
+                            self,
+                            w,
+                            &chain,
+                            c.timeline,
+                            *coll_id,
+                            id,
+                            change,
+                            lsn,
+                            op_index as u32,
+                        )?;
+                    }
                     if let Some(cm) = cat.get(coll).filter(|cm| cm.id == *coll_id && !cm.indexes.is_empty()) {
                         // Secondary keys need the fields: decode once per change.
                         let decode = |d: &Option<bson::RawDocumentBuf>| -> Result<Option<Document>> {

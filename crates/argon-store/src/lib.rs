@@ -9,6 +9,7 @@
 //!
 //! See docs/ARCHITECTURE.md at the repository root for the full picture.
 
+mod capped;
 mod check;
 mod commit;
 mod entry;
@@ -27,6 +28,7 @@ mod write;
 
 pub use argon_types::{CommitTime, Lsn, TimelineId};
 pub use argon_wal::SyncMode;
+pub use capped::{cap_of, Cap};
 pub use check::{CollectionCheck, IndexCheck};
 pub use entry::{Commit, DocOpKind, Entry, Op};
 pub use error::{Result, StoreError};

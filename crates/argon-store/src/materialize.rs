@@ -68,6 +68,10 @@ pub(crate) fn begin(
     for cm in catalog.collections.values() {
         todo.push((CopyTable::Docs, cm.id));
         todo.extend(cm.indexes.iter().map(|ix| (CopyTable::Indexes, ix.id)));
+        // A capped collection's insertion order (kept under its own id).
+        if crate::capped::cap_of(&cm.options).is_some() {
+            todo.push((CopyTable::Indexes, cm.id));
+        }
     }
     // Copies keep their LSNs, so the new timeline's reads must treat an
     // index as multikey from where the old chain did.

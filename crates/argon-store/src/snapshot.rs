@@ -162,6 +162,18 @@ impl Snapshot {
         self.index_scan_dir(coll, index_name, lower, upper, true)
     }
 
+    /// A capped collection's documents in insertion order (or its reverse):
+    /// `(record key, encoded _id)`; fetch each with [`Snapshot::get_by_id_key`].
+    /// Empty for a collection that is not capped.
+    pub fn natural_scan(&self, coll: &str, reverse: bool) -> Result<Scan<'_>> {
+        let Some(c) = self.view.catalog.get(coll).filter(|c| crate::capped::cap_of(&c.options).is_some())
+        else {
+            return Ok(Scan { levels: vec![], rev_levels: vec![], last: None });
+        };
+        let (lower, upper) = crate::capped::forward_bounds();
+        self.bounded_scan(&self.index.idx, c.id, Bound::Included(&lower), Bound::Excluded(&upper), reverse)
+    }
+
     /// Visible documents with an encoded `_id` between `lower` and `upper`
     /// (bounds as [`Snapshot::index_scan`] takes them), in `_id` order or
     /// its reverse: `(encoded _id, BSON bytes)`. What a query planner's

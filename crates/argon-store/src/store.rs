@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     pub materialize_after: u64,
     /// See [`StoreOptions::materialize_batch`].
     pub materialize_batch: usize,
+    /// Running sizes of capped collections (the commit thread's).
+    pub capped_sizes: Mutex<crate::capped::Sizes>,
 }
 
 struct Inner {
@@ -336,6 +338,7 @@ impl Store {
             jobs_in_flight: Default::default(),
             materialize_after: opts.materialize_after,
             materialize_batch: opts.materialize_batch.max(1),
+            capped_sizes: Mutex::new(Default::default()),
         });
         let trimmer = crate::resident::spawn(
             shared.index.env.clone(),
