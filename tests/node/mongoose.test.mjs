@@ -57,3 +57,17 @@ test('a schema collation: case-insensitive queries and a unique index', async ()
   const binary = await User.findOne({ email: 'ada@example.com' }).collation({ locale: 'simple' }).lean();
   assert.equal(binary, null);
 });
+
+test('a capped schema keeps the newest documents in insertion order', async () => {
+  const logSchema = new mongoose.Schema({ n: Number }, { capped: { size: 4096, max: 3 }, autoCreate: true });
+  const Log = mongoose.model('Log', logSchema);
+  await Log.init(); // creates the capped collection
+  for (const n of [5, 1, 4, 2, 3]) {
+    await Log.create({ n });
+  }
+  const kept = await Log.find().lean();
+  assert.deepEqual(kept.map((d) => d.n), [4, 2, 3]);
+  const stats = await mongoose.connection.db.command({ collStats: 'logs' });
+  assert.equal(stats.capped, true);
+  assert.equal(stats.max, 3);
+});

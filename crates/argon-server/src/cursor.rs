@@ -26,6 +26,56 @@ pub enum CursorSource {
     Scan(Box<ScanCursor>),
     /// A change stream tailing the WAL.
     ChangeStream(Box<ChangeStream>),
+    /// A tailable cursor following a capped collection.
+    Tail(Box<TailCursor>),
+}
+
+/// A tailable cursor (`find` with `tailable`, on a capped collection):
+/// reads the collection in insertion order at the branch head, each
+/// getMore going on after the last document it returned, so it sees
+/// documents inserted since; with `awaitData` a getMore waits up to its
+/// `maxTimeMS` (default 1 s) for one.
+pub struct TailCursor {
+    pub project: String,
+    pub branch: String,
+    /// `Some` on a read-only view (`app~main@1500`): nothing new ever comes.
+    pub at_lsn: Option<argon_store::Lsn>,
+    pub coll: String,
+    pub query: Query,
+    pub projection: Option<Projection>,
+    /// The record key (insertion position) of the last document returned.
+    pub after: Option<Vec<u8>>,
+    pub await_data: bool,
+    pub collation: Option<std::sync::Arc<argon_types::collation::Collation>>,
+}
+
+impl TailCursor {
+    /// The next documents after the last one returned: up to `n` (and
+    /// about [`BATCH_BYTES`]); empty when none came.
+    pub fn next_batch(&mut self, store: &Store, n: Option<usize>) -> CmdResult<Vec<Document>> {
+        let collation = self.collation.clone();
+        argon_query::compare::with_collation(collation.as_ref(), || {
+            let at = self.at_lsn.map(argon_store::At::Lsn).unwrap_or(argon_store::At::Head);
+            let snap = store.snapshot(&self.project, &self.branch, at)?;
+            let mut scan = snap.natural_scan_after(&self.coll, self.after.as_deref(), false)?;
+            let (n, mut out, mut bytes) = (n.unwrap_or(usize::MAX), Vec::new(), 0usize);
+            while out.len() < n && bytes < BATCH_BYTES {
+                let Some((record, id_key)) = scan.next_raw()? else { break };
+                self.after = Some(record.to_vec());
+                let Some(doc) = snap.get_by_id_key(&self.coll, id_key)? else { continue };
+                if !self.query.filter.try_matches(&doc)? {
+                    continue;
+                }
+                let doc = match &self.projection {
+                    Some(p) => p.apply(&doc, Some(&self.query.filter))?,
+                    None => doc,
+                };
+                bytes += doc.to_vec().map(|v| v.len()).unwrap_or(0);
+                out.push(doc);
+            }
+            Ok(out)
+        })
+    }
 }
 
 /// A find over a collection scan in `_id` order, read a batch at a time

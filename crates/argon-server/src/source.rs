@@ -906,6 +906,46 @@ impl<'a> Source<'a> {
     }
 
     /// `matching` plus projection.
+    /// A capped collection's matching documents in insertion order (or
+    /// its reverse), skipped, limited and projected. Capped collections are
+    /// bounded, so the result is too.
+    pub fn natural(
+        &self,
+        coll: &str,
+        q: &Query,
+        reverse: bool,
+        skip: u64,
+        limit: Option<u64>,
+        projection: Option<&Projection>,
+    ) -> CmdResult<Vec<Document>> {
+        crate::ops::long_running(|| {
+            let mut scan = self.snap.natural_scan(coll, reverse)?;
+            let (mut out, mut skipped, mut seen) = (Vec::new(), 0u64, 0u32);
+            while let Some((_, id_key)) = scan.next_raw()? {
+                seen = seen.wrapping_add(1);
+                if seen.is_multiple_of(1024) {
+                    crate::ops::check_interrupted()?;
+                }
+                let Some(doc) = self.snap.get_by_id_key(coll, id_key)? else { continue };
+                if !q.filter.try_matches(&doc)? {
+                    continue;
+                }
+                if skipped < skip {
+                    skipped += 1;
+                    continue;
+                }
+                out.push(match projection {
+                    Some(p) => p.apply(&doc, Some(&q.filter))?,
+                    None => doc,
+                });
+                if limit.is_some_and(|l| out.len() as u64 >= l) {
+                    break;
+                }
+            }
+            Ok(out)
+        })
+    }
+
     pub fn find(
         &self,
         coll: &str,

@@ -166,12 +166,22 @@ impl Snapshot {
     /// `(record key, encoded _id)`; fetch each with [`Snapshot::get_by_id_key`].
     /// Empty for a collection that is not capped.
     pub fn natural_scan(&self, coll: &str, reverse: bool) -> Result<Scan<'_>> {
+        self.natural_scan_after(coll, None, reverse)
+    }
+
+    /// Like [`Snapshot::natural_scan`], forward from after the record key
+    /// `after` (one a scan returned): what a tailable cursor reads on from.
+    pub fn natural_scan_after(&self, coll: &str, after: Option<&[u8]>, reverse: bool) -> Result<Scan<'_>> {
         let Some(c) = self.view.catalog.get(coll).filter(|c| crate::capped::cap_of(&c.options).is_some())
         else {
             return Ok(Scan { levels: vec![], rev_levels: vec![], last: None });
         };
         let (lower, upper) = crate::capped::forward_bounds();
-        self.bounded_scan(&self.index.idx, c.id, Bound::Included(&lower), Bound::Excluded(&upper), reverse)
+        let lower = match after {
+            Some(a) => Bound::Excluded(a),
+            None => Bound::Included(&lower[..]),
+        };
+        self.bounded_scan(&self.index.idx, c.id, lower, Bound::Excluded(&upper), reverse)
     }
 
     /// Visible documents with an encoded `_id` between `lower` and `upper`

@@ -59,6 +59,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     }
     crate::validation::check_options(&options, "create")?;
     crate::views::check_definition(&options)?;
+    capped_options(&options)?;
     let index = time_series_options(&mut options)?;
     let target = call.target(ctx)?;
     let mut ops = vec![WriteOp::CreateCollection { name: name.clone(), options }];
@@ -68,6 +69,43 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let outcome = writes::submit(ctx, call, &target, ops, WriteMode::Atomic, None).await?;
     drop(outcome);
     Ok(Document::new())
+}
+
+/// `capped: true` needs a positive `size` in bytes; `max` (documents) is
+/// optional. The store enforces both (`argon_store::cap_of`: sizes under
+/// 4096 bytes become 4096, others a multiple of 256, as in MongoDB).
+fn capped_options(options: &Document) -> CmdResult<()> {
+    match options.get("capped") {
+        None | Some(Bson::Boolean(false)) => return Ok(()),
+        Some(Bson::Boolean(true)) => {}
+        Some(other) => {
+            return Err(CommandError::type_mismatch(format!(
+                "BSON field 'create.capped' is the wrong type '{}', expected type 'bool'",
+                argon_query::types::type_name(other)
+            )))
+        }
+    }
+    if options.contains_key("viewOn") {
+        return Err(CommandError::new(code::INVALID_OPTIONS, "a view cannot be capped"));
+    }
+    let positive = |k: &str| match options.get(k) {
+        None => Ok(None),
+        Some(v) => match argon_query::numeric::to_f64(v) {
+            Some(n) if n > 0.0 => Ok(Some(n)),
+            Some(_) if k == "max" => Ok(None), // no limit, as in MongoDB
+            _ => Err(CommandError::bad_value(format!(
+                "'{k}' of a capped collection must be a positive number, got {v}"
+            ))),
+        },
+    };
+    if positive("size")?.is_none() {
+        return Err(CommandError::new(
+            code::INVALID_OPTIONS,
+            "the 'size' field is required when 'capped' is true",
+        ));
+    }
+    positive("max")?;
+    Ok(())
 }
 
 /// Checks and completes `timeseries` (and `expireAfterSeconds`, which only

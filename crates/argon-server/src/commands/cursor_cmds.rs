@@ -46,6 +46,25 @@ pub async fn get_more(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
                 cs.next_batch(&ctx.state, batch_size, std::time::Duration::from_millis(max_await_ms)).await?;
             (b, false)
         }
+        CursorSource::Tail(tail) => {
+            // With awaitData, wait up to maxTimeMS for a document.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(max_await_ms);
+            let b = loop {
+                let seen = ctx.state.store.visible_lsn();
+                let b = tail.next_batch(&ctx.state.store, batch_size)?;
+                if !b.is_empty() || !tail.await_data || tail.at_lsn.is_some() {
+                    break b;
+                }
+                // Nothing new until something commits.
+                while ctx.state.store.visible_lsn() == seen && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+                if std::time::Instant::now() >= deadline {
+                    break tail.next_batch(&ctx.state.store, batch_size)?;
+                }
+            };
+            (b, false)
+        }
     };
     let mut reply_cursor = doc! { "nextBatch": batch, "id": if exhausted { 0i64 } else { id }, "ns": ns };
     if let CursorSource::ChangeStream(cs) = &cursor.source {

@@ -126,7 +126,14 @@ pub(crate) fn storage_stats(
         index_sizes.insert(ix.name(), bytes / scale);
         total_index += bytes;
     }
-    Ok(doc! {
+    let mut capped = doc! {};
+    if let Some(cap) = argon_store::cap_of(&c.options) {
+        capped.insert("maxSize", cap.size as i64 / scale);
+        if let Some(m) = cap.max {
+            capped.insert("max", m as i64);
+        }
+    }
+    let mut out = doc! {
         "size": size / scale,
         "count": count,
         "avgObjSize": if count > 0 { size / count } else { 0 },
@@ -140,7 +147,9 @@ pub(crate) fn storage_stats(
         "totalSize": (size + total_index) / scale,
         "indexSizes": index_sizes,
         "scaleFactor": scale,
-    })
+    };
+    out.extend(capped);
+    Ok(out)
 }
 
 pub fn db_stats(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use argon_query::Projection;
 
 use crate::source::Query;
-use bson::{doc, Bson, Document};
+use bson::{doc, Document};
 
 use super::{Call, Ctx};
 use crate::args::{collection_name, Args};
@@ -41,7 +41,8 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let batch_size = a.non_negative("batchSize")?.map(|b| b as usize);
     let no_timeout = a.bool("noCursorTimeout")?.unwrap_or(false);
     let tailable = a.bool("tailable")?.unwrap_or(false);
-    if a.bool("awaitData")?.unwrap_or(false) && !tailable {
+    let await_data = a.bool("awaitData")?.unwrap_or(false);
+    if await_data && !tailable {
         return Err(crate::error::CommandError::bad_value(
             "Cannot set 'awaitData' without also setting 'tailable'",
         ));
@@ -63,20 +64,48 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         Err(e) => return Err(e),
     };
     if tailable {
-        // Tailable cursors follow a capped collection's insertion order,
-        // which Argon does not keep (capped collections are not capped).
-        let capped = snap
-            .collection(&coll)
-            .is_some_and(|c| matches!(c.options.get("capped"), Some(Bson::Boolean(true))));
-        return Err(match capped {
-            true => crate::error::CommandError::new(
-                crate::error::code::NOT_IMPLEMENTED,
-                "tailable cursors are not supported by Argon (use a change stream to follow new documents)",
-            ),
-            false => crate::error::CommandError::bad_value(format!(
+        // A tailable cursor follows a capped collection's insertion order.
+        if snap.collection(&coll).is_none_or(|c| argon_store::cap_of(&c.options).is_none()) {
+            return Err(crate::error::CommandError::bad_value(format!(
                 "error processing query: ns={ns} tailable cursor requested on non capped collection"
-            )),
-        });
+            )));
+        }
+        if sort.as_ref().is_some_and(|s| s.is_natural() != Some(1)) {
+            return Err(crate::error::CommandError::bad_value(
+                "cannot use tailable option with a sort other than {$natural: 1}",
+            ));
+        }
+        if single_batch {
+            return Err(crate::error::CommandError::bad_value(
+                "cannot use tailable option with the 'singleBatch' option",
+            ));
+        }
+        let mut tail = crate::cursor::TailCursor {
+            project: target.project.clone(),
+            branch: target.branch.clone(),
+            at_lsn: target.view_lsn,
+            coll: coll.clone(),
+            query,
+            projection,
+            after: None,
+            await_data,
+            collation: argon_query::compare::active_collation(),
+        };
+        drop(snap);
+        let batch = tail.next_batch(&ctx.state.store, batch_size.or(Some(DEFAULT_FIRST_BATCH)))?;
+        // No match at all: the cursor is dead, as in MongoDB (the driver queries again).
+        let id = if batch.is_empty() && tail.after.is_none() {
+            0i64
+        } else {
+            ctx.state.cursors.insert(Cursor {
+                ns: ns.clone(),
+                source: CursorSource::Tail(Box::new(tail)),
+                last_used: Instant::now(),
+                no_timeout,
+                session: call.session.clone(),
+            })
+        };
+        return Ok(doc! { "cursor": { "firstBatch": batch, "id": id, "ns": ns } });
     }
     if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
         // A view: its pipeline, then the find's filter, sort, skip and limit.
@@ -94,6 +123,29 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         if let Some(p) = &projection {
             docs = docs.iter().map(|d| p.apply(d, Some(&query.filter))).collect::<Result<_, _>>()?;
         }
+        let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
+        return Ok(cursor_reply(ctx, call, ns, docs.into(), first_batch, single_batch, no_timeout));
+    }
+    // A capped collection reads in insertion order without a sort (or
+    // sorted by `$natural`), as in MongoDB. (Inside a transaction, whose
+    // own writes have no place in that order yet, it reads in `_id` order.)
+    let natural_sort = sort.as_ref().and_then(|s| s.is_natural());
+    let capped = snap.collection(&coll).is_some_and(|c| argon_store::cap_of(&c.options).is_some());
+    if capped
+        && call.txn.is_none()
+        && (sort.is_none() || natural_sort.is_some())
+        && !query.filter.has_text()
+        && !query.filter.has_near()
+        && query.hint.is_none()
+    {
+        let docs = call.source(&snap).natural(
+            &coll,
+            &query,
+            natural_sort == Some(-1),
+            skip,
+            limit,
+            projection.as_ref(),
+        )?;
         let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
         return Ok(cursor_reply(ctx, call, ns, docs.into(), first_batch, single_batch, no_timeout));
     }

@@ -1,0 +1,94 @@
+"""Capped collections with pymongo: size and count caps, insertion order,
+$natural sorts, tailable (awaitData) cursors."""
+
+import threading
+import time
+
+import pytest
+from pymongo import CursorType
+from pymongo.errors import OperationFailure
+
+
+def ids(cursor):
+    return [d["_id"] for d in cursor]
+
+
+def test_count_cap_keeps_the_newest_in_insertion_order(db):
+    log = db.create_collection("log", capped=True, size=100_000, max=5)
+    for i in [10, 3, 7, 1, 9, 2, 8]:
+        log.insert_one({"_id": i, "msg": f"m{i}"})
+    assert ids(log.find()) == [7, 1, 9, 2, 8]
+    assert ids(log.find().sort("$natural", -1)) == [8, 2, 9, 1, 7]
+    assert ids(log.find({"_id": {"$gt": 5}}).skip(1).limit(2)) == [9, 8]
+    assert log.count_documents({}) == 5
+    # A sort by a field is a sort, not insertion order.
+    assert ids(log.find().sort("_id", 1)) == [1, 2, 7, 8, 9]
+    log.insert_many([{"_id": 100 + i} for i in range(7)])
+    assert ids(log.find()) == [102, 103, 104, 105, 106]
+    stats = db.command("collStats", "log")
+    assert stats["capped"] is True and stats["max"] == 5 and stats["maxSize"] == 100_096
+    info = db.command("listCollections", filter={"name": "log"})["cursor"]["firstBatch"][0]
+    assert info["options"]["capped"] is True and info["options"]["size"] == 100_000
+    # Updates keep their place; deletes are allowed (MongoDB 5.0+).
+    log.update_one({"_id": 103}, {"$set": {"note": "x" * 100}})
+    log.delete_one({"_id": 105})
+    log.insert_one({"_id": 200})
+    assert ids(log.find()) == [102, 103, 104, 106, 200]
+
+
+def test_size_cap_in_bytes(db):
+    log = db.create_collection("big", capped=True, size=4096)
+    for i in range(20):
+        log.insert_one({"_id": i, "pad": "p" * 500})
+    kept = ids(log.find())
+    assert kept == list(range(20 - len(kept), 20)) and 6 <= len(kept) <= 8
+    assert db.command("collStats", "big")["size"] <= 4096
+    with pytest.raises(OperationFailure):
+        log.insert_one({"_id": "huge", "pad": "p" * 5000})
+
+
+def test_bad_capped_options(db):
+    with pytest.raises(OperationFailure) as e:
+        db.create_collection("c", capped=True)
+    assert e.value.code == 72
+    with pytest.raises(OperationFailure) as e:
+        db.create_collection("c", capped=True, size=-5)
+    assert e.value.code == 2
+    db.create_collection("plain")
+    with pytest.raises(OperationFailure) as e:
+        list(db.plain.find(cursor_type=CursorType.TAILABLE))
+    assert e.value.code == 2
+
+
+def test_tailable_await_cursor_follows_new_documents(client, db):
+    log = db.create_collection("events", capped=True, size=100_000)
+    # No match at all: the cursor is dead at once.
+    empty = log.find(cursor_type=CursorType.TAILABLE_AWAIT)
+    assert list(empty) == [] and not empty.alive
+    log.insert_many([{"_id": i} for i in range(3)])
+    cursor = log.find({"_id": {"$ne": 4}}, cursor_type=CursorType.TAILABLE_AWAIT).max_await_time_ms(2000)
+    assert [next(cursor)["_id"] for _ in range(3)] == [0, 1, 2]
+    # Documents inserted later (by another connection) arrive on the same
+    # cursor; a getMore waits for them (awaitData) instead of returning empty.
+    def later():
+        time.sleep(0.3)
+        other = client[db.name]["events"]
+        for i in range(3, 6):
+            other.insert_one({"_id": i})
+
+    t = threading.Thread(target=later)
+    t.start()
+    start = time.monotonic()
+    got = [next(cursor)["_id"]]
+    waited = time.monotonic() - start
+    t.join()
+    got += [next(cursor)["_id"]]
+    assert got == [3, 5] and cursor.alive
+    assert 0.2 < waited < 2.0
+    # With nothing new, an awaitData getMore returns empty after maxTimeMS
+    # and the cursor stays open.
+    short = log.find(cursor_type=CursorType.TAILABLE_AWAIT).max_await_time_ms(100)
+    assert len(list(short)) == 6
+    assert short.alive
+    cursor.close()
+    short.close()
