@@ -92,3 +92,21 @@ def test_tailable_await_cursor_follows_new_documents(client, db):
     assert short.alive
     cursor.close()
     short.close()
+
+
+def test_coll_mod_changes_the_caps(db):
+    log = db.create_collection("log", capped=True, size=100_000, max=10)
+    log.insert_many([{"_id": i} for i in range(10)])
+    db.command("collMod", "log", cappedMax=4)
+    # The next write trims to the new cap.
+    log.insert_one({"_id": 10})
+    assert ids(log.find()) == [7, 8, 9, 10]
+    db.command("collMod", "log", cappedMax=0, cappedSize=8192)
+    log.insert_many([{"_id": 11 + i} for i in range(6)])
+    assert len(ids(log.find())) == 10
+    stats = db.command("collStats", "log")
+    assert stats["maxSize"] == 8192 and "max" not in stats
+    db.create_collection("plain")
+    with pytest.raises(OperationFailure) as e:
+        db.command("collMod", "plain", cappedSize=4096)
+    assert e.value.code == 72

@@ -163,7 +163,9 @@ async fn coll_mod_changes_the_level_the_action_and_the_validator() {
     assert_eq!(code(coll_mod(&db, doc! {"collMod": "c", "validationLevel": "sometimes"}).await), 2);
     assert_eq!(code(coll_mod(&db, doc! {"collMod": "c", "validator": {"$where": "1"}}).await), 2);
     assert_eq!(code(coll_mod(&db, doc! {"collMod": "c", "index": {"name": "x", "hidden": true}}).await), 27);
-    assert_eq!(code(coll_mod(&db, doc! {"collMod": "c", "cappedSize": 10}).await), 115);
+    // Not a capped collection.
+    assert_eq!(code(coll_mod(&db, doc! {"collMod": "c", "cappedSize": 10}).await), 72);
+    assert_eq!(code(coll_mod(&db, doc! {"collMod": "c", "recordIdsReplicated": true}).await), 115);
     assert_eq!(code(db.run_command(doc! {"create": "d", "validator": 3}).await), 14);
     server.stop().await;
 }

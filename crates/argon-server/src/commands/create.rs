@@ -238,6 +238,7 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
     let mut index_change = None;
     let mut view_change = Document::new();
     let mut expire_change = None;
+    let mut cap_change = Document::new();
     for (k, v) in call.cmd.iter() {
         match k.as_str() {
             "collMod"
@@ -262,11 +263,10 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
                 view_change.insert(k, v.clone());
             }
             "expireAfterSeconds" => expire_change = Some(v.clone()),
-            "changeStreamPreAndPostImages"
-            | "timeseries"
-            | "cappedSize"
-            | "cappedMax"
-            | "recordIdsReplicated" => {
+            "cappedSize" | "cappedMax" => {
+                cap_change.insert(k, v.clone());
+            }
+            "changeStreamPreAndPostImages" | "timeseries" | "recordIdsReplicated" => {
                 return Err(CommandError::new(
                     crate::error::code::COMMAND_NOT_SUPPORTED,
                     format!("collMod option '{k}' is not supported by Argon"),
@@ -293,6 +293,35 @@ pub async fn coll_mod(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
     let mut options = current.options.clone();
     let mut reply = Document::new();
     let mut ops = Vec::new();
+    // A capped collection's new caps (MongoDB 6.0): the next write trims to them.
+    if !cap_change.is_empty() {
+        if argon_store::cap_of(&options).is_none() {
+            return Err(CommandError::new(
+                code::INVALID_OPTIONS,
+                format!("collMod cappedSize/cappedMax: {}.{name} is not a capped collection", call.db),
+            ));
+        }
+        for (k, v) in &cap_change {
+            let n = argon_query::numeric::to_exact_i64(v).ok_or_else(|| {
+                CommandError::type_mismatch(format!("collMod '{k}' must be a whole number, got {v}"))
+            })?;
+            match (k.as_str(), n) {
+                ("cappedSize", n) if n > 0 && n <= 1 << 50 => {
+                    options.insert("size", n);
+                }
+                ("cappedSize", _) => {
+                    return Err(CommandError::bad_value("cappedSize must be greater than 0 and at most 1 PB"))
+                }
+                // Zero or less: no document cap.
+                (_, n) if n > 0 => {
+                    options.insert("max", n);
+                }
+                _ => {
+                    options.remove("max");
+                }
+            }
+        }
+    }
     if !view_change.is_empty() {
         if !crate::views::is_view(&options) {
             return Err(CommandError::new(
