@@ -110,3 +110,23 @@ def test_coll_mod_changes_the_caps(db):
     with pytest.raises(OperationFailure) as e:
         db.command("collMod", "plain", cappedSize=4096)
     assert e.value.code == 72
+
+
+def test_a_tailable_cursor_whose_position_was_evicted_dies(db):
+    log = db.create_collection("log", capped=True, size=100_000, max=3)
+    log.insert_many([{"_id": i} for i in range(3)])
+    cursor = log.find(cursor_type=CursorType.TAILABLE)
+    assert [d["_id"] for d in cursor] == [0, 1, 2]
+    # Four more evict everything the cursor has seen, including its position:
+    # the server answers CappedPositionLost (136), which pymongo takes as
+    # the end of a tailable cursor, as with MongoDB.
+    cid = cursor.cursor_id
+    log.insert_many([{"_id": i} for i in range(3, 7)])
+    with pytest.raises(OperationFailure) as e:
+        db.command({"getMore": cid, "collection": "log"})
+    assert e.value.code == 136 and e.value.details["codeName"] == "CappedPositionLost"
+    # A cursor that keeps up sees every document.
+    cursor = log.find(cursor_type=CursorType.TAILABLE)
+    assert [d["_id"] for d in cursor] == [4, 5, 6]
+    log.insert_one({"_id": 7})
+    assert next(cursor)["_id"] == 7

@@ -57,6 +57,20 @@ impl TailCursor {
         argon_query::compare::with_collation(collation.as_ref(), || {
             let at = self.at_lsn.map(argon_store::At::Lsn).unwrap_or(argon_store::At::Head);
             let snap = store.snapshot(&self.project, &self.branch, at)?;
+            // The position must still exist: if it was evicted (or deleted),
+            // documents after it may have gone unread.
+            if let Some(after) = &self.after {
+                let mut at_position = snap.natural_scan_from(&self.coll, after)?;
+                if at_position.next_raw()?.map(|(k, _)| k) != Some(after.as_slice()) {
+                    return Err(crate::error::CommandError::new(
+                        (136, "CappedPositionLost"),
+                        format!(
+                            "CollectionScan died due to position in capped collection {} being deleted",
+                            self.coll
+                        ),
+                    ));
+                }
+            }
             let mut scan = snap.natural_scan_after(&self.coll, self.after.as_deref(), false)?;
             let (n, mut out, mut bytes) = (n.unwrap_or(usize::MAX), Vec::new(), 0usize);
             while out.len() < n && bytes < BATCH_BYTES {

@@ -169,6 +169,17 @@ impl Snapshot {
         self.natural_scan_after(coll, None, reverse)
     }
 
+    /// Like [`Snapshot::natural_scan`], forward from the record key `from`
+    /// (included): whether a position still exists.
+    pub fn natural_scan_from(&self, coll: &str, from: &[u8]) -> Result<Scan<'_>> {
+        let Some(c) = self.view.catalog.get(coll).filter(|c| crate::capped::cap_of(&c.options).is_some())
+        else {
+            return Ok(Scan { levels: vec![], rev_levels: vec![], last: None });
+        };
+        let (_, upper) = crate::capped::forward_bounds();
+        self.bounded_scan(&self.index.idx, c.id, Bound::Included(from), Bound::Excluded(&upper), false)
+    }
+
     /// Like [`Snapshot::natural_scan`], forward from after the record key
     /// `after` (one a scan returned): what a tailable cursor reads on from.
     pub fn natural_scan_after(&self, coll: &str, after: Option<&[u8]>, reverse: bool) -> Result<Scan<'_>> {
