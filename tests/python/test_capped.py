@@ -130,3 +130,24 @@ def test_a_tailable_cursor_whose_position_was_evicted_dies(db):
     assert [d["_id"] for d in cursor] == [4, 5, 6]
     log.insert_one({"_id": 7})
     assert next(cursor)["_id"] == 7
+
+
+def test_convert_to_capped_and_clone_collection_as_capped(db):
+    db.c.insert_many([{"_id": i, "pad": "p" * 300} for i in range(30)])
+    db.c.create_index("pad")
+    db.command("cloneCollectionAsCapped", "c", toCollection="copy", size=4096)
+    copy = ids(db.copy.find())
+    assert copy == list(range(30 - len(copy), 30)) and 10 <= len(copy) <= 13
+    assert db.c.count_documents({}) == 30  # the source stays
+    with pytest.raises(OperationFailure) as e:
+        db.command("cloneCollectionAsCapped", "c", toCollection="copy", size=4096)
+    assert e.value.code == 48
+    db.command("convertToCapped", "c", size=100_000, max=5)
+    assert ids(db.c.find()) == [25, 26, 27, 28, 29]
+    assert db.command("collStats", "c")["capped"] is True
+    assert [i["name"] for i in db.c.list_indexes()] == ["_id_"]  # as MongoDB, indexes go
+    db.c.insert_one({"_id": 99})
+    assert ids(db.c.find()) == [26, 27, 28, 29, 99]
+    with pytest.raises(OperationFailure) as e:
+        db.command("convertToCapped", "nope", size=4096)
+    assert e.value.code == 26

@@ -118,6 +118,8 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "dropIndexes"
         | "deleteIndexes"
         | "createSearchIndexes"
+        | "convertToCapped"
+        | "cloneCollectionAsCapped"
         | "updateSearchIndex"
         | "dropSearchIndex" => Need::OnDb(Role::ReadWrite),
 

@@ -165,15 +165,17 @@ pub(crate) fn evict(
     sizes: &mut Sizes,
     ops: &mut Vec<Op>,
 ) -> Result<()> {
+    // By id, under the name each collection has at the end of the request
+    // (a request may create a capped collection, fill it and rename it).
     let mut touched: Vec<(String, u64, Cap)> = Vec::new();
     for op in ops.iter() {
-        if let Op::Doc { coll, coll_id, .. } = op {
+        if let Op::Doc { coll_id, .. } = op {
             if touched.iter().any(|(_, id, _)| id == coll_id) {
                 continue;
             }
-            if let Some(cap) = catalog.get(coll).filter(|c| c.id == *coll_id).and_then(|c| cap_of(&c.options))
-            {
-                touched.push((coll.clone(), *coll_id, cap));
+            let current = catalog.collections.iter().find(|(_, c)| c.id == *coll_id);
+            if let Some((name, cap)) = current.and_then(|(n, c)| cap_of(&c.options).map(|cap| (n, cap))) {
+                touched.push((name.clone(), *coll_id, cap));
             }
         }
     }

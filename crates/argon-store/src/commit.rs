@@ -748,8 +748,12 @@ fn prepare_write(
         }
     }
     // Capped collections: the oldest documents past the cap go in this commit.
+    // (By the collection's id: it may have been renamed since, in this request.)
     let capped = |op: &Op| match op {
-        Op::Doc { coll, .. } => catalog.get(coll).is_some_and(|c| c.options.contains_key("capped")),
+        Op::Doc { coll, coll_id, .. } => match catalog.get(coll) {
+            Some(c) if c.id == *coll_id => c.options.contains_key("capped"),
+            _ => catalog.collections.values().any(|c| c.id == *coll_id && c.options.contains_key("capped")),
+        },
         _ => false,
     };
     if ops.iter().any(capped) {

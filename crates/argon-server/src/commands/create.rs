@@ -494,3 +494,66 @@ fn index_options(
     }
     Ok((index.name().to_string(), spec, reply))
 }
+
+/// `convertToCapped: <coll>, size, max?` and `cloneCollectionAsCapped:
+/// <from>, toCollection, size, max?`: the documents (in `_id` order, the
+/// collection's order before it was capped) copied into a new capped
+/// collection in one atomic commit, which keeps only the newest that fit;
+/// `convertToCapped` then renames it over the original (whose secondary
+/// indexes go, as in MongoDB).
+pub async fn to_capped(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let convert = call.name == "convertToCapped";
+    let from = collection_name(&call.cmd, &call.name)?;
+    let to = if convert {
+        from.clone()
+    } else {
+        match call.cmd.get("toCollection") {
+            Some(Bson::String(t)) if !t.is_empty() => t.clone(),
+            Some(_) => return Err(CommandError::type_mismatch("'toCollection' must be a non-empty string")),
+            None => return Err(crate::args::missing("cloneCollectionAsCapped", "toCollection")),
+        }
+    };
+    super::crud_insert::check_writable_collection(&to)?;
+    let Some(size) = call.cmd.get("size") else { return Err(crate::args::missing(&call.name, "size")) };
+    let mut options = doc! { "capped": true, "size": size.clone() };
+    if let Some(max) = call.cmd.get("max") {
+        options.insert("max", max.clone());
+    }
+    capped_options(&options)?;
+    let target = call.target(ctx)?;
+    target.writable()?;
+    let snap = call.snapshot(ctx, &target)?;
+    let Some(source) = snap.collection(&from) else {
+        return Err(CommandError::new(
+            code::NAMESPACE_NOT_FOUND,
+            format!("source collection {}.{from} does not exist", call.db),
+        ));
+    };
+    if crate::views::is_view(&source.options) {
+        return Err(CommandError::new(
+            code::COMMAND_NOT_SUPPORTED_ON_VIEW,
+            format!("{}.{from} is a view, not a collection", call.db),
+        ));
+    }
+    if !convert && snap.collection(&to).is_some() {
+        return Err(CommandError::new(
+            code::NAMESPACE_EXISTS,
+            format!("collection {}.{to} already exists", call.db),
+        ));
+    }
+    let docs = crate::ops::long_running(|| Ok(snap.scan(&from)?.collect::<Result<Vec<_>, _>>()?))?;
+    drop(snap);
+    // Built under a temporary name, then renamed over the original.
+    let building = if convert {
+        format!("tmp{}.convertToCapped.{from}", bson::oid::ObjectId::new())
+    } else {
+        to.clone()
+    };
+    let mut ops = vec![WriteOp::CreateCollection { name: building.clone(), options }];
+    ops.extend(docs.into_iter().map(|doc| WriteOp::Insert { coll: building.clone(), doc }));
+    if convert {
+        ops.push(WriteOp::RenameCollection { from: building, to, drop_target: true });
+    }
+    std::mem::drop(writes::submit(ctx, call, &target, ops, WriteMode::Atomic, None).await?);
+    Ok(Document::new())
+}

@@ -345,6 +345,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         }
         "bulkWrite" => bulk_write::run(ctx, call).await,
         "collMod" => create::coll_mod(ctx, call).await,
+        "convertToCapped" | "cloneCollectionAsCapped" => create::to_capped(ctx, call).await,
         "create" => create::run(ctx, call).await,
         "createBranch" => admin_branch::create_branch(ctx, call).await,
         "createIndexes" => indexes::create(ctx, call).await,
@@ -486,8 +487,10 @@ pub const COMMAND_NAMES: &[&str] = &[
     "branchInfo",
     "buildInfo",
     "bulkWrite",
+    "cloneCollectionAsCapped",
     "collMod",
     "collStats",
+    "convertToCapped",
     "commitTransaction",
     "connectionStatus",
     "count",
