@@ -151,3 +151,12 @@ def test_convert_to_capped_and_clone_collection_as_capped(db):
     with pytest.raises(OperationFailure) as e:
         db.command("convertToCapped", "nope", size=4096)
     assert e.value.code == 26
+
+
+def test_aggregation_reads_a_capped_collection_in_insertion_order(db):
+    log = db.create_collection("log", capped=True, size=100_000, max=4)
+    for i in [5, 3, 9, 1, 7]:
+        log.insert_one({"_id": i, "k": i % 2})
+    out = list(log.aggregate([{"$match": {"k": 1}}, {"$group": {"_id": None, "order": {"$push": "$_id"}, "first": {"$first": "$_id"}}}]))
+    assert out[0]["order"] == [3, 9, 1, 7] and out[0]["first"] == 3
+    assert [d["_id"] for d in log.aggregate([{"$limit": 2}])] == [3, 9]

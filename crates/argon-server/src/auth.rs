@@ -123,9 +123,13 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "updateSearchIndex"
         | "dropSearchIndex" => Need::OnDb(Role::ReadWrite),
 
-        // Read-write on every database its operations name.
+        // Read-write on every database its operations name (admin there to
+        // skip validators, as for insert and update).
         "bulkWrite" => Need::OnNamespaces(
-            Role::ReadWrite,
+            match cmd.get("bypassDocumentValidation") {
+                Some(Bson::Boolean(true)) => Role::Admin,
+                _ => Role::ReadWrite,
+            },
             cmd.get_array("nsInfo")
                 .map(|a| {
                     a.iter()
@@ -328,6 +332,18 @@ mod tests {
                 assert!(default_admin.contains(name), "{name} falls to the default; classify it in auth.rs");
             }
         }
+    }
+
+    #[test]
+    fn bulk_write_needs_read_write_on_every_namespace_it_names() {
+        let cmd = doc! { "bulkWrite": 1, "nsInfo": [{"ns": "a.x"}, {"ns": "b~dev.y"}] };
+        assert_eq!(
+            requirement("bulkWrite", &cmd),
+            Need::OnNamespaces(Role::ReadWrite, vec!["a.x".to_string(), "b~dev.y".to_string()])
+        );
+        let mut bypass = cmd.clone();
+        bypass.insert("bypassDocumentValidation", true);
+        assert!(matches!(requirement("bulkWrite", &bypass), Need::OnNamespaces(Role::Admin, _)));
     }
 
     #[test]

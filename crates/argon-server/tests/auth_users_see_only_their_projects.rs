@@ -112,6 +112,16 @@ async fn project_users_read_and_write_only_their_project() {
     app.aggregate(vec![doc! { "$out": { "db": "app~feature", "coll": "copy" } }]).await.unwrap();
     let copy = alice.database("app~feature").collection::<Document>("copy");
     assert_eq!(copy.count_documents(doc! {}).await.unwrap(), 2);
+    // A bulkWrite needs readWrite on every namespace it names.
+    let bulk = |ns: Vec<&str>| {
+        let ops: Vec<Document> = (0..ns.len()).map(|i| doc! { "insert": i as i32, "document": {} }).collect();
+        let info: Vec<Document> = ns.iter().map(|n| doc! { "ns": *n }).collect();
+        doc! { "bulkWrite": 1, "ops": ops, "nsInfo": info }
+    };
+    let e = alice.database("admin").run_command(bulk(vec!["app.c", "other.c"])).await.unwrap_err();
+    assert_eq!(error_code(&e), Some(13), "{e}");
+    let r = alice.database("admin").run_command(bulk(vec!["app.bulk", "app~feature.bulk"])).await.unwrap();
+    assert_eq!(r.get_i32("nInserted").unwrap(), 2);
     let e = alice.database("admin").run_command(doc! { "listBranches": "other" }).await.unwrap_err();
     assert_eq!(error_code(&e), Some(13), "{e}");
     let e = alice

@@ -205,6 +205,15 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         stages.remove(0);
     }
     let pipeline = Pipeline::parse_with_vars(&stages, &let_names)?;
+    // A capped collection's documents enter the pipeline in insertion order
+    // (outside transactions; `$text` and `$geoNear` order by themselves).
+    let natural = call.txn.is_none()
+        && !pipeline.starts_with_text_match()
+        && pipeline.geo_near().is_none()
+        && snap
+            .as_ref()
+            .and_then(|s| s.collection(&source))
+            .is_some_and(|c| argon_store::cap_of(&c.options).is_some());
     let (result, outputs) = match &snap {
         Some(snap) => {
             let overlay = call.txn.as_ref().map(|t| &t.overlay);
@@ -217,6 +226,11 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
                 argon_query::compare::with_collation(collation.as_ref(), || match &vector_search {
                     Some(search) => {
                         Ok(pipeline.run_vector_search_results(search.run(&src, &source)?, &context, &vars)?)
+                    }
+                    None if natural => {
+                        let all = crate::source::Query::parse(&Document::new())?;
+                        let docs = src.natural(&source, &all, false, 0, None, None)?;
+                        Ok(pipeline.run_results(Box::new(docs.into_iter().map(Ok)), &context, &vars)?)
                     }
                     None => src.aggregate(&source, &pipeline, &context, &vars),
                 })
