@@ -231,16 +231,20 @@ pub(crate) fn round_double(x: f64, place: i64, ties_even: bool) -> f64 {
     out
 }
 
-pub(crate) fn unary(f: Func, name: &str, v: Value) -> Result<Value> {
-    if nullish(&v) {
-        return null();
+/// The one argument of a numeric operator: `None` for null or missing
+/// (the operator answers null), 28765 for anything but a number.
+fn numeric_arg(name: &str, v: &Value) -> Result<Option<Num>> {
+    if nullish(v) {
+        return Ok(None);
     }
-    let Some(n) = num(&v) else {
-        return err(
-            codes::L28765,
-            format!("{name} only supports numeric types, not {}", value_type_name(&v)),
-        );
-    };
+    match num(v) {
+        Some(n) => Ok(Some(n)),
+        None => err(codes::L28765, format!("{name} only supports numeric types, not {}", value_type_name(v))),
+    }
+}
+
+pub(crate) fn unary(f: Func, name: &str, v: Value) -> Result<Value> {
+    let Some(n) = numeric_arg(name, &v)? else { return null() };
     let dec = matches!(n, Num::Decimal(_));
     let x = n.to_f64();
     let out = |r: f64| -> Bson {
@@ -500,15 +504,7 @@ pub(crate) fn list_reduction(f: Func, args: Vec<Value>) -> Result<Value> {
 /// decimals stay decimals, other numbers become doubles; outside the
 /// function's domain fails with 50989, as MongoDB's bounded operators do.
 pub(crate) fn trig(f: Func, name: &str, v: Value) -> Result<Value> {
-    if nullish(&v) {
-        return null();
-    }
-    let Some(n) = num(&v) else {
-        return err(
-            codes::L28765,
-            format!("{name} only supports numeric types, not {}", value_type_name(&v)),
-        );
-    };
+    let Some(n) = numeric_arg(name, &v)? else { return null() };
     let x = n.to_f64();
     // (lower, upper, whether the bounds belong to the domain)
     let domain = match f {

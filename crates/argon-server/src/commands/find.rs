@@ -97,13 +97,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         let id = if batch.is_empty() && tail.after.is_none() {
             0i64
         } else {
-            ctx.state.cursors.insert(Cursor {
-                ns: ns.clone(),
-                source: CursorSource::Tail(Box::new(tail)),
-                last_used: Instant::now(),
-                no_timeout,
-                session: call.session.clone(),
-            })
+            register(ctx, call, &ns, CursorSource::Tail(Box::new(tail)), no_timeout)
         };
         return Ok(doc! { "cursor": { "firstBatch": batch, "id": id, "ns": ns } });
     }
@@ -183,13 +177,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         let id = if scan.done {
             0i64
         } else {
-            ctx.state.cursors.insert(Cursor {
-                ns: ns.clone(),
-                source: CursorSource::Scan(Box::new(scan)),
-                last_used: Instant::now(),
-                no_timeout,
-                session: call.session.clone(),
-            })
+            register(ctx, call, &ns, CursorSource::Scan(Box::new(scan)), no_timeout)
         };
         return Ok(doc! { "cursor": { "firstBatch": batch, "id": id, "ns": ns } });
     }
@@ -221,15 +209,20 @@ pub fn cursor_reply(
     let id = if docs.is_empty() || single_batch {
         0i64
     } else {
-        ctx.state.cursors.insert(Cursor {
-            ns: ns.clone(),
-            source: CursorSource::Buffered(docs),
-            last_used: Instant::now(),
-            no_timeout,
-            session: call.session.clone(),
-        })
+        register(ctx, call, &ns, CursorSource::Buffered(docs), no_timeout)
     };
     doc! { "cursor": { "firstBatch": batch, "id": id, "ns": ns } }
+}
+
+/// Keeps a cursor open for getMore; its id.
+fn register(ctx: &Ctx<'_>, call: &Call, ns: &str, source: CursorSource, no_timeout: bool) -> i64 {
+    ctx.state.cursors.insert(Cursor {
+        ns: ns.to_string(),
+        source,
+        last_used: Instant::now(),
+        no_timeout,
+        session: call.session.clone(),
+    })
 }
 
 /// Whether the data dir holds `project`.
