@@ -160,3 +160,18 @@ def test_aggregation_reads_a_capped_collection_in_insertion_order(db):
     out = list(log.aggregate([{"$match": {"k": 1}}, {"$group": {"_id": None, "order": {"$push": "$_id"}, "first": {"$first": "$_id"}}}]))
     assert out[0]["order"] == [3, 9, 1, 7] and out[0]["first"] == 3
     assert [d["_id"] for d in log.aggregate([{"$limit": 2}])] == [3, 9]
+
+
+def test_single_updates_and_deletes_take_the_oldest_match(db):
+    """A capped collection as a queue: the next job is the oldest."""
+    jobs = db.create_collection("jobs", capped=True, size=100_000)
+    for i in [30, 10, 20, 40]:
+        jobs.insert_one({"_id": i, "state": "new"})
+    taken = jobs.find_one_and_update({"state": "new"}, {"$set": {"state": "taken"}})
+    assert taken["_id"] == 30
+    jobs.update_one({"state": "new"}, {"$set": {"state": "taken"}})
+    assert [d["_id"] for d in jobs.find({"state": "taken"})] == [30, 10]
+    jobs.delete_one({})
+    assert ids(jobs.find()) == [10, 20, 40]
+    last = jobs.find_one_and_delete({}, sort=[("$natural", -1)])
+    assert last["_id"] == 40

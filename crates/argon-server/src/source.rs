@@ -545,6 +545,25 @@ impl<'a> Source<'a> {
         skip: u64,
         limit: Option<u64>,
     ) -> CmdResult<Vec<Document>> {
+        // A limited read of a capped collection without a sort (a deleteOne,
+        // an updateOne, a findAndModify: a queue's next job) takes the
+        // oldest match, in insertion order, as in MongoDB.
+        let natural = match sort {
+            None => Some(1),
+            Some(s) => s.is_natural().or(s.is_empty().then_some(1)),
+        };
+        if let Some(direction) = natural {
+            if limit.is_some()
+                && self.overlay.is_none()
+                && !q.pins_id()
+                && q.hint.is_none()
+                && !q.filter.has_text()
+                && !q.filter.has_near()
+                && self.snap.collection(coll).is_some_and(|c| argon_store::cap_of(&c.options).is_some())
+            {
+                return self.natural(coll, q, direction == -1, skip, limit, None);
+            }
+        }
         let run = || Ok(self.execute(coll, q, sort, skip, limit)?.docs);
         if q.pins_id() {
             run()
