@@ -93,8 +93,16 @@ impl WriteRequest {
     /// mode says).
     pub(crate) fn encode_documents(&mut self) {
         self.encoded.resize_with(self.ops.len(), || None);
-        for (slot, op) in self.encoded.iter_mut().zip(&self.ops) {
-            if let (None, WriteOp::Insert { doc, .. } | WriteOp::Update { doc, .. }) = (&slot, op) {
+        for (slot, op) in self.encoded.iter_mut().zip(self.ops.iter_mut()) {
+            // An insert becomes its encoded form here, so the document is
+            // freed on the caller's thread, not the commit thread's.
+            if let (None, WriteOp::Insert { coll, doc }) = (&slot, &mut *op) {
+                if let (Ok(raw), Some(id)) = (encode_document(doc), doc.get("_id").cloned()) {
+                    *op = WriteOp::InsertEncoded { coll: std::mem::take(coll), id, doc: raw };
+                    continue;
+                }
+            }
+            if let (None, WriteOp::Insert { doc, .. } | WriteOp::Update { doc, .. }) = (&slot, &*op) {
                 *slot = Some(encode_document(doc));
             }
         }
