@@ -37,6 +37,7 @@ mod tls;
 mod ttl;
 mod users;
 mod validation;
+mod vector_search;
 mod views;
 mod writes;
 

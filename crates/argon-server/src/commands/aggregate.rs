@@ -198,7 +198,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     // A leading `$vectorSearch` runs here (over the snapshot and the
     // transaction's own writes); the rest of the pipeline takes its output.
     let vector_search = match stages.first().and_then(|s| s.get("$vectorSearch")) {
-        Some(spec) => Some(super::search_indexes::VectorSearch::parse(spec, options.as_ref())?),
+        Some(spec) => Some(crate::vector_search::VectorSearch::parse(spec, options.as_ref())?),
         None => None,
     };
     if vector_search.is_some() {
