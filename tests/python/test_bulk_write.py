@@ -107,3 +107,16 @@ def test_bad_bulk_writes(client, db):
         db.command({"bulkWrite": 1, "ops": [{"insert": 0, "document": {}}], "nsInfo": [{"ns": f"{db.name}.c"}]})
     assert e.value.code == 13
     assert client.admin.command("ping")["ok"] == 1
+
+
+def test_a_failed_operation_aborts_the_transaction(client, db):
+    db.c.insert_one({"_id": 1})
+    ns = f"{db.name}.c"
+    with client.start_session() as s:
+        s.start_transaction()
+        with pytest.raises((OperationFailure, ClientBulkWriteException)):
+            client.bulk_write([InsertOne({"_id": 2}, namespace=ns), InsertOne({"_id": 1}, namespace=ns)], session=s)
+        with pytest.raises(OperationFailure) as e:
+            s.commit_transaction()
+        assert e.value.code == 251  # NoSuchTransaction: it was aborted
+    assert [d["_id"] for d in db.c.find()] == [1]

@@ -88,9 +88,10 @@ pub(crate) fn forward_bounds() -> ([u8; 1], [u8; 1]) {
     ([FORWARD], [REVERSE])
 }
 
-/// Keeps the natural-order entries of one document change (op `op` of the
-/// commit at `lsn` on timeline `tl`): an insert adds them, a delete removes
-/// them (found by `_id` in `chain`), an update leaves them.
+/// Keeps the natural-order entries of one document change (`(had a
+/// version, has one)`; op `op` of the commit at `lsn` on timeline `tl`):
+/// an insert adds them, a delete removes them (found by `_id` in `chain`),
+/// an update leaves them.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn apply(
     index: &Index,
@@ -100,8 +101,7 @@ pub(crate) fn apply(
     coll_id: u64,
     id: &Bson,
     change: (bool, bool),
-    lsn: Lsn,
-    op: u32,
+    (lsn, op): (Lsn, u32),
 ) -> Result<()> {
     let id_key = keycodec::encode(id);
     let entry = |values: &[u8]| {

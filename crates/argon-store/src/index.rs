@@ -564,24 +564,13 @@ impl Index {
                     }
                     self.docs.put(w, key.as_bytes(), &value)?;
                     let cat = catalog.as_ref().unwrap_or(&base);
-                    if cat
-                        .get(coll)
-                        .is_some_and(|cm| cm.id == *coll_id && crate::capped::cap_of(&cm.options).is_some())
-                    {
+                    let cm = cat.get(coll).filter(|cm| cm.id == *coll_id);
+                    if cm.is_some_and(|cm| crate::capped::cap_of(&cm.options).is_some()) {
                         let change = (pre.is_some(), post.is_some());
-                        crate::capped::apply(
-                            self,
-                            w,
-                            &chain,
-                            c.timeline,
-                            *coll_id,
-                            id,
-                            change,
-                            lsn,
-                            op_index as u32,
-                        )?;
+                        let at = (lsn, op_index as u32);
+                        crate::capped::apply(self, w, &chain, c.timeline, *coll_id, id, change, at)?;
                     }
-                    if let Some(cm) = cat.get(coll).filter(|cm| cm.id == *coll_id && !cm.indexes.is_empty()) {
+                    if let Some(cm) = cm.filter(|cm| !cm.indexes.is_empty()) {
                         // Secondary keys need the fields: decode once per change.
                         let decode = |d: &Option<bson::RawDocumentBuf>| -> Result<Option<Document>> {
                             d.as_ref()

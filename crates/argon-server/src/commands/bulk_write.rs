@@ -230,6 +230,12 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         if sub.op_time.is_some() && sub.op_time > call.op_time {
             call.op_time = sub.op_time;
         }
+        // Inside a transaction a failed operation fails the command (and so
+        // aborts the transaction), as in MongoDB.
+        let reply = match reply {
+            Err(e) if call.txn.is_some() => return Err(e),
+            other => other,
+        };
         let stopped = record(&mut tally, &parsed[i].1, i, end - i, reply, ordered, errors_only)?;
         if stopped && ordered {
             break;
@@ -249,8 +255,8 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
 }
 
 /// Adds one command's outcome (for operations `first..first + count`) to
-/// the tally; whether an error occurred. Inside a transaction an error
-/// fails the whole command, as in MongoDB.
+/// the tally; whether an error occurred. A write conflict fails the whole
+/// command (the driver retries it).
 fn record(
     tally: &mut Tally,
     op: &Op,
