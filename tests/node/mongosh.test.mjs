@@ -64,3 +64,30 @@ test('mongosh helpers: stats, validators, views, rs.status, currentOp, profiling
     primary: 'PRIMARY', members: 1, ops: true, profiling: 0,
   });
 });
+
+test('mongosh: capped collections, bulkWrite and vector search helpers', async () => {
+  const script = `
+    const d = db.getSiblingDB('shellcapped');
+    d.createCollection('log', {capped: true, size: 4096, max: 3});
+    for (const n of [5, 1, 4, 2]) d.log.insertOne({_id: n});
+    d.docs.insertMany([{_id: 'a', v: [1, 0]}, {_id: 'b', v: [0, 1]}]);
+    d.docs.createSearchIndex('vec', 'vectorSearch', {fields: [{type: 'vector', path: 'v', numDimensions: 2, similarity: 'cosine'}]});
+    const near = d.docs.aggregate([{$vectorSearch: {index: 'vec', path: 'v', queryVector: [0.1, 1], numCandidates: 5, limit: 1}}]).toArray();
+    print(JSON.stringify({
+      capped: d.log.isCapped(),
+      natural: d.log.find().toArray().map(x => x._id),
+      reversed: d.log.find().sort({$natural: -1}).toArray().map(x => x._id),
+      near: near.map(x => x._id),
+      indexes: d.docs.getSearchIndexes().map(x => x.name),
+    }));
+  `;
+  const { stdout } = await run(mongosh, [server.uri, '--quiet', '--norc', '--eval', script], { timeout: 60000 });
+  const line = stdout.trim().split('\n').pop();
+  assert.deepEqual(JSON.parse(line), {
+    capped: true,
+    natural: [1, 4, 2],
+    reversed: [2, 4, 1],
+    near: ['b'],
+    indexes: ['vec'],
+  });
+});
