@@ -173,3 +173,17 @@ test('client.bulkWrite across namespaces (MongoDB 8.0)', async () => {
     (e) => e.writeErrors.get(0).code === 11000 && e.partialResult.insertedCount === 0,
   );
 });
+
+test('a tailable awaitData cursor on a capped collection sees new documents', async () => {
+  const d = client.db('nodetail');
+  const log = await d.createCollection('log', { capped: true, size: 100000 });
+  await log.insertMany([{ _id: 1 }, { _id: 2 }]);
+  const cursor = log.find({}, { tailable: true, awaitData: true, maxAwaitTimeMS: 2000 });
+  assert.equal((await cursor.next())._id, 1);
+  assert.equal((await cursor.next())._id, 2);
+  setTimeout(() => log.insertOne({ _id: 3 }), 200);
+  const started = Date.now();
+  assert.equal((await cursor.next())._id, 3); // waits in getMore (awaitData)
+  assert.ok(Date.now() - started >= 150);
+  await cursor.close();
+});
