@@ -123,3 +123,21 @@ fn equality_fields_for_upserts() {
         ]
     );
 }
+
+#[test]
+fn sample_rate_keeps_about_that_share() {
+    let docs: Vec<bson::Document> = (0..4000).map(|i| bson::doc! {"_id": i}).collect();
+    let count = |p: f64| {
+        let f = argon_query::Filter::parse(&bson::doc! {"$sampleRate": p}).unwrap();
+        docs.iter().filter(|d| f.matches(d)).count()
+    };
+    assert_eq!(count(0.0), 0);
+    assert_eq!(count(1.0), 4000);
+    let half = count(0.5);
+    assert!((1700..2300).contains(&half), "{half} of 4000 at 0.5");
+    for bad in [bson::bson!(1.5), bson::bson!(-0.1), bson::bson!("x")] {
+        let e = argon_query::Filter::parse(&bson::doc! {"$sampleRate": bad}).unwrap_err();
+        assert_eq!(e.code, 2);
+    }
+    assert!(argon_query::Filter::parse(&bson::doc! {"a": {"$elemMatch": {"$sampleRate": 0.5}}}).is_err());
+}

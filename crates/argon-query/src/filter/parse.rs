@@ -83,6 +83,7 @@ fn is_pathless(name: &str) -> bool {
             | "$jsonSchema"
             | "$alwaysTrue"
             | "$alwaysFalse"
+            | "$sampleRate"
             | "$ref"
             | "$id"
             | "$db"
@@ -202,6 +203,23 @@ impl Parser {
                 }
                 self.has_expr = true;
                 let e = Expression::parse_with_vars(value, &self.vars)?;
+                Ok(Some(Node::Expr(Box::new(e))))
+            }
+            // Each document matches with probability p: MongoDB rewrites it
+            // to `{$expr: {$lt: [{$rand: {}}, p]}}`, and so does this.
+            "$sampleRate" => {
+                if level == Level::Sub {
+                    return err(codes::BAD_VALUE, "$sampleRate can only be applied to the top-level document");
+                }
+                let Some(p) = crate::numeric::is_number(value).then(|| crate::numeric::to_f64(value)).flatten()
+                else {
+                    return err(codes::BAD_VALUE, "argument to $sampleRate must be a numeric type");
+                };
+                if !(0.0..=1.0).contains(&p) {
+                    return err(codes::BAD_VALUE, "numeric argument to $sampleRate must be in [0, 1]");
+                }
+                self.has_expr = true;
+                let e = Expression::parse(&bson::bson!({"$lt": [{"$rand": {}}, p]}))?;
                 Ok(Some(Node::Expr(Box::new(e))))
             }
             "$alwaysTrue" | "$alwaysFalse" => {
