@@ -105,3 +105,31 @@ def test_a_transaction_may_create_the_database(client):
     with client.start_session() as s:
         s.with_transaction(lambda session: client[name].c.insert_one({"_id": 1}, session=session))
     assert client[name].c.find_one() == {"_id": 1}
+
+
+def test_change_stream_expanded_events(db):
+    """showExpandedEvents (MongoDB 6.0): DDL events too; without it, none."""
+
+    def collect(stream, n):
+        events, deadline = [], time.time() + 20
+        while len(events) < n:
+            assert time.time() < deadline, f"events never arrived: {events}"
+            ev = stream.try_next()
+            if ev is not None:
+                events.append(ev)
+        return events
+
+    with db.watch(show_expanded_events=True) as expanded, db.watch() as plain:
+        db.create_collection("t", validator={"a": {"$exists": True}})
+        db.t.create_index("a")
+        db.command("collMod", "t", validationLevel="off")
+        db.t.drop_index("a_1")
+        db.t.insert_one({"_id": 1, "a": 1})
+        events = collect(expanded, 5)
+        assert [e["operationType"] for e in events] == ["create", "createIndexes", "modify", "dropIndexes", "insert"]
+        assert events[0]["ns"] == {"db": db.name, "coll": "t"}
+        assert events[0]["operationDescription"]["validator"] == {"a": {"$exists": True}}
+        assert events[1]["operationDescription"]["indexes"][0]["key"] == {"a": 1}
+        assert events[2]["operationDescription"]["validationLevel"] == "off"
+        assert events[3]["operationDescription"]["indexes"] == [{"name": "a_1"}]
+        assert [e["operationType"] for e in collect(plain, 1)] == ["insert"]

@@ -32,6 +32,9 @@ pub struct ChangeStream {
     pipeline: Option<Pipeline>,
     last_token: Document,
     invalidated: bool,
+    /// `showExpandedEvents` (MongoDB 6.0): also `create`, `createIndexes`,
+    /// `dropIndexes` and `modify` events.
+    expanded: bool,
 }
 
 fn token(lsn: Lsn, idx: u32) -> Document {
@@ -84,6 +87,11 @@ pub fn open(
             "unknown fullDocumentBeforeChange mode {before_change:?}"
         )));
     }
+    let expanded = match opts.get("showExpandedEvents") {
+        None => false,
+        Some(Bson::Boolean(b)) => *b,
+        Some(_) => return Err(CommandError::type_mismatch("showExpandedEvents must be a boolean")),
+    };
     let store = &ctx.state.store;
     let mut next_lsn = store.visible_lsn().next();
     let mut skip_through = None;
@@ -120,6 +128,7 @@ pub fn open(
         pipeline,
         last_token: first_token,
         invalidated: false,
+        expanded,
     };
     let first = cs.poll(&ctx.state, batch_size.unwrap_or(usize::MAX))?;
     let ns = match coll {
@@ -215,6 +224,15 @@ impl ChangeStream {
                         Op::Doc { coll, .. } => coll,
                         Op::DropCollection { name, .. } => name,
                         Op::RenameCollection { from, .. } => from,
+                        Op::CreateCollection { name, .. } if self.expanded => name,
+                        Op::CreateIndex { coll, .. }
+                        | Op::DropIndex { coll, .. }
+                        | Op::SetCollectionOptions { coll, .. }
+                        | Op::SetIndexOptions { coll, .. }
+                            if self.expanded =>
+                        {
+                            coll
+                        }
                         _ => continue,
                     };
                     if self.coll.as_deref().is_some_and(|w| w != op_coll) {
@@ -295,6 +313,40 @@ impl ChangeStream {
                                 self.invalidated = true;
                             }
                         }
+                        Op::CreateCollection { options, .. } => {
+                            let mut description = crate::commands::search_indexes::public_options(options);
+                            if !crate::views::is_view(options) {
+                                description
+                                    .insert("idIndex", doc! { "v": 2, "key": { "_id": 1 }, "name": "_id_" });
+                            }
+                            ev.insert("operationType", "create");
+                            ev.insert("operationDescription", description);
+                            out.push(ev);
+                        }
+                        Op::CreateIndex { spec, .. } => {
+                            ev.insert("operationType", "createIndexes");
+                            ev.insert("operationDescription", doc! { "indexes": [spec.clone()] });
+                            out.push(ev);
+                        }
+                        Op::DropIndex { name, .. } => {
+                            ev.insert("operationType", "dropIndexes");
+                            ev.insert("operationDescription", doc! { "indexes": [{ "name": name }] });
+                            out.push(ev);
+                        }
+                        // (The collection's or index's options as they became.)
+                        Op::SetCollectionOptions { options, .. } => {
+                            ev.insert("operationType", "modify");
+                            ev.insert(
+                                "operationDescription",
+                                crate::commands::search_indexes::public_options(options),
+                            );
+                            out.push(ev);
+                        }
+                        Op::SetIndexOptions { spec, .. } => {
+                            ev.insert("operationType", "modify");
+                            ev.insert("operationDescription", doc! { "index": spec.clone() });
+                            out.push(ev);
+                        }
                         Op::RenameCollection { to, .. } => {
                             ev.insert("operationType", "rename");
                             ev.insert("to", doc! { "db": &db, "coll": to });
@@ -304,7 +356,6 @@ impl ChangeStream {
                                 self.invalidated = true;
                             }
                         }
-                        _ => {}
                     }
                     if self.invalidated {
                         break;
