@@ -285,3 +285,68 @@ pub(crate) fn evict(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use crate::{At, Store, WriteOp, WriteRequest};
+
+    /// An index written before capped collections kept an insertion order
+    /// (layout 0, no order entries) is rebuilt from the WAL when opened, so
+    /// its capped collections read in insertion order again.
+    #[test]
+    fn an_index_of_an_older_layout_is_rebuilt_with_the_order_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let natural = |store: &Store| -> Vec<i32> {
+            let snap = store.snapshot("app", "main", At::Head).unwrap();
+            let mut scan = snap.natural_scan("log", false).unwrap();
+            let mut out = Vec::new();
+            while let Some((_, id_key)) = scan.next_raw().unwrap() {
+                out.push(snap.get_by_id_key("log", id_key).unwrap().unwrap().get_i32("_id").unwrap());
+            }
+            out
+        };
+        {
+            let store = Store::open(dir.path()).unwrap();
+            store.create_project("app").unwrap();
+            let options = doc! {"capped": true, "size": 100_000};
+            store
+                .write(
+                    WriteRequest::new("app", "main")
+                        .op(WriteOp::CreateCollection { name: "log".into(), options }),
+                )
+                .unwrap();
+            for id in [3, 1, 2] {
+                let doc = doc! {"_id": id};
+                store
+                    .write(WriteRequest::new("app", "main").op(WriteOp::Insert { coll: "log".into(), doc }))
+                    .unwrap();
+            }
+            assert_eq!(natural(&store), vec![3, 1, 2]);
+        }
+        // What an older version left: no order entries, layout 0.
+        {
+            let index = crate::index::Index::open(&dir.path().join("index"), 1 << 30).unwrap();
+            let mut meta = index.load_meta().unwrap();
+            assert_eq!(meta.counters.layout, crate::index::LAYOUT);
+            let mut w = index.env.write_txn().unwrap();
+            index.idx.clear(&mut w).unwrap();
+            meta.counters.layout = 0;
+            index.put_meta(&mut w, &mut meta).unwrap();
+            w.commit().unwrap();
+        }
+        {
+            let index = crate::index::Index::open(&dir.path().join("index"), 1 << 30).unwrap();
+            assert_eq!(index.load_meta().unwrap().counters.layout, 0, "the old layout was written");
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.stats().index_rebuilt, "an index of layout 0 is rebuilt");
+        assert_eq!(natural(&store), vec![3, 1, 2]);
+        drop(store);
+        // Rebuilt once: the next open takes the index as it is.
+        let store = Store::open(dir.path()).unwrap();
+        assert!(!store.stats().index_rebuilt);
+        assert_eq!(natural(&store), vec![3, 1, 2]);
+    }
+}

@@ -34,6 +34,11 @@ use crate::meta::{
 };
 use crate::secondary::{self, IndexDef};
 
+/// The index's layout: what a data dir's index must hold to be read by
+/// this version. 1: capped collections' insertion order entries (an index
+/// written before them is rebuilt from the WAL, which restores them).
+pub(crate) const LAYOUT: u32 = 1;
+
 /// Handles to the LMDB environment and its tables.
 #[derive(Clone)]
 pub struct Index {

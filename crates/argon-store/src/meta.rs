@@ -158,6 +158,10 @@ impl IndexMeta {
 pub struct Counters {
     /// The last LSN whose effects are in the index.
     pub applied_lsn: Lsn,
+    /// What the index holds ([`crate::index::LAYOUT`]); an index of an older
+    /// layout is rebuilt from the WAL when opened. (0: before it was kept.)
+    #[serde(default)]
+    pub layout: u32,
     /// Commit time of that LSN.
     pub applied_time: CommitTime,
     pub next_timeline: u64,

@@ -311,9 +311,17 @@ impl Store {
                 "the machine went down while the index was open; rebuilding the index from the WAL"
             );
         }
-        let rebuilt = opts.rebuild_index || torn || meta.counters.applied_lsn > wal.last_lsn();
+        let old_layout = meta.counters.applied_lsn > Lsn::ZERO && meta.counters.layout < crate::index::LAYOUT;
+        if old_layout {
+            tracing::warn!(
+                "the index was written by an older version (layout {}, this one reads {}); rebuilding it from the WAL",
+                meta.counters.layout,
+                crate::index::LAYOUT
+            );
+        }
+        let rebuilt = opts.rebuild_index || torn || old_layout || meta.counters.applied_lsn > wal.last_lsn();
         if rebuilt {
-            if !opts.rebuild_index && !torn {
+            if !opts.rebuild_index && !torn && !old_layout {
                 tracing::warn!(
                     "index covers LSN {} but the WAL ends at {}; rebuilding the index from the WAL",
                     meta.counters.applied_lsn,
@@ -323,6 +331,7 @@ impl Store {
             index.clear()?;
             meta = Meta::default();
         }
+        meta.counters.layout = crate::index::LAYOUT;
         replay(&index, &mut meta, &wal)?;
         let shared = Arc::new(Shared {
             dir,
