@@ -11,9 +11,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use argon_store::{At, Store, StoreOptions, SyncMode, WriteOp, WriteRequest};
@@ -45,61 +43,16 @@ fn capped_writer_child() {
     let Ok(dir) = std::env::var(CHILD_DIR) else { return };
     let round: i32 = std::env::var(CHILD_ROUND).unwrap().parse().unwrap();
     let store = Store::open_with(&dir, options()).unwrap();
-    let deadline = Instant::now() + WATCHDOG;
-    let threads: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for i in 0.. {
-                    if Instant::now() > deadline {
-                        return;
-                    }
-                    let id = id_for(round, w, i);
-                    insert(&store, "app", "main", "log", doc_v(id, w));
-                    let mut out = std::io::stdout().lock();
-                    if writeln!(out, "ACK {id}").and_then(|()| out.flush()).is_err() {
-                        return;
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    write_and_ack(WRITERS, Instant::now() + WATCHDOG, move |w, i| {
+        let id = id_for(round, w, i);
+        insert(&store, "app", "main", "log", doc_v(id, w));
+        id
+    });
 }
 
-fn run_and_kill(dir: &Path, round: i32) -> BTreeSet<i32> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "capped_writer_child", "--ignored", "--nocapture", "--test-threads=1", "--quiet"])
-        .env(CHILD_DIR, dir)
-        .env(CHILD_ROUND, round.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let started = Instant::now();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let (mut acked, mut line, mut killed) = (BTreeSet::new(), String::new(), false);
-    loop {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Some((_, id)) = line.strip_suffix('\n').and_then(|l| l.rsplit_once("ACK ")) {
-            acked.insert(id.parse::<i32>().unwrap());
-        }
-        if !killed && (acked.len() >= ACKS_BEFORE_KILL || started.elapsed() > WATCHDOG) {
-            // SAFETY: kill(2) on the pid of our own child, not yet reaped.
-            assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
-            killed = true;
-        }
-    }
-    child.wait().unwrap();
-    assert!(acked.len() >= ACKS_BEFORE_KILL, "only {} acknowledgements", acked.len());
-    acked
+fn run_round(dir: &Path, round: i32) -> BTreeSet<i32> {
+    let env = [(CHILD_DIR, dir.display().to_string()), (CHILD_ROUND, round.to_string())];
+    run_and_kill("capped_writer_child", &env, ACKS_BEFORE_KILL, WATCHDOG)
 }
 
 /// Checks the cap's invariants; returns the documents in insertion order.
@@ -150,7 +103,7 @@ fn a_capped_collection_survives_sigkill() {
     }
     let mut acked = BTreeSet::new();
     for round in 1..=2 {
-        acked.extend(run_and_kill(dir.path(), round));
+        acked.extend(run_round(dir.path(), round));
         let store = Store::open_with(dir.path(), options()).unwrap();
         let order = check(&store, &acked, &format!("round {round}"));
         assert_eq!(order.len(), MAX, "round {round}: a full collection stays full");

@@ -157,3 +157,102 @@ pub fn scratch_dir() -> tempfile::TempDir {
     }
     tempfile::tempdir().unwrap()
 }
+
+// ---------------------------------------------------------------------------
+// Real crashes: a child process (the test binary again, running one of its
+// ignored tests) writes and prints `ACK <id>` after each acknowledged write;
+// the parent kills it with SIGKILL.
+
+/// The child side: `writers` threads each write `write(writer, i)` for i =
+/// 0, 1, … and print `ACK <id>` once it returned, until `deadline` or
+/// until the parent is gone.
+pub fn write_and_ack(
+    writers: i32,
+    deadline: std::time::Instant,
+    write: impl Fn(i32, i32) -> i32 + Send + Sync + 'static,
+) {
+    use std::io::Write;
+    let write = std::sync::Arc::new(write);
+    let threads: Vec<_> = (0..writers)
+        .map(|w| {
+            let write = std::sync::Arc::clone(&write);
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    if std::time::Instant::now() > deadline {
+                        return;
+                    }
+                    let id = write(w, i);
+                    let mut out = std::io::stdout().lock();
+                    if writeln!(out, "ACK {id}").and_then(|()| out.flush()).is_err() {
+                        return; // the parent is gone
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+/// The parent side: runs the ignored test `child` of this binary with
+/// `env`, kills it with SIGKILL after `acks` acknowledgements, and returns
+/// every id it acknowledged (those still in the pipe when it died too).
+/// Fails if the child hangs past `watchdog` or ends some other way.
+pub fn run_and_kill(
+    child: &str,
+    env: &[(&str, String)],
+    acks: usize,
+    watchdog: std::time::Duration,
+) -> std::collections::BTreeSet<i32> {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", child, "--ignored", "--nocapture", "--test-threads=1", "--quiet"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut process =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let pid = process.id() as libc::pid_t;
+    // A child that hangs (a deadlocked commit thread) must not hang the test.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let guard = std::thread::spawn(move || {
+        let hung = finished.recv_timeout(watchdog) == Err(std::sync::mpsc::RecvTimeoutError::Timeout);
+        if hung {
+            // SAFETY: kill(2) on our own child; it is reaped only after this
+            // thread is joined, so the pid cannot have been reused.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        hung
+    });
+    let mut out = BufReader::new(process.stdout.take().unwrap());
+    let mut acked = std::collections::BTreeSet::new();
+    let mut line = String::new();
+    let mut killed = false;
+    loop {
+        line.clear();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        // A line cut short by the kill is not an acknowledgement. (The test
+        // harness's own output may share a line with the first one.)
+        if let Some((_, id)) = line.strip_suffix('\n').and_then(|l| l.rsplit_once("ACK ")) {
+            acked.insert(id.parse::<i32>().unwrap());
+        }
+        if !killed && acked.len() >= acks {
+            // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+            let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
+            assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
+            killed = true;
+        }
+    }
+    let _ = done.send(());
+    let hung = guard.join().unwrap();
+    let status = process.wait().unwrap();
+    assert!(!hung, "the child made only {} of {acks} acknowledgements in {watchdog:?}: hung?", acked.len());
+    assert!(killed, "the child ended by itself ({status}) after {} acknowledgements", acked.len());
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "the child died of SIGKILL");
+    acked
+}

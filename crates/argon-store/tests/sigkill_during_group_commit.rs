@@ -9,9 +9,7 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use argon_store::{At, Store, StoreError, StoreOptions, SyncMode};
@@ -50,88 +48,18 @@ fn writer_child() {
     let Ok(dir) = std::env::var(CHILD_DIR) else { return };
     let round: i32 = std::env::var(CHILD_ROUND).unwrap().parse().unwrap();
     let store = Store::open_with(&dir, options()).unwrap();
-    let deadline = Instant::now() + WATCHDOG;
-    let threads: Vec<_> = (0..WRITERS)
-        .map(|w| {
-            let store = store.clone();
-            std::thread::spawn(move || {
-                for i in 0.. {
-                    if Instant::now() > deadline {
-                        return;
-                    }
-                    let id = id_for(round, w, i);
-                    insert(&store, "app", "main", "c", doc_v(id, w));
-                    let mut out = std::io::stdout().lock();
-                    if writeln!(out, "ACK {id}").and_then(|()| out.flush()).is_err() {
-                        return; // the parent is gone
-                    }
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
+    write_and_ack(WRITERS, Instant::now() + WATCHDOG, move |w, i| {
+        let id = id_for(round, w, i);
+        insert(&store, "app", "main", "c", doc_v(id, w));
+        id
+    });
 }
 
 /// Runs one child on `dir` and kills it after `ACKS_BEFORE_KILL`
-/// acknowledgements. Returns every id it acknowledged (including those
-/// still in the pipe when it died).
-fn run_and_kill(dir: &Path, round: i32) -> BTreeSet<i32> {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "writer_child", "--ignored", "--nocapture", "--test-threads=1", "--quiet"])
-        .env(CHILD_DIR, dir)
-        .env(CHILD_ROUND, round.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let pid = child.id() as libc::pid_t;
-    // A child that hangs (a deadlocked commit thread) must not hang the test.
-    let (done, finished) = std::sync::mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        let hung = finished.recv_timeout(WATCHDOG) == Err(std::sync::mpsc::RecvTimeoutError::Timeout);
-        if hung {
-            // SAFETY: kill(2) on our own child; it is reaped only after this
-            // thread is joined, so the pid cannot have been reused.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
-        }
-        hung
-    });
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut acked = BTreeSet::new();
-    let mut line = String::new();
-    let mut killed = false;
-    loop {
-        line.clear();
-        if out.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        // A line cut short by the kill is not an acknowledgement. (The test
-        // harness's own output may share a line with the first one.)
-        if let Some((_, id)) = line.strip_suffix('\n').and_then(|l| l.rsplit_once("ACK ")) {
-            acked.insert(id.parse::<i32>().unwrap());
-        }
-        if !killed && acked.len() >= ACKS_BEFORE_KILL {
-            // SAFETY: kill(2) on the pid of our own child, not yet reaped.
-            let rc = unsafe { libc::kill(pid, libc::SIGKILL) };
-            assert_eq!(rc, 0, "kill: {}", std::io::Error::last_os_error());
-            killed = true;
-        }
-    }
-    let _ = done.send(());
-    let hung = watchdog.join().unwrap();
-    let status = child.wait().unwrap();
-    assert!(
-        !hung,
-        "the child made only {} of {ACKS_BEFORE_KILL} acknowledgements in {WATCHDOG:?}: hung?",
-        acked.len()
-    );
-    assert!(killed, "the child ended by itself ({status}) after {} acknowledgements", acked.len());
-    use std::os::unix::process::ExitStatusExt;
-    assert_eq!(status.signal(), Some(libc::SIGKILL), "the child died of SIGKILL");
-    acked
+/// acknowledgements.
+fn run_round(dir: &Path, round: i32) -> BTreeSet<i32> {
+    let env = [(CHILD_DIR, dir.display().to_string()), (CHILD_ROUND, round.to_string())];
+    run_and_kill("writer_child", &env, ACKS_BEFORE_KILL, WATCHDOG)
 }
 
 #[test]
@@ -143,7 +71,7 @@ fn acknowledged_writes_survive_sigkill() {
     }
     let mut acked = BTreeSet::new();
     for round in 1..=3 {
-        acked.extend(run_and_kill(dir.path(), round));
+        acked.extend(run_round(dir.path(), round));
         let store = match Store::open_with(dir.path(), options()) {
             Ok(s) => s,
             Err(e @ StoreError::Locked { .. }) => panic!("round {round}: the lock outlived the process: {e}"),
