@@ -175,3 +175,15 @@ def test_single_updates_and_deletes_take_the_oldest_match(db):
     assert ids(jobs.find()) == [10, 20, 40]
     last = jobs.find_one_and_delete({}, sort=[("$natural", -1)])
     assert last["_id"] == 40
+
+
+def test_sizes_of_any_numeric_type(db):
+    from bson.decimal128 import Decimal128
+    from bson.int64 import Int64
+
+    db.command("create", "d", capped=True, size=Decimal128("8192"), max=Int64(2))
+    db.create_collection("f", capped=True, size=5000.0)
+    assert db.command("collStats", "d")["maxSize"] == 8192
+    assert db.command("collStats", "f")["maxSize"] == 5120  # rounded up to a multiple of 256
+    db.d.insert_many([{"_id": i} for i in range(4)])
+    assert ids(db.d.find()) == [2, 3]

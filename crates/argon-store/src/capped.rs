@@ -59,6 +59,9 @@ pub fn cap_of(options: &Document) -> Option<Cap> {
         Some(Bson::Int32(n)) => Some(i64::from(*n)),
         Some(Bson::Int64(n)) => Some(*n),
         Some(Bson::Double(f)) if f.is_finite() => Some(*f as i64),
+        Some(Bson::Decimal128(d)) => {
+            d.to_string().parse::<f64>().ok().filter(|f| f.is_finite()).map(|f| f as i64)
+        }
         _ => None,
     };
     let size = number("size").unwrap_or(0).max(0) as u64;
