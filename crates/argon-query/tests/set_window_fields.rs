@@ -22,6 +22,13 @@ fn column(out: &[Document], field: &str) -> Vec<Bson> {
     out.iter().map(|d| d.get(field).cloned().unwrap_or(Bson::String("<missing>".into()))).collect()
 }
 
+/// Parses the stages listed under `p` (an error case's input).
+fn parse(stages: &Document) -> std::result::Result<Pipeline, QueryError> {
+    let list: Vec<Document> =
+        stages.get_array("p").unwrap().iter().map(|s| s.as_document().unwrap().clone()).collect();
+    Pipeline::parse(&list)
+}
+
 fn ints(values: &[i32]) -> Vec<Bson> {
     values.iter().map(|v| Bson::Int32(*v)).collect()
 }
@@ -375,11 +382,6 @@ fn dotted_outputs_set_nested_fields() {
 
 #[test]
 fn parse_errors() {
-    let parse = |stages: &Document| -> std::result::Result<Pipeline, QueryError> {
-        let list: Vec<Document> =
-            stages.get_array("p").unwrap().iter().map(|s| s.as_document().unwrap().clone()).collect();
-        Pipeline::parse(&list)
-    };
     run_error_cases(
         &[
             err_case(
@@ -728,11 +730,6 @@ fn linear_fill_interpolates_along_the_sort_field() {
 
 #[test]
 fn new_window_function_parse_errors() {
-    let parse = |stages: &Document| -> std::result::Result<Pipeline, QueryError> {
-        let list: Vec<Document> =
-            stages.get_array("p").unwrap().iter().map(|s| s.as_document().unwrap().clone()).collect();
-        Pipeline::parse(&list)
-    };
     let swf = |sort: bool, output: Document| {
         let mut stage = doc! {"output": {"o": output}};
         if sort {

@@ -157,31 +157,41 @@ impl Sizes {
     }
 }
 
-/// Deletes, in the same request, the oldest documents of every capped
-/// collection `ops` writes to until each fits its cap again; keeps `sizes`.
+/// The capped collections `ops` writes to: (name, id, cap), found by id
+/// under the name each has at the end of the request (a request may create
+/// a capped collection, fill it and rename it).
+pub(crate) fn written(catalog: &Catalog, ops: &[Op]) -> Vec<(String, u64, Cap)> {
+    let mut seen: Vec<u64> = Vec::new();
+    let mut out = Vec::new();
+    for op in ops {
+        let Op::Doc { coll, coll_id, .. } = op else { continue };
+        if seen.contains(coll_id) {
+            continue;
+        }
+        seen.push(*coll_id);
+        let current = match catalog.get(coll) {
+            Some(c) if c.id == *coll_id => Some((coll, c)),
+            _ => catalog.collections.iter().find(|(_, c)| c.id == *coll_id),
+        };
+        if let Some((name, cap)) = current.and_then(|(n, c)| cap_of(&c.options).map(|cap| (n, cap))) {
+            out.push((name.clone(), *coll_id, cap));
+        }
+    }
+    out
+}
+
+/// Deletes, in the same request, the oldest documents of the capped
+/// collections `touched` ([`written`]) until each fits its cap again;
+/// keeps `sizes`.
 pub(crate) fn evict(
     index: &Index,
     w: &RwTxn,
     chain: &Chain,
     timeline: TimelineId,
-    catalog: &Catalog,
+    touched: Vec<(String, u64, Cap)>,
     sizes: &mut Sizes,
     ops: &mut Vec<Op>,
 ) -> Result<()> {
-    // By id, under the name each collection has at the end of the request
-    // (a request may create a capped collection, fill it and rename it).
-    let mut touched: Vec<(String, u64, Cap)> = Vec::new();
-    for op in ops.iter() {
-        if let Op::Doc { coll_id, .. } = op {
-            if touched.iter().any(|(_, id, _)| id == coll_id) {
-                continue;
-            }
-            let current = catalog.collections.iter().find(|(_, c)| c.id == *coll_id);
-            if let Some((name, cap)) = current.and_then(|(n, c)| cap_of(&c.options).map(|cap| (n, cap))) {
-                touched.push((name.clone(), *coll_id, cap));
-            }
-        }
-    }
     for (coll, coll_id, cap) in touched {
         let key = (timeline, coll_id);
         let (mut count, mut bytes) = match sizes.0.get(&key) {

@@ -748,18 +748,11 @@ fn prepare_write(
         }
     }
     // Capped collections: the oldest documents past the cap go in this commit.
-    // (By the collection's id: it may have been renamed since, in this request.)
-    let capped = |op: &Op| match op {
-        Op::Doc { coll, coll_id, .. } => match catalog.get(coll) {
-            Some(c) if c.id == *coll_id => c.options.contains_key("capped"),
-            _ => catalog.collections.values().any(|c| c.id == *coll_id && c.options.contains_key("capped")),
-        },
-        _ => false,
-    };
-    if ops.iter().any(capped) {
+    let capped = crate::capped::written(&catalog, &ops);
+    if !capped.is_empty() {
         let head_chain = meta.read_chain(timeline, Lsn::MAX);
         let mut sizes = shared.capped_sizes.lock();
-        crate::capped::evict(&shared.index, w, &head_chain, timeline, &catalog, &mut sizes, &mut ops)?;
+        crate::capped::evict(&shared.index, w, &head_chain, timeline, capped, &mut sizes, &mut ops)?;
     }
     if !ops.is_empty() {
         entries.push(Entry::Commit(Commit {
