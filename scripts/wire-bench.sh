@@ -14,7 +14,8 @@
 #
 # Env: ARGON_BIN, LOADGEN_BIN (default: release builds under
 # $CARGO_TARGET_DIR), CONNS (64), SECS (8), PRELOAD (10000), FSYNC (always),
-# SERVE_ARGS and LOADGEN_ARGS (extra flags for either).
+# SERVE_ARGS and LOADGEN_ARGS (extra flags for either), UNIX=1 (drive the
+# server through its Unix socket instead of loopback TCP).
 set -euo pipefail
 T="${CARGO_TARGET_DIR:-$HOME/.cache/argon-target}/release"
 ARGON_BIN="${ARGON_BIN:-$T/argon}"
@@ -26,17 +27,19 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 for workload in "${@:-insert find mixed}"; do
   dir=$(mktemp -d "${ARGON_BENCH_DIR:-/tmp}/wire-bench.XXXXXX")
-  "$ARGON_BIN" --data-dir "$dir" serve --port $PORT --fsync "$FSYNC" ${SERVE_ARGS:-} >"$dir.log" 2>&1 &
+  addr=127.0.0.1:$PORT unix_args=""
+  if [ -n "${UNIX:-}" ]; then addr="$dir.sock" unix_args="--unix-socket $dir.sock"; fi
+  "$ARGON_BIN" --data-dir "$dir" serve --port $PORT --fsync "$FSYNC" $unix_args ${SERVE_ARGS:-} >"$dir.log" 2>&1 &
   server=$!
-  for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+  for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && [ -z "${UNIX:-}" -o -S "$dir.sock" ] && break; sleep 0.1; done
   pre=0
   if [ "$workload" != insert ] && [ "$workload" != ping ]; then pre=$PRELOAD; fi
   # Preload first (in its own run of 0 s) so CPU is counted for the load only.
   if [ "$pre" -gt 0 ]; then
-    "$LOADGEN_BIN" --addr 127.0.0.1:$PORT --workload "$workload" --connections 1 --seconds 0 --preload "$pre" --db b >/dev/null
+    "$LOADGEN_BIN" --addr "$addr" --workload "$workload" --connections 1 --seconds 0 --preload "$pre" --db b >/dev/null
   fi
   s0=$(ticks $server)
-  "$LOADGEN_BIN" --addr 127.0.0.1:$PORT --workload "$workload" --connections "$CONNS" --seconds "$SECS" --preload "$pre" --preloaded --db b ${LOADGEN_ARGS:-} >"$dir.out" &
+  "$LOADGEN_BIN" --addr "$addr" --workload "$workload" --connections "$CONNS" --seconds "$SECS" --preload "$pre" --preloaded --db b ${LOADGEN_ARGS:-} >"$dir.out" &
   lg=$!
   sleep 0.5; l0=$(ticks $lg)
   wait_start=$(date +%s.%N)

@@ -7,9 +7,9 @@ import { createInterface } from 'node:readline';
 
 export const ARGON_BIN = process.env.ARGON_BIN || join(homedir(), '.cache/argon-target/debug/argon');
 
-export async function startServer() {
+export async function startServer(extraArgs = []) {
   const dir = mkdtempSync(join(tmpdir(), 'argon-node-'));
-  const proc = spawn(ARGON_BIN, ['--data-dir', join(dir, 'data'), 'serve', '--port', '0'], {
+  const proc = spawn(ARGON_BIN, ['--data-dir', join(dir, 'data'), 'serve', '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const rl = createInterface({ input: proc.stdout });
@@ -24,6 +24,7 @@ export async function startServer() {
   return {
     host,
     port,
+    dir,
     uri: `mongodb://${host}:${port}/?directConnection=true`,
     async stop() {
       proc.kill('SIGTERM');

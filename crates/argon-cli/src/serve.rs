@@ -33,6 +33,10 @@ pub struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Also listen on this Unix domain socket (owner-only, removed at
+    /// shutdown); drivers connect with mongodb://%2Fpath%2Fto.sock.
+    #[arg(long)]
+    pub unix_socket: Option<PathBuf>,
     /// Serve Prometheus metrics and /healthz over HTTP on this port.
     #[arg(long)]
     pub metrics_port: Option<u16>,
@@ -81,9 +85,11 @@ pub fn run(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
                 _ => None,
             },
             metrics_addr: args.metrics_port.map(|p| std::net::SocketAddr::new(addr.ip(), p)),
+            unix_socket: args.unix_socket.clone(),
             ..ServerConfig::default()
         };
         println!("argon serve: listening on {addr}, data dir {}", data_dir.display());
+
         if let Some(m) = config.metrics_addr {
             println!("argon serve: metrics on http://{m}/metrics");
         }

@@ -21,7 +21,7 @@ use bson::{doc, Bson, Document};
 use clap::{Parser, ValueEnum};
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UnixStream};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Workload {
@@ -45,7 +45,8 @@ enum Workload {
 #[derive(Parser, Debug)]
 #[command(about = "MongoDB wire-protocol load generator")]
 struct Args {
-    /// host:port of the server.
+    /// host:port of the server, or the path of its Unix socket
+    /// (`argon serve --unix-socket`; anything starting with `/`).
     #[arg(long, default_value = "127.0.0.1:27017")]
     addr: String,
     #[arg(long, value_enum)]
@@ -80,17 +81,28 @@ struct Args {
     threads: usize,
 }
 
+/// Loopback TCP or the server's Unix socket.
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
 /// One connection speaking OP_MSG.
 struct Conn {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     next_id: i32,
 }
 
 impl Conn {
     async fn connect(addr: &str) -> Conn {
-        let stream = TcpStream::connect(addr).await.expect("connect");
-        stream.set_nodelay(true).ok();
+        let stream = if addr.starts_with('/') {
+            Stream::Unix(UnixStream::connect(addr).await.expect("connect"))
+        } else {
+            let tcp = TcpStream::connect(addr).await.expect("connect");
+            tcp.set_nodelay(true).ok();
+            Stream::Tcp(tcp)
+        };
         Conn { stream, buf: Vec::with_capacity(64 * 1024), next_id: 1 }
     }
 
@@ -135,7 +147,11 @@ impl Conn {
     }
 
     async fn send(&mut self, frame: &[u8]) -> RawDocumentBuf {
-        self.stream.write_all(frame).await.expect("write");
+        match &mut self.stream {
+            Stream::Tcp(s) => s.write_all(frame).await,
+            Stream::Unix(s) => s.write_all(frame).await,
+        }
+        .expect("write");
         loop {
             if let Ok(Some(len)) = argon_wire::frame_length(&self.buf) {
                 if self.buf.len() >= len {
@@ -145,7 +161,11 @@ impl Conn {
                 }
             }
             self.buf.reserve(64 * 1024);
-            let n = self.stream.read_buf(&mut self.buf).await.expect("read");
+            let n = match &mut self.stream {
+                Stream::Tcp(s) => s.read_buf(&mut self.buf).await,
+                Stream::Unix(s) => s.read_buf(&mut self.buf).await,
+            }
+            .expect("read");
             assert!(n > 0, "server closed the connection");
         }
     }

@@ -17,10 +17,39 @@ use crate::commands::{self, Ctx};
 use crate::error::{code, CommandError};
 use crate::state::ServerState;
 
+/// Who is at the other end of a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    Tcp(std::net::SocketAddr),
+    /// A client of the Unix domain socket (`--unix-socket`): always on
+    /// this machine.
+    Unix,
+}
+
+impl Peer {
+    /// As `whatsmyuri` and `currentOp` show it.
+    fn describe(self) -> String {
+        match self {
+            Peer::Tcp(addr) => addr.to_string(),
+            Peer::Unix => "anonymous unix socket".to_string(),
+        }
+    }
+
+    /// Whether the client runs on this machine (the localhost exception).
+    fn is_local(self) -> bool {
+        match self {
+            Peer::Tcp(addr) => addr.ip().is_loopback(),
+            Peer::Unix => true,
+        }
+    }
+}
+
 /// Per-connection state.
 pub struct ConnState {
     pub id: i64,
     pub peer: String,
+    /// The client runs on this machine (loopback TCP or the Unix socket).
+    pub local: bool,
     /// Compressors agreed in the handshake.
     pub compressors: Vec<Compressor>,
     /// The authenticated user, if any (with `--auth`).
@@ -30,10 +59,13 @@ pub struct ConnState {
 }
 
 /// Serves one connection until the peer closes it or sends garbage framing.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, mut stream: S, peer: String) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, mut stream: S, peer: Peer) {
     let id = state.next_connection();
     state.metrics.connections_current.fetch_add(1, Ordering::Relaxed);
-    let mut conn = ConnState { id, peer, compressors: vec![], user: None, sasl: None, client_metadata: None };
+    let (local, peer) = (peer.is_local(), peer.describe());
+    let mut conn =
+        ConnState { id, peer, local, compressors: vec![], user: None, sasl: None, client_metadata: None };
+    let mut stopping = state.stopping.subscribe();
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut next_request_id: i32 = 1;
     'conn: loop {
@@ -50,7 +82,13 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
             // Read straight into the buffer's spare capacity (a zeroed
             // stack chunk per read showed up as 7% memset in profiles).
             buf.reserve(64 * 1024);
-            match stream.read_buf(&mut buf).await {
+            let read = tokio::select! {
+                read = stream.read_buf(&mut buf) => read,
+                // Stopping: a connection between requests closes now (one
+                // mid-frame reads on and is answered).
+                _ = stopping.wait_for(|stop| *stop), if buf.is_empty() => break 'conn,
+            };
+            match read {
                 Ok(0) | Err(_) => break 'conn,
                 Ok(_) => {}
             }
@@ -243,5 +281,19 @@ async fn run(state: &Arc<ServerState>, conn: &mut ConnState, cmd: Document) -> D
             }
             r
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Peer;
+
+    #[test]
+    fn local_peers() {
+        assert!(Peer::Tcp("127.0.0.1:5000".parse().unwrap()).is_local());
+        assert!(Peer::Tcp("[::1]:5000".parse().unwrap()).is_local());
+        assert!(!Peer::Tcp("10.0.0.1:5000".parse().unwrap()).is_local());
+        assert!(Peer::Unix.is_local());
+        assert_eq!(Peer::Tcp("10.0.0.1:5000".parse().unwrap()).describe(), "10.0.0.1:5000");
     }
 }

@@ -12,8 +12,9 @@
 //! thread. [`run`] takes a bound listener so tests can serve on port 0.
 //!
 //! Optional, all through [`ServerConfig`]: `auth` (SCRAM users per project,
-//! see [`Grant`] and [`add_user`]), `tls` (every connection is TLS) and
-//! `metrics_addr` (Prometheus `/metrics` and `/healthz` over HTTP).
+//! see [`Grant`] and [`add_user`]), `tls` (every TCP connection is TLS),
+//! `unix_socket` (also listen on a Unix domain socket) and `metrics_addr`
+//! (Prometheus `/metrics` and `/healthz` over HTTP).
 
 mod args;
 mod auth;
@@ -35,6 +36,7 @@ pub mod source;
 mod state;
 mod tls;
 mod ttl;
+mod unix_socket;
 mod users;
 mod validation;
 mod vector_search;
@@ -47,7 +49,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use argon_store::Store;
-use tokio::net::TcpListener;
+use connection::Peer;
+use tokio::net::{TcpListener, UnixStream};
 use tokio::sync::Semaphore;
 
 pub use error::{code, CommandError};
@@ -67,6 +70,8 @@ pub enum StartError {
     Tls(String),
     #[error("cannot listen for metrics on {addr}: {source}")]
     Metrics { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("cannot listen on the Unix socket {}: {source}", path.display())]
+    UnixSocket { path: std::path::PathBuf, source: std::io::Error },
 }
 
 /// Most connections served at once.
@@ -122,6 +127,16 @@ pub async fn try_run_with_metrics(
 ) -> Result<(), StartError> {
     let users = if config.auth { Some(users::Users::open(store.dir())?) } else { None };
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let unix = match &config.unix_socket {
+        Some(path) => Some(
+            unix_socket::bind(path)
+                .map_err(|source| StartError::UnixSocket { path: path.clone(), source })?,
+        ),
+        None => None,
+    };
+    if let Some(path) = &config.unix_socket {
+        tracing::info!("listening on the Unix socket {}", path.display());
+    }
     if users.as_ref().is_some_and(|u| u.is_empty()) {
         tracing::warn!(
             "--auth is on and there are no users yet: create the first one from localhost (createUser), or with argon_server::add_user"
@@ -167,10 +182,10 @@ pub async fn try_run_with_metrics(
                 let tls = tls.clone();
                 tasks.spawn(async move {
                     match tls {
-                        None => connection::serve(state, socket, peer.to_string()).await,
+                        None => connection::serve(state, socket, Peer::Tcp(peer)).await,
                         Some(acceptor) => {
                             match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(socket)).await {
-                                Ok(Ok(stream)) => connection::serve(state, stream, peer.to_string()).await,
+                                Ok(Ok(stream)) => connection::serve(state, stream, Peer::Tcp(peer)).await,
                                 Ok(Err(e)) => {
                                     state.metrics.tls_handshake_failures.fetch_add(1, Ordering::Relaxed);
                                     tracing::debug!(%peer, "TLS handshake failed: {e}");
@@ -185,11 +200,29 @@ pub async fn try_run_with_metrics(
                     drop(permit);
                 });
             }
+            accepted = accept_unix(unix.as_ref()) => {
+                let socket = match accepted {
+                    Ok(socket) => socket,
+                    Err(e) => {
+                        tracing::warn!("accept on the Unix socket failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = limit.clone().acquire_owned().await else { break };
+                let state = state.clone();
+                tasks.spawn(async move {
+                    connection::serve(state, socket, Peer::Unix).await;
+                    drop(permit);
+                });
+            }
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
         }
     }
     tracing::info!("shutting down: no new connections; waiting for in-flight commands");
     drop(listener);
+    drop(unix);
+    state.stopping.send_replace(true);
     let grace = tokio::time::sleep(Duration::from_secs(5));
     tokio::pin!(grace);
     loop {
@@ -214,4 +247,12 @@ pub async fn try_run_with_metrics(
     let _ = tokio::task::spawn_blocking(move || store.sync()).await;
     tracing::info!("shutdown complete; WAL flushed");
     Ok(())
+}
+
+/// The next client of the Unix socket; never, without one.
+async fn accept_unix(unix: Option<&unix_socket::UnixSocket>) -> std::io::Result<UnixStream> {
+    match unix {
+        Some(u) => u.listener.accept().await.map(|(socket, _)| socket),
+        None => std::future::pending().await,
+    }
 }

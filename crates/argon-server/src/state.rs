@@ -35,6 +35,9 @@ pub struct ServerConfig {
     /// Serve `GET /metrics` (Prometheus text) and `GET /healthz` over HTTP
     /// on this address (`--metrics-port`). Default: none.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Also listen on this Unix domain socket (`--unix-socket`), created
+    /// with mode 0700 and removed at shutdown. Default: none.
+    pub unix_socket: Option<std::path::PathBuf>,
 }
 
 /// PEM files for TLS: the certificate chain (leaf first) and its private
@@ -56,6 +59,7 @@ impl Default for ServerConfig {
             auth: false,
             tls: None,
             metrics_addr: None,
+            unix_socket: None,
         }
     }
 }
@@ -127,6 +131,9 @@ pub struct ServerState {
     pub(crate) wal_verify_jobs: crate::commands::VerifyJobs,
     /// Commands in progress (`currentOp`, `killOp`).
     pub(crate) ops: crate::ops::Ops,
+    /// Set when the server stops accepting: idle connections close at
+    /// once, busy ones after their command.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
 }
 
 /// Which branch and point in time a command addresses.
@@ -175,6 +182,7 @@ impl ServerState {
             auth: None,
             wal_verify_jobs: Default::default(),
             ops: Default::default(),
+            stopping: tokio::sync::watch::Sender::new(false),
         }
     }
 
