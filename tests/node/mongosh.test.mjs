@@ -55,13 +55,17 @@ test('mongosh helpers: stats, validators, views, rs.status, currentOp, profiling
       members: rs.conf().members.length,
       ops: db.currentOp().inprog.length > 0,
       profiling: db.getProfilingStatus().was,
+      locked: Number(db.fsyncLock().lockCount),
+      lockShown: db.adminCommand({currentOp: 1}).fsyncLock,
+      unlocked: Number(db.fsyncUnlock().lockCount),
+      aliasCount: Number(d.runCommand({collstats: 'items'}).count),
     }));
   `;
   const { stdout } = await run(mongosh, [server.uri, '--quiet', '--norc', '--eval', script], { timeout: 60000 });
   const line = stdout.trim().split('\n').pop();
   assert.deepEqual(JSON.parse(line), {
     count: 2, nindexes: 2, indexes: ['_id_', 'tags_1'], positiveSizes: true, refused: 121, view: [1], valid: true,
-    primary: 'PRIMARY', members: 1, ops: true, profiling: 0,
+    primary: 'PRIMARY', members: 1, ops: true, profiling: 0, locked: 1, lockShown: true, unlocked: 0, aliasCount: 2,
   });
 });
 

@@ -71,8 +71,8 @@ pub enum Need {
 /// The access table.
 pub fn requirement(name: &str, cmd: &Document) -> Need {
     match name {
-        "hello" | "isMaster" | "ismaster" | "saslStart" | "saslContinue" | "ping" | "buildInfo"
-        | "buildinfo" | "logout" | "whatsmyuri" | "connectionStatus" | "endSessions" => Need::Nothing,
+        "hello" | "isMaster" | "saslStart" | "saslContinue" | "ping" | "buildInfo" | "logout"
+        | "whatsmyuri" | "connectionStatus" | "endSessions" => Need::Nothing,
 
         // Filtered by the handler: listDatabases, listProjects, usersInfo.
         // Checked by the handler: user management, branch and project admin.
@@ -86,14 +86,14 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         // project, the data dir's disk).
         "serverStatus" | "hostInfo" | "getCmdLineOpts" | "getLog" | "currentOp" | "killOp"
         | "killAllSessions" | "walDump" | "walVerify" | "dataDirHealth" | "replSetGetStatus"
-        | "replSetGetConfig" => Need::ServerAdmin,
+        | "replSetGetConfig" | "fsync" | "fsyncUnlock" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"
         | "dbHash" | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),
 
         "aggregate" if first_stage_is(cmd, "$currentOp") => Need::ServerAdmin,
         // Skipping a collection's validator is a dbAdmin privilege in MongoDB.
-        "insert" | "update" | "findAndModify" | "findandmodify" | "aggregate"
+        "insert" | "update" | "findAndModify" | "aggregate"
             if matches!(cmd.get("bypassDocumentValidation"), Some(Bson::Boolean(true))) =>
         {
             Need::OnDb(Role::Admin)
@@ -111,12 +111,10 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "update"
         | "delete"
         | "findAndModify"
-        | "findandmodify"
         | "create"
         | "drop"
         | "createIndexes"
         | "dropIndexes"
-        | "deleteIndexes"
         | "createSearchIndexes"
         | "convertToCapped"
         | "cloneCollectionAsCapped"

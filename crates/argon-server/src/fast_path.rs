@@ -152,7 +152,7 @@ pub async fn insert(
 
     state.metrics.ops_command.fetch_add(1, Ordering::Relaxed);
     state.metrics.ops_insert.fetch_add(docs.len() as u64, Ordering::Relaxed);
-    let (mut reply, op_time) = match state.store.write_async(req).await {
+    let (mut reply, op_time) = match state.write(req).await {
         Ok(outcome) => {
             let indexes: Vec<usize> = (0..docs.len()).collect();
             let (n, errors) = crud_insert::tally(outcome.results, &indexes, vec![], ordered);
@@ -275,7 +275,7 @@ pub async fn update_by_id(
             }
         }
         drop(snap);
-        match state.store.write_async(req).await {
+        match state.write(req).await {
             Ok(outcome) => break (1, Some(outcome)),
             Err(StoreError::WriteConflict(_)) if attempt < crate::commands::crud_update::CONFLICT_RETRIES => {
                 tokio::task::yield_now().await;

@@ -134,6 +134,12 @@ pub struct ServerState {
     /// Set when the server stops accepting: idle connections close at
     /// once, busy ones after their command.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// Every commit holds a read guard of this for its duration; `fsync`
+    /// with `lock: true` takes the write guard (so it waits for commits in
+    /// flight) and keeps it in `fsync_lock` until `fsyncUnlock`.
+    pub(crate) write_gate: std::sync::Arc<tokio::sync::RwLock<()>>,
+    /// The held fsync lock and how many `fsync` locks it counts.
+    pub(crate) fsync_lock: tokio::sync::Mutex<Option<(tokio::sync::OwnedRwLockWriteGuard<()>, u32)>>,
 }
 
 /// Which branch and point in time a command addresses.
@@ -170,6 +176,17 @@ impl Target {
 }
 
 impl ServerState {
+    /// Commits `req` through the store, once no fsync lock holds writes.
+    /// Every commit the server makes goes through here (or holds
+    /// [`Self::write_gate`] itself, for the store's blocking calls).
+    pub async fn write(
+        &self,
+        req: argon_store::WriteRequest,
+    ) -> argon_store::Result<argon_store::CommitOutcome> {
+        let _open = self.write_gate.read().await;
+        self.store.write_async(req).await
+    }
+
     pub fn new(store: Store, config: ServerConfig) -> ServerState {
         ServerState {
             store,
@@ -183,6 +200,8 @@ impl ServerState {
             wal_verify_jobs: Default::default(),
             ops: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),
+            write_gate: Default::default(),
+            fsync_lock: Default::default(),
         }
     }
 

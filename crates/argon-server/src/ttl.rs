@@ -17,7 +17,7 @@ pub async fn expire_once(state: &ServerState) -> u64 {
     for req in expired(state) {
         let n = req.ops.len() as u64;
         // A conflict means someone changed a document: the next pass retries.
-        if state.store.write_async(req).await.is_ok() {
+        if state.write(req).await.is_ok() {
             deleted += n;
         }
     }

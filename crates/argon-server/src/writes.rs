@@ -51,6 +51,7 @@ pub async fn submit(
                 // transaction: create the (empty) project, then snapshot it.
                 Err(StoreError::ProjectNotFound(_)) if target.branch == argon_types::names::MAIN_BRANCH => {
                     let (s, p) = (store.clone(), target.project.clone());
+                    let _open = ctx.state.write_gate.read().await;
                     let created = tokio::task::spawn_blocking(move || s.create_project(&p))
                         .await
                         .map_err(|e| CommandError::new(crate::error::code::INTERNAL_ERROR, e.to_string()))?;
@@ -89,7 +90,7 @@ pub async fn submit(
     req.create_project = target.branch == argon_types::names::MAIN_BRANCH;
     req.mode = mode;
     req.ops = ops;
-    let outcome = ctx.state.store.write_async(req).await?;
+    let outcome = ctx.state.write(req).await?;
     if let Some(lsn) = outcome.lsn {
         call.op_time = Some((lsn, outcome.time));
     }

@@ -24,11 +24,13 @@ use super::{Call, Ctx};
 use crate::args::Args;
 use crate::error::{CmdResult, CommandError};
 
-/// Runs blocking store work off the async executor.
+/// Runs a blocking store write (projects, branches) off the async executor.
 async fn blocking<T: Send + 'static>(
     ctx: &Ctx<'_>,
     f: impl FnOnce(Store) -> argon_store::Result<T> + Send + 'static,
 ) -> CmdResult<T> {
+    // Every caller writes (projects, branches): held back by an fsync lock.
+    let _open = ctx.state.write_gate.read().await;
     let store = ctx.state.store.clone();
     tokio::task::spawn_blocking(move || f(store))
         .await

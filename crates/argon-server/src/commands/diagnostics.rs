@@ -273,7 +273,11 @@ pub fn current_op(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let filter = argon_query::Filter::parse(&filter)?;
     let inprog: Vec<Bson> =
         ctx.state.ops.list().into_iter().filter(|op| filter.matches(op)).map(Bson::Document).collect();
-    Ok(doc! { "inprog": inprog })
+    let mut reply = doc! { "inprog": inprog };
+    if super::fsync::is_locked(ctx) {
+        reply.insert("fsyncLock", true);
+    }
+    Ok(reply)
 }
 
 pub fn kill_op(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {

@@ -11,7 +11,7 @@ use crate::error::{code, CmdResult, CommandError};
 
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let cmd = call.cmd.clone();
-    let name = if cmd.contains_key("findAndModify") { "findAndModify" } else { "findandmodify" };
+    let name = "findAndModify";
     let coll = collection_name(&cmd, name)?;
     super::crud_insert::check_writable_collection(&coll)?;
     let a = Args::new(&cmd, name);

@@ -23,6 +23,7 @@ mod drop;
 mod explain;
 mod find;
 mod find_and_modify;
+mod fsync;
 mod handshake;
 mod history;
 mod indexes;
@@ -112,8 +113,31 @@ impl Call {
     }
 }
 
+/// MongoDB's other spellings of command names, and the names they stand
+/// for. [`dispatch`] renames them first, so everything after sees one name.
+const ALIASES: &[(&str, &str)] = &[
+    ("buildinfo", "buildInfo"),
+    ("collstats", "collStats"),
+    ("dbstats", "dbStats"),
+    ("deleteIndexes", "dropIndexes"),
+    ("findandmodify", "findAndModify"),
+    ("ismaster", "isMaster"),
+];
+
+/// `cmd` with an alias as its name (first key) renamed to the command's own
+/// name, its value and the other fields kept in order.
+fn with_canonical_name(cmd: Document) -> Document {
+    let Some(first) = cmd.keys().next() else { return cmd };
+    let Some(&(_, name)) = ALIASES.iter().find(|(alias, _)| alias == first) else { return cmd };
+    cmd.into_iter()
+        .enumerate()
+        .map(|(i, (k, v))| if i == 0 { (name.to_string(), v) } else { (k, v) })
+        .collect()
+}
+
 /// Runs one command document.
 pub async fn dispatch(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
+    let cmd = with_canonical_name(cmd);
     // Registered for currentOp while it runs; killOp ends it at its next
     // await (or its next interruption check in a long loop).
     let state = ctx.state.clone();
@@ -262,7 +286,6 @@ fn allowed_in_transaction(name: &str) -> bool {
             | "update"
             | "delete"
             | "findAndModify"
-            | "findandmodify"
             | "bulkWrite"
             | "aggregate"
             | "distinct"
@@ -272,16 +295,14 @@ fn allowed_in_transaction(name: &str) -> bool {
             | "abortTransaction"
             | "hello"
             | "isMaster"
-            | "ismaster"
             | "ping"
             | "buildInfo"
-            | "buildinfo"
             | "connectionStatus"
     )
 }
 
 fn is_retryable_write(name: &str) -> bool {
-    matches!(name, "insert" | "update" | "delete" | "findAndModify" | "findandmodify" | "bulkWrite")
+    matches!(name, "insert" | "update" | "delete" | "findAndModify" | "bulkWrite")
 }
 
 fn finish(ctx: &Ctx<'_>, call: &Call, result: CmdResult<Document>) -> CmdResult<Document> {
@@ -335,7 +356,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "abortTransaction" => transactions::abort(ctx, call).await,
         "aggregate" => aggregate::run(ctx, call).await,
         "branchInfo" => admin_branch::branch_info(ctx, call).await,
-        "buildInfo" | "buildinfo" => handshake::build_info(ctx, call),
+        "buildInfo" => handshake::build_info(ctx, call),
         "collStats" => diagnostics::coll_stats(ctx, call),
         "commitTransaction" => transactions::commit(ctx, call).await,
         "connectionStatus" => auth_cmds::connection_status(ctx, call),
@@ -366,7 +387,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         }
         "drop" => drop::collection(ctx, call).await,
         "dropDatabase" => drop::database(ctx, call).await,
-        "dropIndexes" | "deleteIndexes" => indexes::drop_indexes(ctx, call).await,
+        "dropIndexes" => indexes::drop_indexes(ctx, call).await,
         "dropProject" => admin_branch::drop_project(ctx, call).await,
         "dropUser" => auth_cmds::drop_user(ctx, call),
         "endSessions" => transactions::end_sessions(ctx, call),
@@ -381,12 +402,14 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
             let c = read_collation(ctx, call, &call.cmd)?;
             long_running(|| with_collation(c.as_ref(), || find::run(ctx, call)))
         }
-        "findAndModify" | "findandmodify" => find_and_modify::run(ctx, call).await,
+        "findAndModify" => find_and_modify::run(ctx, call).await,
         "getCmdLineOpts" => diagnostics::get_cmd_line_opts(ctx, call),
         "getLog" => diagnostics::get_log(ctx, call),
         "getMore" => cursor_cmds::get_more(ctx, call).await,
+        "fsync" => fsync::fsync(ctx, call).await,
+        "fsyncUnlock" => fsync::fsync_unlock(ctx, call).await,
         "getParameter" => diagnostics::get_parameter(ctx, call),
-        "hello" | "isMaster" | "ismaster" => auth_cmds::hello(ctx, call),
+        "hello" | "isMaster" => auth_cmds::hello(ctx, call),
         "history" => history::run(ctx, call),
         "hostInfo" => diagnostics::host_info(ctx, call),
         "insert" => crud_insert::run(ctx, call).await,
@@ -517,6 +540,8 @@ pub const COMMAND_NAMES: &[&str] = &[
     "explain",
     "find",
     "findAndModify",
+    "fsync",
+    "fsyncUnlock",
     "getCmdLineOpts",
     "getLog",
     "getMore",

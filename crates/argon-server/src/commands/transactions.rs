@@ -36,7 +36,7 @@ pub async fn commit(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     req.base = Some(argon_store::ReadBase { timeline: view.timeline, lsn: view.lsn });
     req.mode = WriteMode::Atomic;
     req.ops = ops;
-    match ctx.state.store.write_async(req).await {
+    match ctx.state.write(req).await {
         Ok(outcome) => {
             if let Some(lsn) = outcome.lsn {
                 call.op_time = Some((lsn, outcome.time));
