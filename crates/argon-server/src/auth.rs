@@ -86,7 +86,7 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         // project, the data dir's disk).
         "serverStatus" | "hostInfo" | "getCmdLineOpts" | "getLog" | "currentOp" | "killOp"
         | "killAllSessions" | "walDump" | "walVerify" | "dataDirHealth" | "replSetGetStatus"
-        | "replSetGetConfig" | "fsync" | "fsyncUnlock" => Need::ServerAdmin,
+        | "replSetGetConfig" | "fsync" | "fsyncUnlock" | "setParameter" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"
         | "dbHash" | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),

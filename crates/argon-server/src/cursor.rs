@@ -6,7 +6,7 @@
 //! timeout unless opened with `noCursorTimeout`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use argon_query::Projection;
@@ -194,7 +194,8 @@ pub const BATCH_BYTES: usize = 16 * 1024 * 1024;
 pub struct Cursors {
     map: Mutex<HashMap<i64, Cursor>>,
     next: AtomicI64,
-    timeout: Duration,
+    /// The idle timeout in milliseconds (`cursorTimeoutMillis`, settable).
+    timeout_ms: AtomicU64,
 }
 
 impl Cursors {
@@ -206,7 +207,21 @@ impl Cursors {
             .as_millis() as i64
             & 0x0000_ffff_ffff)
             << 16;
-        Cursors { map: Mutex::new(HashMap::new()), next: AtomicI64::new(seed.max(1)), timeout }
+        Cursors {
+            map: Mutex::new(HashMap::new()),
+            next: AtomicI64::new(seed.max(1)),
+            timeout_ms: AtomicU64::new(timeout.as_millis() as u64),
+        }
+    }
+
+    /// How long a cursor may stay idle before it is closed.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Sets the idle timeout; returns the one it replaces.
+    pub fn set_timeout(&self, timeout: Duration) -> Duration {
+        Duration::from_millis(self.timeout_ms.swap(timeout.as_millis() as u64, Ordering::Relaxed))
     }
 
     /// Registers a cursor and returns its id.
@@ -217,8 +232,11 @@ impl Cursors {
     }
 
     /// Takes a cursor out (for a getMore); put it back with [`Cursors::put_back`].
+    /// One idle past the timeout is gone, whether or not the reaper has
+    /// come by yet.
     pub fn take(&self, id: i64) -> Option<Cursor> {
-        self.map.lock().remove(&id)
+        let cursor = self.map.lock().remove(&id)?;
+        (cursor.no_timeout || cursor.last_used.elapsed() < self.timeout()).then_some(cursor)
     }
 
     pub fn put_back(&self, id: i64, mut cursor: Cursor) {
@@ -246,9 +264,10 @@ impl Cursors {
     /// Closes idle cursors.
     pub fn reap(&self) -> usize {
         let now = Instant::now();
+        let timeout = self.timeout();
         let mut map = self.map.lock();
         let before = map.len();
-        map.retain(|_, c| c.no_timeout || now.duration_since(c.last_used) < self.timeout);
+        map.retain(|_, c| c.no_timeout || now.duration_since(c.last_used) < timeout);
         before - map.len()
     }
 

@@ -154,7 +154,12 @@ pub async fn try_run_with_metrics(
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 state.cursors.reap();
-                state.sessions.reap();
+                let aborted = state.sessions.reap();
+                if aborted > 0 {
+                    tracing::info!(
+                        "aborted {aborted} transactions older than transactionLifetimeLimitSeconds"
+                    );
+                }
                 let expired = ttl::expire_once(&state).await;
                 if expired > 0 {
                     tracing::debug!("TTL monitor deleted {expired} documents");

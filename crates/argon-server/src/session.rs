@@ -8,6 +8,7 @@
 //! Abort simply drops the collected writes: nothing reached the WAL.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use argon_store::{ReadView, WriteOp};
@@ -31,6 +32,8 @@ pub struct Txn {
     pub state: TxnState,
     /// The reply to a successful commit, repeated if the commit is retried.
     pub commit_reply: Option<Document>,
+    /// When it started: it is aborted once older than the lifetime limit.
+    pub started: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +53,22 @@ impl Txn {
             overlay: Overlay::new(),
             state: TxnState::Active,
             commit_reply: None,
+            started: Instant::now(),
         }
+    }
+
+    /// Aborts it if it is still active and older than `limit`, dropping
+    /// its writes (MongoDB's `transactionLifetimeLimitSeconds`). Returns
+    /// whether it did.
+    pub fn expire(&mut self, now: Instant, limit: Duration) -> bool {
+        if self.state != TxnState::Active || now.duration_since(self.started) <= limit {
+            return false;
+        }
+        self.state = TxnState::Aborted;
+        self.ops = vec![];
+        self.overlay = Overlay::new();
+        self.view = None;
+        true
     }
 }
 
@@ -63,9 +81,16 @@ struct SessionState {
 }
 
 /// All sessions, by `lsid.id` bytes.
-#[derive(Default)]
 pub struct Sessions {
     map: Mutex<HashMap<Vec<u8>, SessionState>>,
+    /// `transactionLifetimeLimitSeconds` (settable; MongoDB's default 60).
+    txn_lifetime_secs: AtomicU64,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions { map: Mutex::default(), txn_lifetime_secs: AtomicU64::new(60) }
+    }
 }
 
 /// The bytes that identify a session.
@@ -99,12 +124,29 @@ impl Sessions {
         }
     }
 
-    /// Takes the session's transaction out for the duration of a command.
+    /// Takes the session's transaction out for the duration of a command
+    /// (aborted first if it outlived the lifetime limit).
     pub fn take_txn(&self, key: &[u8]) -> Option<Txn> {
+        let limit = self.txn_lifetime();
         let mut map = self.map.lock();
         let s = map.entry(key.to_vec()).or_default();
-        s.last_used = Some(Instant::now());
-        s.txn.take()
+        let now = Instant::now();
+        s.last_used = Some(now);
+        let mut txn = s.txn.take();
+        if let Some(t) = txn.as_mut() {
+            t.expire(now, limit);
+        }
+        txn
+    }
+
+    /// How long a transaction may run before it is aborted.
+    pub fn txn_lifetime(&self) -> Duration {
+        Duration::from_secs(self.txn_lifetime_secs.load(Ordering::Relaxed))
+    }
+
+    /// Sets the transaction lifetime limit; returns the one it replaces.
+    pub fn set_txn_lifetime(&self, limit: Duration) -> Duration {
+        Duration::from_secs(self.txn_lifetime_secs.swap(limit.as_secs(), Ordering::Relaxed))
     }
 
     /// Puts a transaction back after a command.
@@ -118,10 +160,20 @@ impl Sessions {
         self.map.lock().remove(key);
     }
 
-    /// Drops sessions idle for longer than the logical session timeout.
-    pub fn reap(&self) {
+    /// Drops sessions idle for longer than the logical session timeout,
+    /// and aborts transactions older than the lifetime limit (an abandoned
+    /// transaction's writes are not kept in memory for long). Returns the
+    /// transactions aborted.
+    pub fn reap(&self) -> usize {
         let now = Instant::now();
-        self.map.lock().retain(|_, s| s.last_used.is_some_and(|t| now.duration_since(t) < SESSION_IDLE));
+        let limit = self.txn_lifetime();
+        let mut map = self.map.lock();
+        map.retain(|_, s| s.last_used.is_some_and(|t| now.duration_since(t) < SESSION_IDLE));
+        map.values_mut()
+            .filter_map(|s| s.txn.as_mut())
+            .map(|t| t.expire(now, limit))
+            .filter(|aborted| *aborted)
+            .count()
     }
 
     pub fn len(&self) -> usize {
@@ -130,5 +182,36 @@ impl Sessions {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transactions_older_than_the_limit_are_aborted_by_the_reaper_and_on_use() {
+        let sessions = Sessions::default();
+        assert_eq!(sessions.set_txn_lifetime(Duration::from_secs(1)), Duration::from_secs(60));
+        let old = |n| {
+            let mut t = Txn::new(n);
+            t.started = Instant::now().checked_sub(Duration::from_secs(2)).unwrap();
+            t.ops.push(WriteOp::Read { coll: "c".into(), id: Bson::Int32(1) });
+            t
+        };
+        // As a command does: take (nothing yet), then put back.
+        for key in [b"a", b"b", b"c"] {
+            assert!(sessions.take_txn(key).is_none());
+        }
+        sessions.put_txn(b"a", old(1));
+        sessions.put_txn(b"b", Txn::new(1));
+        assert_eq!(sessions.reap(), 1, "only the old one");
+        let a = sessions.take_txn(b"a").unwrap();
+        assert_eq!(a.state, TxnState::Aborted);
+        assert!(a.ops.is_empty(), "its writes are dropped");
+        assert_eq!(sessions.take_txn(b"b").unwrap().state, TxnState::Active);
+        // Taken for a command before the reaper came by: aborted then.
+        sessions.put_txn(b"c", old(2));
+        assert_eq!(sessions.take_txn(b"c").unwrap().state, TxnState::Aborted);
     }
 }

@@ -206,10 +206,11 @@ pub fn host_info(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
     })
 }
 
-pub fn get_parameter(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+pub fn get_parameter(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let all = doc! {
         "featureCompatibilityVersion": { "version": "8.0" },
-        "transactionLifetimeLimitSeconds": 60,
+        "transactionLifetimeLimitSeconds": ctx.state.sessions.txn_lifetime().as_secs() as i32,
+        "cursorTimeoutMillis": ctx.state.cursors.timeout().as_millis() as i64,
         "maxBSONDepth": 100,
         "authenticationMechanisms": ["SCRAM-SHA-1", "SCRAM-SHA-256"],
         "logLevel": 0,
@@ -229,6 +230,53 @@ pub fn get_parameter(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
         return Err(CommandError::new(code::INVALID_OPTIONS, "no option found to get"));
     }
     Ok(out)
+}
+
+/// `setParameter` (on `admin`): the parameters Argon has and can change
+/// at run time. Replies with the old value as `was`, like mongod.
+pub fn set_parameter(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    if call.db != "admin" {
+        return Err(CommandError::new(
+            (13, "Unauthorized"),
+            "setParameter may only be run against the admin database.",
+        ));
+    }
+    const NOT_PARAMETERS: &[&str] =
+        &["setParameter", "$db", "lsid", "$clusterTime", "$readPreference", "comment", "writeConcern"];
+    let args = crate::args::Args::new(&call.cmd, "setParameter");
+    let mut was = None;
+    for (name, value) in call.cmd.iter().filter(|(k, _)| !NOT_PARAMETERS.contains(&k.as_str())) {
+        let number = || {
+            args.i64(name)?.filter(|n| *n > 0).ok_or_else(|| {
+                CommandError::bad_value(format!("{name} must be a positive integer, not {value}"))
+            })
+        };
+        was = Some(match name.as_str() {
+            "transactionLifetimeLimitSeconds" => {
+                let old = ctx.state.sessions.set_txn_lifetime(std::time::Duration::from_secs(number()? as u64));
+                Bson::Int32(old.as_secs() as i32)
+            }
+            "cursorTimeoutMillis" => {
+                let old = ctx.state.cursors.set_timeout(std::time::Duration::from_millis(number()? as u64));
+                Bson::Int64(old.as_millis() as i64)
+            }
+            _ => {
+                return Err(CommandError::new(
+                    code::INVALID_OPTIONS,
+                    format!(
+                        "Attempted to set unrecognized parameter [{name}]; Argon can set transactionLifetimeLimitSeconds and cursorTimeoutMillis"
+                    ),
+                ))
+            }
+        });
+    }
+    let Some(was) = was else {
+        return Err(CommandError::new(
+            code::INVALID_OPTIONS,
+            "no option found to set, use help:true to see options",
+        ));
+    };
+    Ok(doc! { "was": was })
 }
 
 pub fn get_cmd_line_opts(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {

@@ -1,0 +1,82 @@
+"""setParameter and getParameter with pymongo: transactionLifetimeLimitSeconds
+aborts a transaction that runs longer (its writes never land), and
+cursorTimeoutMillis closes an idle cursor; unknown parameters, bad values
+and other databases get mongod's errors. A server of its own, since the
+parameters are server-wide."""
+
+import time
+
+import pymongo
+import pytest
+from pymongo.errors import OperationFailure
+
+from conftest import ArgonServer
+
+
+@pytest.fixture()
+def own_server():
+    s = ArgonServer()
+    yield s
+    s.stop()
+
+
+def test_transaction_lifetime_limit(own_server):
+    client = own_server.client()
+    admin = client.admin
+    assert admin.command("getParameter", 1, transactionLifetimeLimitSeconds=1)["transactionLifetimeLimitSeconds"] == 60
+    assert admin.command("setParameter", 1, transactionLifetimeLimitSeconds=1)["was"] == 60
+    assert admin.command("getParameter", 1, transactionLifetimeLimitSeconds=1)["transactionLifetimeLimitSeconds"] == 1
+
+    coll = client.app.c
+    coll.insert_one({"_id": 0})
+    with client.start_session() as s:
+        s.start_transaction()
+        coll.insert_one({"_id": 1}, session=s)
+        time.sleep(1.5)
+        with pytest.raises(OperationFailure) as e:
+            coll.insert_one({"_id": 2}, session=s)
+        assert e.value.code == 251  # NoSuchTransaction
+        assert e.value.has_error_label("TransientTransactionError")
+        with pytest.raises(OperationFailure):
+            s.commit_transaction()
+    assert sorted(d["_id"] for d in coll.find()) == [0], "the expired transaction's writes never land"
+
+    # A quick transaction still commits.
+    with client.start_session() as s:
+        s.with_transaction(lambda s: coll.insert_one({"_id": 3}, session=s))
+    assert coll.count_documents({}) == 2
+    client.close()
+
+
+def test_cursor_timeout_and_bad_parameters(own_server):
+    client = own_server.client()
+    admin = client.admin
+    coll = client.app.cur
+    coll.insert_many([{"_id": i} for i in range(10)])
+    assert admin.command("setParameter", 1, cursorTimeoutMillis=300)["was"] == 600000
+    cursor = coll.find(batch_size=2)
+    assert [next(cursor)["_id"] for _ in range(2)] == [0, 1]
+    time.sleep(0.6)
+    with pytest.raises(OperationFailure) as e:
+        list(cursor)
+    assert e.value.code == 43  # CursorNotFound
+    # A cursor in use keeps going.
+    admin.command("setParameter", 1, cursorTimeoutMillis=600000)
+    assert len(list(coll.find(batch_size=2))) == 10
+
+    with pytest.raises(OperationFailure) as e:
+        admin.command("setParameter", 1, noSuchParameter=5)
+    assert e.value.code == 72 and "noSuchParameter" in str(e.value)
+    with pytest.raises(OperationFailure) as e:
+        admin.command("setParameter", 1, transactionLifetimeLimitSeconds=0)
+    assert e.value.code == 2
+    with pytest.raises(OperationFailure) as e:
+        admin.command("setParameter", 1, cursorTimeoutMillis="soon")
+    assert e.value.code == 14
+    with pytest.raises(OperationFailure) as e:
+        client.app.command("setParameter", 1, cursorTimeoutMillis=1000)
+    assert e.value.code == 13
+    with pytest.raises(OperationFailure) as e:
+        admin.command("setParameter", 1)
+    assert e.value.code == 72
+    client.close()
