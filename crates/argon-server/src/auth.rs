@@ -72,7 +72,7 @@ pub enum Need {
 pub fn requirement(name: &str, cmd: &Document) -> Need {
     match name {
         "hello" | "isMaster" | "saslStart" | "saslContinue" | "ping" | "buildInfo" | "logout"
-        | "whatsmyuri" | "connectionStatus" | "endSessions" => Need::Nothing,
+        | "whatsmyuri" | "connectionStatus" | "endSessions" | "refreshSessions" => Need::Nothing,
 
         // Filtered by the handler: listDatabases, listProjects, usersInfo.
         // Checked by the handler: user management, branch and project admin.
@@ -84,9 +84,22 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
 
         // Server diagnostics, and the deployment's files (the WAL of every
         // project, the data dir's disk).
-        "serverStatus" | "hostInfo" | "getCmdLineOpts" | "getLog" | "currentOp" | "killOp"
-        | "killAllSessions" | "walDump" | "walVerify" | "dataDirHealth" | "replSetGetStatus"
-        | "replSetGetConfig" | "fsync" | "fsyncUnlock" | "setParameter" => Need::ServerAdmin,
+        "serverStatus"
+        | "hostInfo"
+        | "getCmdLineOpts"
+        | "getLog"
+        | "currentOp"
+        | "killOp"
+        | "killAllSessions"
+        | "killAllSessionsByPattern"
+        | "walDump"
+        | "walVerify"
+        | "dataDirHealth"
+        | "replSetGetStatus"
+        | "replSetGetConfig"
+        | "fsync"
+        | "fsyncUnlock"
+        | "setParameter" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"
         | "dbHash" | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),

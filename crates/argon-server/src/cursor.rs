@@ -256,6 +256,11 @@ impl Cursors {
         })
     }
 
+    /// Closes every cursor opened in a session (`killAllSessions: []`).
+    pub fn kill_all_sessions(&self) {
+        self.map.lock().retain(|_, c| c.session.is_none());
+    }
+
     /// Closes the cursors of a session.
     pub fn kill_session(&self, session: &[u8]) {
         self.map.lock().retain(|_, c| c.session.as_deref() != Some(session));

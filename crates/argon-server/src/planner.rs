@@ -396,24 +396,10 @@ pub fn plan(
     let id_index = id_index();
     let hinted = match hint {
         None => None,
-        Some(Bson::String(name)) if name == ID_INDEX => Some(&id_index),
-        Some(Bson::String(name)) => Some(visible().find(|i| i.name() == name).ok_or_else(|| {
-            CommandError::new(
-                code::BAD_VALUE,
-                format!("hint provided does not correspond to an existing index: {name}"),
-            )
-        })?),
-        Some(Bson::Document(k)) if k.contains_key("$natural") => return Ok(Plan::CollScan),
-        Some(Bson::Document(k)) if k == &bson::doc! {"_id": 1} => Some(&id_index),
-        Some(Bson::Document(k)) => {
-            Some(visible().find(|i| i.spec.get_document("key").ok() == Some(k)).ok_or_else(|| {
-                CommandError::new(
-                    code::BAD_VALUE,
-                    format!("hint provided does not correspond to an existing index: {k}"),
-                )
-            })?)
-        }
-        Some(_) => return Err(CommandError::bad_value("hint must be a string or an object")),
+        Some(h) => match find_hinted(visible(), &id_index, h)? {
+            Some(ix) => Some(ix),
+            None => return Ok(Plan::CollScan), // {$natural: ..}
+        },
     };
     if hinted.is_some_and(|ix| !usable(ix)) {
         return Ok(Plan::CollScan);
@@ -512,6 +498,55 @@ fn id_index() -> IndexMeta {
 
 /// Whether an index spec says `hidden: true` (kept up to date, never
 /// planned with: how MongoDB lets one try dropping an index).
+/// The index a hint names, by name or by key pattern (`None`: the hint is
+/// `{$natural: ..}`, a collection scan).
+fn find_hinted<'a>(
+    mut visible: impl Iterator<Item = &'a IndexMeta>,
+    id_index: &'a IndexMeta,
+    hint: &Bson,
+) -> CmdResult<Option<&'a IndexMeta>> {
+    let missing = |what: &dyn std::fmt::Display| {
+        CommandError::new(
+            code::BAD_VALUE,
+            format!("hint provided does not correspond to an existing index: {what}"),
+        )
+    };
+    match hint {
+        Bson::String(name) if name == ID_INDEX => Ok(Some(id_index)),
+        Bson::String(name) => Ok(Some(visible.find(|i| i.name() == name).ok_or_else(|| missing(name))?)),
+        Bson::Document(k) if k.contains_key("$natural") => Ok(None),
+        Bson::Document(k) if k == &bson::doc! {"_id": 1} => Ok(Some(id_index)),
+        Bson::Document(k) => {
+            Ok(Some(visible.find(|i| i.spec.get_document("key").ok() == Some(k)).ok_or_else(|| missing(k))?))
+        }
+        _ => Err(CommandError::bad_value("hint must be a string or an object")),
+    }
+}
+
+/// The key pattern of the index a hint names (`None` for `$natural`), for
+/// `find`'s `min`/`max` and `returnKey`.
+pub fn hinted_key_pattern(coll: Option<&CollectionMeta>, hint: &Bson) -> CmdResult<Option<bson::Document>> {
+    let id_index = id_index();
+    let indexes = coll.map(|c| c.indexes.as_slice()).unwrap_or_default();
+    let visible = indexes.iter().filter(|i| !is_hidden(&i.spec));
+    Ok(find_hinted(visible, &id_index, hint)?
+        .map(|ix| ix.spec.get_document("key").cloned().unwrap_or_default()))
+}
+
+/// The key pattern of the index `plan` reads (`None` for a collection scan).
+pub fn plan_key_pattern(plan: &Plan, coll: Option<&CollectionMeta>) -> Option<bson::Document> {
+    match plan {
+        Plan::IdPoint(_) => Some(bson::doc! { "_id": 1 }),
+        Plan::Index { name, .. } if name == ID_INDEX => Some(bson::doc! { "_id": 1 }),
+        Plan::Index { name, .. } => coll?
+            .indexes
+            .iter()
+            .find(|i| i.name() == name)
+            .and_then(|i| i.spec.get_document("key").ok().cloned()),
+        Plan::CollScan => None,
+    }
+}
+
 pub fn is_hidden(spec: &bson::Document) -> bool {
     matches!(spec.get("hidden"), Some(Bson::Boolean(true)))
 }

@@ -155,6 +155,16 @@ impl Sessions {
         map.entry(key.to_vec()).or_default().txn = Some(txn);
     }
 
+    /// Ends every session (`killAllSessions: []`).
+    pub fn end_all(&self) {
+        self.map.lock().clear();
+    }
+
+    /// Marks a session used now (`refreshSessions`), so it is not reaped.
+    pub fn touch(&self, key: &[u8]) {
+        self.map.lock().entry(key.to_vec()).or_default().last_used = Some(Instant::now());
+    }
+
     /// Ends sessions (endSessions / killSessions): their transactions abort.
     pub fn end(&self, key: &[u8]) {
         self.map.lock().remove(key);

@@ -38,7 +38,7 @@ async fn a_lock_holds_writes_until_the_last_unlock() {
     let again = admin.run_command(doc! { "fsync": 1, "lock": true }).await.unwrap();
     assert_eq!(again.get_i64("lockCount").unwrap(), 2);
     let op = admin.run_command(doc! { "currentOp": 1 }).await.unwrap();
-    assert_eq!(op.get_bool("fsyncLock").unwrap(), true);
+    assert!(op.get_bool("fsyncLock").unwrap());
 
     // A write and a branch creation wait; a read does not.
     let insert = {

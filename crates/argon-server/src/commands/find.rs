@@ -22,18 +22,19 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let a = Args::new(&call.cmd, "find");
     let hint = a.get("hint").cloned();
     let lets = a.let_vars()?;
-    let query = Query::parse_with_let(a.doc("filter")?.unwrap_or(&Document::new()), &lets)?.with_hint(hint);
+    let mut filter = a.doc("filter")?.cloned().unwrap_or_default();
+    if a.bool("showRecordId")?.unwrap_or(false) {
+        return Err(crate::error::CommandError::new(
+            crate::error::code::NOT_IMPLEMENTED,
+            "showRecordId: Argon's documents have no record ids (they are kept by _id)",
+        ));
+    }
+    let return_key = a.bool("returnKey")?.unwrap_or(false);
     let sort = crate::source::parse_sort(a.doc("sort")?)?;
     let projection = match a.doc("projection")? {
         Some(p) if !p.is_empty() => Some(Projection::parse_with_let(p, &lets)?),
         _ => None,
     };
-    if projection.as_ref().is_some_and(Projection::uses_text_score) && !query.filter.has_text() {
-        return Err(crate::error::CommandError::new(
-            (40218, "Location40218"),
-            "query requires text score metadata, but it is not available",
-        ));
-    }
     let skip = a.non_negative("skip")?.unwrap_or(0) as u64;
     let limit = a.i64("limit")?;
     let single_batch = a.bool("singleBatch")?.unwrap_or(false) || limit.is_some_and(|l| l < 0);
@@ -51,6 +52,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let sort_doc = a.doc("sort")?.filter(|s| !s.is_empty()).cloned();
     let target = call.target(ctx)?;
     let ns = format!("{}.{}", call.db, coll);
+    let (min, max) = (a.doc("min")?.cloned(), a.doc("max")?.cloned());
     let snap = match call.snapshot(ctx, &target) {
         Ok(s) => s,
         // A database nobody wrote to reads as empty, as in MongoDB (an
@@ -62,6 +64,48 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             return Ok(cursor_reply(ctx, call, ns, Vec::new().into(), Some(0), false, false));
         }
         Err(e) => return Err(e),
+    };
+    if min.is_some() || max.is_some() {
+        let Some(hint) = &hint else {
+            return Err(crate::error::CommandError::new(
+                (51173, "Location51173"),
+                "When using min()/max() a hint of which index to use must be provided",
+            ));
+        };
+        let pattern = crate::planner::hinted_key_pattern(snap.collection(&coll), hint)?.ok_or_else(|| {
+            crate::error::CommandError::bad_value("min()/max() need an index hint, not $natural")
+        })?;
+        filter = doc! { "$and": [filter, key_range_filter(&pattern, min.as_ref(), max.as_ref())?] };
+    }
+    let query = Query::parse_with_let(&filter, &lets)?.with_hint(hint);
+    if projection.as_ref().is_some_and(Projection::uses_text_score) && !query.filter.has_text() {
+        return Err(crate::error::CommandError::new(
+            (40218, "Location40218"),
+            "query requires text score metadata, but it is not available",
+        ));
+    }
+    // `returnKey`: each result becomes its key in the index the query
+    // reads (`{}` when it reads none), as in MongoDB.
+    let key_pattern = match return_key {
+        false => None,
+        true => Some(match &query.hint {
+            Some(h) => crate::planner::hinted_key_pattern(snap.collection(&coll), h)?,
+            None => {
+                let plan = crate::planner::plan(
+                    &query.doc,
+                    snap.collection(&coll),
+                    None,
+                    sort.as_ref(),
+                    limit.is_some(),
+                    &crate::source::multikey_in(&snap, &coll),
+                )?;
+                crate::planner::plan_key_pattern(&plan, snap.collection(&coll))
+            }
+        }),
+    };
+    let keys_only = |docs: Vec<Document>| match &key_pattern {
+        None => docs,
+        Some(pattern) => docs.iter().map(|d| index_key(pattern.as_ref(), d)).collect(),
     };
     if tailable {
         // A tailable cursor follows a capped collection's insertion order.
@@ -118,7 +162,15 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             docs = docs.iter().map(|d| p.apply(d, Some(&query.filter))).collect::<Result<_, _>>()?;
         }
         let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
-        return Ok(cursor_reply(ctx, call, ns, docs.into(), first_batch, single_batch, no_timeout));
+        return Ok(cursor_reply(
+            ctx,
+            call,
+            ns,
+            keys_only(docs).into(),
+            first_batch,
+            single_batch,
+            no_timeout,
+        ));
     }
     // A capped collection reads in insertion order without a sort (or
     // sorted by `$natural`), as in MongoDB. (Inside a transaction, whose
@@ -141,13 +193,22 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             projection.as_ref(),
         )?;
         let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
-        return Ok(cursor_reply(ctx, call, ns, docs.into(), first_batch, single_batch, no_timeout));
+        return Ok(cursor_reply(
+            ctx,
+            call,
+            ns,
+            keys_only(docs).into(),
+            first_batch,
+            single_batch,
+            no_timeout,
+        ));
     }
     // A collection scan in `_id` order outside a transaction streams: the
     // cursor reads on from the same view at each getMore.
     // ($text runs through `Source::find`, which keeps scores beside documents;
     // $near through it too, to order by distance.)
     let streams = call.txn.is_none()
+        && key_pattern.is_none()
         && sort.is_none()
         && !query.filter.has_text()
         && !query.filter.has_near()
@@ -187,7 +248,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         ctx,
         call,
         ns,
-        docs.into(),
+        keys_only(docs).into(),
         batch_size.or(Some(DEFAULT_FIRST_BATCH)),
         single_batch,
         no_timeout,
@@ -228,4 +289,69 @@ fn register(ctx: &Ctx<'_>, call: &Call, ns: &str, source: CursorSource, no_timeo
 /// Whether the data dir holds `project`.
 fn project_exists(ctx: &Ctx<'_>, project: &str) -> bool {
     ctx.state.store.projects().iter().any(|p| p.name == project)
+}
+
+/// `find`'s `min` (inclusive) and `max` (exclusive) as a filter: the
+/// documents whose key in an index with key `pattern` lies between them,
+/// comparing keys field by field in index order (a descending field
+/// reversed), across BSON types as an index does (hence `$expr`, with a
+/// missing field taken as null, as the index stores it).
+fn key_range_filter(
+    pattern: &Document,
+    min: Option<&Document>,
+    max: Option<&Document>,
+) -> CmdResult<Document> {
+    let fields: Vec<(&String, bool)> = pattern
+        .iter()
+        .map(|(k, v)| {
+            (
+                k,
+                v.as_f64()
+                    .or(v.as_i32().map(f64::from))
+                    .or(v.as_i64().map(|n| n as f64))
+                    .is_some_and(|d| d < 0.0),
+            )
+        })
+        .collect();
+    let mut conditions = Vec::new();
+    for (bound, lower) in [(min, true), (max, false)] {
+        let Some(bound) = bound else { continue };
+        let names: Vec<&String> = bound.keys().collect();
+        if names != fields.iter().map(|(k, _)| *k).collect::<Vec<_>>() {
+            return Err(crate::error::CommandError::new(
+                (51174, "Location51174"),
+                format!(
+                    "The index chosen is not valid for min/max specifications: {pattern} against {bound}"
+                ),
+            ));
+        }
+        let values: Vec<&bson::Bson> = bound.values().collect();
+        conditions.push(bson::Bson::Document(doc! { "$expr": key_compare(&fields, &values, lower) }));
+    }
+    Ok(doc! { "$and": conditions })
+}
+
+/// Key ≥ `values` (`lower`) or key < `values`, from field `fields[0]` on.
+fn key_compare(fields: &[(&String, bool)], values: &[&bson::Bson], lower: bool) -> bson::Bson {
+    let Some(((field, descending), rest)) = fields.split_first() else {
+        return bson::Bson::Boolean(lower); // all equal: in for min, out for max
+    };
+    let key = doc! { "$ifNull": [format!("${field}"), bson::Bson::Null] };
+    let value = doc! { "$literal": values[0].clone() };
+    // Past the bound in index order: above it, or below on a descending field.
+    let beyond = if lower != *descending { "$gt" } else { "$lt" };
+    bson::bson!({ "$or": [
+        { beyond: [key.clone(), value.clone()] },
+        { "$and": [{ "$eq": [key, value] }, key_compare(rest, &values[1..], lower)] },
+    ] })
+}
+
+/// A document's key in an index with key `pattern` (`returnKey`); `{}`
+/// without an index. Missing fields are null, as the index stores them.
+fn index_key(pattern: Option<&Document>, doc: &Document) -> Document {
+    let Some(pattern) = pattern else { return Document::new() };
+    pattern
+        .keys()
+        .map(|k| (k.clone(), argon_query::get_path(doc, k).cloned().unwrap_or(bson::Bson::Null)))
+        .collect()
 }

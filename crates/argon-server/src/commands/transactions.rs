@@ -93,3 +93,50 @@ pub fn end_sessions(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
 pub fn kill_sessions(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     end_sessions(ctx, call)
 }
+
+/// `killAllSessions` (user patterns) and `killAllSessionsByPattern`
+/// (patterns with `lsid` or users): an empty list kills every session,
+/// their transactions and cursors. Argon does not record which user
+/// started a session, so user patterns are refused rather than guessed.
+pub fn kill_all_sessions(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    let patterns = match call.cmd.get(&call.name) {
+        Some(Bson::Array(a)) => a.clone(),
+        _ => return Err(CommandError::type_mismatch(format!("{} takes an array of patterns", call.name))),
+    };
+    if patterns.is_empty() {
+        ctx.state.sessions.end_all();
+        ctx.state.cursors.kill_all_sessions();
+        return Ok(Document::new());
+    }
+    for pattern in &patterns {
+        match pattern {
+            Bson::Document(p) if call.name == "killAllSessionsByPattern" && p.keys().eq(["lsid"]) => {
+                let Ok(lsid) = p.get_document("lsid") else {
+                    return Err(CommandError::type_mismatch("a pattern's lsid must be an object"));
+                };
+                let key = session_key(lsid);
+                ctx.state.sessions.end(&key);
+                ctx.state.cursors.kill_session(&key);
+            }
+            Bson::Document(_) => {
+                return Err(CommandError::new(
+                    code::NOT_IMPLEMENTED,
+                    format!(
+                        "{}: Argon does not record sessions' users; pass [] (all sessions) or lsid patterns",
+                        call.name
+                    ),
+                ))
+            }
+            _ => return Err(CommandError::type_mismatch("a session pattern must be an object")),
+        }
+    }
+    Ok(Document::new())
+}
+
+/// `refreshSessions`: keeps the listed sessions from expiring.
+pub fn refresh_sessions(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    for key in sessions_arg(call) {
+        ctx.state.sessions.touch(&key);
+    }
+    Ok(Document::new())
+}
