@@ -13,10 +13,13 @@ ARGON_BIN = os.environ.get("ARGON_BIN") or os.path.expanduser("~/.cache/argon-ta
 
 
 class ArgonServer:
-    def __init__(self, extra_args=()):
-        self.dir = tempfile.TemporaryDirectory(prefix="argon-py-")
+    def __init__(self, extra_args=(), dir=None):
+        """`dir`: the TemporaryDirectory of a stopped server, to restart on
+        its data (it is then cleaned up by this one)."""
+        self.dir = dir or tempfile.TemporaryDirectory(prefix="argon-py-")
+        self.data_dir = os.path.join(self.dir.name, "data")
         self.proc = subprocess.Popen(
-            [ARGON_BIN, "--data-dir", os.path.join(self.dir.name, "data"), "serve", "--port", "0", *extra_args],
+            [ARGON_BIN, "--data-dir", self.data_dir, "serve", "--port", "0", *extra_args],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -9,14 +9,7 @@ mod common;
 use std::time::Duration;
 
 use bson::{doc, Document};
-use common::TestServer;
-
-fn code_of(e: &mongodb::error::Error) -> Option<i32> {
-    match e.kind.as_ref() {
-        mongodb::error::ErrorKind::Command(c) => Some(c.code),
-        _ => None,
-    }
-}
+use common::{error_code as code_of, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lock_holds_writes_until_the_last_unlock() {

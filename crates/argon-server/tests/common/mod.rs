@@ -127,3 +127,11 @@ pub fn without_time(mut d: bson::Document) -> bson::Document {
     d.remove("operationTime");
     d
 }
+
+/// The server's error code in a driver error, if it is a command error.
+pub fn error_code(e: &mongodb::error::Error) -> Option<i32> {
+    match e.kind.as_ref() {
+        mongodb::error::ErrorKind::Command(c) => Some(c.code),
+        _ => None,
+    }
+}
