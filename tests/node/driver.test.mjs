@@ -187,3 +187,18 @@ test('a tailable awaitData cursor on a capped collection sees new documents', as
   assert.ok(Date.now() - started >= 150);
   await cursor.close();
 });
+
+test('server-side JavaScript: $where and $function', async () => {
+  const c = client.db('nodejs').collection('js');
+  await c.insertMany([{ _id: 1, a: 2, b: 3 }, { _id: 2, a: 5, b: 1 }]);
+  const where = await c.find({ $where: 'this.a > this.b' }).toArray();
+  assert.deepEqual(where.map((d) => d._id), [2]);
+  const fn = await c
+    .aggregate([
+      { $sort: { _id: 1 } },
+      { $project: { sum: { $function: { body: 'function (a, b) { return a + b; }', args: ['$a', '$b'], lang: 'js' } } } },
+    ])
+    .toArray();
+  assert.deepEqual(fn.map((d) => d.sum), [5, 6]);
+});
+

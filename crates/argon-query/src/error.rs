@@ -48,6 +48,7 @@ pub mod codes {
         INVALID_NAMESPACE = 73 "InvalidNamespace";
         INVALID_PIPELINE_OPERATOR = 168 "InvalidPipelineOperator";
         NOT_IMPLEMENTED = 238 "NotImplemented";
+        JS_INTERPRETER_FAILURE = 139 "JSInterpreterFailure";
         CONVERSION_FAILURE = 241 "ConversionFailure";
         QUERY_FEATURE_NOT_ALLOWED = 224 "QueryFeatureNotAllowed";
         INDEX_NOT_FOUND = 27 "IndexNotFound";
@@ -57,6 +58,15 @@ pub mod codes {
     }
 
     location! {
+        L31260 = 31260; // $function requires an object
+        L31261 = 31261; // $function: unknown argument
+        L31262 = 31262; // $function requires 'body'
+        L31266 = 31266; // $function's args must be an array
+        L31418 = 31418; // $function/$accumulator only support lang 'js'
+        L4544702 = 4544702; // $accumulator expects an object
+        L4544709 = 4544709; // $accumulator missing a required argument
+        L4544711 = 4544711; // $accumulator's args must be arrays
+        L4544712 = 4544712; // $accumulator: unrecognized field
         // expression and field path parsing
         L15983 = 15983; // an expression object must have exactly one field
         L15998 = 15998; // FieldPath field names may not be empty strings

@@ -38,6 +38,7 @@ mod error;
 pub mod expr;
 pub mod filter;
 pub mod geo;
+pub mod js;
 pub mod numeric;
 mod path;
 pub mod pipeline;

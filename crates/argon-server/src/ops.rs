@@ -302,6 +302,19 @@ pub fn check_interrupted() -> CmdResult<()> {
     }
 }
 
+/// [`check_interrupted`] for a running script (`$where`, `$function`,
+/// `$accumulator`): installed with `argon_query::js::set_interrupt_check`,
+/// so `killOp`, `maxTimeMS` and the inline budget stop JavaScript too.
+pub fn js_interrupt() -> Option<argon_query::QueryError> {
+    let e = check_interrupted().err()?;
+    let code_name = match e.code {
+        OVER_BUDGET => "ArgonOverInlineBudget",
+        50 => "MaxTimeMSExpired",
+        _ => "Interrupted",
+    };
+    Some(argon_query::QueryError { code: e.code, code_name, message: e.message })
+}
+
 pub fn interrupted() -> CommandError {
     CommandError::new(INTERRUPTED, "operation was interrupted")
 }

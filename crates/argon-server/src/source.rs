@@ -446,7 +446,7 @@ impl<'a> Source<'a> {
             };
             let d = match item {
                 Item::Doc(_, d) => {
-                    if !filter.matches(d) {
+                    if !filter.try_matches(d)? {
                         continue;
                     }
                     d.clone()
@@ -456,7 +456,7 @@ impl<'a> Source<'a> {
                         decode_full(bytes)?
                     } else {
                         decode_for_matching(bytes, &match_deps, &mut scratch)?;
-                        if !filter.matches(&scratch) {
+                        if !filter.try_matches(&scratch)? {
                             continue;
                         }
                         match want {
@@ -632,7 +632,7 @@ impl<'a> Source<'a> {
                 keys = 1;
                 if let Some(d) = self.get(coll, id)? {
                     examined = 1;
-                    if q.filter.matches(&d) {
+                    if q.filter.try_matches(&d)? {
                         push(&mut top, &mut out, d);
                     }
                 }
@@ -676,7 +676,7 @@ impl<'a> Source<'a> {
                             },
                         };
                         examined += 1;
-                        if q.filter.matches(&d) {
+                        if q.filter.try_matches(&d)? {
                             match runs.as_mut() {
                                 Some(r) => {
                                     r.push(id_key, d, &mut out);
@@ -704,7 +704,7 @@ impl<'a> Source<'a> {
                         if c == coll {
                             if let Some(d) = d {
                                 examined += 1;
-                                if q.filter.matches(d) {
+                                if q.filter.try_matches(d)? {
                                     push(&mut top, &mut out, d.clone());
                                 }
                             }
@@ -731,12 +731,12 @@ impl<'a> Source<'a> {
                     match item {
                         Item::Raw(id, bytes) => {
                             decode_for_matching(bytes, &deps, &mut scratch)?;
-                            if q.filter.matches(&scratch) {
+                            if q.filter.try_matches(&scratch)? {
                                 t.push_held(spec.sort_key(&scratch), id.to_vec(), Held::Raw(bytes));
                             }
                         }
                         Item::Doc(id, d) => {
-                            if q.filter.matches(d) {
+                            if q.filter.try_matches(d)? {
                                 t.push_held(spec.sort_key(d), id.to_vec(), Held::Doc(d.clone()));
                             }
                         }

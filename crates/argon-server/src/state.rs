@@ -188,6 +188,7 @@ impl ServerState {
     }
 
     pub fn new(store: Store, config: ServerConfig) -> ServerState {
+        argon_query::js::set_interrupt_check(crate::ops::js_interrupt);
         ServerState {
             store,
             cursors: Cursors::new(config.cursor_timeout),

@@ -367,6 +367,11 @@ pub(crate) enum Op {
         quantiles: super::percentile::Quantiles,
     },
     Rand,
+    /// `$function`: a JavaScript function of the evaluated `args`.
+    Function {
+        body: crate::js::JsFunction,
+        args: Vec<Node>,
+    },
     /// `$getField`: a field of `input` (`$$CURRENT` when absent) by its
     /// literal name (dots and `$` included).
     GetField {
@@ -697,6 +702,7 @@ fn parse_op(name: &str, arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
         "$replaceOne" | "$replaceAll" => parse_replace(name, arg, scope),
         "$trim" | "$ltrim" | "$rtrim" => parse_trim(name, arg, scope),
         "$getField" => super::object::parse_get_field(arg, scope),
+        "$function" => parse_function(arg, scope),
         "$setField" | "$unsetField" => super::object::parse_set_field(name, arg, scope),
         "$zip" => super::object::parse_zip(arg, scope),
         "$sortArray" => super::object::parse_sort_array(arg, scope),
@@ -1400,6 +1406,13 @@ impl Op {
                 super::string::eval_trim(*mode, name, input, chars)
             }
             Op::Rand => Ok(Some(Bson::Double(rand::random::<f64>()))),
+            Op::Function { body, args } => {
+                let args = args
+                    .iter()
+                    .map(|a| Ok(a.eval(ctx)?.unwrap_or(Bson::Null)))
+                    .collect::<Result<Vec<_>>>()?;
+                body.call(None, &args)
+            }
             Op::GetField { field, input } => super::object::get_field(field.eval(ctx)?, input.eval(ctx)?),
             Op::SetField { field, input, value } => {
                 let value = match value {
@@ -1950,4 +1963,33 @@ fn take2(args: &mut Vec<Value>) -> (Value, Value) {
     let b = args.pop().expect("arity 2");
     let a = args.pop().expect("arity 2");
     (a, b)
+}
+
+/// `{$function: {body, args, lang: "js"}}`.
+fn parse_function(arg: &Bson, scope: &mut ParseScope) -> Result<Op> {
+    let Bson::Document(d) = arg else {
+        return err(codes::L31260, "$function requires an object as an argument");
+    };
+    let (mut body, mut args) = (None, Vec::new());
+    for (k, v) in d {
+        match k.as_str() {
+            "body" => body = Some(crate::js::JsFunction::parse(v, "$function's body")?),
+            "args" => match v {
+                Bson::Array(a) => {
+                    args = a.iter().map(|x| parse_operand(x, scope)).collect::<Result<_>>()?;
+                }
+                _ => return err(codes::L31266, "The 'args' field of $function must be an array"),
+            },
+            "lang" if v.as_str() == Some("js") => {}
+            "lang" => return err(codes::L31418, "$function currently only supports language 'js'"),
+            other => return err(codes::L31261, format!("$function: unknown argument {other}")),
+        }
+    }
+    if !d.contains_key("lang") {
+        return err(codes::L31418, "$function requires 'lang' to be specified ('js')");
+    }
+    let Some(body) = body else {
+        return err(codes::L31262, "$function requires 'body' to be specified");
+    };
+    Ok(Op::Function { body, args })
 }

@@ -62,6 +62,8 @@ pub(crate) enum Node {
     /// Inside `$elemMatch` on values: the operator applies to the element.
     Value(Op),
     Expr(Box<Expression>),
+    /// `$where`: a JavaScript function of the document (`this`).
+    Where(crate::js::JsFunction),
     /// `$jsonSchema`: the whole document satisfies the schema.
     Schema(Arc<Schema>),
     /// `$text`: matches nothing until bound to the collection's text index
@@ -340,8 +342,8 @@ impl Node {
                 hit
             }
             Node::Value(_) => false,
-            // Filters with $expr are evaluated by try_matches_doc.
-            Node::Expr(_) => false,
+            // Filters with $expr or $where are evaluated by try_matches_doc.
+            Node::Expr(_) | Node::Where(_) => false,
             Node::Schema(schema) => schema.matches(doc),
             Node::Text(_, bound) => bound.as_ref().is_some_and(|b| b.matches(doc)),
             Node::True => true,
@@ -388,6 +390,7 @@ impl Node {
             }
             Node::Not(child) => Ok(!child.try_matches_doc(doc, vars, &mut None)?),
             Node::Expr(e) => Ok(crate::expr::truthy(&e.evaluate(doc, vars)?)),
+            Node::Where(f) => f.test(doc),
             other => Ok(other.matches_doc(doc, key)),
         }
     }
@@ -655,6 +658,8 @@ fn node_deps(node: &Node, deps: &mut Deps) {
         Node::Schema(schema) => schema.add_dependencies(deps),
         // Which strings a text index reads depends on the index.
         Node::Text(..) => deps.set_whole(),
+        // A script may read any field.
+        Node::Where(_) => deps.set_whole(),
         // Element conditions only occur inside a leaf's $elemMatch.
         Node::Value(_) | Node::True | Node::False => {}
     }

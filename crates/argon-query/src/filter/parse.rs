@@ -260,7 +260,11 @@ impl Parser {
                 Ok(Some(Node::Text(Box::new(q), None)))
             }
             "$where" => {
-                err(codes::NOT_IMPLEMENTED, format!("{key} is not implemented by Argon"))
+                if level == Level::Sub {
+                    return err(codes::BAD_VALUE, "$where can only be applied to the top-level document");
+                }
+                self.has_expr = true;
+                Ok(Some(Node::Where(crate::js::JsFunction::parse_where(value)?)))
             }
             _ => err(
                 codes::BAD_VALUE,

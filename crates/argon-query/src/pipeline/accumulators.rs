@@ -13,7 +13,7 @@ use std::collections::{HashSet, VecDeque};
 use bson::{Bson, Document};
 
 use crate::compare::compare;
-use crate::error::{codes, err, Result};
+use crate::error::{codes, err, QueryError, Result};
 use crate::expr::array::{parse_n_args, validate_n};
 use crate::expr::percentile::{numeric, Quantiles};
 use crate::expr::{Expression, Value, Vars};
@@ -45,6 +45,8 @@ pub(crate) enum AccKind {
         bottom: bool,
         single: bool,
     },
+    /// `$accumulator`: JavaScript functions (see [`JsAccumulator`]).
+    Js,
 }
 
 impl AccKind {
@@ -70,6 +72,7 @@ impl AccKind {
             "$topN" => AccKind::TopBottom { bottom: false, single: false },
             "$bottom" => AccKind::TopBottom { bottom: true, single: true },
             "$bottomN" => AccKind::TopBottom { bottom: true, single: false },
+            "$accumulator" => AccKind::Js,
             _ => return None,
         })
     }
@@ -91,6 +94,80 @@ pub(crate) struct Accumulator {
     sort: Option<SortSpec>,
     /// What `$percentile`/`$median` compute.
     quantiles: Option<Quantiles>,
+    /// The functions of `$accumulator` (its `accumulateArgs` are `expr`).
+    js: Option<Box<JsAccumulator>>,
+}
+
+/// `{$accumulator: {init, initArgs, accumulate, accumulateArgs, merge,
+/// finalize, lang: "js"}}`: the state starts as `init(...initArgs)`
+/// (`initArgs` evaluated against the group's `_id`), each document makes
+/// it `accumulate(state, ...accumulateArgs)`, and the result is
+/// `finalize(state)` (or the state). Argon groups in one pass, so `merge`
+/// (required, as in MongoDB) is never called.
+#[derive(Clone, Debug)]
+pub(crate) struct JsAccumulator {
+    init: crate::js::JsFunction,
+    init_args: Option<Expression>,
+    accumulate: crate::js::JsFunction,
+    finalize: Option<crate::js::JsFunction>,
+}
+
+impl JsAccumulator {
+    /// Parses the argument; returns it with the `accumulateArgs` array.
+    fn parse(arg: &Bson, vars: &[String]) -> Result<(JsAccumulator, Expression)> {
+        let Bson::Document(d) = arg else {
+            return err(codes::L4544702, "$accumulator expects an object as an argument");
+        };
+        let function = |name: &str| -> Result<Option<crate::js::JsFunction>> {
+            d.get(name)
+                .map(|v| crate::js::JsFunction::parse(v, &format!("$accumulator's {name}")))
+                .transpose()
+        };
+        let args = |name: &str| -> Result<Option<Expression>> {
+            match d.get(name) {
+                None => Ok(None),
+                Some(v @ Bson::Array(_)) => Expression::parse_with_vars(v, vars).map(Some),
+                Some(_) => err(codes::L4544711, format!("$accumulator's {name} must be an array")),
+            }
+        };
+        for key in d.keys() {
+            if !["init", "initArgs", "accumulate", "accumulateArgs", "merge", "finalize", "lang"]
+                .contains(&key.as_str())
+            {
+                return err(codes::L4544712, format!("$accumulator got an unrecognized field: {key}"));
+            }
+        }
+        if d.get("lang").and_then(Bson::as_str) != Some("js") {
+            return err(codes::L31418, "$accumulator only supports language 'js'");
+        }
+        let missing = |name: &str| {
+            QueryError::new(codes::L4544709, format!("$accumulator missing required argument '{name}'"))
+        };
+        let init = function("init")?.ok_or_else(|| missing("init"))?;
+        let accumulate = function("accumulate")?.ok_or_else(|| missing("accumulate"))?;
+        function("merge")?.ok_or_else(|| missing("merge"))?;
+        let accumulate_args = args("accumulateArgs")?.ok_or_else(|| missing("accumulateArgs"))?;
+        Ok((
+            JsAccumulator { init, init_args: args("initArgs")?, accumulate, finalize: function("finalize")? },
+            accumulate_args,
+        ))
+    }
+
+    fn start(&self, key: &Bson, vars: &Vars) -> Result<AccState> {
+        let empty = Document::new();
+        let root = match key {
+            Bson::Document(d) => d,
+            _ => &empty,
+        };
+        let args = match &self.init_args {
+            Some(e) => match e.evaluate(root, vars)? {
+                Some(Bson::Array(a)) => a,
+                _ => vec![],
+            },
+            None => vec![],
+        };
+        Ok(AccState::Js(self.init.call(None, &args)?.unwrap_or(Bson::Null)))
+    }
 }
 
 impl Accumulator {
@@ -118,6 +195,7 @@ impl Accumulator {
                 n: None,
                 sort: None,
                 quantiles: None,
+                js: None,
             });
         }
         match kind {
@@ -134,6 +212,7 @@ impl Accumulator {
                     n: None,
                     sort: None,
                     quantiles: Some(quantiles),
+                    js: None,
                 });
             }
             AccKind::FirstN | AccKind::LastN | AccKind::MinN | AccKind::MaxN => {
@@ -145,10 +224,23 @@ impl Accumulator {
                     n: Some(Expression::parse_with_vars(n, vars)?),
                     sort: None,
                     quantiles: None,
+                    js: None,
                 });
             }
             AccKind::TopBottom { single, .. } => {
                 return Self::parse_top_bottom(field, name, kind, single, arg, vars)
+            }
+            AccKind::Js => {
+                let (js, accumulate_args) = JsAccumulator::parse(arg, vars)?;
+                return Ok(Accumulator {
+                    field: field.to_string(),
+                    kind,
+                    expr: accumulate_args,
+                    n: None,
+                    sort: None,
+                    quantiles: None,
+                    js: Some(Box::new(js)),
+                });
             }
             _ => {}
         }
@@ -168,6 +260,7 @@ impl Accumulator {
             n: None,
             sort: None,
             quantiles: None,
+            js: None,
         })
     }
 
@@ -226,6 +319,7 @@ impl Accumulator {
             n: Some(Expression::parse_with_vars(&n, vars)?),
             sort: Some(SortSpec::parse(&internal_sort)?),
             quantiles: None,
+            js: None,
         })
     }
 
@@ -236,6 +330,9 @@ impl Accumulator {
     /// The state of a new group whose `_id` is `key` (the several-value
     /// accumulators evaluate their `n` here).
     pub(crate) fn start(&self, key: &Bson, vars: &Vars) -> Result<AccState> {
+        if let Some(js) = &self.js {
+            return js.start(key, vars);
+        }
         let Some(n_expr) = &self.n else { return Ok(self.new_state()) };
         let empty = Document::new();
         let root = match key {
@@ -263,15 +360,26 @@ impl Accumulator {
             AccKind::MergeObjects => AccState::Merge(Document::new()),
             AccKind::StdDevPop | AccKind::StdDevSamp => AccState::StdDev { count: 0, mean: 0.0, m2: 0.0 },
             AccKind::Quantiles => AccState::Quantiles(Vec::new()),
-            AccKind::FirstN | AccKind::LastN | AccKind::MinN | AccKind::MaxN | AccKind::TopBottom { .. } => {
-                unreachable!("several-value accumulators start with their n")
-            }
+            AccKind::FirstN
+            | AccKind::LastN
+            | AccKind::MinN
+            | AccKind::MaxN
+            | AccKind::TopBottom { .. }
+            | AccKind::Js => unreachable!("started in `start`"),
         }
     }
 
     /// Folds one evaluated value into the state.
     pub(crate) fn accumulate(&self, state: &mut AccState, v: Value) -> Result<()> {
         match state {
+            AccState::Js(current) => {
+                let js = self.js.as_ref().expect("parsed with functions");
+                let mut args = vec![std::mem::take(current)];
+                if let Some(Bson::Array(a)) = v {
+                    args.extend(a);
+                }
+                *current = js.accumulate.call(None, &args)?.unwrap_or(Bson::Null);
+            }
             AccState::Sum(total) => {
                 if let Some(n) = v.as_ref().and_then(Num::from_bson) {
                     *total = *total + n;
@@ -409,8 +517,12 @@ impl Accumulator {
     }
 
     /// The accumulated result.
-    pub(crate) fn finish(&self, state: AccState) -> Bson {
-        match state {
+    pub(crate) fn finish(&self, state: AccState) -> Result<Bson> {
+        Ok(match state {
+            AccState::Js(state) => match self.js.as_ref().and_then(|js| js.finalize.as_ref()) {
+                Some(finalize) => finalize.call(None, &[state])?.unwrap_or(Bson::Null),
+                None => state,
+            },
             AccState::Sum(total) => total.to_bson(),
             AccState::Avg { sum, count, decimal } => {
                 if count == 0 {
@@ -454,7 +566,7 @@ impl Accumulator {
                     Bson::Array(outputs.collect())
                 }
             }
-        }
+        })
     }
 }
 
@@ -498,4 +610,6 @@ pub(crate) enum AccState {
         n: usize,
         items: Vec<(Vec<Bson>, Bson)>,
     },
+    /// `$accumulator`'s state, as its functions return it.
+    Js(Bson),
 }

@@ -205,7 +205,7 @@ impl BucketAuto {
             let mut d = Document::new();
             d.insert("_id", bson::doc! {"min": bucket.min, "max": bucket.max});
             for (acc, state) in self.accumulators.iter().zip(bucket.states) {
-                d.insert(acc.field.clone(), acc.finish(state));
+                d.insert(acc.field.clone(), acc.finish(state)?);
             }
             out.push(d);
         }

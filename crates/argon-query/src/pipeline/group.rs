@@ -120,17 +120,17 @@ impl Group {
                 acc.accumulate(state, v)?;
             }
         }
-        Ok(groups
+        groups
             .into_iter()
             .map(|(key, states)| {
                 let mut out = Document::new();
                 out.insert("_id", key);
                 for (acc, state) in self.accumulators.iter().zip(states) {
-                    out.insert(acc.field.clone(), acc.finish(state));
+                    out.insert(acc.field.clone(), acc.finish(state)?);
                 }
-                out
+                Ok(out)
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -339,7 +339,7 @@ impl Bucket {
             let mut d = Document::new();
             d.insert("_id", id);
             for (acc, state) in self.accumulators.iter().zip(st) {
-                d.insert(acc.field.clone(), acc.finish(state));
+                d.insert(acc.field.clone(), acc.finish(state)?);
             }
             out.push(d);
         }

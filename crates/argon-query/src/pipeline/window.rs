@@ -881,7 +881,7 @@ fn fold_windows(
     let mut running: Option<(usize, usize, AccState)> = None;
     for span in spans {
         let Some((lo, hi)) = *span else {
-            out.push(acc.finish(fresh.clone()));
+            out.push(acc.finish(fresh.clone())?);
             continue;
         };
         let reusable = matches!(&running, Some((l, next, _)) if *l == lo && *next <= hi + 1);
@@ -893,7 +893,7 @@ fn fold_windows(
             acc.accumulate(state, values[*next].clone())?;
             *next += 1;
         }
-        out.push(acc.finish(state.clone()));
+        out.push(acc.finish(state.clone())?);
     }
     Ok(out)
 }

@@ -185,7 +185,7 @@ pub fn build_info(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
         "storageEngines": ["argon"],
         "modules": [],
         "openssl": { "running": "rustls" },
-        "javascriptEngine": "none",
+        "javascriptEngine": "quickjs",
         "argonVersion": env!("CARGO_PKG_VERSION"),
     })
 }

@@ -1,0 +1,335 @@
+//! Server-side JavaScript: `$where`, `$function` and `$accumulator`, run
+//! on QuickJS (through `rquickjs`).
+//!
+//! Each thread that runs JavaScript has its own runtime (64 MiB of memory
+//! at most), with functions compiled once per source text. Values cross
+//! as relaxed Extended JSON: documents, arrays, strings, numbers, booleans
+//! and null as themselves, dates as JavaScript `Date`s, other BSON types
+//! (ObjectId, Decimal128, binary, ...) as their Extended JSON objects
+//! (`{$oid: "..."}`), which turn back into those types when a function
+//! returns them. Numbers come back as doubles unless they are whole and
+//! fit an int32 or int64, as in MongoDB's shell.
+//!
+//! A long script is stopped the way a long query is: the check installed
+//! with [`set_interrupt_check`] (the server's `killOp`/`maxTimeMS` check)
+//! runs while the script runs.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use bson::{Bson, Document};
+use rquickjs::function::Args;
+use rquickjs::{CatchResultExt, Context, Function, Persistent, Runtime, Value};
+
+use crate::error::{codes, err, QueryError, Result};
+
+/// The error a script's failure (an exception, a syntax error, running out
+/// of memory) reports: 139 JSInterpreterFailure, as MongoDB.
+fn failure(message: impl std::fmt::Display) -> QueryError {
+    QueryError::new(codes::JS_INTERPRETER_FAILURE, format!("JavaScript execution failed: {message}"))
+}
+
+/// Asked while a script runs; an error stops it and is what the call returns.
+pub type InterruptCheck = fn() -> Option<QueryError>;
+
+static INTERRUPT: OnceLock<InterruptCheck> = OnceLock::new();
+
+/// Installs the check that can stop a running script (once per process).
+pub fn set_interrupt_check(check: InterruptCheck) {
+    let _ = INTERRUPT.set(check);
+}
+
+/// JavaScript source of one function, compiled on first use per thread.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JsFunction {
+    source: Arc<str>,
+}
+
+impl JsFunction {
+    /// A function given as a string or BSON code: `function (...) {...}`
+    /// (or an arrow function). `what` names the field for errors.
+    pub fn parse(code: &Bson, what: &str) -> Result<JsFunction> {
+        let text = match code {
+            Bson::String(s) => s.as_str(),
+            Bson::JavaScriptCode(s) => s.as_str(),
+            Bson::JavaScriptCodeWithScope(_) => {
+                return err(
+                    codes::BAD_VALUE,
+                    format!("{what}: code with scope is not supported, use a plain function"),
+                )
+            }
+            other => {
+                return err(
+                    codes::TYPE_MISMATCH,
+                    format!("{what} must be a string or JavaScript code, not {other}"),
+                )
+            }
+        };
+        Ok(JsFunction { source: format!("({text})").into() })
+    }
+
+    /// `$where`'s argument: a function, or an expression over `this`
+    /// (`"this.a > this.b"`), as MongoDB accepts.
+    pub fn parse_where(code: &Bson) -> Result<JsFunction> {
+        let text = match code {
+            Bson::String(s) | Bson::JavaScriptCode(s) => s.trim(),
+            Bson::JavaScriptCodeWithScope(_) => {
+                return err(codes::BAD_VALUE, "$where no longer supports code with scope")
+            }
+            _ => return err(codes::BAD_VALUE, "$where got bad type"),
+        };
+        if text.starts_with("function") || text.contains("=>") && text.starts_with('(') {
+            return Self::parse(code, "$where");
+        }
+        // Statements with their own `return`, or one expression.
+        let body = if text.contains("return") { text.to_string() } else { format!("return ({text});") };
+        Ok(JsFunction { source: format!("(function() {{ var obj = this; {body} }})").into() })
+    }
+
+    /// Calls the function with `this` bound to `this` (a document, or
+    /// undefined) and `args`; returns its result, `None` for `undefined`.
+    pub fn call(&self, this: Option<&Document>, args: &[Bson]) -> Result<Option<Bson>> {
+        ENGINE.with(|engine| {
+            let mut engine = engine.borrow_mut();
+            if engine.is_none() {
+                *engine = Some(Engine::new()?);
+            }
+            engine.as_mut().expect("made above").call(&self.source, this, args)
+        })
+    }
+
+    /// Whether `this` (a document) makes the function return a truthy value.
+    pub fn test(&self, this: &Document) -> Result<bool> {
+        Ok(crate::expr::truthy(&self.call(Some(this), &[])?))
+    }
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+/// Converts values in and out of the runtime (see the module's doc).
+const PRELUDE: &str = r#"
+globalThis.__argonIn = function (json) {
+  return JSON.parse(json, function (k, v) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      var keys = Object.keys(v);
+      if (keys.length === 1 && keys[0] === '$date') {
+        var d = v.$date;
+        return new Date(typeof d === 'string' ? d : Number(d.$numberLong));
+      }
+    }
+    return v;
+  });
+};
+globalThis.__argonOut = function (value) {
+  return JSON.stringify([value], function (k, v) {
+    var raw = this[k];
+    if (raw instanceof Date) return { $date: { $numberLong: String(raw.getTime()) } };
+    if (typeof raw === 'number' && !isFinite(raw)) return { $numberDouble: String(raw) };
+    if (typeof raw === 'bigint') return { $numberLong: raw.toString() };
+    return v;
+  });
+};
+"#;
+
+struct Engine {
+    // Declared first so the functions are dropped before their runtime.
+    functions: HashMap<Arc<str>, Persistent<Function<'static>>>,
+    helpers: Option<(Persistent<Function<'static>>, Persistent<Function<'static>>)>,
+    context: Context,
+    _runtime: Runtime,
+    /// The interrupt check's error, when it stopped the running script.
+    stopped: std::rc::Rc<RefCell<Option<QueryError>>>,
+}
+
+impl Engine {
+    fn new() -> Result<Engine> {
+        let runtime = Runtime::new().map_err(failure)?;
+        runtime.set_memory_limit(64 << 20);
+        runtime.set_max_stack_size(1 << 20);
+        let stopped = std::rc::Rc::new(RefCell::new(None));
+        let context = Context::full(&runtime).map_err(failure)?;
+        let mut engine =
+            Engine { functions: HashMap::new(), helpers: None, context, _runtime: runtime, stopped };
+        let helpers = engine.context.with(|ctx| -> rquickjs::Result<_> {
+            ctx.eval::<(), _>(PRELUDE)?;
+            let g = ctx.globals();
+            let input: Function = g.get("__argonIn")?;
+            let output: Function = g.get("__argonOut")?;
+            Ok((Persistent::save(&ctx, input), Persistent::save(&ctx, output)))
+        });
+        engine.helpers = Some(helpers.map_err(failure)?);
+        Ok(engine)
+    }
+
+    fn call(&mut self, source: &Arc<str>, this: Option<&Document>, args: &[Bson]) -> Result<Option<Bson>> {
+        // The interrupt handler: the server's check, remembered if it fires.
+        // (A thread-local runtime: installed per call, the check is global.)
+        let stopped = self.stopped.clone();
+        *stopped.borrow_mut() = None;
+        self._runtime.set_interrupt_handler(INTERRUPT.get().map(|check| {
+            let check = *check;
+            let stopped = stopped.clone();
+            Box::new(move || match check() {
+                Some(e) => {
+                    *stopped.borrow_mut() = Some(e);
+                    true
+                }
+                None => false,
+            }) as Box<dyn FnMut() -> bool>
+        }));
+        let (input, output) = self.helpers.clone().expect("made in new");
+        let compiled = self.functions.get(source).cloned();
+        let result = self.context.with(
+            |ctx| -> std::result::Result<(Option<String>, Option<Persistent<Function<'static>>>), String> {
+                let catch = |e: rquickjs::CaughtError| e.to_string();
+                let (function, fresh) = match compiled {
+                    Some(f) => (f.restore(&ctx).map_err(|e| e.to_string())?, None),
+                    None => {
+                        let f: Function = ctx.eval(source.to_string()).catch(&ctx).map_err(catch)?;
+                        let saved = Persistent::save(&ctx, f.clone());
+                        (f, Some(saved))
+                    }
+                };
+                let input = input.restore(&ctx).map_err(|e| e.to_string())?;
+                let output = output.restore(&ctx).map_err(|e| e.to_string())?;
+                let to_js = |v: Bson| -> std::result::Result<Value, String> {
+                    let json = v.into_relaxed_extjson().to_string();
+                    input.call::<_, Value>((json,)).catch(&ctx).map_err(catch)
+                };
+                let mut call_args = Args::new(ctx.clone(), args.len());
+                match this {
+                    Some(d) => {
+                        call_args.this(to_js(Bson::Document(d.clone()))?).map_err(|e| e.to_string())?
+                    }
+                    None => call_args.this(Value::new_undefined(ctx.clone())).map_err(|e| e.to_string())?,
+                }
+                for a in args {
+                    call_args.push_arg(to_js(a.clone())?).map_err(|e| e.to_string())?;
+                }
+                let value: Value = function.call_arg(call_args).catch(&ctx).map_err(catch)?;
+                if value.is_undefined() {
+                    return Ok((None, fresh));
+                }
+                let json: Option<String> = output.call((value,)).catch(&ctx).map_err(catch)?;
+                Ok((json, fresh))
+            },
+        );
+        self._runtime.set_interrupt_handler(None);
+        if let Some(e) = stopped.borrow_mut().take() {
+            return Err(e);
+        }
+        let (json, fresh) = result.map_err(failure)?;
+        if let Some(f) = fresh {
+            self.functions.insert(source.clone(), f);
+        }
+        let Some(json) = json else { return Ok(None) };
+        // `[value]`: the result wrapped, so a top-level undefined inside
+        // stays distinguishable from null.
+        let parsed: serde_json::Value = serde_json::from_str(&json).map_err(failure)?;
+        let value = match parsed {
+            serde_json::Value::Array(mut a) if a.len() == 1 => a.pop().expect("one"),
+            other => other,
+        };
+        Bson::try_from(value).map(Some).map_err(|e| failure(format!("cannot convert the result: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{doc, oid::ObjectId};
+
+    #[test]
+    fn where_takes_an_expression_or_a_function_over_the_document() {
+        let d = doc! { "a": 3, "b": 2, "name": "x" };
+        for code in [
+            "this.a > this.b",
+            "obj.a > 2",
+            "function() { return this.name === 'x'; }",
+            "var s = this.a + this.b; return s == 5;",
+        ] {
+            assert!(JsFunction::parse_where(&Bson::String(code.into())).unwrap().test(&d).unwrap(), "{code}");
+        }
+        let no = JsFunction::parse_where(&Bson::JavaScriptCode("this.a < this.b".into())).unwrap();
+        assert!(!no.test(&d).unwrap());
+        let filter = crate::Filter::parse(&doc! { "b": 2, "$where": "this.a * 2 == 6" }).unwrap();
+        assert!(filter.try_matches(&d).unwrap());
+        assert!(!filter.try_matches(&doc! { "a": 1, "b": 2 }).unwrap());
+        assert_eq!(crate::Filter::parse(&doc! { "a": { "$where": "true" } }).unwrap_err().code, 2);
+    }
+
+    #[test]
+    fn values_cross_both_ways_with_their_types() {
+        let id = ObjectId::new();
+        let when = bson::DateTime::from_millis(1_700_000_000_123);
+        let echo = JsFunction::parse(&Bson::String("function (x) { return x; }".into()), "f").unwrap();
+        let d = doc! {
+            "id": id, "when": when, "n": 5, "big": 1i64 << 40, "f": 1.5, "s": "t", "arr": [1, "a", null],
+            "nested": { "dec": bson::Decimal128::from_bytes([1; 16]) }, "nan": f64::NAN,
+        };
+        let back = echo.call(None, &[Bson::Document(d.clone())]).unwrap().unwrap();
+        let back = back.as_document().unwrap();
+        assert_eq!(back.get_object_id("id").unwrap(), id);
+        assert_eq!(back.get_datetime("when").unwrap(), &when);
+        assert_eq!(back.get("n"), Some(&Bson::Int32(5)));
+        assert_eq!(back.get("big"), Some(&Bson::Int64(1 << 40)));
+        assert_eq!(back.get("f"), Some(&Bson::Double(1.5)));
+        assert_eq!(back.get("arr"), d.get("arr"));
+        assert_eq!(back.get("nested"), d.get("nested"));
+        assert!(back.get_f64("nan").unwrap().is_nan());
+        // Dates are Dates inside, numbers are numbers.
+        let f = JsFunction::parse(
+            &Bson::String("function (d, n) { return [d.getUTCFullYear(), n + 1, typeof n]; }".into()),
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            f.call(None, &[Bson::DateTime(when), Bson::Int32(41)]).unwrap(),
+            Some(bson::bson!([2023, 42, "number"]))
+        );
+        // undefined is missing; null is null.
+        let undef = JsFunction::parse(&Bson::String("function () {}".into()), "f").unwrap();
+        assert_eq!(undef.call(None, &[]).unwrap(), None);
+        let null = JsFunction::parse(&Bson::String("() => null".into()), "f").unwrap();
+        assert_eq!(null.call(None, &[]).unwrap(), Some(Bson::Null));
+    }
+
+    #[test]
+    fn script_errors_are_js_interpreter_failures() {
+        for code in
+            ["function () { throw new Error('boom'); }", "function ( {", "function () { return nope.x; }"]
+        {
+            let f = JsFunction::parse(&Bson::String(code.into()), "f").unwrap();
+            let e = f.call(None, &[]).unwrap_err();
+            assert_eq!(e.code, 139, "{code}: {e}");
+        }
+        let e = JsFunction::parse(&Bson::Int32(1), "f").unwrap_err();
+        assert_eq!(e.code, 14);
+        // The engine is still usable after a failure.
+        let ok = JsFunction::parse(&Bson::String("function () { return 1 + 1; }".into()), "f").unwrap();
+        assert_eq!(ok.call(None, &[]).unwrap(), Some(Bson::Int32(2)));
+    }
+
+    thread_local! {
+        static STOP_AFTER: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+    }
+
+    #[test]
+    fn the_interrupt_check_stops_an_endless_script() {
+        set_interrupt_check(|| {
+            STOP_AFTER.get().filter(|t| std::time::Instant::now() > *t).map(|_| {
+                QueryError::new(crate::error::ErrorCode { code: 11601, name: "Interrupted" }, "stopped")
+            })
+        });
+        STOP_AFTER.set(Some(std::time::Instant::now() + std::time::Duration::from_millis(100)));
+        let endless = JsFunction::parse(&Bson::String("function () { for (;;) {} }".into()), "f").unwrap();
+        let e = endless.call(None, &[]).unwrap_err();
+        STOP_AFTER.set(None);
+        assert_eq!(e.code, 11601, "{e}");
+        let ok = JsFunction::parse(&Bson::String("function () { return 'after'; }".into()), "f").unwrap();
+        assert_eq!(ok.call(None, &[]).unwrap(), Some(Bson::String("after".into())));
+    }
+}
