@@ -69,6 +69,50 @@ impl JsFunction {
         Ok(JsFunction { source: format!("({text})").into() })
     }
 
+    /// A function that sees `scope`'s fields as variables (`mapReduce`'s
+    /// `scope`); without one, [`JsFunction::parse`].
+    pub fn parse_scoped(code: &Bson, what: &str, scope: Option<&Document>) -> Result<JsFunction> {
+        let plain = Self::parse(code, what)?;
+        let Some(scope) = scope.filter(|s| !s.is_empty()) else { return Ok(plain) };
+        Ok(JsFunction {
+            source: format!("(function() {{ {} return {}; }})()", scope_vars(scope)?, plain.source).into(),
+        })
+    }
+
+    /// `mapReduce`'s `map`: a function of `this` that calls `emit(key,
+    /// value)`; see [`JsFunction::emits`].
+    pub fn parse_map(code: &Bson, scope: Option<&Document>) -> Result<JsFunction> {
+        let map = Self::parse(code, "map")?;
+        let vars = match scope {
+            Some(s) => scope_vars(s)?,
+            None => String::new(),
+        };
+        Ok(JsFunction {
+            source: format!(
+                "(function() {{ {vars} var __map = {}; return function() {{ var __out = []; var __prev = globalThis.emit; \
+                 globalThis.emit = function(k, v) {{ __out.push({{k: k, v: v}}); }}; \
+                 try {{ __map.call(this); }} finally {{ globalThis.emit = __prev; }} return __out; }}; }})()",
+                map.source
+            )
+            .into(),
+        })
+    }
+
+    /// Runs a [`JsFunction::parse_map`] function on `doc`: the (key, value)
+    /// pairs it emitted, in order (a missing value is null).
+    pub fn emits(&self, doc: &Document) -> Result<Vec<(Bson, Bson)>> {
+        let Some(Bson::Array(pairs)) = self.call(Some(doc), &[])? else { return Ok(vec![]) };
+        Ok(pairs
+            .into_iter()
+            .filter_map(|p| match p {
+                Bson::Document(mut d) => {
+                    Some((d.remove("k").unwrap_or(Bson::Null), d.remove("v").unwrap_or(Bson::Null)))
+                }
+                _ => None,
+            })
+            .collect())
+    }
+
     /// `$where`'s argument: a function, or an expression over `this`
     /// (`"this.a > this.b"`), as MongoDB accepts.
     pub fn parse_where(code: &Bson) -> Result<JsFunction> {
@@ -105,12 +149,35 @@ impl JsFunction {
     }
 }
 
+/// `var name = <value>;` for each field of `scope`.
+fn scope_vars(scope: &Document) -> Result<String> {
+    let mut out = String::new();
+    for (name, value) in scope {
+        let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
+        if !valid {
+            return err(codes::BAD_VALUE, format!("scope: '{name}' is not a JavaScript variable name"));
+        }
+        let json = value.clone().into_relaxed_extjson().to_string();
+        // A JSON string is a JavaScript string literal.
+        let literal = serde_json::to_string(&json).map_err(failure)?;
+        out.push_str(&format!("var {name} = __argonIn({literal}); "));
+    }
+    Ok(out)
+}
+
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
-/// Converts values in and out of the runtime (see the module's doc).
+/// Converts values in and out of the runtime (see the module's doc), and
+/// a few helpers of MongoDB's JavaScript environment.
 const PRELUDE: &str = r#"
+// Helpers MongoDB's server-side JavaScript offers (mapReduce examples use them).
+Array.sum = function (a) { var s = 0; for (var i = 0; i < a.length; i++) s += a[i]; return s; };
+Array.avg = function (a) { return a.length ? Array.sum(a) / a.length : undefined; };
+Array.contains = function (a, x) { return a.indexOf(x) >= 0; };
+globalThis.print = function () {};
 globalThis.__argonIn = function (json) {
   return JSON.parse(json, function (k, v) {
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {

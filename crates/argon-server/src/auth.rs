@@ -119,6 +119,15 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
             None => Need::OnDb(Role::ReadWrite),
         },
         "aggregate" => Need::OnDb(Role::Read),
+        // Inline results only read; an output collection is written.
+        "mapReduce" => match cmd.get("out") {
+            Some(Bson::Document(o)) if o.contains_key("inline") => Need::OnDb(Role::Read),
+            Some(Bson::Document(o)) if o.get("db").is_some() => Need::OnNamespaces(
+                Role::ReadWrite,
+                vec![cmd.get_str("$db").unwrap_or("").to_string(), o.get_str("db").unwrap_or("").to_string()],
+            ),
+            _ => Need::OnDb(Role::ReadWrite),
+        },
 
         "insert"
         | "update"

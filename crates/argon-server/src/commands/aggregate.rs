@@ -410,6 +410,24 @@ pub(crate) fn run_read_only_with_let(
     Ok(docs)
 }
 
+/// Writes `docs` as `$out` would (`merge: None`: replace the collection)
+/// or as `$merge` with the stage's `merge` spec would, in one commit (for
+/// `mapReduce`'s output collections).
+pub(crate) async fn write_documents(
+    ctx: &mut Ctx<'_>,
+    call: &mut Call,
+    db: Option<String>,
+    coll: String,
+    docs: Vec<Document>,
+    merge: Option<Document>,
+) -> CmdResult<()> {
+    let output = match merge {
+        None => Output::Out { db, coll, docs },
+        Some(spec) => Output::Merge { db, coll, docs, spec },
+    };
+    write_output(ctx, call, output).await
+}
+
 /// Commits `$out` (replace the collection) or `$merge` (upsert by `_id`).
 async fn write_output(ctx: &mut Ctx<'_>, call: &mut Call, output: Output) -> CmdResult<()> {
     let (db, coll, docs, spec) = match output {

@@ -28,6 +28,7 @@ mod handshake;
 mod history;
 mod indexes;
 mod list;
+mod map_reduce;
 pub mod search_indexes;
 mod storage_info;
 mod transactions;
@@ -122,6 +123,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("deleteIndexes", "dropIndexes"),
     ("findandmodify", "findAndModify"),
     ("ismaster", "isMaster"),
+    ("mapreduce", "mapReduce"),
 ];
 
 /// `cmd` with an alias as its name (first key) renamed to the command's own
@@ -409,6 +411,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "fsync" => fsync::fsync(ctx, call).await,
         "fsyncUnlock" => fsync::fsync_unlock(ctx, call).await,
         "getParameter" => diagnostics::get_parameter(ctx, call),
+        "mapReduce" => map_reduce::run(ctx, call).await,
         "setParameter" => diagnostics::set_parameter(ctx, call),
         "hello" | "isMaster" => auth_cmds::hello(ctx, call),
         "history" => history::run(ctx, call),
@@ -566,6 +569,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "listIndexes",
     "listProjects",
     "logout",
+    "mapReduce",
     "ping",
     "profile",
     "protectBranch",
