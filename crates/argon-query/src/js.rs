@@ -201,12 +201,15 @@ globalThis.__argonOut = function (value) {
 };
 "#;
 
+/// Compiled functions kept per thread.
+const MAX_CACHED_FUNCTIONS: usize = 256;
+
 struct Engine {
     // Declared first so the functions are dropped before their runtime.
     functions: HashMap<Arc<str>, Persistent<Function<'static>>>,
     helpers: Option<(Persistent<Function<'static>>, Persistent<Function<'static>>)>,
     context: Context,
-    _runtime: Runtime,
+    runtime: Runtime,
     /// The interrupt check's error, when it stopped the running script.
     stopped: std::rc::Rc<RefCell<Option<QueryError>>>,
 }
@@ -218,8 +221,7 @@ impl Engine {
         runtime.set_max_stack_size(1 << 20);
         let stopped = std::rc::Rc::new(RefCell::new(None));
         let context = Context::full(&runtime).map_err(failure)?;
-        let mut engine =
-            Engine { functions: HashMap::new(), helpers: None, context, _runtime: runtime, stopped };
+        let mut engine = Engine { functions: HashMap::new(), helpers: None, context, runtime, stopped };
         let helpers = engine.context.with(|ctx| -> rquickjs::Result<_> {
             ctx.eval::<(), _>(PRELUDE)?;
             let g = ctx.globals();
@@ -236,7 +238,7 @@ impl Engine {
         // (A thread-local runtime: installed per call, the check is global.)
         let stopped = self.stopped.clone();
         *stopped.borrow_mut() = None;
-        self._runtime.set_interrupt_handler(INTERRUPT.get().map(|check| {
+        self.runtime.set_interrupt_handler(INTERRUPT.get().map(|check| {
             let check = *check;
             let stopped = stopped.clone();
             Box::new(move || match check() {
@@ -284,12 +286,16 @@ impl Engine {
                 Ok((json, fresh))
             },
         );
-        self._runtime.set_interrupt_handler(None);
+        self.runtime.set_interrupt_handler(None);
         if let Some(e) = stopped.borrow_mut().take() {
             return Err(e);
         }
         let (json, fresh) = result.map_err(failure)?;
         if let Some(f) = fresh {
+            // Bounded: sources that embed values (a `scope`) vary per call.
+            if self.functions.len() >= MAX_CACHED_FUNCTIONS {
+                self.functions.clear();
+            }
             self.functions.insert(source.clone(), f);
         }
         let Some(json) = json else { return Ok(None) };
@@ -378,6 +384,30 @@ mod tests {
         // The engine is still usable after a failure.
         let ok = JsFunction::parse(&Bson::String("function () { return 1 + 1; }".into()), "f").unwrap();
         assert_eq!(ok.call(None, &[]).unwrap(), Some(Bson::Int32(2)));
+    }
+
+    #[test]
+    fn map_functions_collect_their_emits_and_see_the_scope() {
+        let scope = doc! { "factor": 10, "when": bson::DateTime::from_millis(0) };
+        let map = JsFunction::parse_map(
+            &Bson::String(
+                "function () { emit(this.k, this.v * factor); emit('year', when.getUTCFullYear()); }".into(),
+            ),
+            Some(&scope),
+        )
+        .unwrap();
+        let pairs = map.emits(&doc! { "k": "a", "v": 2 }).unwrap();
+        assert_eq!(
+            pairs,
+            vec![(Bson::String("a".into()), Bson::Int32(20)), ("year".into(), Bson::Int32(1970))]
+        );
+        // `emit` is only there while a map function runs.
+        let outside =
+            JsFunction::parse(&Bson::String("function () { return typeof emit; }".into()), "f").unwrap();
+        assert_eq!(outside.call(None, &[]).unwrap(), Some(Bson::String("undefined".into())));
+        let bad =
+            JsFunction::parse_scoped(&Bson::String("function () {}".into()), "f", Some(&doc! { "a-b": 1 }));
+        assert_eq!(bad.unwrap_err().code, 2);
     }
 
     thread_local! {
