@@ -123,7 +123,8 @@ impl JsFunction {
             }
             _ => return err(codes::BAD_VALUE, "$where got bad type"),
         };
-        if text.starts_with("function") || text.contains("=>") && text.starts_with('(') {
+        let one_function = text.ends_with('}') && (text.starts_with("function") || text.starts_with('('));
+        if one_function {
             return Self::parse(code, "$where");
         }
         // Statements with their own `return`, or one expression.
@@ -323,6 +324,7 @@ mod tests {
             "obj.a > 2",
             "function() { return this.name === 'x'; }",
             "var s = this.a + this.b; return s == 5;",
+            "function big(n) { return n > 2; } return big(this.a);",
         ] {
             assert!(JsFunction::parse_where(&Bson::String(code.into())).unwrap().test(&d).unwrap(), "{code}");
         }
