@@ -1,6 +1,6 @@
 """mapReduce with pymongo's command: inline results in key order, a query,
-scope and finalize, output to a collection (replace, then merge), and
-errors for what is missing or not implemented."""
+scope and finalize, output to a collection (replace, merge, reduce), and
+errors."""
 
 import pytest
 from bson import Code
@@ -52,6 +52,9 @@ def test_output_collections(scores):
     scores.scores.insert_one({"_id": 6, "team": "d", "points": 9})
     scores.command("mapReduce", "scores", map=MAP, reduce=REDUCE, query={"team": {"$in": ["a", "d"]}}, out={"merge": "totals"})
     assert {d["_id"]: d["value"] for d in scores.totals.find()} == {"a": 7, "b": 7, "c": 1, "d": 9}
+    # reduce: new values are reduced with the ones already there.
+    scores.command("mapReduce", "scores", map=MAP, reduce=REDUCE, query={"team": {"$in": ["a", "c"]}}, out={"reduce": "totals"})
+    assert {d["_id"]: d["value"] for d in scores.totals.find()} == {"a": 14, "b": 7, "c": 2, "d": 9}
     scores.command("mapReduce", "scores", map=MAP, reduce=REDUCE, query={"team": "c"}, out={"replace": "totals"})
     assert list(scores.totals.find()) == [{"_id": "c", "value": 1}]
 
@@ -61,8 +64,8 @@ def test_errors(scores):
         scores.command("mapReduce", "scores", map=MAP, out={"inline": 1})
     assert e.value.code in (9, 40414)  # reduce is required
     with pytest.raises(OperationFailure) as e:
-        scores.command("mapReduce", "scores", map=MAP, reduce=REDUCE, out={"reduce": "totals"})
-    assert e.value.code == 238
+        scores.command("mapReduce", "scores", map=MAP, reduce=REDUCE, out={"sideways": "totals"})
+    assert e.value.code == 2
     with pytest.raises(OperationFailure) as e:
         scores.command("mapReduce", "scores", map=Code("function () { emit(this.nope.x, 1); }"), reduce=REDUCE, out={"inline": 1})
     assert e.value.code == 139

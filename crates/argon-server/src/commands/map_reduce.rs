@@ -6,9 +6,9 @@
 //!
 //! `out: {inline: 1}` answers `{results: [{_id, value}]}` in key order; a
 //! collection name or `{replace: coll}` replaces that collection, `{merge:
-//! coll}` overwrites documents with the same key: both commit as the
-//! aggregation's `$out`/`$merge` do, in one atomic write. `{reduce: coll}`
-//! is refused (238).
+//! coll}` overwrites documents with the same key, `{reduce: coll}` first
+//! reduces a key's new value with the one already there: all commit as the
+//! aggregation's `$out`/`$merge` do, in one atomic write.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ use bson::{doc, Bson, Document};
 
 use super::{Call, Ctx};
 use crate::args::{collection_name, Args};
-use crate::error::{code, CmdResult, CommandError};
+use crate::error::{CmdResult, CommandError};
 use crate::source::Query;
 
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
@@ -50,9 +50,27 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             slot.1.push(value);
         }
     }
+    // `out: {reduce: coll}`: a key already in the target is reduced again
+    // with the value there (before `finalize`, as in MongoDB).
+    let existing = match &out {
+        Output::Reduce { coll, db } => {
+            let t = ctx.state.target(db.as_deref().unwrap_or(&call.db))?;
+            match ctx.state.store.snapshot(&t.project, &t.branch, t.at()) {
+                Ok(snap) => Some((snap, coll.clone())),
+                Err(argon_store::StoreError::ProjectNotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        _ => None,
+    };
     let mut results = Vec::with_capacity(groups.len());
     for (_, (key, mut values)) in groups {
         crate::ops::check_interrupted()?;
+        if let Some((snap, coll)) = &existing {
+            if let Some(mut before) = snap.get(coll, &key)? {
+                values.insert(0, before.remove("value").unwrap_or(Bson::Null));
+            }
+        }
         let mut value = match values.len() {
             1 => values.pop().expect("one"),
             _ => reduce.call(None, &[key.clone(), Bson::Array(values)])?.unwrap_or(Bson::Null),
@@ -62,10 +80,11 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         }
         results.push(doc! { "_id": key, "value": value });
     }
+    drop(existing);
     let (db, coll, merge) = match out {
         Output::Inline => return Ok(doc! { "results": results }),
         Output::Replace { coll, db } => (db, coll, None),
-        Output::Merge { coll, db } => {
+        Output::Merge { coll, db } | Output::Reduce { coll, db } => {
             let into = match &db {
                 Some(db) => Bson::Document(doc! { "db": db, "coll": &coll }),
                 None => Bson::String(coll.clone()),
@@ -87,6 +106,7 @@ enum Output {
     Inline,
     Replace { coll: String, db: Option<String> },
     Merge { coll: String, db: Option<String> },
+    Reduce { coll: String, db: Option<String> },
 }
 
 impl Output {
@@ -110,10 +130,7 @@ impl Output {
             Some((k, _)) if k == "inline" => Ok(Output::Inline),
             Some((k, v)) if k == "replace" => Ok(Output::Replace { coll: name(v)?, db }),
             Some((k, v)) if k == "merge" => Ok(Output::Merge { coll: name(v)?, db }),
-            Some(_) => Err(CommandError::new(
-                code::NOT_IMPLEMENTED,
-                "mapReduce's out: {reduce: ...} is not implemented by Argon; use {merge: ...} or an aggregation",
-            )),
+            Some((_, v)) => Ok(Output::Reduce { coll: name(v)?, db }),
             None => Err(CommandError::bad_value("'out' needs one of inline, replace, merge or reduce")),
         }
     }
