@@ -211,8 +211,6 @@ struct Engine {
     helpers: Option<(Persistent<Function<'static>>, Persistent<Function<'static>>)>,
     context: Context,
     runtime: Runtime,
-    /// The interrupt check's error, when it stopped the running script.
-    stopped: std::rc::Rc<RefCell<Option<QueryError>>>,
 }
 
 impl Engine {
@@ -220,9 +218,8 @@ impl Engine {
         let runtime = Runtime::new().map_err(failure)?;
         runtime.set_memory_limit(64 << 20);
         runtime.set_max_stack_size(1 << 20);
-        let stopped = std::rc::Rc::new(RefCell::new(None));
         let context = Context::full(&runtime).map_err(failure)?;
-        let mut engine = Engine { functions: HashMap::new(), helpers: None, context, runtime, stopped };
+        let mut engine = Engine { functions: HashMap::new(), helpers: None, context, runtime };
         let helpers = engine.context.with(|ctx| -> rquickjs::Result<_> {
             ctx.eval::<(), _>(PRELUDE)?;
             let g = ctx.globals();
@@ -235,10 +232,9 @@ impl Engine {
     }
 
     fn call(&mut self, source: &Arc<str>, this: Option<&Document>, args: &[Bson]) -> Result<Option<Bson>> {
-        // The interrupt handler: the server's check, remembered if it fires.
-        // (A thread-local runtime: installed per call, the check is global.)
-        let stopped = self.stopped.clone();
-        *stopped.borrow_mut() = None;
+        // The interrupt handler: the server's check, its error kept if it
+        // fires (installed for this call: what it checks is the caller's).
+        let stopped: std::rc::Rc<RefCell<Option<QueryError>>> = Default::default();
         self.runtime.set_interrupt_handler(INTERRUPT.get().map(|check| {
             let check = *check;
             let stopped = stopped.clone();
