@@ -12,6 +12,8 @@ export async function startServer(extraArgs = []) {
   const proc = spawn(ARGON_BIN, ['--data-dir', join(dir, 'data'), 'serve', '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'ignore'],
   });
+  // The exit code, once the process is gone (by SIGTERM or by itself).
+  const exited = new Promise((resolve) => proc.once('exit', (code) => resolve(code)));
   const rl = createInterface({ input: proc.stdout });
   const line = await new Promise((resolve, reject) => {
     rl.once('line', resolve);
@@ -26,9 +28,10 @@ export async function startServer(extraArgs = []) {
     port,
     dir,
     uri: `mongodb://${host}:${port}/?directConnection=true`,
+    exited,
     async stop() {
-      proc.kill('SIGTERM');
-      await new Promise((r) => proc.once('exit', r));
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -95,3 +95,24 @@ test('mongosh: capped collections, bulkWrite and vector search helpers', async (
     indexes: ['vec'],
   });
 });
+
+test('mongosh: db.shutdownServer() stops the server', async () => {
+  const own = await startServer();
+  try {
+    const script = `
+      db.getSiblingDB('down').c.insertOne({_id: 1});
+      let refused;
+      try { db.getSiblingDB('down').runCommand({shutdown: 1}); } catch (e) { refused = e.code; }
+      if (refused === undefined) refused = db.getSiblingDB('down').runCommand({shutdown: 1}).code;
+      print(JSON.stringify({refused}));
+      db.getSiblingDB('admin').shutdownServer();
+    `;
+    const { stdout } = await run(mongosh, [own.uri, '--quiet', '--norc', '--eval', script], { timeout: 60000 })
+      .catch((e) => e); // the shell may report the closed connection
+    assert.match(stdout, /"refused":13/);
+    const code = await Promise.race([own.exited, new Promise((r) => setTimeout(() => r('still running'), 15000))]);
+    assert.equal(code, 0);
+  } finally {
+    await own.stop();
+  }
+});

@@ -99,6 +99,7 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "replSetGetConfig"
         | "fsync"
         | "fsyncUnlock"
+        | "shutdown"
         | "setParameter" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"

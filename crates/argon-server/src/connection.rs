@@ -56,6 +56,9 @@ pub struct ConnState {
     pub user: Option<crate::auth::Principal>,
     pub sasl: Option<crate::auth::SaslConversation>,
     pub client_metadata: Option<Document>,
+    /// Close the connection without answering the command just run (the
+    /// `shutdown` command: mongod answers it by closing).
+    pub close_unanswered: bool,
 }
 
 /// Serves one connection until the peer closes it or sends garbage framing.
@@ -63,8 +66,16 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
     let id = state.next_connection();
     state.metrics.connections_current.fetch_add(1, Ordering::Relaxed);
     let (local, peer) = (peer.is_local(), peer.describe());
-    let mut conn =
-        ConnState { id, peer, local, compressors: vec![], user: None, sasl: None, client_metadata: None };
+    let mut conn = ConnState {
+        id,
+        peer,
+        local,
+        compressors: vec![],
+        user: None,
+        sasl: None,
+        client_metadata: None,
+        close_unanswered: false,
+    };
     let mut stopping = state.stopping.subscribe();
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut next_request_id: i32 = 1;
@@ -95,6 +106,9 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
         };
         let frame: Vec<u8> = buf.drain(..len).collect();
         let reply = handle_frame(&state, &mut conn, &frame, &mut next_request_id).await;
+        if conn.close_unanswered {
+            break;
+        }
         if let Some(Reply { bytes, mut exhaust }) = reply {
             if stream.write_all(&bytes).await.is_err() {
                 break;

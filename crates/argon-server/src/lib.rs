@@ -169,9 +169,14 @@ pub async fn try_run_with_metrics(
     };
     let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
+    let mut shutdown_command = state.shutdown_requested.subscribe();
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
+            _ = until_true(&mut shutdown_command) => {
+                tracing::info!("shutdown requested by the shutdown command");
+                break;
+            }
             accepted = listener.accept() => {
                 let (socket, peer) = match accepted {
                     Ok(a) => a,
@@ -252,6 +257,12 @@ pub async fn try_run_with_metrics(
     let _ = tokio::task::spawn_blocking(move || store.sync()).await;
     tracing::info!("shutdown complete; WAL flushed");
     Ok(())
+}
+
+/// Resolves once the watched flag is set (the guard `wait_for` returns is
+/// not `Send`, so it must not live in a `select!` branch's output).
+async fn until_true(flag: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = flag.wait_for(|set| *set).await;
 }
 
 /// The next client of the Unix socket; never, without one.

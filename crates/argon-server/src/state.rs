@@ -134,6 +134,8 @@ pub struct ServerState {
     /// Set when the server stops accepting: idle connections close at
     /// once, busy ones after their command.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// Set by the `shutdown` command: the server stops as on SIGTERM.
+    pub(crate) shutdown_requested: tokio::sync::watch::Sender<bool>,
     /// Every commit holds a read guard of this for its duration; `fsync`
     /// with `lock: true` takes the write guard (so it waits for commits in
     /// flight) and keeps it in `fsync_lock` until `fsyncUnlock`.
@@ -201,6 +203,7 @@ impl ServerState {
             wal_verify_jobs: Default::default(),
             ops: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),
+            shutdown_requested: tokio::sync::watch::Sender::new(false),
             write_gate: Default::default(),
             fsync_lock: Default::default(),
         }

@@ -157,6 +157,11 @@ async fn no_command_field_of_any_type_breaks_the_server() {
     let (mut id, mut replies) = (0, 0usize);
     let values = values();
     for (n, name) in names.iter().enumerate() {
+        // A well-formed `shutdown` stops the server (by design, without a
+        // reply); its bad input is tested in shutdown_command_stops_the_server.rs.
+        if name == "shutdown" {
+            continue;
+        }
         // The command's own value in every type, on a project and on
         // `admin`; then each field with three of the types beside a
         // plausible value (rotating, so every field meets every type

@@ -70,7 +70,7 @@ pub fn is_locked(ctx: &Ctx<'_>) -> bool {
     ctx.state.write_gate.try_read().is_err()
 }
 
-fn admin_only(call: &Call, name: &str) -> CmdResult<()> {
+pub(super) fn admin_only(call: &Call, name: &str) -> CmdResult<()> {
     if call.db == "admin" {
         return Ok(());
     }

@@ -30,6 +30,7 @@ mod indexes;
 mod list;
 mod map_reduce;
 pub mod search_indexes;
+mod shutdown;
 mod storage_info;
 mod transactions;
 mod validate;
@@ -413,6 +414,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "getParameter" => diagnostics::get_parameter(ctx, call),
         "mapReduce" => map_reduce::run(ctx, call).await,
         "setParameter" => diagnostics::set_parameter(ctx, call),
+        "shutdown" => shutdown::run(ctx, call).await,
         "hello" | "isMaster" => auth_cmds::hello(ctx, call),
         "history" => history::run(ctx, call),
         "hostInfo" => diagnostics::host_info(ctx, call),
@@ -583,6 +585,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "saslStart",
     "serverStatus",
     "setParameter",
+    "shutdown",
     "storageInfo",
     "timeTravelInfo",
     "unprotectBranch",

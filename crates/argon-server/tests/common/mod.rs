@@ -59,6 +59,17 @@ impl TestServer {
     pub async fn stop(mut self) {
         self.shutdown_and_wait().await;
     }
+
+    /// Waits (up to `limit`) for the server to stop by itself (the
+    /// `shutdown` command); true when it did.
+    pub async fn stopped_within(&mut self, limit: std::time::Duration) -> bool {
+        let Some(t) = self.task.as_mut() else { return true };
+        let stopped = tokio::time::timeout(limit, t).await.is_ok();
+        if stopped {
+            self.task = None; // (a finished JoinHandle must not be polled again)
+        }
+        stopped
+    }
 }
 
 /// A bare OP_MSG client: sends exactly the command given (no `lsid` or
@@ -75,6 +86,32 @@ impl RawClient {
 
     pub async fn command(&mut self, body: bson::Document) -> bson::Document {
         self.command_with_sequence(body, None).await
+    }
+
+    /// Sends `body` and reads until the server closes the connection:
+    /// `None` when it closed without answering, else the reply it sent.
+    pub async fn command_then_close(&mut self, body: bson::Document) -> Option<bson::Document> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        self.next_id += 1;
+        let frame = argon_wire::encode_op_msg_request(self.next_id, 0, &body, &[], None).unwrap();
+        self.stream.write_all(&frame).await.unwrap();
+        let mut buf = Vec::new();
+        loop {
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        match argon_wire::frame_length(&buf) {
+            Ok(Some(len)) if buf.len() >= len => {
+                match argon_wire::decode_response(&buf[..len]).ok()?.response {
+                    argon_wire::Response::Msg(m) => Some(m.body),
+                    _ => None,
+                }
+            }
+            _ => None,
+        }
     }
 
     /// `sequence`: (identifier, documents) sent as an OP_MSG kind 1 section.
