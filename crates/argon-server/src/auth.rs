@@ -76,11 +76,34 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
 
         // Filtered by the handler: listDatabases, listProjects, usersInfo.
         // Checked by the handler: user management, branch and project admin.
-        "listDatabases" | "listProjects" | "listCommands" | "getParameter" | "commitTransaction"
-        | "abortTransaction" | "killSessions" | "usersInfo" | "createUser" | "updateUser" | "dropUser"
-        | "createProject" | "dropProject" | "createBranch" | "deleteBranch" | "protectBranch"
-        | "unprotectBranch" | "resetBranch" | "restorePreview" | "timeTravelInfo" | "branchInfo"
-        | "listBranches" | "history" | "storageInfo" => Need::Authenticated,
+        "listDatabases"
+        | "listProjects"
+        | "listCommands"
+        | "getParameter"
+        | "commitTransaction"
+        | "abortTransaction"
+        | "killSessions"
+        | "usersInfo"
+        | "createUser"
+        | "updateUser"
+        | "dropUser"
+        | "grantRolesToUser"
+        | "revokeRolesFromUser"
+        | "dropAllUsersFromDatabase"
+        | "rolesInfo"
+        | "createProject"
+        | "dropProject"
+        | "createBranch"
+        | "deleteBranch"
+        | "protectBranch"
+        | "unprotectBranch"
+        | "resetBranch"
+        | "restorePreview"
+        | "timeTravelInfo"
+        | "branchInfo"
+        | "listBranches"
+        | "history"
+        | "storageInfo" => Need::Authenticated,
 
         // Server diagnostics, and the deployment's files (the WAL of every
         // project, the data dir's disk).

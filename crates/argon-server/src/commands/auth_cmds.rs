@@ -1,7 +1,8 @@
 //! Authentication commands: `saslStart`, `saslContinue` (and the
 //! speculative `saslStart` inside `hello`), `logout`, `connectionStatus`,
 //! and user management (`createUser`, `updateUser`, `dropUser`,
-//! `usersInfo`).
+//! `usersInfo`, `grantRolesToUser`, `revokeRolesFromUser`,
+//! `dropAllUsersFromDatabase`).
 //!
 //! A SCRAM conversation, as MongoDB runs it (conversation id 1):
 //!
@@ -363,6 +364,62 @@ pub fn drop_user(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         e => users_error(e),
     })?;
     Ok(Document::new())
+}
+
+/// `grantRolesToUser` and `revokeRolesFromUser`: adds or removes grants
+/// (each at most once), leaving the user's other grants as they were.
+pub fn change_user_roles(ctx: &mut Ctx<'_>, call: &mut Call, grant: bool) -> CmdResult<Document> {
+    users(ctx)?;
+    let name = call.name.clone();
+    crate::auth::check_server_admin(ctx, if grant { "grant roles" } else { "revoke roles" })?;
+    let a = Args::new(&call.cmd, &name);
+    let user = a.req_str(&name)?.to_string();
+    let roles = a
+        .array("roles")?
+        .ok_or_else(|| CommandError::bad_value(format!("{name} requires a \"roles\" array")))?;
+    let roles = parse_roles(roles, &call.db)?;
+    users(ctx)?
+        .update(&user, |u| {
+            match grant {
+                true => {
+                    u.roles.extend(roles.iter().filter(|g| !u.roles.contains(g)).cloned().collect::<Vec<_>>())
+                }
+                false => u.roles.retain(|g| !roles.contains(g)),
+            }
+            Ok(())
+        })
+        .map_err(|e| match e {
+            UsersError::NotFound(_) => CommandError::new(
+                code::USER_NOT_FOUND,
+                format!("Could not find user \"{user}\" for db \"admin\""),
+            ),
+            e => users_error(e),
+        })?;
+    tracing::info!(
+        user,
+        command = name,
+        by = ctx.conn.user.as_ref().map_or("-", |p| p.name.as_str()),
+        "roles changed"
+    );
+    Ok(Document::new())
+}
+
+/// `dropAllUsersFromDatabase`: every user is defined on `admin` in Argon,
+/// so on `admin` it drops them all and elsewhere none.
+pub fn drop_all_users(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    users(ctx)?;
+    crate::auth::check_server_admin(ctx, "drop users")?;
+    if call.db != "admin" {
+        return Ok(doc! { "n": 0 });
+    }
+    let users = users(ctx)?;
+    let mut n = 0i32;
+    for u in users.list() {
+        users.remove(&u.user).map_err(users_error)?;
+        n += 1;
+    }
+    tracing::warn!(n, by = ctx.conn.user.as_ref().map_or("-", |p| p.name.as_str()), "all users dropped");
+    Ok(doc! { "n": n })
 }
 
 pub fn users_info(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {

@@ -29,6 +29,7 @@ mod history;
 mod indexes;
 mod list;
 mod map_reduce;
+mod roles;
 pub mod search_indexes;
 mod shutdown;
 mod storage_info;
@@ -445,6 +446,10 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "update" => crud_update::run(ctx, call).await,
         "updateUser" => auth_cmds::update_user(ctx, call),
         "usersInfo" => auth_cmds::users_info(ctx, call),
+        "grantRolesToUser" => auth_cmds::change_user_roles(ctx, call, true),
+        "revokeRolesFromUser" => auth_cmds::change_user_roles(ctx, call, false),
+        "dropAllUsersFromDatabase" => auth_cmds::drop_all_users(ctx, call),
+        "rolesInfo" => roles::roles_info(ctx, call),
         "replSetGetStatus" => handshake::repl_set_get_status(ctx, call),
         "replSetGetConfig" => handshake::repl_set_get_config(ctx, call),
         "profile" => handshake::profile(ctx, call),
@@ -544,6 +549,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "dropProject",
     "dropSearchIndex",
     "dropUser",
+    "dropAllUsersFromDatabase",
     "endSessions",
     "explain",
     "find",
@@ -554,6 +560,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "getLog",
     "getMore",
     "getParameter",
+    "grantRolesToUser",
     "hello",
     "history",
     "hostInfo",
@@ -580,6 +587,8 @@ pub const COMMAND_NAMES: &[&str] = &[
     "replSetGetConfig",
     "replSetGetStatus",
     "resetBranch",
+    "revokeRolesFromUser",
+    "rolesInfo",
     "restorePreview",
     "saslContinue",
     "saslStart",
