@@ -6,7 +6,7 @@ import time
 
 import pymongo
 import pytest
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 
 def test_unique_index_violation_reports_key(db):
@@ -77,3 +77,14 @@ def test_history_is_the_audit_trail(client, db):
     assert ops == ["delete", "update", "insert"]
     assert all(e["entry"]["actor"].startswith("anonymous") for e in h["entries"])
     assert h["entries"][1]["entry"]["ops"][-1]["pre"] == {"_id": 1, "v": 1}
+
+
+def test_reindex_is_refused_as_on_a_replica_set_member(db):
+    db.c.insert_one({"a": 1})
+    db.c.create_index("a")
+    with pytest.raises(OperationFailure) as refused:
+        db.command("reIndex", "c")
+    assert refused.value.code == 20
+    assert "standalone" in str(refused.value)
+    assert sorted(i["name"] for i in db.c.list_indexes()) == ["_id_", "a_1"]
+    assert db.c.find_one({"a": 1}, {"_id": 0}) == {"a": 1}

@@ -2,6 +2,7 @@
 an empty pattern list ends every session (an open transaction is gone, a
 session's cursor too), an lsid pattern ends that session only."""
 
+import bson
 import pytest
 from pymongo.errors import OperationFailure
 
@@ -62,3 +63,23 @@ def test_kill_by_lsid_pattern_ends_only_that_session(own_server):
     a.end_session()
     b.end_session()
     client.close()
+
+
+def active_sessions(client):
+    status = client.admin.command("serverStatus")
+    return status["logicalSessionRecordCache"]["activeSessionsCount"]
+
+
+def test_start_session_returns_a_new_registered_session(client):
+    before = active_sessions(client)
+    first = client.admin.command("startSession")
+    second = client.admin.command("startSession")
+    sid = first["id"]["id"]
+    assert isinstance(sid, bson.Binary) and sid.subtype == 4 and len(sid) == 16
+    assert sid != second["id"]["id"]
+    assert first["timeoutMinutes"] == 30
+    assert active_sessions(client) == before + 2
+    # The session it names is a real one: refreshSessions and endSessions take it.
+    client.admin.command("refreshSessions", [{"id": sid}])
+    client.admin.command("endSessions", [{"id": sid}, {"id": second["id"]["id"]}])
+    assert active_sessions(client) == before

@@ -73,6 +73,7 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
     match name {
         "hello" | "isMaster" | "saslStart" | "saslContinue" | "ping" | "buildInfo" | "logout"
         | "whatsmyuri" | "connectionStatus" | "endSessions" | "refreshSessions" => Need::Nothing,
+        "startSession" => Need::Authenticated,
 
         // Filtered by the handler: listDatabases, listProjects, usersInfo.
         // Checked by the handler: user management, branch and project admin.

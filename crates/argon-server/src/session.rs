@@ -103,7 +103,7 @@ pub fn session_key(lsid: &Document) -> Vec<u8> {
 }
 
 const RETRIES_KEPT: usize = 16;
-const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+pub const SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 
 impl Sessions {
     /// The stored reply of a retryable write already executed.

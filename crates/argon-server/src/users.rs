@@ -418,12 +418,18 @@ fn save(path: &Path, table: &BTreeMap<String, UserRecord>) -> Result<(), UsersEr
     Ok(())
 }
 
-/// A random (version 4) UUID in its usual text form.
-fn new_uuid() -> String {
+/// A random (version 4) UUID's bytes.
+pub fn new_uuid_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
+    b
+}
+
+/// A random (version 4) UUID in its usual text form.
+fn new_uuid() -> String {
+    let b = new_uuid_bytes();
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }

@@ -37,6 +37,9 @@ pub fn server_status(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document>
             "command": m.ops_command.load(Ordering::Relaxed) as i64,
         },
         "metrics": { "cursor": { "open": { "total": s.cursors.len() as i64 } } },
+        // Sessions the server holds state for (retryable writes,
+        // transactions, `startSession`, `refreshSessions`).
+        "logicalSessionRecordCache": { "activeSessionsCount": s.sessions.len() as i32 },
         "latency": {
             "count": lat.count as i64,
             "p50_micros": lat.quantile(0.5) as i64,

@@ -1,7 +1,7 @@
 //! `commitTransaction`, `abortTransaction`, `endSessions`, `killSessions`.
 
 use argon_store::{WriteMode, WriteRequest};
-use bson::{Bson, Document};
+use bson::{doc, Bson, Document};
 
 use super::{Call, Ctx};
 use crate::error::{code, CmdResult, CommandError};
@@ -131,6 +131,16 @@ pub fn kill_all_sessions(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Docume
         }
     }
     Ok(Document::new())
+}
+
+/// `startSession`: a new server session id (drivers make their own
+/// client-side; this is for shells and tools that ask), registered so that
+/// `refreshSessions`, `endSessions` and the idle reaper know it.
+pub fn start_session(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    let id = crate::users::new_uuid_bytes();
+    ctx.state.sessions.touch(&id);
+    let id = bson::Binary { subtype: bson::spec::BinarySubtype::Uuid, bytes: id.to_vec() };
+    Ok(doc! { "id": { "id": id }, "timeoutMinutes": crate::session::SESSION_IDLE.as_secs() as i32 / 60 })
 }
 
 /// `refreshSessions`: keeps the listed sessions from expiring.
