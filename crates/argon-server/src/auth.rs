@@ -124,6 +124,7 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "fsync"
         | "fsyncUnlock"
         | "shutdown"
+        | "top"
         | "setParameter" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"

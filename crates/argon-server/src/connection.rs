@@ -190,12 +190,12 @@ async fn handle_frame(
         let started = Instant::now();
         let response_to = msg.header.request_id;
         let bytes = match &msg.sequence {
-            None => crate::fast_path::find_by_id(state, msg.body)
+            None => crate::fast_path::find_by_id(state, msg.body, started)
                 .and_then(|reply| argon_wire::encode_op_msg_raw(request_id, response_to, &reply).ok()),
-            Some(("updates", _)) => crate::fast_path::update_by_id(state, conn, &msg)
+            Some(("updates", _)) => crate::fast_path::update_by_id(state, conn, &msg, started)
                 .await
                 .and_then(|reply| argon_wire::encode_op_msg_raw(request_id, response_to, &reply).ok()),
-            Some(_) => crate::fast_path::insert(state, conn, &msg)
+            Some(_) => crate::fast_path::insert(state, conn, &msg, started)
                 .await
                 .and_then(|reply| argon_wire::encode_op_msg_raw(request_id, response_to, &reply).ok()),
         };

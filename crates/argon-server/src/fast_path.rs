@@ -25,6 +25,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Instant;
 
 use argon_query::{Filter, Update};
 use argon_store::{At, Check, ReadBase, StoreError, WriteMode, WriteOp, WriteRequest};
@@ -38,7 +39,7 @@ use crate::error::CommandError;
 use crate::state::ServerState;
 
 /// The reply body for a qualifying `find`, or `None` for the full path.
-pub fn find_by_id(state: &ServerState, body: &RawDocument) -> Option<RawDocumentBuf> {
+pub fn find_by_id(state: &ServerState, body: &RawDocument, started: Instant) -> Option<RawDocumentBuf> {
     if state.auth.is_some() {
         return None;
     }
@@ -93,6 +94,7 @@ pub fn find_by_id(state: &ServerState, body: &RawDocument) -> Option<RawDocument
         "ok": 1.0,
     };
     state.append_time_fields_raw(&mut reply, None);
+    state.ops.usage.record(db, coll, "find", false, started.elapsed());
     Some(reply)
 }
 
@@ -126,6 +128,7 @@ pub async fn insert(
     state: &Arc<ServerState>,
     conn: &mut ConnState,
     msg: &PlainOpMsg<'_>,
+    started: Instant,
 ) -> Option<RawDocumentBuf> {
     let write = PlainWrite::read(state, msg, "insert", "documents")?;
     let (docs, coll, ordered, target) = (write.docs, write.coll, write.ordered, write.target);
@@ -171,6 +174,7 @@ pub async fn insert(
     if let (Some(_), Some((key, n))) = (op_time, retry) {
         store_reply(state, &key, n, &reply);
     }
+    state.ops.usage.record(&target.db, coll, "insert", false, started.elapsed());
     Some(reply)
 }
 
@@ -208,6 +212,7 @@ pub async fn update_by_id(
     state: &Arc<ServerState>,
     conn: &mut ConnState,
     msg: &PlainOpMsg<'_>,
+    started: Instant,
 ) -> Option<RawDocumentBuf> {
     let write = PlainWrite::read(state, msg, "update", "updates")?;
     let (coll, target, retry) = (write.coll, write.target, write.retry);
@@ -292,6 +297,7 @@ pub async fn update_by_id(
     if let Some((key, n)) = retry {
         store_reply(state, &key, n, &reply);
     }
+    state.ops.usage.record(&target.db, coll, "update", false, started.elapsed());
     Some(reply)
 }
 

@@ -37,6 +37,7 @@ mod state;
 mod tls;
 mod ttl;
 mod unix_socket;
+mod usage;
 mod users;
 mod validation;
 mod vector_search;

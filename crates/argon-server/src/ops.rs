@@ -201,6 +201,8 @@ impl RunningOp {
 pub struct Ops {
     next_opid: AtomicI64,
     running: Mutex<HashMap<i64, Arc<RunningOp>>>,
+    /// What ended operations did, per collection (`top`, `latencyStats`).
+    pub(crate) usage: crate::usage::Usage,
 }
 
 /// Removes its operation from the registry when the command ends.
@@ -212,6 +214,12 @@ pub struct OpGuard<'a> {
 impl Drop for OpGuard<'_> {
     fn drop(&mut self) {
         self.ops.running.lock().remove(&self.op.opid);
+        let op = &self.op;
+        if let Some((db, coll)) = op.ns.split_once('.') {
+            let command = op.command.keys().next().map_or("", String::as_str);
+            let in_transaction = matches!(op.command.get("autocommit"), Some(Bson::Boolean(false)));
+            self.ops.usage.record(db, coll, command, in_transaction, op.started.elapsed());
+        }
     }
 }
 

@@ -189,7 +189,8 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let mut stages = match &snap {
         Some(snap) => {
             let host = &ctx.state.config.advertised_host;
-            let stages = coll_stats_stage(snap, &call.db, &source, host, stages)?;
+            let usage = ctx.state.ops.usage.get(&call.db, &source);
+            let stages = coll_stats_stage(snap, &call.db, &source, host, &usage, stages)?;
             let stages = index_stats_stage(snap, &source, host, ctx.state.started, stages)?;
             super::search_indexes::list_stage(options.as_ref(), stages)?
         }
@@ -303,7 +304,7 @@ fn database_aggregate(
 }
 
 /// A leading `$collStats` becomes the one document it describes
-/// (`{ns, host, localTime, storageStats?, count?}`), as `$documents`, so
+/// (`{ns, host, localTime, storageStats?, count?, latencyStats?}`), as `$documents`, so
 /// the rest of the pipeline runs over it (mongosh's `db.c.stats()` groups
 /// it by shard).
 fn coll_stats_stage(
@@ -311,6 +312,7 @@ fn coll_stats_stage(
     db: &str,
     coll: &str,
     host: &str,
+    usage: &crate::usage::NsUsage,
     mut stages: Vec<Document>,
 ) -> CmdResult<Vec<Document>> {
     let Some(spec) = stages.first().and_then(|s| s.get("$collStats")) else { return Ok(stages) };
@@ -329,12 +331,18 @@ fn coll_stats_stage(
                 let n = crate::ops::long_running(|| Ok(snap.count(coll)?))?;
                 out.insert("count", n as i64);
             }
-            ("latencyStats" | "queryExecStats", _) => {
+            ("latencyStats", Bson::Document(o)) => {
+                let histograms = match o.get("histograms") {
+                    None => false,
+                    Some(Bson::Boolean(b)) => *b,
+                    Some(_) => return Err(CommandError::type_mismatch("latencyStats.histograms must be a boolean")),
+                };
+                out.insert("latencyStats", usage.latency_stats(histograms));
+            }
+            ("queryExecStats", _) => {
                 return Err(CommandError::new(
                     code::COMMAND_NOT_SUPPORTED,
-                    format!(
-                        "$collStats {k} is not supported by Argon (it keeps no per-collection latencies)"
-                    ),
+                    "$collStats queryExecStats is not supported by Argon (it keeps no per-collection scan counts)",
                 ))
             }
             _ => return Err(CommandError::bad_value(format!("unrecognized option to $collStats: {k}"))),

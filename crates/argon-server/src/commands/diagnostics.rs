@@ -354,3 +354,10 @@ pub fn list_commands(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document
     }
     Ok(doc! { "commands": cmds })
 }
+
+/// `top`: per-collection counts and times of the operations run since the
+/// server started (`usage.rs`), by kind, as mongod reports them.
+pub fn top(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    super::fsync::admin_only(call, "top")?;
+    Ok(doc! { "totals": ctx.state.ops.usage.top() })
+}
