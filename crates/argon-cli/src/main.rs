@@ -116,6 +116,30 @@ enum Command {
     },
 }
 
+/// Logs to stderr and to the server's recent log (`getLog`), through a
+/// filter (`ARGON_LOG`, or `default_log`) that `setParameter`'s `logLevel`
+/// and `logComponentVerbosity` replace at run time.
+fn init_logging(default_log: &str) {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::{reload, EnvFilter};
+    let initial = EnvFilter::try_from_env("ARGON_LOG").unwrap_or_else(|_| default_log.into());
+    let (filter, handle) = reload::Layer::new(initial);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Colour only for a terminal, not for log files and pipes.
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .with(argon_server::log::layer())
+        .init();
+    argon_server::log::set_filter_hook(Box::new(move |directives| {
+        let filter = EnvFilter::try_new(directives).map_err(|e| e.to_string())?;
+        handle.reload(filter).map_err(|e| e.to_string())
+    }));
+}
+
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
@@ -123,14 +147,7 @@ fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     let default_log = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ARGON_LOG").unwrap_or_else(|_| default_log.into()),
-        )
-        .with_writer(std::io::stderr)
-        // Colour only for a terminal, not for log files and pipes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging(default_log);
     match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

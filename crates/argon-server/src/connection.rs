@@ -76,6 +76,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
         client_metadata: None,
         close_unanswered: false,
     };
+    tracing::debug!(conn = id, peer = %conn.peer, "connection accepted");
     let mut stopping = state.stopping.subscribe();
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut next_request_id: i32 = 1;
@@ -125,6 +126,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
         }
     }
     state.metrics.connections_current.fetch_sub(1, Ordering::Relaxed);
+    tracing::debug!(conn = id, "connection ended");
 }
 
 /// A reply frame and, for an exhaust `getMore` whose cursor is still open,

@@ -26,6 +26,7 @@ mod error;
 mod fast_path;
 mod geo_keys;
 mod index_usage;
+pub mod log;
 mod metrics_http;
 pub mod ops;
 pub mod planner;
@@ -171,6 +172,7 @@ pub async fn try_run_with_metrics(
     let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     let mut shutdown_command = state.shutdown_requested.subscribe();
+    log::started();
     loop {
         tokio::select! {
             _ = &mut shutdown => break,

@@ -136,6 +136,8 @@ pub struct ServerState {
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
     /// Set by the `shutdown` command: the server stops as on SIGTERM.
     pub(crate) shutdown_requested: tokio::sync::watch::Sender<bool>,
+    /// `logLevel` and `logComponentVerbosity` as set at run time.
+    pub(crate) log_verbosity: crate::log::Verbosity,
     /// Every commit holds a read guard of this for its duration; `fsync`
     /// with `lock: true` takes the write guard (so it waits for commits in
     /// flight) and keeps it in `fsync_lock` until `fsyncUnlock`.
@@ -204,6 +206,7 @@ impl ServerState {
             ops: Default::default(),
             stopping: tokio::sync::watch::Sender::new(false),
             shutdown_requested: tokio::sync::watch::Sender::new(false),
+            log_verbosity: Default::default(),
             write_gate: Default::default(),
             fsync_lock: Default::default(),
         }

@@ -216,7 +216,8 @@ pub fn get_parameter(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "cursorTimeoutMillis": ctx.state.cursors.timeout().as_millis() as i64,
         "maxBSONDepth": 100,
         "authenticationMechanisms": ["SCRAM-SHA-1", "SCRAM-SHA-256"],
-        "logLevel": 0,
+        "logLevel": ctx.state.log_verbosity.level(),
+        "logComponentVerbosity": ctx.state.log_verbosity.components(),
     };
     let show_all = matches!(call.cmd.get("getParameter"), Some(Bson::String(s)) if s == "*")
         || matches!(call.cmd.get("getParameter"), Some(Bson::Document(d)) if d.get_bool("allParameters").unwrap_or(false));
@@ -263,11 +264,23 @@ pub fn set_parameter(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
                 let old = ctx.state.cursors.set_timeout(std::time::Duration::from_millis(number()? as u64));
                 Bson::Int64(old.as_millis() as i64)
             }
+            "logLevel" => {
+                let level = args.i64(name)?.filter(|n| (0..=5).contains(n)).ok_or_else(|| {
+                    CommandError::bad_value(format!("logLevel must be an integer from 0 to 5, not {value}"))
+                })?;
+                Bson::Int32(ctx.state.log_verbosity.set_level(level as i32).map_err(CommandError::bad_value)?)
+            }
+            "logComponentVerbosity" => {
+                let Bson::Document(spec) = value else {
+                    return Err(CommandError::type_mismatch("logComponentVerbosity must be an object"));
+                };
+                Bson::Document(ctx.state.log_verbosity.set_components(spec).map_err(CommandError::bad_value)?)
+            }
             _ => {
                 return Err(CommandError::new(
                     code::INVALID_OPTIONS,
                     format!(
-                        "Attempted to set unrecognized parameter [{name}]; Argon can set transactionLifetimeLimitSeconds and cursorTimeoutMillis"
+                        "Attempted to set unrecognized parameter [{name}]; Argon can set transactionLifetimeLimitSeconds, cursorTimeoutMillis, logLevel and logComponentVerbosity"
                     ),
                 ))
             }
@@ -292,8 +305,13 @@ pub fn get_cmd_line_opts(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Docum
 pub fn get_log(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     match call.cmd.get("getLog") {
         Some(Bson::String(s)) if s == "*" => Ok(doc! { "names": ["global", "startupWarnings"] }),
-        Some(Bson::String(s)) if s == "global" || s == "startupWarnings" => {
-            Ok(doc! { "totalLinesWritten": 0, "log": [] })
+        Some(Bson::String(s)) if s == "global" => {
+            let (total, lines) = crate::log::global();
+            Ok(doc! { "totalLinesWritten": total as i64, "log": lines })
+        }
+        Some(Bson::String(s)) if s == "startupWarnings" => {
+            let lines = crate::log::startup_warnings();
+            Ok(doc! { "totalLinesWritten": lines.len() as i64, "log": lines })
         }
         Some(Bson::String(s)) => Err(CommandError::new(code::INVALID_OPTIONS, format!("No log named '{s}'"))),
         _ => Err(CommandError::type_mismatch("Argument to getLog must be of type String")),
