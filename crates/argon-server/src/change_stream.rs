@@ -235,7 +235,8 @@ impl ChangeStream {
                         }
                         _ => continue,
                     };
-                    if self.coll.as_deref().is_some_and(|w| w != op_coll) {
+                    // System collections (the profiler's) are not reported, as in MongoDB.
+                    if self.coll.as_deref().is_some_and(|w| w != op_coll) || op_coll.starts_with("system.") {
                         continue;
                     }
                     let mut ev = doc! {

@@ -19,7 +19,7 @@
 //! `singleBatch`, `batchSize` ≥ 1 and the fields drivers always add
 //! (`lsid`, `$clusterTime`, `$readPreference`, `$db`); a branch head (no
 //! `@lsn` view); no transaction, read concern, projection, sort or hint;
-//! authentication off. Anything else, or anything unexpected (an unknown
+//! authentication and the profiler off. Anything else, or anything unexpected (an unknown
 //! project, a malformed element), returns `None` and takes the full path,
 //! which also produces every error reply.
 
@@ -40,7 +40,7 @@ use crate::state::ServerState;
 
 /// The reply body for a qualifying `find`, or `None` for the full path.
 pub fn find_by_id(state: &ServerState, body: &RawDocument, started: Instant) -> Option<RawDocumentBuf> {
-    if state.auth.is_some() {
+    if state.auth.is_some() || state.profiler.any() {
         return None;
     }
     let mut coll = None;
@@ -324,7 +324,7 @@ impl<'m> PlainWrite<'m> {
         command: &str,
         sequence: &str,
     ) -> Option<PlainWrite<'m>> {
-        if state.auth.is_some() {
+        if state.auth.is_some() || state.profiler.any() {
             return None;
         }
         let docs = match &msg.sequence {

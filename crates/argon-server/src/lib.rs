@@ -31,6 +31,7 @@ mod metrics_http;
 pub mod ops;
 pub mod planner;
 pub mod probe;
+mod profiler;
 mod scram;
 pub mod session;
 pub mod source;

@@ -171,6 +171,15 @@ impl RunningOp {
         }
     }
 
+    /// The command without its possibly large data arguments.
+    pub fn command_summary(&self) -> Document {
+        self.command
+            .iter()
+            .filter(|(k, _)| !BULKY.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     fn to_document(&self) -> Document {
         let micros = self.started.elapsed().as_micros() as i64;
         doc! {
@@ -185,12 +194,7 @@ impl RunningOp {
             "microsecs_running": micros,
             "op": self.op,
             "ns": self.ns.clone(),
-            "command": self
-                .command
-                .iter()
-                .filter(|(k, _)| !BULKY.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect::<Document>(),
+            "command": self.command_summary(),
             "killPending": self.is_killed(),
         }
     }

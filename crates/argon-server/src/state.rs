@@ -138,6 +138,8 @@ pub struct ServerState {
     pub(crate) shutdown_requested: tokio::sync::watch::Sender<bool>,
     /// `logLevel` and `logComponentVerbosity` as set at run time.
     pub(crate) log_verbosity: crate::log::Verbosity,
+    /// Which databases are profiled (`profile`).
+    pub(crate) profiler: crate::profiler::Profiler,
     /// Every commit holds a read guard of this for its duration; `fsync`
     /// with `lock: true` takes the write guard (so it waits for commits in
     /// flight) and keeps it in `fsync_lock` until `fsyncUnlock`.
@@ -207,6 +209,7 @@ impl ServerState {
             stopping: tokio::sync::watch::Sender::new(false),
             shutdown_requested: tokio::sync::watch::Sender::new(false),
             log_verbosity: Default::default(),
+            profiler: Default::default(),
             write_gate: Default::default(),
             fsync_lock: Default::default(),
         }

@@ -330,6 +330,8 @@ async fn database_aggregations_and_shell_helpers() {
     );
     let app = client.database("app");
     assert_eq!(app.run_command(doc! {"profile": -1}).await.unwrap().get_i32("was").unwrap(), 0);
-    assert_eq!(code_of(&app.run_command(doc! {"profile": 2}).await.unwrap_err()), Some(115));
+    assert_eq!(app.run_command(doc! {"profile": 2}).await.unwrap().get_i32("was").unwrap(), 0);
+    assert_eq!(app.run_command(doc! {"profile": 0}).await.unwrap().get_i32("was").unwrap(), 2);
+    assert_eq!(code_of(&app.run_command(doc! {"profile": 3}).await.unwrap_err()), Some(2));
     server.stop().await;
 }

@@ -8,7 +8,7 @@ use argon_wire::Compressor;
 use bson::{doc, oid::ObjectId, Bson, Document};
 
 use super::{Call, Ctx};
-use crate::error::{code, CmdResult, CommandError};
+use crate::error::CmdResult;
 
 /// Wire version of MongoDB 8.0: drivers then offer its `bulkWrite` and
 /// `updateOne` with `sort`, which Argon answers.
@@ -149,25 +149,6 @@ pub fn repl_set_get_config(ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Doc
 /// `profile` (mongosh's `db.getProfilingStatus()`, `setProfilingLevel`):
 /// Argon has no profiler, so level 0 (off) is the only one it accepts;
 /// `-1` reads the settings.
-pub fn profile(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    let level = match call.cmd.get("profile") {
-        Some(v) => v
-            .as_i32()
-            .or(v.as_i64().map(|n| n as i32))
-            .or(v.as_f64().map(|f| f as i32))
-            .ok_or_else(|| CommandError::type_mismatch("profile must be a number"))?,
-        None => return Err(crate::args::missing("profile", "profile")),
-    };
-    match level {
-        -1 | 0 => Ok(doc! { "was": 0, "slowms": 100, "sampleRate": 1.0 }),
-        1 | 2 => Err(CommandError::new(
-            code::COMMAND_NOT_SUPPORTED,
-            "Argon has no query profiler (profiling level 0 only); see currentOp and the history command",
-        )),
-        _ => Err(CommandError::bad_value(format!("invalid profiling level {level}: must be -1, 0, 1 or 2"))),
-    }
-}
-
 /// A process id for `topologyVersion`, stable for the life of the process.
 fn process_id() -> ObjectId {
     static ID: std::sync::OnceLock<ObjectId> = std::sync::OnceLock::new();

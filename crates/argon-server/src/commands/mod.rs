@@ -29,6 +29,7 @@ mod history;
 mod indexes;
 mod list;
 mod map_reduce;
+mod profile;
 mod roles;
 pub mod search_indexes;
 mod shutdown;
@@ -154,12 +155,16 @@ pub async fn dispatch(ctx: &mut Ctx<'_>, cmd: Document) -> CmdResult<Document> {
     let guard = state.ops.begin(ctx.conn.id, &ctx.conn.peer, &name, &db, &cmd);
     let op = guard.op.clone();
     // `maxTimeMS` ends it the same ways: at an await, or at a check.
-    tokio::select! {
+    let result = tokio::select! {
         biased;
         _ = op.killed() => Err(crate::ops::interrupted()),
         _ = op.expired() => Err(crate::ops::time_limit_exceeded()),
         r = crate::ops::scope(op.clone(), dispatch_command(ctx, cmd)) => r,
+    };
+    if state.profiler.any() {
+        crate::profiler::record(&state, &op, ctx.conn.user.as_ref().map(|p| p.name.as_str()), &result);
     }
+    result
 }
 
 async fn dispatch_command(ctx: &mut Ctx<'_>, cmd: std::sync::Arc<Document>) -> CmdResult<Document> {
@@ -459,7 +464,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "rolesInfo" => roles::roles_info(ctx, call),
         "replSetGetStatus" => handshake::repl_set_get_status(ctx, call),
         "replSetGetConfig" => handshake::repl_set_get_config(ctx, call),
-        "profile" => handshake::profile(ctx, call),
+        "profile" => profile::run(ctx, call).await,
         "validate" => validate::run(ctx, call),
         "walDump" => wal_dump::run(ctx, call).await,
         "walVerify" => wal_verify::run(ctx, call).await,
