@@ -116,3 +116,37 @@ test('mongosh: db.shutdownServer() stops the server', async () => {
     await own.stop();
   }
 });
+
+test('mongosh: profiler, roles, latencyStats, top and log helpers', async () => {
+  const script = `
+    const d = db.getSiblingDB('shellprof');
+    d.items.insertMany([{_id: 1, n: 1}, {_id: 2, n: 2}]);
+    d.setProfilingLevel(2);
+    d.items.find({n: 2}).toArray();
+    let profiled = 0;
+    for (let i = 0; i < 100 && profiled === 0; i++) {
+      profiled = d.system.profile.countDocuments({op: 'query', 'command.filter.n': 2});
+      if (profiled === 0) sleep(20);
+    }
+    const level = d.getProfilingStatus().was;
+    d.setProfilingLevel(0);
+    const roles = d.getRoles({showBuiltinRoles: true}).roles.map((r) => r.role);
+    const latency = d.items.latencyStats()[0].latencyStats;
+    const top = db.adminCommand({top: 1}).totals['shellprof.items'];
+    db.setLogLevel(1);
+    const logLevel = db.getLogComponents().verbosity;
+    db.setLogLevel(0);
+    const log = db.adminCommand({getLog: 'global'});
+    print(JSON.stringify({
+      profiled, level, roles,
+      reads: Number(latency.reads.ops) >= 1, topQueries: Number(top.queries.count) >= 1,
+      logLevel, logged: log.totalLinesWritten > 0 && JSON.parse(log.log[0]).msg.length > 0,
+    }));
+  `;
+  const { stdout } = await run(mongosh, [server.uri, '--quiet', '--norc', '--eval', script], { timeout: 60000 });
+  const line = stdout.trim().split('\n').pop();
+  assert.deepEqual(JSON.parse(line), {
+    profiled: 1, level: 2, roles: ['read', 'readWrite', 'dbOwner', 'admin'],
+    reads: true, topQueries: true, logLevel: 1, logged: true,
+  });
+});

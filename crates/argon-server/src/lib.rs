@@ -173,6 +173,9 @@ pub async fn try_run_with_metrics(
     let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
     let mut shutdown_command = state.shutdown_requested.subscribe();
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, data_dir = %state.store.dir().display(), "waiting for connections");
+    }
     log::started();
     loop {
         tokio::select! {

@@ -290,7 +290,7 @@ async fn coll_stats_reports_documents_and_index_sizes() {
     assert_eq!(legacy.get_i64("scaleFactor").unwrap(), 2);
     let e = db.run_command(doc! {"collStats": "c", "scale": 0}).await.unwrap_err();
     assert_eq!(code_of(&e), Some(2));
-    let e = coll.aggregate(vec![doc! {"$collStats": {"latencyStats": {}}}]).await.unwrap_err();
+    let e = coll.aggregate(vec![doc! {"$collStats": {"queryExecStats": {}}}]).await.unwrap_err();
     assert_eq!(code_of(&e), Some(115));
     server.stop().await;
 }

@@ -63,7 +63,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let before = profiler.get(&call.db);
     let mut reply = doc! {
         "was": before.as_ref().map_or(0, |p| p.level),
-        "slowms": profiler.slow_ms(),
+        "slowms": profiler.slow_ms() as i32,
         "sampleRate": profiler.sample_rate(),
     };
     if let Some((f, _)) = before.as_ref().and_then(|p| p.filter.as_ref()) {
