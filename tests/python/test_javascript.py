@@ -4,6 +4,7 @@ JSInterpreterFailure (139), and maxTimeMS stops an endless script while
 the server serves on."""
 
 import datetime
+import time
 
 import pytest
 from bson import Code, ObjectId
@@ -117,3 +118,14 @@ def test_max_time_ms_stops_an_endless_script(people):
     with pytest.raises(ExecutionTimeout):
         list(people.find({"$where": "while (true) {} return true;"}).max_time_ms(300))
     assert people.count_documents({"$where": "this.age > 40"}) == 1
+
+
+def test_sleep_waits_and_max_time_ms_cuts_it_short(people):
+    # mongod's sleep(ms) in server-side JavaScript.
+    started = time.monotonic()
+    assert len(list(people.find({"$where": "sleep(30); return true;"}))) == 3
+    assert time.monotonic() - started >= 0.09
+    started = time.monotonic()
+    with pytest.raises(ExecutionTimeout):
+        list(people.find({"$where": "sleep(20000); return true;"}).max_time_ms(200))
+    assert time.monotonic() - started < 5

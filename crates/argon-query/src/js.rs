@@ -12,7 +12,8 @@
 //!
 //! A long script is stopped the way a long query is: the check installed
 //! with [`set_interrupt_check`] (the server's `killOp`/`maxTimeMS` check)
-//! runs while the script runs.
+//! runs while the script runs, and between the slices of mongod's
+//! `sleep(ms)`, which scripts have too.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -169,6 +170,28 @@ fn scope_vars(scope: &Document) -> Result<String> {
 
 thread_local! {
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    /// Why a `sleep` of the running call stopped early (the interrupt
+    /// check's error), taken by the call.
+    static SLEEP_STOPPED: RefCell<Option<QueryError>> = const { RefCell::new(None) };
+}
+
+/// `sleep(ms)`'s Rust half: waits in slices of at most 10 ms, asking the
+/// interrupt check between them; false (and the check's error kept for
+/// the call) when it fires. At most a minute.
+fn sleep_checked(ms: f64) -> bool {
+    let until =
+        std::time::Instant::now() + std::time::Duration::from_secs_f64(ms.clamp(0.0, 60_000.0) / 1000.0);
+    loop {
+        if let Some(e) = INTERRUPT.get().and_then(|check| check()) {
+            SLEEP_STOPPED.with(|s| *s.borrow_mut() = Some(e));
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::sleep((until - now).min(std::time::Duration::from_millis(10)));
+    }
 }
 
 /// Converts values in and out of the runtime (see the module's doc), and
@@ -179,6 +202,10 @@ Array.sum = function (a) { var s = 0; for (var i = 0; i < a.length; i++) s += a[
 Array.avg = function (a) { return a.length ? Array.sum(a) / a.length : undefined; };
 Array.contains = function (a, x) { return a.indexOf(x) >= 0; };
 globalThis.print = function () {};
+// mongod's sleep(ms): waits, unless the operation is stopped meanwhile.
+globalThis.sleep = function (ms) {
+  if (!__argonSleep(Number(ms) || 0)) throw new Error('interrupted while sleeping');
+};
 globalThis.__argonIn = function (json) {
   return JSON.parse(json, function (k, v) {
     if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
@@ -221,6 +248,7 @@ impl Engine {
         let context = Context::full(&runtime).map_err(failure)?;
         let mut engine = Engine { functions: HashMap::new(), helpers: None, context, runtime };
         let helpers = engine.context.with(|ctx| -> rquickjs::Result<_> {
+            ctx.globals().set("__argonSleep", Function::new(ctx.clone(), sleep_checked)?)?;
             ctx.eval::<(), _>(PRELUDE)?;
             let g = ctx.globals();
             let input: Function = g.get("__argonIn")?;
@@ -284,7 +312,9 @@ impl Engine {
             },
         );
         self.runtime.set_interrupt_handler(None);
-        if let Some(e) = stopped.borrow_mut().take() {
+        // (Taken every time, so none is left for the next call.)
+        let slept = SLEEP_STOPPED.with(|s| s.borrow_mut().take());
+        if let Some(e) = stopped.borrow_mut().take().or(slept) {
             return Err(e);
         }
         let (json, fresh) = result.map_err(failure)?;
@@ -426,5 +456,29 @@ mod tests {
         assert_eq!(e.code, 11601, "{e}");
         let ok = JsFunction::parse(&Bson::String("function () { return 'after'; }".into()), "f").unwrap();
         assert_eq!(ok.call(None, &[]).unwrap(), Some(Bson::String("after".into())));
+    }
+
+    #[test]
+    fn sleep_waits_and_is_interrupted_like_a_script() {
+        set_interrupt_check(|| {
+            STOP_AFTER.get().filter(|t| std::time::Instant::now() > *t).map(|_| {
+                QueryError::new(crate::error::ErrorCode { code: 11601, name: "Interrupted" }, "stopped")
+            })
+        });
+        let nap = JsFunction::parse(&Bson::String("function () { sleep(40); return 'woke'; }".into()), "f")
+            .unwrap();
+        let started = std::time::Instant::now();
+        assert_eq!(nap.call(None, &[]).unwrap(), Some(Bson::String("woke".into())));
+        assert!(started.elapsed() >= std::time::Duration::from_millis(40));
+        // Stopped in the middle of a long sleep (even one the script catches).
+        let long = "function () { try { sleep(60000); } catch (e) {} return 'late'; }";
+        let long = JsFunction::parse(&Bson::String(long.into()), "f").unwrap();
+        STOP_AFTER.set(Some(std::time::Instant::now() + std::time::Duration::from_millis(50)));
+        let started = std::time::Instant::now();
+        let e = long.call(None, &[]).unwrap_err();
+        STOP_AFTER.set(None);
+        assert_eq!(e.code, 11601, "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(nap.call(None, &[]).unwrap(), Some(Bson::String("woke".into())));
     }
 }

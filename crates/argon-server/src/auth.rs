@@ -366,8 +366,8 @@ mod tests {
     fn every_registered_command_is_classified_on_purpose() {
         // Commands that fall to the default (admin on the project) must be
         // listed here, so adding one to the registry is a decision.
-        // collMod, validate and profile are dbAdmin commands in MongoDB.
-        let default_admin = ["dropDatabase", "collMod", "validate", "profile"];
+        // collMod, validate, profile and reIndex are dbAdmin commands in MongoDB.
+        let default_admin = ["dropDatabase", "collMod", "validate", "profile", "reIndex"];
         for name in crate::commands::COMMAND_NAMES {
             let need = requirement(name, &doc! {});
             if need == Need::OnDb(Role::Admin) {

@@ -322,6 +322,17 @@ impl Users {
         self.change(|t| f(t.get_mut(user).ok_or_else(|| UsersError::NotFound(user.to_string()))?))
     }
 
+    /// Removes every user at once; returns how many there were.
+    pub fn remove_all(&self) -> Result<usize, UsersError> {
+        let mut n = 0;
+        self.change(|t| {
+            n = t.len();
+            t.clear();
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
     pub fn remove(&self, user: &str) -> Result<(), UsersError> {
         self.change(|t| t.remove(user).map(|_| ()).ok_or_else(|| UsersError::NotFound(user.to_string())))
     }

@@ -412,12 +412,7 @@ pub fn drop_all_users(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
     if call.db != "admin" {
         return Ok(doc! { "n": 0 });
     }
-    let users = users(ctx)?;
-    let mut n = 0i32;
-    for u in users.list() {
-        users.remove(&u.user).map_err(users_error)?;
-        n += 1;
-    }
+    let n = users(ctx)?.remove_all().map_err(users_error)? as i32;
     tracing::warn!(n, by = ctx.conn.user.as_ref().map_or("-", |p| p.name.as_str()), "all users dropped");
     Ok(doc! { "n": n })
 }
