@@ -80,3 +80,38 @@ def test_cursor_timeout_and_bad_parameters(own_server):
         admin.command("setParameter", 1)
     assert e.value.code == 72
     client.close()
+
+
+def test_default_read_and_write_concern():
+    # A server of its own: the defaults are the deployment's.
+    server = ArgonServer()
+    try:
+        admin = server.client().admin
+        got = admin.command("getDefaultRWConcern")
+        assert got["defaultReadConcern"] == {"level": "local"}
+        assert got["defaultWriteConcern"] == {"w": "majority", "wtimeout": 0}
+        assert (got["defaultReadConcernSource"], got["defaultWriteConcernSource"]) == ("implicit", "implicit")
+
+        set_ = admin.command("setDefaultRWConcern", defaultWriteConcern={"w": 1, "j": True})
+        assert set_["defaultWriteConcern"] == {"w": 1, "j": True}
+        assert set_["defaultWriteConcernSource"] == "global" and "updateWallClockTime" in set_
+        admin.command("setDefaultRWConcern", defaultReadConcern={"level": "majority"})
+        got = admin.command("getDefaultRWConcern")
+        assert got["defaultReadConcern"] == {"level": "majority"}
+        assert got["defaultWriteConcern"] == {"w": 1, "j": True}
+        # An empty object goes back to the implicit default.
+        got = admin.command("setDefaultRWConcern", defaultReadConcern={})
+        assert got["defaultReadConcern"] == {"level": "local"} and got["defaultReadConcernSource"] == "implicit"
+
+        for bad, code in [({}, 2), ({"defaultReadConcern": {"level": "snapshot"}}, 2),
+                          ({"defaultWriteConcern": {"w": 0}}, 2), ({"defaultWriteConcern": {"w": "dc1"}}, 79),
+                          ({"defaultReadConcern": "local"}, 14)]:
+            with pytest.raises(OperationFailure) as refused:
+                admin.command("setDefaultRWConcern", **bad)
+            assert refused.value.code == code, bad
+        with pytest.raises(OperationFailure) as refused:
+            server.client().app.command("getDefaultRWConcern")
+        assert refused.value.code == 13
+        assert admin.command("getDefaultRWConcern")["defaultWriteConcern"] == {"w": 1, "j": True}
+    finally:
+        server.stop()

@@ -125,6 +125,8 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "fsyncUnlock"
         | "shutdown"
         | "top"
+        | "getDefaultRWConcern"
+        | "setDefaultRWConcern"
         | "setParameter" => Need::ServerAdmin,
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"

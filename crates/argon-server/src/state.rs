@@ -140,6 +140,8 @@ pub struct ServerState {
     pub(crate) log_verbosity: crate::log::Verbosity,
     /// Which databases are profiled (`profile`).
     pub(crate) profiler: crate::profiler::Profiler,
+    /// `setDefaultRWConcern`'s defaults.
+    pub(crate) default_rw_concern: crate::commands::DefaultRwConcern,
     /// Every commit holds a read guard of this for its duration; `fsync`
     /// with `lock: true` takes the write guard (so it waits for commits in
     /// flight) and keeps it in `fsync_lock` until `fsyncUnlock`.
@@ -210,6 +212,7 @@ impl ServerState {
             shutdown_requested: tokio::sync::watch::Sender::new(false),
             log_verbosity: Default::default(),
             profiler: Default::default(),
+            default_rw_concern: Default::default(),
             write_gate: Default::default(),
             fsync_lock: Default::default(),
         }

@@ -31,6 +31,8 @@ mod list;
 mod map_reduce;
 mod profile;
 mod roles;
+mod rw_concern;
+pub(crate) use rw_concern::DefaultRwConcern;
 pub mod search_indexes;
 mod shutdown;
 mod storage_info;
@@ -418,6 +420,8 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "fsync" => fsync::fsync(ctx, call).await,
         "fsyncUnlock" => fsync::fsync_unlock(ctx, call).await,
         "getParameter" => diagnostics::get_parameter(ctx, call),
+        "getDefaultRWConcern" => rw_concern::get(ctx, call),
+        "setDefaultRWConcern" => rw_concern::set(ctx, call),
         "mapReduce" => map_reduce::run(ctx, call).await,
         "setParameter" => diagnostics::set_parameter(ctx, call),
         "shutdown" => shutdown::run(ctx, call).await,
@@ -569,6 +573,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "fsync",
     "fsyncUnlock",
     "getCmdLineOpts",
+    "getDefaultRWConcern",
     "getLog",
     "getMore",
     "getParameter",
@@ -606,6 +611,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "saslContinue",
     "saslStart",
     "serverStatus",
+    "setDefaultRWConcern",
     "setParameter",
     "shutdown",
     "startSession",
