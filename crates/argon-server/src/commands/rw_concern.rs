@@ -71,9 +71,11 @@ fn read_concern(d: &Document) -> CmdResult<Document> {
             ("level", Bson::String(l)) if matches!(l.as_str(), "local" | "available" | "majority") => {
                 out.insert("level", l.clone());
             }
-            ("level", Bson::String(l)) => return Err(CommandError::bad_value(format!(
+            ("level", Bson::String(l)) => {
+                return Err(CommandError::bad_value(format!(
                 "level: '{l}' is not permitted for a default read concern; use local, available or majority"
-            ))),
+            )))
+            }
             ("level", _) => {
                 return Err(CommandError::type_mismatch("defaultReadConcern.level must be a string"))
             }
