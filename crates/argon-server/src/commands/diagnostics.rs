@@ -239,12 +239,7 @@ pub fn get_parameter(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
 /// `setParameter` (on `admin`): the parameters Argon has and can change
 /// at run time. Replies with the old value as `was`, like mongod.
 pub fn set_parameter(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    if call.db != "admin" {
-        return Err(CommandError::new(
-            (13, "Unauthorized"),
-            "setParameter may only be run against the admin database.",
-        ));
-    }
+    super::admin_only(call, "setParameter")?;
     const NOT_PARAMETERS: &[&str] =
         &["setParameter", "$db", "lsid", "$clusterTime", "$readPreference", "comment", "writeConcern"];
     let args = crate::args::Args::new(&call.cmd, "setParameter");
@@ -376,6 +371,6 @@ pub fn list_commands(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document
 /// `top`: per-collection counts and times of the operations run since the
 /// server started (`usage.rs`), by kind, as mongod reports them.
 pub fn top(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    super::fsync::admin_only(call, "top")?;
+    super::admin_only(call, "top")?;
     Ok(doc! { "totals": ctx.state.ops.usage.top() })
 }

@@ -103,9 +103,15 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             }
         }),
     };
-    let keys_only = |docs: Vec<Document>| match &key_pattern {
-        None => docs,
-        Some(pattern) => docs.iter().map(|d| index_key(pattern.as_ref(), d)).collect(),
+    // The reply to a find whose results are all here: the first batch,
+    // each document replaced by its index key with `returnKey`.
+    let results_reply = |ctx: &Ctx<'_>, call: &Call, ns: String, docs: Vec<Document>| {
+        let docs: Vec<Document> = match &key_pattern {
+            None => docs,
+            Some(pattern) => docs.iter().map(|d| index_key(pattern.as_ref(), d)).collect(),
+        };
+        let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
+        cursor_reply(ctx, call, ns, docs.into(), first_batch, single_batch, no_timeout)
     };
     if tailable {
         // A tailable cursor follows a capped collection's insertion order.
@@ -161,16 +167,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         if let Some(p) = &projection {
             docs = docs.iter().map(|d| p.apply(d, Some(&query.filter))).collect::<Result<_, _>>()?;
         }
-        let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
-        return Ok(cursor_reply(
-            ctx,
-            call,
-            ns,
-            keys_only(docs).into(),
-            first_batch,
-            single_batch,
-            no_timeout,
-        ));
+        return Ok(results_reply(ctx, call, ns, docs));
     }
     // A capped collection reads in insertion order without a sort (or
     // sorted by `$natural`), as in MongoDB. (Inside a transaction, whose
@@ -192,16 +189,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             limit,
             projection.as_ref(),
         )?;
-        let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
-        return Ok(cursor_reply(
-            ctx,
-            call,
-            ns,
-            keys_only(docs).into(),
-            first_batch,
-            single_batch,
-            no_timeout,
-        ));
+        return Ok(results_reply(ctx, call, ns, docs));
     }
     // A collection scan in `_id` order outside a transaction streams: the
     // cursor reads on from the same view at each getMore.
@@ -244,15 +232,7 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     }
     let src = call.source(&snap);
     let docs = src.find(&coll, &query, sort.as_ref(), skip, limit, projection.as_ref())?;
-    Ok(cursor_reply(
-        ctx,
-        call,
-        ns,
-        keys_only(docs).into(),
-        batch_size.or(Some(DEFAULT_FIRST_BATCH)),
-        single_batch,
-        no_timeout,
-    ))
+    Ok(results_reply(ctx, call, ns, docs))
 }
 
 /// Builds `{cursor: {firstBatch, id, ns}}`, registering a cursor for the

@@ -12,7 +12,7 @@ use super::{Call, Ctx};
 use crate::error::{code, CmdResult, CommandError};
 
 pub async fn fsync(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    admin_only(call, "fsync")?;
+    super::admin_only(call, "fsync")?;
     let lock = match call.cmd.get("lock") {
         None | Some(Bson::Null) => false,
         Some(Bson::Boolean(b)) => *b,
@@ -48,7 +48,7 @@ pub async fn fsync(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
 }
 
 pub async fn fsync_unlock(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    admin_only(call, "fsyncUnlock")?;
+    super::admin_only(call, "fsyncUnlock")?;
     let mut held = ctx.state.fsync_lock.lock().await;
     let remaining = match held.as_mut() {
         None => return Err(CommandError::new(code::ILLEGAL_OPERATION, "fsyncUnlock called when not locked")),
@@ -68,16 +68,6 @@ pub async fn fsync_unlock(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Docum
 /// for the commits in flight), for `currentOp`'s `fsyncLock`.
 pub fn is_locked(ctx: &Ctx<'_>) -> bool {
     ctx.state.write_gate.try_read().is_err()
-}
-
-pub(super) fn admin_only(call: &Call, name: &str) -> CmdResult<()> {
-    if call.db == "admin" {
-        return Ok(());
-    }
-    Err(CommandError::new(
-        (13, "Unauthorized"),
-        format!("{name} may only be run against the admin database."),
-    ))
 }
 
 async fn sync(ctx: &Ctx<'_>) -> CmdResult<()> {

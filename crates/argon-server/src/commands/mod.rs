@@ -532,6 +532,15 @@ fn read_collation(ctx: &Ctx<'_>, call: &Call, cmd: &Document) -> CmdResult<Optio
     collation_for(ctx, call, cmd, coll)
 }
 
+/// Refuses a command sent to another database than `admin` (13
+/// Unauthorized, mongod's answer for admin-only commands).
+pub(crate) fn admin_only(call: &Call, name: &str) -> CmdResult<()> {
+    if call.db == "admin" {
+        return Ok(());
+    }
+    Err(CommandError::new(code::UNAUTHORIZED, format!("{name} may only be run against the admin database.")))
+}
+
 /// Every command name the registry knows, for `listCommands`.
 pub const COMMAND_NAMES: &[&str] = &[
     "abortTransaction",

@@ -27,7 +27,7 @@ struct Settings {
 }
 
 pub fn get(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    super::fsync::admin_only(call, "getDefaultRWConcern")?;
+    super::admin_only(call, "getDefaultRWConcern")?;
     match call.cmd.get("inMemory") {
         None | Some(Bson::Boolean(_)) => {}
         Some(_) => return Err(CommandError::type_mismatch("inMemory must be a boolean")),
@@ -36,7 +36,7 @@ pub fn get(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
 }
 
 pub fn set(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    super::fsync::admin_only(call, "setDefaultRWConcern")?;
+    super::admin_only(call, "setDefaultRWConcern")?;
     let read = match call.cmd.get("defaultReadConcern") {
         None => None,
         Some(Bson::Document(d)) => Some(read_concern(d)?),

@@ -13,7 +13,7 @@ use super::{Call, Ctx};
 use crate::error::{code, CmdResult, CommandError};
 
 pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
-    super::fsync::admin_only(call, "shutdown")?;
+    super::admin_only(call, "shutdown")?;
     if ctx.state.auth.is_none() && !ctx.conn.local {
         return Err(CommandError::new(
             code::UNAUTHORIZED,
