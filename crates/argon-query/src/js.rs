@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use bson::{Bson, Document};
+use rquickjs::context::EvalOptions;
 use rquickjs::function::Args;
 use rquickjs::{CatchResultExt, Context, Function, Persistent, Runtime, Value};
 
@@ -282,7 +283,12 @@ impl Engine {
                 let (function, fresh) = match compiled {
                     Some(f) => (f.restore(&ctx).map_err(|e| e.to_string())?, None),
                     None => {
-                        let f: Function = ctx.eval(source.to_string()).catch(&ctx).map_err(catch)?;
+                        // Sloppy mode, as mongod's engine: user code may assign
+                        // undeclared variables (`for (p in path)`).
+                        let mut sloppy = EvalOptions::default();
+                        sloppy.strict = false;
+                        let f: Function =
+                            ctx.eval_with_options(source.to_string(), sloppy).catch(&ctx).map_err(catch)?;
                         let saved = Persistent::save(&ctx, f.clone());
                         (f, Some(saved))
                     }
@@ -396,6 +402,29 @@ mod tests {
         assert_eq!(undef.call(None, &[]).unwrap(), None);
         let null = JsFunction::parse(&Bson::String("() => null".into()), "f").unwrap();
         assert_eq!(null.call(None, &[]).unwrap(), Some(Bson::Null));
+    }
+
+    #[test]
+    fn code_runs_in_sloppy_mode_as_in_mongod() {
+        // mongoengine's item_frequencies map: `p` is never declared.
+        let map = JsFunction::parse_map(
+            &Bson::String(
+                "function() { var path = 'a.b'.split('.'); var field = this; \
+                 for (p in path) { field = field[path[p]]; } emit(field, 1); }"
+                    .into(),
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            map.emits(&doc! { "a": { "b": "x" } }).unwrap(),
+            vec![(Bson::String("x".into()), Bson::Int32(1))]
+        );
+        // `with` is sloppy-only syntax too.
+        let with =
+            JsFunction::parse(&Bson::String("function (o) { with (o) { return a + 1; } }".into()), "f")
+                .unwrap();
+        assert_eq!(with.call(None, &[Bson::Document(doc! { "a": 1 })]).unwrap(), Some(Bson::Int32(2)));
     }
 
     #[test]

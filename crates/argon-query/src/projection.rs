@@ -329,7 +329,10 @@ fn validate_path(path: &str, kind: ProjectionKind) -> Result<()> {
         if part.is_empty() {
             return err(codes::L15998, "FieldPath field names may not be empty strings.");
         }
-        if part.starts_with('$') && kind != ProjectionKind::Find {
+        if part.starts_with('$')
+            && kind != ProjectionKind::Find
+            && !crate::expr::DOLLAR_FIELDS_ALLOWED.contains(&part)
+        {
             return err(
                 codes::L16410,
                 "FieldPath field names may not start with '$'. Consider using $getField or $setField.",

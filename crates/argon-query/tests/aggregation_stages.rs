@@ -370,6 +370,32 @@ fn leading_match_is_exposed() {
 }
 
 #[test]
+fn dbref_fields_are_allowed_in_field_paths() {
+    // What Beanie's links and mongoengine's references store: DBRefs.
+    let books = vec![
+        doc! {"_id": 1, "author": {"$ref": "authors", "$id": 10, "$db": "lib"}},
+        doc! {"_id": 2, "author": {"$ref": "authors", "$id": 10, "$db": "lib"}},
+        doc! {"_id": 3, "author": {"$ref": "authors", "$id": 11, "$db": "lib"}},
+    ];
+    let stages = vec![
+        doc! {"$group": {"_id": "$author.$id", "n": {"$sum": 1}, "coll": {"$first": "$author.$ref"}}},
+        doc! {"$project": {"n": 1, "coll": 1, "author.$db": "lib"}},
+        doc! {"$sort": {"_id": 1}},
+    ];
+    let out = Pipeline::parse(&stages).unwrap().run(Box::new(books.into_iter()), &server()).unwrap();
+    assert_eq!(
+        out,
+        vec![
+            doc! {"_id": 10, "n": 2, "coll": "authors", "author": {"$db": "lib"}},
+            doc! {"_id": 11, "n": 1, "coll": "authors", "author": {"$db": "lib"}},
+        ]
+    );
+    // Other `$` names stay refused.
+    let e = Pipeline::parse(&[doc! {"$group": {"_id": "$author.$name"}}]).unwrap_err();
+    assert_eq!(e.code, 16410);
+}
+
+#[test]
 fn stage_errors() {
     let parse = |stages: &Document| -> std::result::Result<Pipeline, QueryError> {
         let list: Vec<Document> =

@@ -429,12 +429,16 @@ fn parse_object(d: &Document, scope: &mut ParseScope) -> Result<Node> {
     Ok(Node::Object(fields))
 }
 
+/// `$`-prefixed names a field path may still hold: a DBRef's fields
+/// (`"$author.$id"`), as mongod allows.
+pub(crate) const DOLLAR_FIELDS_ALLOWED: [&str; 3] = ["$id", "$ref", "$db"];
+
 /// MongoDB's rules for one field name of a field path or object literal.
 pub(crate) fn validate_field_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return err(codes::L15998, "FieldPath field names may not be empty strings.");
     }
-    if name.starts_with('$') {
+    if name.starts_with('$') && !DOLLAR_FIELDS_ALLOWED.contains(&name) {
         return err(
             codes::L16410,
             "FieldPath field names may not start with '$'. Consider using $getField or $setField.",
