@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need and runs every test: Rust unit, integration
-# and doc tests, then the driver tests (pymongo with mongoengine and Beanie,
-# the Node driver, mongoose, mongosh) against a real `argon serve`.
+# and doc tests, then the driver tests (pymongo with mongoengine, Beanie and
+# Django's ORM; the Node driver, mongoose, mongosh) against a real `argon serve`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,7 +31,7 @@ if [ "$rust_failed" = 1 ]; then
 fi
 rm -f "$ROOT/.rust-test.log"
 
-echo "== Python driver tests (pymongo, mongoengine, Beanie)"
+echo "== Python driver tests (pymongo, mongoengine, Beanie, Django)"
 py_failed=0
 .venv/bin/python -m pytest -q --timeout=120 tests/python || py_failed=1
 
