@@ -180,6 +180,13 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let (source, stages) = match snap.as_ref().map(|s| crate::views::resolve(s, &coll)).transpose()?.flatten()
     {
         Some((base, mut view_stages)) => {
+            // (Compass asks for every namespace's stats and passes over a view's 166.)
+            if stages.first().is_some_and(|s| s.contains_key("$collStats") || s.contains_key("$indexStats")) {
+                return Err(CommandError::new(
+                    code::COMMAND_NOT_SUPPORTED_ON_VIEW,
+                    format!("Namespace {}.{coll} is a view, not a collection", call.db),
+                ));
+            }
             view_stages.extend(stages);
             (base, view_stages)
         }

@@ -36,6 +36,7 @@ pub(crate) use rw_concern::DefaultRwConcern;
 pub mod search_indexes;
 mod shutdown;
 mod storage_info;
+mod system_db;
 mod transactions;
 mod validate;
 mod wal_dump;
@@ -362,6 +363,11 @@ fn read_concern_at(ctx: &Ctx<'_>, cmd: &Document) -> CmdResult<Option<At>> {
 /// The registry: command name → handler. Alphabetical. Handlers that may
 /// scan for long run their scanning part through [`long_running`].
 async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    if system_db::is_system_db(&call.db) {
+        if let Some(reply) = system_db::empty_read(call)? {
+            return Ok(reply);
+        }
+    }
     let name = call.name.clone();
     match name.as_str() {
         "abortTransaction" => transactions::abort(ctx, call).await,
