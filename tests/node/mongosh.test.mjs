@@ -150,3 +150,26 @@ test('mongosh: profiler, roles, latencyStats, top and log helpers', async () => 
     reads: true, topQueries: true, logLevel: 1, logged: true,
   });
 });
+
+test('mongosh: the oplog helpers read the WAL as local.oplog.rs', async () => {
+  const script = `
+    const d = db.getSiblingDB('shelloplog');
+    d.createCollection('items'); // (else the first insert commits with the create: one applyOps entry)
+    d.items.insertOne({_id: 1});
+    d.items.deleteOne({_id: 1});
+    const info = db.getReplicationInfo();
+    const last = db.getSiblingDB('local').oplog.rs.find().sort({$natural: -1}).limit(1).next();
+    const mine = db.getSiblingDB('local').oplog.rs.find({ns: 'shelloplog.items'}).toArray().map((e) => e.op);
+    const printed = Object.keys(rs.printReplicationInfo().value);
+    print(JSON.stringify({
+      used: info.usedMB > 0, span: info.timeDiff >= 0, first: typeof info.tFirst, lastOp: last.op, mine, printed,
+    }));
+  `;
+  const { stdout } = await run(mongosh, [server.uri, '--quiet', '--norc', '--eval', script], { timeout: 60000 });
+  const line = stdout.trim().split('\n').pop();
+  assert.deepEqual(JSON.parse(line), {
+    used: true, span: true, first: 'string', lastOp: 'd', mine: ['i', 'd'],
+    printed: ['actual oplog size', 'configured oplog size', 'log length start to end',
+      'oplog first event time', 'oplog last event time', 'now'],
+  });
+});

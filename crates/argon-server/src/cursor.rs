@@ -28,6 +28,8 @@ pub enum CursorSource {
     ChangeStream(Box<ChangeStream>),
     /// A tailable cursor following a capped collection.
     Tail(Box<TailCursor>),
+    /// A read of `local.oplog.rs` (the WAL), tailable or not.
+    Oplog(Box<crate::oplog::OplogCursor>),
 }
 
 /// A tailable cursor (`find` with `tailable`, on a capped collection):

@@ -28,6 +28,7 @@ mod geo_keys;
 mod index_usage;
 pub mod log;
 mod metrics_http;
+mod oplog;
 pub mod ops;
 pub mod planner;
 pub mod probe;

@@ -170,6 +170,32 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let Some(coll) = coll else {
         return database_aggregate(ctx, call, stages, batch_size, &lets);
     };
+    if crate::oplog::is_oplog(&call.db, &coll) {
+        let docs = match stages.first().and_then(|s| s.get("$collStats")) {
+            Some(_) => {
+                let stats = crate::oplog::stats(&ctx.state);
+                let mut out = doc! { "ns": stats.get_str("ns").unwrap_or_default(), "host": &ctx.state.config.advertised_host, "localTime": bson::DateTime::now() };
+                out.insert("count", stats.get_i64("count").unwrap_or(0));
+                out.insert("storageStats", stats);
+                let mut rest = stages[1..].to_vec();
+                rest.insert(0, doc! { "$documents": [out] });
+                let pipeline = Pipeline::parse_with_vars(&rest, &let_names)?;
+                let none = argon_query::pipeline::NoCollections { now: bson::DateTime::now() };
+                pipeline.run_results(Box::new(std::iter::empty()), &none, &lets)?
+            }
+            None => crate::oplog::aggregate(ctx, &stages, &lets)?,
+        };
+        let ns = format!("{}.{coll}", call.db);
+        return Ok(super::find::cursor_reply(
+            ctx,
+            call,
+            ns,
+            docs.into(),
+            batch_size.or(Some(super::find::DEFAULT_FIRST_BATCH)),
+            false,
+            false,
+        ));
+    }
     let target = call.target(ctx)?;
     let snap = match call.snapshot(ctx, &target) {
         Ok(s) => Some(s),

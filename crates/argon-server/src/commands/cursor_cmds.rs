@@ -65,6 +65,21 @@ pub async fn get_more(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document>
             };
             (b, false)
         }
+        CursorSource::Oplog(oplog) => {
+            let n = batch_size.unwrap_or(usize::MAX);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_millis(max_await_ms);
+            let b = loop {
+                let seen = ctx.state.store.visible_lsn();
+                let b = crate::ops::long_running_once(|| oplog.next_batch(&ctx.state, n))?;
+                if !b.is_empty() || !oplog.await_data || oplog.done || std::time::Instant::now() >= deadline {
+                    break b;
+                }
+                while ctx.state.store.visible_lsn() == seen && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            };
+            (b, oplog.done)
+        }
     };
     let mut reply_cursor = doc! { "nextBatch": batch, "id": if exhausted { 0i64 } else { id }, "ns": ns };
     if let CursorSource::ChangeStream(cs) = &cursor.source {

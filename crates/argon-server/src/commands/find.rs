@@ -50,6 +50,47 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     }
 
     let sort_doc = a.doc("sort")?.filter(|s| !s.is_empty()).cloned();
+    if crate::oplog::is_oplog(&call.db, &coll) {
+        let query = Query::parse_with_let(&filter, &lets)?;
+        let natural = match &sort {
+            None => Some(1),
+            Some(s) => s.is_natural(),
+        };
+        let ns = format!("{}.{coll}", call.db);
+        let Some(direction) = natural else {
+            // Any other order: the matching entries, sorted in memory.
+            let mut stages = vec![doc! { "$match": filter }, doc! { "$sort": sort_doc.unwrap_or_default() }];
+            if skip > 0 {
+                stages.push(doc! { "$skip": skip as i64 });
+            }
+            if let Some(l) = limit {
+                stages.push(doc! { "$limit": l as i64 });
+            }
+            let mut docs = crate::oplog::aggregate(ctx, &stages, &lets)?;
+            if let Some(p) = &projection {
+                docs = docs.iter().map(|d| p.apply(d, Some(&query.filter))).collect::<Result<_, _>>()?;
+            }
+            let first_batch = batch_size.or(Some(DEFAULT_FIRST_BATCH));
+            return Ok(cursor_reply(ctx, call, ns, docs.into(), first_batch, single_batch, no_timeout));
+        };
+        if tailable && (direction != 1 || single_batch) {
+            return Err(crate::error::CommandError::bad_value(
+                "a tailable cursor reads in {$natural: 1} order, in more than one batch",
+            ));
+        }
+        let mut cursor =
+            crate::oplog::OplogCursor::new(&ctx.state, query, projection, direction == -1, skip, limit);
+        (cursor.tailable, cursor.await_data) = (tailable, await_data);
+        let batch = crate::ops::long_running_once(|| {
+            cursor.next_batch(&ctx.state, batch_size.unwrap_or(DEFAULT_FIRST_BATCH))
+        })?;
+        let id = if cursor.done || single_batch {
+            0i64
+        } else {
+            register(ctx, call, &ns, CursorSource::Oplog(Box::new(cursor)), no_timeout)
+        };
+        return Ok(doc! { "cursor": { "firstBatch": batch, "id": id, "ns": ns } });
+    }
     let target = call.target(ctx)?;
     let ns = format!("{}.{}", call.db, coll);
     let (min, max) = (a.doc("min")?.cloned(), a.doc("max")?.cloned());

@@ -364,7 +364,7 @@ fn read_concern_at(ctx: &Ctx<'_>, cmd: &Document) -> CmdResult<Option<At>> {
 /// scan for long run their scanning part through [`long_running`].
 async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     if system_db::is_system_db(&call.db) {
-        if let Some(reply) = system_db::empty_read(call)? {
+        if let Some(reply) = system_db::empty_read(ctx, call)? {
             return Ok(reply);
         }
     }

@@ -1,14 +1,15 @@
-//! Reads of MongoDB's `local` and `config` databases. Argon keeps nothing
-//! there (no oplog, no sharding metadata), so a read finds what a
-//! non-sharded replica set member's empty namespace gives: no documents.
-//! Tools read them on every connection (Compass looks up each collection's
-//! shard key in `config.collections`), and an empty answer is the true one.
-//! Writes, and reads this module does not answer, keep the error that says
-//! these databases hold no user data.
+//! Reads of MongoDB's `local` and `config` databases. Argon keeps no user
+//! data there: `local` holds only `oplog.rs`, the WAL read as an oplog
+//! ([`crate::oplog`]), and any other namespace reads as what a non-sharded
+//! replica set member's empty one gives: no documents. Tools read them on
+//! every connection (Compass looks up each collection's shard key in
+//! `config.collections`), and an empty answer is the true one. Writes, and
+//! reads this module does not answer, keep the error that says these
+//! databases hold no user data.
 
 use bson::{doc, Bson, Document};
 
-use super::Call;
+use super::{Call, Ctx};
 use crate::error::{code, CmdResult, CommandError};
 
 /// MongoDB's system databases that Argon reads as empty.
@@ -18,7 +19,8 @@ pub fn is_system_db(db: &str) -> bool {
 
 /// The reply to a read of `call.db` (a system database), or `None` when
 /// the command is not a plain read (it then fails as before).
-pub fn empty_read(call: &Call) -> CmdResult<Option<Document>> {
+pub fn empty_read(ctx: &Ctx<'_>, call: &Call) -> CmdResult<Option<Document>> {
+    let oplog = |field: &str| matches!(call.cmd.get(field), Some(Bson::String(c)) if crate::oplog::is_oplog(&call.db, c));
     let empty_cursor =
         |coll: &str| doc! { "cursor": { "firstBatch": [], "id": 0i64, "ns": format!("{}.{coll}", call.db) } };
     let coll = |field: &str| match call.cmd.get(field) {
@@ -26,6 +28,8 @@ pub fn empty_read(call: &Call) -> CmdResult<Option<Document>> {
         _ => Err(CommandError::type_mismatch(format!("{field} must name a collection"))),
     };
     Ok(Some(match call.name.as_str() {
+        // (The oplog's reads run in the find and aggregate handlers.)
+        "find" | "aggregate" if oplog(call.name.as_str()) => return Ok(None),
         "find" => empty_cursor(&coll("find")?),
         "aggregate" => {
             let first =
@@ -43,15 +47,41 @@ pub fn empty_read(call: &Call) -> CmdResult<Option<Document>> {
                 _ => return Ok(None),
             }
         }
+        "count" if oplog("count") => {
+            let query = match call.cmd.get("query") {
+                Some(Bson::Document(q)) => q.clone(),
+                None | Some(Bson::Null) => Document::new(),
+                Some(_) => return Err(CommandError::type_mismatch("count.query must be an object")),
+            };
+            doc! { "n": crate::oplog::count(ctx, &query)? }
+        }
         "count" => {
             coll("count")?;
             doc! { "n": 0 }
+        }
+        "distinct" if oplog("distinct") => {
+            return Err(CommandError::new(
+                code::COMMAND_NOT_SUPPORTED,
+                "distinct is not supported on local.oplog.rs; use aggregate with $group",
+            ))
         }
         "distinct" => {
             coll("distinct")?;
             doc! { "values": [] }
         }
+        "collStats" if oplog("collStats") => crate::oplog::stats(&ctx.state),
+        "listCollections" if call.db == crate::oplog::DB => {
+            let name_only = matches!(call.cmd.get("nameOnly"), Some(Bson::Boolean(true)));
+            let info = crate::oplog::collection_info(&ctx.state, name_only);
+            let keep = match call.cmd.get("filter") {
+                Some(Bson::Document(f)) => argon_query::Filter::parse(f)?.try_matches(&info)?,
+                _ => true,
+            };
+            let batch: Vec<Document> = if keep { vec![info] } else { vec![] };
+            doc! { "cursor": { "firstBatch": batch, "id": 0i64, "ns": format!("{}.$cmd.listCollections", call.db) } }
+        }
         "listCollections" => empty_cursor("$cmd.listCollections"),
+        "listIndexes" if oplog("listIndexes") => empty_cursor(crate::oplog::COLL),
         "listIndexes" => {
             return Err(CommandError::new(
                 code::NAMESPACE_NOT_FOUND,
