@@ -265,24 +265,30 @@ impl OplogCursor {
             }
             // (A reader stops at the LSN visible when it opened: past it,
             // a tailing read opens another.)
-            let mut reader = match self.reader.take() {
-                Some(r) => r,
-                None => state.store.log(self.pos)?,
+            let (mut reader, mut fresh) = match self.reader.take() {
+                Some(r) => (r, false),
+                None => (state.store.log(self.pos)?, true),
             };
-            let mut ended = true;
-            for r in reader.by_ref() {
-                let (lsn, time, e) = r?;
-                docs.push(entry(state, lsn, time, &e));
-                self.pos = lsn.next();
-                if docs.len() >= want.clamp(64, 4096) {
-                    ended = false;
-                    break;
+            loop {
+                let mut ended = true;
+                for r in reader.by_ref() {
+                    let (lsn, time, e) = r?;
+                    docs.push(entry(state, lsn, time, &e));
+                    self.pos = lsn.next();
+                    if docs.len() >= want.clamp(64, 4096) {
+                        ended = false;
+                        break;
+                    }
                 }
+                if !ended {
+                    self.reader = Some(reader);
+                } else if docs.is_empty() && !fresh {
+                    // A kept reader ends where the head was when it opened.
+                    (reader, fresh) = (state.store.log(self.pos)?, true);
+                    continue;
+                }
+                return Ok(docs);
             }
-            if !ended {
-                self.reader = Some(reader);
-            }
-            return Ok(docs);
         }
         // Backward: read the window below the position forward, then
         // hand it out newest first.
