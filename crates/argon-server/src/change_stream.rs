@@ -35,6 +35,9 @@ pub struct ChangeStream {
     /// `showExpandedEvents` (MongoDB 6.0): also `create`, `createIndexes`,
     /// `dropIndexes` and `modify` events.
     expanded: bool,
+    /// The WAL reader, kept between polls at `next_lsn`: opening one scans
+    /// its segment from the start to the position.
+    reader: Option<argon_store::LogReader>,
 }
 
 fn token(lsn: Lsn, idx: u32) -> Document {
@@ -129,6 +132,7 @@ pub fn open(
         last_token: first_token,
         invalidated: false,
         expanded,
+        reader: None,
     };
     let first = cs.poll(&ctx.state, batch_size.unwrap_or(usize::MAX))?;
     let ns = match coll {
@@ -180,7 +184,15 @@ impl ChangeStream {
             self.last_token = token(visible, u32::MAX);
             return Ok(out);
         }
-        for r in state.store.log(self.next_lsn)? {
+        // The reader kept from the last poll goes on where it stopped.
+        let mut reader = match self.reader.take() {
+            Some(mut r) => {
+                r.extend_to(visible);
+                r
+            }
+            None => state.store.log(self.next_lsn)?,
+        };
+        for r in reader.by_ref() {
             let (lsn, time, entry) = r?;
             let mut events = self.events(state, lsn, time, &entry)?;
             if let Some(p) = &self.pipeline {
@@ -194,6 +206,7 @@ impl ChangeStream {
                 break;
             }
         }
+        self.reader = Some(reader);
         Ok(out)
     }
 

@@ -178,8 +178,8 @@ pub struct OplogCursor {
     pub await_data: bool,
     /// Nothing more will come (a tailable cursor is never done).
     pub done: bool,
-    /// The forward reader, kept between batches: reopening one scans its
-    /// segment from the start up to the position.
+    /// The forward reader, kept between batches at `pos`: opening one
+    /// scans its segment from the start up to the position.
     reader: Option<argon_store::LogReader>,
     /// Entries read and not yet looked at, in read order.
     pending: std::collections::VecDeque<Document>,
@@ -263,32 +263,24 @@ impl OplogCursor {
             if self.pos > visible {
                 return Ok(docs);
             }
-            // (A reader stops at the LSN visible when it opened: past it,
-            // a tailing read opens another.)
-            let (mut reader, mut fresh) = match self.reader.take() {
-                Some(r) => (r, false),
-                None => (state.store.log(self.pos)?, true),
+            // The reader kept from the last window goes on where it stopped.
+            let mut reader = match self.reader.take() {
+                Some(mut r) => {
+                    r.extend_to(visible);
+                    r
+                }
+                None => state.store.log(self.pos)?,
             };
-            loop {
-                let mut ended = true;
-                for r in reader.by_ref() {
-                    let (lsn, time, e) = r?;
-                    docs.push(entry(state, lsn, time, &e));
-                    self.pos = lsn.next();
-                    if docs.len() >= want.clamp(64, 4096) {
-                        ended = false;
-                        break;
-                    }
+            for r in reader.by_ref() {
+                let (lsn, time, e) = r?;
+                docs.push(entry(state, lsn, time, &e));
+                self.pos = lsn.next();
+                if docs.len() >= want.clamp(64, 4096) {
+                    break;
                 }
-                if !ended {
-                    self.reader = Some(reader);
-                } else if docs.is_empty() && !fresh {
-                    // A kept reader ends where the head was when it opened.
-                    (reader, fresh) = (state.store.log(self.pos)?, true);
-                    continue;
-                }
-                return Ok(docs);
             }
+            self.reader = Some(reader);
+            return Ok(docs);
         }
         // Backward: read the window below the position forward, then
         // hand it out newest first.

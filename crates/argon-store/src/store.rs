@@ -831,6 +831,7 @@ impl Store {
         Ok(LogReader {
             inner: WalReader::open(&self.dir().join("wal"), from.max(Lsn(1)))?,
             until: self.visible_lsn(),
+            held: None,
         })
     }
 
@@ -861,20 +862,40 @@ impl Store {
     }
 }
 
-/// Decoded WAL entries in LSN order: `(lsn, commit time, entry)`.
+/// Decoded WAL entries in LSN order: `(lsn, commit time, entry)`, up to
+/// the entry visible when it opened. A reader that came to its end can be
+/// let on with [`LogReader::extend_to`] and goes on from where it stopped
+/// (opening a new one scans its segment from the start to the position).
 pub struct LogReader {
     inner: WalReader,
     until: Lsn,
+    /// A record read past `until` (written, not yet visible), kept for
+    /// when the reader is let further.
+    held: Option<argon_wal::Record>,
+}
+
+impl LogReader {
+    /// Lets the reader go on up to `until` (the store's newer visible LSN).
+    pub fn extend_to(&mut self, until: Lsn) {
+        self.until = self.until.max(until);
+    }
 }
 
 impl Iterator for LogReader {
     type Item = Result<(Lsn, CommitTime, Entry)>;
     fn next(&mut self) -> Option<Self::Item> {
-        match self.inner.next()? {
-            Ok((_, rec)) if rec.lsn > self.until => None,
-            Ok((_, rec)) => Some(Entry::decode(&rec.payload).map(|e| (rec.lsn, rec.time, e))),
-            Err(e) => Some(Err(e.into())),
+        let rec = match self.held.take() {
+            Some(rec) => rec,
+            None => match self.inner.next()? {
+                Ok((_, rec)) => rec,
+                Err(e) => return Some(Err(e.into())),
+            },
+        };
+        if rec.lsn > self.until {
+            self.held = Some(rec);
+            return None;
         }
+        Some(Entry::decode(&rec.payload).map(|e| (rec.lsn, rec.time, e)))
     }
 }
 

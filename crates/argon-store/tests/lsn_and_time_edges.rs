@@ -221,3 +221,40 @@ fn a_project_created_again_with_the_same_name_starts_empty() {
     let store = open(dir.path());
     check(&store, "after rebuilding the index");
 }
+
+#[test]
+fn a_log_reader_stops_at_its_head_and_goes_on_when_let_further() {
+    let dir = scratch_dir();
+    let store = open(dir.path());
+    store.create_project("app").unwrap();
+    let first = insert(&store, "app", "main", "c", doc_v(1, 1));
+    let mut reader = store.log(Lsn(1)).unwrap();
+    let lsns = |r: &mut argon_store::LogReader| -> Vec<u64> { r.map(|e| e.unwrap().0 .0).collect() };
+    assert_eq!(lsns(&mut reader), vec![1, first.0]);
+    // Written since: not read until the reader is let further, then read
+    // from where it stopped, across a segment boundary too.
+    // (Incompressible, so that the 1 MiB segments fill: records are zstd'd.)
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut noise = || -> String {
+        (0..300_000)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                char::from(b'a' + (seed % 26) as u8)
+            })
+            .collect()
+    };
+    let mut written = vec![];
+    for i in 2..14 {
+        let mut d = doc_v(i, 1);
+        d.insert("pad", noise());
+        written.push(insert(&store, "app", "main", "c", d).0);
+    }
+    assert!(wal_segments(dir.path()).len() > 1, "the writes went on into another segment");
+    assert_eq!(lsns(&mut reader), Vec::<u64>::new());
+    reader.extend_to(Lsn(written[3]));
+    assert_eq!(lsns(&mut reader), written[..4].to_vec());
+    reader.extend_to(store.visible_lsn());
+    assert_eq!(lsns(&mut reader), written[4..].to_vec());
+}
