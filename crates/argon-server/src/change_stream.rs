@@ -184,14 +184,7 @@ impl ChangeStream {
             self.last_token = token(visible, u32::MAX);
             return Ok(out);
         }
-        // The reader kept from the last poll goes on where it stopped.
-        let mut reader = match self.reader.take() {
-            Some(mut r) => {
-                r.extend_to(visible);
-                r
-            }
-            None => state.store.log(self.next_lsn)?,
-        };
+        let mut reader = state.store.log_resumed(self.reader.take(), self.next_lsn)?;
         for r in reader.by_ref() {
             let (lsn, time, entry) = r?;
             let mut events = self.events(state, lsn, time, &entry)?;

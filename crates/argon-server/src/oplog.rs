@@ -263,14 +263,7 @@ impl OplogCursor {
             if self.pos > visible {
                 return Ok(docs);
             }
-            // The reader kept from the last window goes on where it stopped.
-            let mut reader = match self.reader.take() {
-                Some(mut r) => {
-                    r.extend_to(visible);
-                    r
-                }
-                None => state.store.log(self.pos)?,
-            };
+            let mut reader = state.store.log_resumed(self.reader.take(), self.pos)?;
             for r in reader.by_ref() {
                 let (lsn, time, e) = r?;
                 docs.push(entry(state, lsn, time, &e));
@@ -347,16 +340,30 @@ pub fn collection_info(state: &ServerState, name_only: bool) -> Document {
 }
 
 /// Runs `stages` over every entry, oldest first (`aggregate`, and a
-/// `find` sorted by anything but `$natural`). Nothing else is readable
-/// from the pipeline (`$lookup` into a collection fails).
+/// `find` sorted by anything but `$natural`); a leading `$collStats`
+/// instead describes the oplog ([`stats`]), as for a collection. Nothing
+/// else is readable from the pipeline (`$lookup` into a collection fails).
 pub fn aggregate(
     ctx: &crate::commands::Ctx<'_>,
     stages: &[Document],
     lets: &argon_query::expr::Vars,
 ) -> CmdResult<Vec<Document>> {
+    let coll_stats = stages.first().and_then(|s| s.get("$collStats")).is_some();
+    let rest = if coll_stats { &stages[1..] } else { stages };
     let pipeline =
-        argon_query::pipeline::Pipeline::parse_with_vars(stages, &argon_query::expr::let_names(lets))?;
+        argon_query::pipeline::Pipeline::parse_with_vars(rest, &argon_query::expr::let_names(lets))?;
     let none = argon_query::pipeline::NoCollections { now: bson::DateTime::now() };
+    if coll_stats {
+        let stats = stats(&ctx.state);
+        let described = doc! {
+            "ns": format!("{DB}.{COLL}"),
+            "host": &ctx.state.config.advertised_host,
+            "localTime": bson::DateTime::now(),
+            "count": stats.get_i64("count").unwrap_or(0),
+            "storageStats": stats,
+        };
+        return Ok(pipeline.run_results(Box::new(std::iter::once(Ok(described))), &none, lets)?);
+    }
     crate::ops::long_running(|| Ok(pipeline.run_results(Box::new(all(&ctx.state)?), &none, lets)?))
 }
 

@@ -824,6 +824,19 @@ impl Store {
         Ok(out)
     }
 
+    /// `kept` (a reader of this store positioned at `from`) let on to the
+    /// newest visible entry, or a new reader from `from` when there is
+    /// none: for readers that follow the log (change streams, the oplog).
+    pub fn log_resumed(&self, kept: Option<LogReader>, from: Lsn) -> Result<LogReader> {
+        match kept {
+            Some(mut r) => {
+                r.extend_to(self.visible_lsn());
+                Ok(r)
+            }
+            None => self.log(from),
+        }
+    }
+
     /// The log from `from` up to the newest visible entry, decoded. This
     /// reads the WAL files (for history, audit and change streams), not the
     /// index.

@@ -171,30 +171,8 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         return database_aggregate(ctx, call, stages, batch_size, &lets);
     };
     if crate::oplog::is_oplog(&call.db, &coll) {
-        let docs = match stages.first().and_then(|s| s.get("$collStats")) {
-            Some(_) => {
-                let stats = crate::oplog::stats(&ctx.state);
-                let mut out = doc! { "ns": stats.get_str("ns").unwrap_or_default(), "host": &ctx.state.config.advertised_host, "localTime": bson::DateTime::now() };
-                out.insert("count", stats.get_i64("count").unwrap_or(0));
-                out.insert("storageStats", stats);
-                let mut rest = stages[1..].to_vec();
-                rest.insert(0, doc! { "$documents": [out] });
-                let pipeline = Pipeline::parse_with_vars(&rest, &let_names)?;
-                let none = argon_query::pipeline::NoCollections { now: bson::DateTime::now() };
-                pipeline.run_results(Box::new(std::iter::empty()), &none, &lets)?
-            }
-            None => crate::oplog::aggregate(ctx, &stages, &lets)?,
-        };
-        let ns = format!("{}.{coll}", call.db);
-        return Ok(super::find::cursor_reply(
-            ctx,
-            call,
-            ns,
-            docs.into(),
-            batch_size.or(Some(super::find::DEFAULT_FIRST_BATCH)),
-            false,
-            false,
-        ));
+        let docs = crate::oplog::aggregate(ctx, &stages, &lets)?;
+        return Ok(results_reply(ctx, call, format!("{}.{coll}", call.db), docs, batch_size));
     }
     let target = call.target(ctx)?;
     let snap = match call.snapshot(ctx, &target) {
@@ -277,16 +255,7 @@ pub async fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     for output in outputs {
         write_output(ctx, call, output).await?;
     }
-    let ns = format!("{}.{coll}", call.db);
-    Ok(cursor_reply(
-        ctx,
-        call,
-        ns,
-        result.into(),
-        batch_size.or(Some(super::find::DEFAULT_FIRST_BATCH)),
-        false,
-        false,
-    ))
+    Ok(results_reply(ctx, call, format!("{}.{coll}", call.db), result, batch_size))
 }
 
 /// `{aggregate: 1}`: a pipeline that reads no collection, starting with
@@ -324,8 +293,19 @@ fn database_aggregate(
     let context = argon_query::pipeline::NoCollections { now: lets.now() };
     let vars = lets.clone();
     let docs = pipeline.run_results(Box::new(input.into_iter().map(Ok)), &context, &vars)?;
-    let ns = format!("{}.$cmd.aggregate", call.db);
-    Ok(cursor_reply(
+    Ok(results_reply(ctx, call, format!("{}.$cmd.aggregate", call.db), docs, batch_size))
+}
+
+/// The reply to an aggregate whose results are all here: the first batch
+/// (`cursor.batchSize`, default 101), the rest in a cursor.
+fn results_reply(
+    ctx: &Ctx<'_>,
+    call: &Call,
+    ns: String,
+    docs: Vec<Document>,
+    batch_size: Option<usize>,
+) -> Document {
+    cursor_reply(
         ctx,
         call,
         ns,
@@ -333,7 +313,7 @@ fn database_aggregate(
         batch_size.or(Some(super::find::DEFAULT_FIRST_BATCH)),
         false,
         false,
-    ))
+    )
 }
 
 /// A leading `$collStats` becomes the one document it describes
