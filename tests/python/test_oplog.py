@@ -56,19 +56,20 @@ def test_changes_read_as_oplog_entries_in_order(client, db):
     # What rs.printReplicationInfo reads: the first and last entries, stats.
     first = log.find().sort("$natural", 1).limit(1).next()
     last = log.find().sort("$natural", -1).limit(1).next()
-    assert first["lsn"] == 1 and last["lsn"] == mine[-1]["lsn"]
-    assert log.find().sort("wall", -1).limit(1).next()["lsn"] == last["lsn"]  # a sort in memory
+    assert first["lsn"] == 1 and last["lsn"] >= mine[-1]["lsn"]
+    assert log.find().sort("lsn", -1).limit(1).next()["lsn"] >= last["lsn"]  # a sort in memory
     stats = client["local"].command("collStats", "oplog.rs")
-    assert stats["capped"] and stats["count"] == last["lsn"] and stats["maxSize"] > 0
+    # (Other work of the shared server may add entries meanwhile: at least.)
+    assert stats["capped"] and stats["count"] >= last["lsn"] and stats["maxSize"] > 0
     assert log.count_documents({"ns": ns}) == 3
-    assert log.estimated_document_count() == last["lsn"]
+    assert log.estimated_document_count() >= last["lsn"]
     ops = {d["_id"]: d["n"] for d in log.aggregate([{"$match": {"ns": ns}}, {"$group": {"_id": "$op", "n": {"$sum": 1}}}])}
     assert ops == {"i": 1, "u": 1, "d": 1}
     # Skip, limit, projection, and batches over getMore, both ways.
     forward = [e["lsn"] for e in log.find({}, {"lsn": 1, "_id": 0}, batch_size=2).skip(1).limit(5)]
     assert forward == [2, 3, 4, 5, 6]
     backward = [e["lsn"] for e in log.find({}, {"lsn": 1}, batch_size=2).sort("$natural", -1).limit(5)]
-    assert backward == list(range(last["lsn"], last["lsn"] - 5, -1))
+    assert backward[0] >= last["lsn"] and backward == list(range(backward[0], backward[0] - 5, -1))
 
 
 def test_a_tailable_cursor_follows_new_writes(client, db):
