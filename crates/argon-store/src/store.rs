@@ -841,8 +841,11 @@ impl Store {
     /// reads the WAL files (for history, audit and change streams), not the
     /// index.
     pub fn log(&self, from: Lsn) -> Result<LogReader> {
+        let from = from.max(Lsn(1));
+        // (Near the position the writer left a mark at, when it did.)
+        let mark = self.shared().wal_sync.mark_at_or_before(from);
         Ok(LogReader {
-            inner: WalReader::open(&self.dir().join("wal"), from.max(Lsn(1)))?,
+            inner: WalReader::open_near(&self.dir().join("wal"), from, mark)?,
             until: self.visible_lsn(),
             held: None,
         })

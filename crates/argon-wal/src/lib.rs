@@ -52,6 +52,7 @@ pub use crate::error::WalError;
 pub use crate::format::{segment_file_name, MAX_PAYLOAD, RECORD_OVERHEAD};
 pub use crate::options::{ParseSyncModeError, SyncMode, WalOptions};
 pub use crate::reader::WalReader;
+pub use crate::syncer::{Mark, MARK_EVERY};
 pub use crate::verify::{verify, BadRecord, VerifyReport};
 pub use crate::writer::{SyncHandle, Wal};
 

@@ -71,6 +71,21 @@ impl WalReader {
         })
     }
 
+    /// Like [`WalReader::open`], starting at `mark` when it lies in the
+    /// segment holding `from` (at or before `from`), so the records before
+    /// the mark are not scanned.
+    pub fn open_near(dir: &Path, from: Lsn, mark: Option<crate::Mark>) -> Result<WalReader, WalError> {
+        let mut reader = Self::open(dir, from)?;
+        let seg = reader.segments.get(reader.idx).cloned();
+        if let (Some(m), Some(seg)) = (mark, seg) {
+            if m.lsn <= from && m.segment == seg.first_lsn {
+                reader.scan = Some(SegmentScan::open_at(&seg, Vec::new(), m.offset, m.lsn)?);
+                reader.next_lsn = Some(m.lsn);
+            }
+        }
+        Ok(reader)
+    }
+
     fn read_next(&mut self) -> Result<Option<(RecordPos, Record)>, WalError> {
         loop {
             if self.scan.is_none() && !self.open_segment()? {

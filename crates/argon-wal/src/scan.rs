@@ -86,6 +86,14 @@ impl SegmentScan {
         })
     }
 
+    /// Like [`SegmentScan::open_with_buffer`], starting at the record at
+    /// `offset`, whose LSN is `lsn` (a [`crate::Mark`] the writer left).
+    pub fn open_at(seg: &SegmentFile, buf: Vec<u8>, offset: u64, lsn: Lsn) -> Result<SegmentScan, WalError> {
+        let mut scan = Self::open_with_buffer(seg, buf)?;
+        (scan.buf_start, scan.pos, scan.next_lsn) = (offset, offset, lsn);
+        Ok(scan)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -28,6 +28,8 @@ pub struct Shared {
     /// Wall time spent in the fdatasyncs counted by `fsyncs`, in ns.
     fsync_nanos: AtomicU64,
     target: Mutex<SyncTarget>,
+    /// Where some records start, in LSN order (see [`Mark`]).
+    marks: Mutex<Vec<Mark>>,
     stop: Mutex<bool>,
     wake: Condvar,
     /// Test seam: make the next fdatasync fail as if the disk had.
@@ -35,7 +37,34 @@ pub struct Shared {
     pub fail_next_sync: AtomicBool,
 }
 
+/// Where a record starts: the segment (by its first LSN) and the offset
+/// of the record with LSN `lsn`. The writer leaves one every
+/// [`MARK_EVERY`] bytes it writes, so that a reader can start near any
+/// LSN written since the WAL was opened instead of scanning its segment
+/// from the start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mark {
+    pub lsn: Lsn,
+    pub segment: Lsn,
+    pub offset: u64,
+}
+
+/// Bytes of WAL between two marks (4 per MiB: 4,096 marks per GiB).
+pub const MARK_EVERY: u64 = 256 << 10;
+
 impl Shared {
+    /// Records a mark (after the records it points to were written).
+    pub fn add_mark(&self, mark: Mark) {
+        self.marks.lock().push(mark);
+    }
+
+    /// The last mark at or before `lsn`.
+    pub fn mark_at_or_before(&self, lsn: Lsn) -> Option<Mark> {
+        let marks = self.marks.lock();
+        let n = marks.partition_point(|m| m.lsn <= lsn);
+        n.checked_sub(1).map(|i| marks[i])
+    }
+
     pub fn new(target: SyncTarget, durable: Lsn) -> Shared {
         Shared {
             durable_lsn: AtomicU64::new(durable.0),
@@ -43,6 +72,7 @@ impl Shared {
             fsyncs: AtomicU64::new(0),
             fsync_nanos: AtomicU64::new(0),
             target: Mutex::new(target),
+            marks: Mutex::new(Vec::new()),
             stop: Mutex::new(false),
             wake: Condvar::new(),
             #[cfg(test)]

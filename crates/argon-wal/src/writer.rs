@@ -27,7 +27,7 @@ use crate::options::{SyncMode, WalOptions};
 use crate::reader::WalReader;
 use crate::recovery::{self, Tail};
 use crate::segment::{self, SegmentFile};
-use crate::syncer::{Shared, SyncTarget, Syncer};
+use crate::syncer::{Mark, Shared, SyncTarget, Syncer, MARK_EVERY};
 use crate::WalStats;
 
 /// Above this, the group buffer is given back to the allocator after a
@@ -73,6 +73,13 @@ pub struct SyncHandle {
 }
 
 impl SyncHandle {
+    /// The last [`Mark`] at or before `lsn`: where a reader of `lsn` may
+    /// start instead of its segment's first record
+    /// ([`WalReader::open_near`]). `None` for LSNs before any mark.
+    pub fn mark_at_or_before(&self, lsn: Lsn) -> Option<Mark> {
+        self.shared.mark_at_or_before(lsn)
+    }
+
     /// fdatasyncs the active segment if anything written is not yet durable;
     /// returns the durable LSN. A failure poisons the WAL (the writer then
     /// refuses all writes), and so does any later call.
@@ -113,11 +120,13 @@ struct Active {
     /// The file holds written bytes (records or zeros) up to here; beyond
     /// it the preallocated blocks are still "unwritten" extents.
     zeroed: u64,
+    /// Offset of the last [`Mark`] left in this segment (its start: none).
+    marked: u64,
 }
 
 impl Active {
     fn new(seg: SegmentFile, file: File, written: u64) -> Active {
-        Active { seg, file: Arc::new(file), written, zeroed: written }
+        Active { seg, file: Arc::new(file), written, zeroed: written, marked: HEADER_LEN as u64 }
     }
 }
 
@@ -321,16 +330,24 @@ impl Wal {
 
     /// Writes `buf[range]` at the end of the active segment. A failed write
     /// poisons: how much of it reached the file is unknown.
-    fn write_range(&mut self, range: std::ops::Range<usize>) -> Result<(), WalError> {
+    /// Writes `buf[range]`, records from LSN `first` on, at the end of the
+    /// active segment, leaving a [`Mark`] when [`MARK_EVERY`] bytes passed
+    /// since the last.
+    fn write_range(&mut self, range: std::ops::Range<usize>, first: Lsn) -> Result<(), WalError> {
         if range.is_empty() {
             return Ok(());
         }
         let len = range.len() as u64;
-        if let Err(e) = self.active.file.write_all_at(&self.buf[range], self.active.written) {
+        let at = self.active.written;
+        if let Err(e) = self.active.file.write_all_at(&self.buf[range], at) {
             self.shared.poison();
             return Err(io_at(&self.active.seg.path)(e));
         }
         self.active.written += len;
+        if at >= self.active.marked + MARK_EVERY {
+            self.active.marked = at;
+            self.shared.add_mark(Mark { lsn: first, segment: self.active.seg.first_lsn, offset: at });
+        }
         Ok(())
     }
 
@@ -341,13 +358,14 @@ impl Wal {
             return Ok(());
         }
         let mut from = 0;
+        let mut first = self.written_lsn.next();
         for (at, first_lsn) in std::mem::take(&mut self.rolls) {
-            self.write_range(from..at)?;
+            self.write_range(from..at, first)?;
             self.written_lsn = first_lsn.prev();
             self.roll(first_lsn)?;
-            from = at;
+            (from, first) = (at, first_lsn);
         }
-        self.write_range(from..self.buf.len())?;
+        self.write_range(from..self.buf.len(), first)?;
         self.zero_ahead();
         self.buf.clear();
         if self.buf.capacity() > BUF_KEEP {
@@ -473,6 +491,55 @@ mod tests {
         drop(wal);
         let back = WalReader::open(dir.path(), Lsn(1)).unwrap().count();
         assert_eq!(back as u64, n);
+    }
+
+    #[test]
+    fn readers_started_at_marks_read_what_full_scans_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let o = WalOptions { sync: SyncMode::Never, segment_bytes: 1 << 20, ..WalOptions::default() };
+        let mut wal = Wal::open(dir.path(), o).unwrap();
+        // Records of varied sizes (incompressible), some groups of several.
+        let mut seed = 1u64;
+        for i in 0..1200u64 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let len = 200 + (seed >> 40) as usize % 6000;
+            let mut x = seed | 1;
+            let record: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x as u8
+                })
+                .collect();
+            wal.append(CommitTime(i as i64), &record).unwrap();
+            if i % 3 == 0 {
+                wal.commit().unwrap();
+            }
+        }
+        wal.commit().unwrap();
+        let handle = wal.sync_handle();
+        let last = wal.last_lsn();
+        assert!(wal.stats().segments > 3, "several segments");
+        let marks: Vec<Mark> = (1..=last.0).filter_map(|l| handle.mark_at_or_before(Lsn(l))).collect();
+        let distinct: std::collections::BTreeSet<_> = marks.iter().map(|m| (m.lsn, m.offset)).collect();
+        assert!(distinct.len() > 10, "a mark every {MARK_EVERY} bytes: {}", distinct.len());
+        assert_eq!(handle.mark_at_or_before(Lsn(1)), None, "none before the first");
+        let lsns = |r: WalReader| -> Vec<(u64, i64)> {
+            r.map(|x| x.unwrap().1).map(|r| (r.lsn.0, r.time.0)).collect()
+        };
+        for from in (1..=last.0).step_by(7).chain([last.0]) {
+            let mark = handle.mark_at_or_before(Lsn(from));
+            assert!(mark.is_none_or(|m| m.lsn <= Lsn(from)));
+            let near = lsns(WalReader::open_near(dir.path(), Lsn(from), mark).unwrap());
+            let full = lsns(WalReader::open(dir.path(), Lsn(from)).unwrap());
+            assert_eq!(near, full, "from {from}, mark {mark:?}");
+            assert_eq!(near.first().map(|r| r.0), Some(from));
+        }
+        // A mark of another segment than the one holding `from` is not used.
+        let far = handle.mark_at_or_before(last).unwrap();
+        let early = WalReader::open_near(dir.path(), Lsn(2), Some(far)).unwrap();
+        assert_eq!(lsns(early).len() as u64, last.0 - 1);
     }
 
     #[test]
