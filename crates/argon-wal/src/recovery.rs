@@ -25,7 +25,7 @@ use std::path::Path;
 use argon_types::Lsn;
 
 use crate::error::{io_at, WalError};
-use crate::format::{self, Decoded, MAX_RECORD_LEN, MIN_RECORD_LEN, RECORD_OVERHEAD};
+use crate::format::{self, Decoded, HEADER_LEN, MAX_RECORD_LEN, MIN_RECORD_LEN, RECORD_OVERHEAD};
 use crate::scan::{EndKind, SegmentScan, Step};
 use crate::segment::{self, SegmentFile};
 
@@ -46,19 +46,29 @@ pub struct Recovered {
     /// Offset just past the last valid record.
     pub end: u64,
     pub tail: Tail,
+    /// Marks left along the way (see [`crate::Mark`]), as the writer would
+    /// have: readers of this segment need not scan it from its start.
+    pub marks: Vec<crate::Mark>,
 }
 
 /// Scans the last segment to its end and decides what the tail is.
 pub fn recover_last_segment(seg: &SegmentFile) -> Result<Recovered, WalError> {
     let mut scan = SegmentScan::open(seg)?;
+    let mut marks: Vec<crate::Mark> = Vec::new();
+    let mut marked = HEADER_LEN as u64;
     loop {
         match scan.step()? {
-            Step::Record { .. } => {}
+            Step::Record { offset, raw } => {
+                if offset >= marked + crate::MARK_EVERY {
+                    marked = offset;
+                    marks.push(crate::Mark { lsn: raw.lsn, segment: seg.first_lsn, offset });
+                }
+            }
             Step::Corrupt { offset, reason } => return Err(WalError::corrupt(&seg.path, offset, reason)),
             Step::End { offset, kind } => {
                 let last_lsn = scan.next_lsn().prev();
                 let tail = classify_tail(scan.file(), &seg.path, offset, kind, last_lsn)?;
-                return Ok(Recovered { last_lsn, end: offset, tail });
+                return Ok(Recovered { last_lsn, end: offset, tail, marks });
             }
         }
     }

@@ -157,10 +157,10 @@ impl Wal {
         let segs = segment::list(dir)?;
         let prealloc = opts.segment_bytes.max(HEADER_LEN as u64);
 
-        let (active, last_lsn, sealed_bytes) = match segs.split_last() {
+        let (active, last_lsn, sealed_bytes, marks) = match segs.split_last() {
             None => {
                 let (seg, file) = segment::create(dir, Lsn(1), prealloc)?;
-                (Active::new(seg, file, HEADER_LEN as u64), Lsn::ZERO, 0)
+                (Active::new(seg, file, HEADER_LEN as u64), Lsn::ZERO, 0, Vec::new())
             }
             Some((last, sealed)) => {
                 let mut sealed_bytes = 0;
@@ -186,13 +186,17 @@ impl Wal {
                 // process was killed, not the machine): make it durable
                 // before anything new is acknowledged on top of it.
                 file.sync_all().map_err(io_at(path))?;
-                let active = Active::new(last.clone(), file, rec.end);
-                (active, rec.last_lsn, sealed_bytes)
+                let mut active = Active::new(last.clone(), file, rec.end);
+                active.marked = rec.marks.last().map_or(active.marked, |m| m.offset);
+                (active, rec.last_lsn, sealed_bytes, rec.marks)
             }
         };
 
         let target = SyncTarget { file: Arc::clone(&active.file), written_lsn: last_lsn };
         let shared = Arc::new(Shared::new(target, last_lsn));
+        for mark in marks {
+            shared.add_mark(mark);
+        }
         shared.count_fsync();
         let syncer = match opts.sync {
             SyncMode::Interval(every) => Some(Syncer::spawn(Arc::clone(&shared), every)?),
@@ -497,7 +501,7 @@ mod tests {
     fn readers_started_at_marks_read_what_full_scans_read() {
         let dir = tempfile::tempdir().unwrap();
         let o = WalOptions { sync: SyncMode::Never, segment_bytes: 1 << 20, ..WalOptions::default() };
-        let mut wal = Wal::open(dir.path(), o).unwrap();
+        let mut wal = Wal::open(dir.path(), o.clone()).unwrap();
         // Records of varied sizes (incompressible), some groups of several.
         let mut seed = 1u64;
         for i in 0..1200u64 {
@@ -540,6 +544,21 @@ mod tests {
         let far = handle.mark_at_or_before(last).unwrap();
         let early = WalReader::open_near(dir.path(), Lsn(2), Some(far)).unwrap();
         assert_eq!(lsns(early).len() as u64, last.0 - 1);
+
+        // Reopened, the WAL has marks in its last segment again (left by
+        // recovery's scan, at records rather than at groups), and readers
+        // started at them read what full scans read.
+        let last_segment = far.segment;
+        drop(wal);
+        let wal = Wal::open(dir.path(), o).unwrap();
+        let again = wal.sync_handle();
+        assert!(again.mark_at_or_before(last).is_some_and(|m| m.segment == last_segment));
+        assert_eq!(again.mark_at_or_before(Lsn(last_segment.0 - 1)), None, "none in earlier segments");
+        for from in (last_segment.0..=last.0).step_by(3) {
+            let mark = again.mark_at_or_before(Lsn(from));
+            let near = lsns(WalReader::open_near(dir.path(), Lsn(from), mark).unwrap());
+            assert_eq!(near, lsns(WalReader::open(dir.path(), Lsn(from)).unwrap()), "from {from}");
+        }
     }
 
     #[test]
