@@ -100,3 +100,23 @@ def test_the_oplog_is_read_only(client, db):
             write()
         assert e.value.code in (26, 73), e.value
     assert log.estimated_document_count() > 0
+
+
+def test_with_auth_only_server_administrators_read_the_oplog():
+    from conftest import ArgonServer
+
+    server = ArgonServer(["--auth"])
+    try:
+        server.client().admin.command("createUser", "root", pwd="pw", roles=["root"])
+        root = server.client(username="root", password="pw")
+        root.admin.command("createUser", "dev", pwd="pw", roles=[{"role": "readWrite", "db": "app"}])
+        dev = server.client(username="dev", password="pw", authSource="admin")
+        dev.app.c.insert_one({"secret": 1})
+        with pytest.raises(pymongo.errors.OperationFailure) as e:
+            list(oplog(dev).find())
+        assert e.value.code == 13  # Unauthorized: the oplog holds every project's changes
+        # (The insert created the collection: one applyOps entry with both.)
+        ops = [o for e in oplog(root).find() for o in e["o"].get("applyOps", [e]) if o.get("ns") == "app.c"]
+        assert [o["o"]["secret"] for o in ops] == [1]
+    finally:
+        server.stop()
