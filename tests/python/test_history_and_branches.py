@@ -133,3 +133,24 @@ def test_change_stream_expanded_events(db):
         assert events[2]["operationDescription"]["validationLevel"] == "off"
         assert events[3]["operationDescription"]["indexes"] == [{"name": "a_1"}]
         assert [e["operationType"] for e in collect(plain, 1)] == ["insert"]
+
+
+def test_list_databases_reports_what_each_branch_adds_on_disk(client, db):
+    import bson
+
+    docs = [{"_id": i, "pad": "x" * 100} for i in range(50)]
+    db.c.insert_many(docs)
+    client.admin.command("createBranch", "feature", project=db.name)
+
+    def sizes():
+        listed = client.admin.command("listDatabases")
+        by_name = {d["name"]: d["sizeOnDisk"] for d in listed["databases"]}
+        assert listed["totalSize"] == sum(by_name.values())
+        return by_name[db.name], by_name[f"{db.name}~feature"]
+
+    main, feature = sizes()
+    assert main == sum(len(bson.encode(d)) for d in docs)  # the versions main wrote
+    assert feature == 0  # a new branch shares its parent's data: it adds nothing
+    client[f"{db.name}~feature"].c.update_one({"_id": 1}, {"$set": {"pad": "y"}})
+    after_main, after_feature = sizes()
+    assert after_main == main and after_feature == len(bson.encode({"_id": 1, "pad": "y"}))

@@ -523,6 +523,7 @@ impl Index {
             continues: false,
             live,
             superseded: 0,
+            written_bytes: 0,
             materialize: None,
             materialized_at: None,
             run_root: None,
@@ -549,9 +550,11 @@ impl Index {
         let mut catalog: Option<Catalog> = None;
         let mut value = Vec::with_capacity(256);
         let (mut born, mut died, mut superseded) = (0u64, 0u64, 0u64);
+        let mut written_bytes = 0u64;
         for (op_index, op) in c.ops.iter().enumerate() {
             match op {
                 Op::Doc { coll, coll_id, id, post, pre, .. } => {
+                    written_bytes += post.as_ref().map_or(0, |d| d.as_bytes().len() as u64);
                     match (pre.is_some(), post.is_some()) {
                         (false, true) => born += 1,
                         (true, false) => (died, superseded) = (died + 1, superseded + 1),
@@ -630,6 +633,7 @@ impl Index {
         t.commits += 1;
         t.live = (t.live + born).saturating_sub(died);
         t.superseded += superseded;
+        t.written_bytes += written_bytes;
         if let Some(cat) = catalog {
             self.catalogs.put(w, &catalog_key(c.timeline, lsn), &to_bson(&cat)?)?;
             t.catalogs.insert(lsn, Arc::new(cat));

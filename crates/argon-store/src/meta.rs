@@ -84,6 +84,12 @@ pub struct TimelineMeta {
     /// historical scan of this timeline steps over.
     #[serde(default)]
     pub superseded: u64,
+    /// Bytes of the document versions written here (their post-images;
+    /// copies made by a materialization not counted): the size reported
+    /// for the branches whose own history this is. (0 in an index written
+    /// before it was kept.)
+    #[serde(default)]
+    pub written_bytes: u64,
     /// Copying of the ancestor's visible state into this timeline, while
     /// it is under way.
     #[serde(default)]
@@ -360,6 +366,7 @@ mod tests {
             continues,
             live: 0,
             superseded: 0,
+            written_bytes: 0,
             materialize: None,
             materialized_at: materialized_at.map(Lsn),
             run_root: None,

@@ -18,7 +18,7 @@ use crate::entry::{Entry, Op};
 use crate::error::{Result, StoreError};
 use crate::index::Index;
 use crate::lock::DirLock;
-use crate::meta::{BranchMeta, Catalog, Chain, Meta};
+use crate::meta::{BranchMeta, Catalog, Chain, Meta, TimelineMeta};
 use crate::snapshot::{ReadView, Snapshot};
 use crate::write::{CommitOutcome, WriteRequest};
 
@@ -181,6 +181,10 @@ pub struct BranchInfo {
     pub protected: bool,
     /// Commits written on the branch's current timeline.
     pub commits: u64,
+    /// Bytes of the document versions written on the branch itself (its
+    /// own timelines, history included; what it shares with its ancestors
+    /// is not counted): what the branch adds to the data dir.
+    pub written_bytes: u64,
 }
 
 /// A project as reported to users.
@@ -285,7 +289,25 @@ fn branch_info(meta: &Meta, project: &str, b: &BranchMeta) -> BranchInfo {
         expires_at: b.expires_at,
         protected: b.protected,
         commits: t.map(|t| t.commits).unwrap_or(0),
+        written_bytes: own_timelines(meta, b).map(|t| t.written_bytes).sum(),
     }
+}
+
+/// The timelines of a branch's own history, newest first: its chain down
+/// to the timeline made when it was created (resets and materializations
+/// add newer ones); below that are its ancestors'.
+fn own_timelines<'m>(meta: &'m Meta, b: &BranchMeta) -> impl Iterator<Item = &'m TimelineMeta> + 'm {
+    let created = b.created_lsn;
+    let chain = meta.chain(b.timeline, Lsn::MAX);
+    let mut done = false;
+    chain.0.into_iter().filter_map(move |(id, _)| {
+        if done {
+            return None;
+        }
+        let t = meta.timelines.get(&id)?;
+        done = t.created_lsn == created;
+        Some(t.as_ref())
+    })
 }
 
 impl Store {

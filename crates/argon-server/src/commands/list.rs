@@ -36,7 +36,9 @@ pub fn databases(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         }
         for b in store.branches(&p.name).unwrap_or_default() {
             let name = db_name(&p.name, &b.name);
-            let size = 0i64;
+            // What the branch adds on disk: the versions it wrote itself
+            // (a branch shares its parent's data, so a new one is 0).
+            let size = b.written_bytes as i64;
             let entry = if name_only {
                 doc! { "name": name }
             } else {
