@@ -131,6 +131,8 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
 
         "find" | "count" | "distinct" | "listCollections" | "listIndexes" | "collStats" | "dbStats"
         | "dbHash" | "explain" | "getMore" | "killCursors" => Need::OnDb(Role::Read),
+        // Its namespace names the database it reads.
+        "dataSize" => Need::OnNamespaces(Role::Read, vec![cmd.get_str("dataSize").unwrap_or("").to_string()]),
 
         "aggregate" if first_stage_is(cmd, "$currentOp") => Need::ServerAdmin,
         // Skipping a collection's validator is a dbAdmin privilege in MongoDB.

@@ -317,7 +317,7 @@ fn project_exists(ctx: &Ctx<'_>, project: &str) -> bool {
 /// comparing keys field by field in index order (a descending field
 /// reversed), across BSON types as an index does (hence `$expr`, with a
 /// missing field taken as null, as the index stores it).
-fn key_range_filter(
+pub(crate) fn key_range_filter(
     pattern: &Document,
     min: Option<&Document>,
     max: Option<&Document>,

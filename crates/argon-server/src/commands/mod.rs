@@ -16,6 +16,7 @@ pub(crate) mod crud_insert;
 pub(crate) mod crud_update;
 mod cursor_cmds;
 mod data_dir_health;
+mod data_size;
 mod db_hash;
 mod diagnostics;
 mod distinct;
@@ -394,6 +395,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "createUser" => auth_cmds::create_user(ctx, call),
         "currentOp" => diagnostics::current_op(ctx, call),
         "dataDirHealth" => data_dir_health::run(ctx, call).await,
+        "dataSize" => data_size::run(ctx, call),
         "dbHash" => db_hash::run(ctx, call),
         "dbStats" => diagnostics::db_stats(ctx, call),
         "delete" => crud_delete::run(ctx, call).await,
@@ -569,6 +571,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "createUser",
     "currentOp",
     "dataDirHealth",
+    "dataSize",
     "dbHash",
     "dbStats",
     "delete",
