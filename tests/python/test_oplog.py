@@ -62,6 +62,7 @@ def test_changes_read_as_oplog_entries_in_order(client, db):
     # (Other work of the shared server may add entries meanwhile: at least.)
     assert stats["capped"] and stats["count"] >= last["lsn"] and stats["maxSize"] > 0
     assert log.count_documents({"ns": ns}) == 3
+    assert log.distinct("op", {"ns": ns}) == ["d", "i", "u"]
     assert log.estimated_document_count() >= last["lsn"]
     ops = {d["_id"]: d["n"] for d in log.aggregate([{"$match": {"ns": ns}}, {"$group": {"_id": "$op", "n": {"$sum": 1}}}])}
     assert ops == {"i": 1, "u": 1, "d": 1}

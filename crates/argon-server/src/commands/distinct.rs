@@ -17,12 +17,6 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     // `let` variables, for `$expr` in the query.
     let lets = a.let_vars()?;
     let filter = Filter::parse_with_vars(&query, &argon_query::expr::let_names(&lets))?.with_let(&lets);
-    let target = call.target(ctx)?;
-    let snap = match call.snapshot(ctx, &target) {
-        Ok(s) => s,
-        Err(e) if e.code == crate::error::code::NAMESPACE_NOT_FOUND.0 => return Ok(doc! { "values": [] }),
-        Err(e) => return Err(e),
-    };
     let mut seen = std::collections::BTreeMap::<Vec<u8>, Bson>::new();
     // A terminal array contributes its elements (nested arrays stay
     // whole), as the index key extraction does; an empty one nothing.
@@ -33,18 +27,37 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
             }
         }
     };
-    if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
-        stages.push(doc! { "$match": query });
-        super::aggregate::run_read_only_with_let(call, &snap, &base, &stages, &lets)?
-            .iter()
-            .for_each(&mut add);
+    if crate::oplog::is_oplog(&call.db, &coll) {
+        // The WAL read as an oplog: every entry.
+        for d in crate::oplog::all(&ctx.state)? {
+            crate::ops::check_interrupted()?;
+            let d = d?;
+            if filter.try_matches(&d)? {
+                add(&d);
+            }
+        }
     } else {
-        // Only the fields the filter and the key read are decoded.
-        let key_field = Deps::fields_of([key.split('.').next().unwrap_or(&key)]);
-        call.source(&snap).scan_matching(&coll, &filter, Want::Fields(&key_field), &mut |d| {
-            add(&d);
-            Ok(true)
-        })?;
+        let target = call.target(ctx)?;
+        let snap = match call.snapshot(ctx, &target) {
+            Ok(s) => s,
+            Err(e) if e.code == crate::error::code::NAMESPACE_NOT_FOUND.0 => {
+                return Ok(doc! { "values": [] })
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some((base, mut stages)) = crate::views::resolve(&snap, &coll)? {
+            stages.push(doc! { "$match": query });
+            super::aggregate::run_read_only_with_let(call, &snap, &base, &stages, &lets)?
+                .iter()
+                .for_each(&mut add);
+        } else {
+            // Only the fields the filter and the key read are decoded.
+            let key_field = Deps::fields_of([key.split('.').next().unwrap_or(&key)]);
+            call.source(&snap).scan_matching(&coll, &filter, Want::Fields(&key_field), &mut |d| {
+                add(&d);
+                Ok(true)
+            })?;
+        }
     }
     let mut values: Vec<Bson> = seen.into_values().collect();
     values.sort_by(compare);

@@ -29,7 +29,7 @@ pub fn empty_read(ctx: &Ctx<'_>, call: &Call) -> CmdResult<Option<Document>> {
     };
     Ok(Some(match call.name.as_str() {
         // (The oplog's reads run in the find and aggregate handlers.)
-        "find" | "aggregate" if oplog(call.name.as_str()) => return Ok(None),
+        "find" | "aggregate" | "distinct" if oplog(call.name.as_str()) => return Ok(None),
         "find" => empty_cursor(&coll("find")?),
         "aggregate" => {
             let first =
@@ -58,12 +58,6 @@ pub fn empty_read(ctx: &Ctx<'_>, call: &Call) -> CmdResult<Option<Document>> {
         "count" => {
             coll("count")?;
             doc! { "n": 0 }
-        }
-        "distinct" if oplog("distinct") => {
-            return Err(CommandError::new(
-                code::COMMAND_NOT_SUPPORTED,
-                "distinct is not supported on local.oplog.rs; use aggregate with $group",
-            ))
         }
         "distinct" => {
             coll("distinct")?;
