@@ -113,5 +113,15 @@ def test_default_read_and_write_concern():
             server.client().app.command("getDefaultRWConcern")
         assert refused.value.code == 13
         assert admin.command("getDefaultRWConcern")["defaultWriteConcern"] == {"w": 1, "j": True}
+
+        # Kept in the data dir, as mongod keeps them: a restart keeps them.
+        admin.command("setDefaultRWConcern", defaultReadConcern={"level": "available"})
+        server.proc.terminate()
+        assert server.proc.wait(timeout=15) == 0
+        server = ArgonServer(dir=server.dir)
+        got = server.client().admin.command("getDefaultRWConcern")
+        assert got["defaultReadConcern"] == {"level": "available"}
+        assert got["defaultWriteConcern"] == {"w": 1, "j": True}
+        assert (got["defaultReadConcernSource"], got["defaultWriteConcernSource"]) == ("global", "global")
     finally:
         server.stop()

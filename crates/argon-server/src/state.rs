@@ -197,6 +197,7 @@ impl ServerState {
 
     pub fn new(store: Store, config: ServerConfig) -> ServerState {
         argon_query::js::set_interrupt_check(crate::ops::js_interrupt);
+        let default_rw_concern = crate::commands::DefaultRwConcern::load(store.dir());
         ServerState {
             store,
             cursors: Cursors::new(config.cursor_timeout),
@@ -212,7 +213,7 @@ impl ServerState {
             shutdown_requested: tokio::sync::watch::Sender::new(false),
             log_verbosity: Default::default(),
             profiler: Default::default(),
-            default_rw_concern: Default::default(),
+            default_rw_concern,
             write_gate: Default::default(),
             fsync_lock: Default::default(),
         }

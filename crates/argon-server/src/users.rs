@@ -412,21 +412,29 @@ fn save(path: &Path, table: &BTreeMap<String, UserRecord>) -> Result<(), UsersEr
     let file = UserFile { version: FILE_VERSION, users: table.values().cloned().collect() };
     let mut bytes = serde_json::to_vec_pretty(&file).map_err(|e| io(std::io::Error::other(e)))?;
     bytes.push(b'\n');
+    write_durably(path, &bytes).map_err(io)
+}
+
+/// Replaces the file at `path` with `bytes` (readable by its owner only)
+/// so that a crash leaves the old or the new file, never a torn one: a
+/// temp file, fsync, rename over, fsync the directory.
+pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("json.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp).map_err(io)?;
-        f.write_all(&bytes).map_err(io)?;
-        f.sync_all().map_err(io)?;
+        let mut f = opts.open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
     }
-    std::fs::rename(&tmp, path).map_err(io)?;
+    std::fs::rename(&tmp, path)?;
     // The rename is durable only once the directory entry is.
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-    Ok(())
+    std::fs::File::open(dir).and_then(|d| d.sync_all())
 }
 
 /// A random (version 4) UUID's bytes.

@@ -4,8 +4,9 @@
 //! On Argon's single node every accepted level behaves the same (a read
 //! sees committed data, a write is acknowledged once durable in the WAL
 //! per `--fsync`), so the defaults are recorded and reported, not applied
-//! differently. They live in memory: unlike mongod, which keeps them in
-//! `config.settings`, a restart returns to the implicit defaults.
+//! differently. They are kept in the data dir (`rw-concern.bson`, written
+//! durably before the command answers), as mongod keeps them in
+//! `config.settings`, so a restart keeps them.
 
 use bson::{doc, Bson, Document};
 use parking_lot::Mutex;
@@ -13,17 +14,34 @@ use parking_lot::Mutex;
 use super::{Call, Ctx};
 use crate::error::{CmdResult, CommandError};
 
-/// The defaults set with `setDefaultRWConcern`.
+/// The defaults set with `setDefaultRWConcern`, and the file that keeps
+/// them (none: in memory only).
 #[derive(Default)]
 pub struct DefaultRwConcern {
     state: Mutex<Settings>,
+    file: Option<std::path::PathBuf>,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Settings {
     read: Option<Document>,
     write: Option<Document>,
     updated: Option<bson::DateTime>,
+}
+
+impl DefaultRwConcern {
+    /// The defaults kept in `data_dir` (the implicit ones when none were set).
+    pub fn load(data_dir: &std::path::Path) -> DefaultRwConcern {
+        let file = data_dir.join("rw-concern.bson");
+        let state = match std::fs::read(&file) {
+            Ok(bytes) => bson::deserialize_from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(file = %file.display(), "ignoring unreadable default read/write concerns: {e}");
+                Settings::default()
+            }),
+            Err(_) => Settings::default(),
+        };
+        DefaultRwConcern { state: Mutex::new(state), file: Some(file) }
+    }
 }
 
 pub fn get(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
@@ -53,14 +71,28 @@ pub fn set(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         ));
     }
     let mut settings = ctx.state.default_rw_concern.state.lock();
-    // An empty object unsets (back to the implicit default).
-    if let Some(r) = read {
-        settings.read = (!r.is_empty()).then_some(r);
-    }
+    // An empty object unsets (back to the implicit default). Kept on disk
+    // first: the change holds once answered.
+    let next_read = read.map(|r| (!r.is_empty()).then_some(r));
+    let mut next = settings.clone();
     if let Some(w) = write {
-        settings.write = (!w.is_empty()).then_some(w);
+        next.write = (!w.is_empty()).then_some(w);
     }
-    settings.updated = Some(bson::DateTime::now());
+    if let Some(r) = next_read {
+        next.read = r;
+    }
+    next.updated = Some(bson::DateTime::now());
+    if let Some(file) = &ctx.state.default_rw_concern.file {
+        let bytes = bson::serialize_to_vec(&next)
+            .map_err(|e| CommandError::new(crate::error::code::INTERNAL_ERROR, e.to_string()))?;
+        crate::users::write_durably(file, &bytes).map_err(|e| {
+            CommandError::new(
+                crate::error::code::INTERNAL_ERROR,
+                format!("cannot keep the default read/write concerns in {}: {e}", file.display()),
+            )
+        })?;
+    }
+    *settings = next;
     Ok(reply(&settings))
 }
 
