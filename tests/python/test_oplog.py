@@ -61,6 +61,11 @@ def test_changes_read_as_oplog_entries_in_order(client, db):
     stats = client["local"].command("collStats", "oplog.rs")
     # (Other work of the shared server may add entries meanwhile: at least.)
     assert stats["capped"] and stats["count"] >= last["lsn"] and stats["maxSize"] > 0
+    # The WAL's records, not its preallocated space: a few hundred bytes
+    # per entry here, not megabytes.
+    assert 50 < stats["avgObjSize"] < 4096, stats
+    kib = client["local"].command("collStats", "oplog.rs", scale=1024)
+    assert kib["size"] < stats["size"] and kib["scaleFactor"] == 1024
     assert log.count_documents({"ns": ns}) == 3
     assert log.distinct("op", {"ns": ns}) == ["d", "i", "u"]
     assert log.estimated_document_count() >= last["lsn"]

@@ -305,23 +305,25 @@ pub fn all(state: &ServerState) -> CmdResult<impl Iterator<Item = argon_query::R
     }))
 }
 
-/// The oplog's collection statistics: its size is the WAL's, and the
-/// count is the number of entries (LSNs are dense from 1).
-pub fn stats(state: &ServerState) -> Document {
-    let size = state.store.stats().wal_bytes as i64;
+/// The oplog's collection statistics, sizes divided by `scale`: its size
+/// is the WAL's records, and the count the number of entries (LSNs are
+/// dense from 1).
+pub fn stats(state: &ServerState, scale: i64) -> Document {
+    let size = state.store.wal_record_bytes() as i64;
     let count = state.store.visible_lsn().0 as i64;
     doc! {
         "ns": format!("{DB}.{COLL}"),
-        "size": size,
+        "size": size / scale,
         "count": count,
         "avgObjSize": if count > 0 { size / count } else { 0 },
-        "storageSize": size,
+        "storageSize": size / scale,
         "capped": true,
         // No cap: the window is the whole history (mongosh needs a size).
-        "maxSize": size.max(1),
+        "maxSize": (size / scale).max(1),
         "nindexes": 0,
         "totalIndexSize": 0i64,
         "indexSizes": {},
+        "scaleFactor": scale,
     }
 }
 
@@ -330,7 +332,7 @@ pub fn collection_info(state: &ServerState, name_only: bool) -> Document {
     if name_only {
         return doc! { "name": COLL, "type": "collection" };
     }
-    let size = state.store.stats().wal_bytes as i64;
+    let size = state.store.wal_record_bytes() as i64;
     doc! {
         "name": COLL,
         "type": "collection",
@@ -348,13 +350,22 @@ pub fn aggregate(
     stages: &[Document],
     lets: &argon_query::expr::Vars,
 ) -> CmdResult<Vec<Document>> {
-    let coll_stats = stages.first().and_then(|s| s.get("$collStats")).is_some();
-    let rest = if coll_stats { &stages[1..] } else { stages };
+    let coll_stats = stages.first().and_then(|s| s.get("$collStats"));
+    let rest = if coll_stats.is_some() { &stages[1..] } else { stages };
     let pipeline =
         argon_query::pipeline::Pipeline::parse_with_vars(rest, &argon_query::expr::let_names(lets))?;
     let none = argon_query::pipeline::NoCollections { now: bson::DateTime::now() };
-    if coll_stats {
-        let stats = stats(&ctx.state);
+    if let Some(spec) = coll_stats {
+        let scale = match spec {
+            Bson::Document(s) => match s.get("storageStats") {
+                Some(Bson::Document(o)) => crate::commands::scale_of(o.get("scale"))?,
+                _ => 1,
+            },
+            _ => {
+                return Err(crate::error::CommandError::type_mismatch("$collStats must take a nested object"))
+            }
+        };
+        let stats = stats(&ctx.state, scale);
         let described = doc! {
             "ns": format!("{DB}.{COLL}"),
             "host": &ctx.state.config.advertised_host,

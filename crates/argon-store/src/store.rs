@@ -846,6 +846,12 @@ impl Store {
         Ok(out)
     }
 
+    /// Bytes of the WAL's headers and records (its preallocated space not
+    /// counted, unlike [`StoreStats::wal_bytes`]).
+    pub fn wal_record_bytes(&self) -> u64 {
+        self.shared().wal_sync.written_bytes()
+    }
+
     /// `kept` (a reader of this store positioned at `from`) let on to the
     /// newest visible entry, or a new reader from `from` when there is
     /// none: for readers that follow the log (change streams, the oplog).

@@ -30,6 +30,9 @@ pub struct Shared {
     target: Mutex<SyncTarget>,
     /// Where some records start, in LSN order (see [`Mark`]).
     marks: Mutex<Vec<Mark>>,
+    /// Bytes of headers and records written to the segments (preallocated
+    /// space not counted), as of the last group written.
+    written_bytes: AtomicU64,
     stop: Mutex<bool>,
     wake: Condvar,
     /// Test seam: make the next fdatasync fail as if the disk had.
@@ -53,6 +56,14 @@ pub struct Mark {
 pub const MARK_EVERY: u64 = 256 << 10;
 
 impl Shared {
+    pub fn set_written_bytes(&self, n: u64) {
+        self.written_bytes.store(n, Ordering::Release);
+    }
+
+    pub fn written_bytes(&self) -> u64 {
+        self.written_bytes.load(Ordering::Acquire)
+    }
+
     /// Records a mark (after the records it points to were written).
     pub fn add_mark(&self, mark: Mark) {
         self.marks.lock().push(mark);
@@ -73,6 +84,7 @@ impl Shared {
             fsync_nanos: AtomicU64::new(0),
             target: Mutex::new(target),
             marks: Mutex::new(Vec::new()),
+            written_bytes: AtomicU64::new(0),
             stop: Mutex::new(false),
             wake: Condvar::new(),
             #[cfg(test)]

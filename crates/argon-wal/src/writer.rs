@@ -80,6 +80,13 @@ impl SyncHandle {
         self.shared.mark_at_or_before(lsn)
     }
 
+    /// Bytes of headers and records in the segments (preallocated space
+    /// not counted), as of the last group written: [`WalStats::bytes`]
+    /// from any thread.
+    pub fn written_bytes(&self) -> u64 {
+        self.shared.written_bytes()
+    }
+
     /// fdatasyncs the active segment if anything written is not yet durable;
     /// returns the durable LSN. A failure poisons the WAL (the writer then
     /// refuses all writes), and so does any later call.
@@ -197,6 +204,7 @@ impl Wal {
         for mark in marks {
             shared.add_mark(mark);
         }
+        shared.set_written_bytes(sealed_bytes + active.written);
         shared.count_fsync();
         let syncer = match opts.sync {
             SyncMode::Interval(every) => Some(Syncer::spawn(Arc::clone(&shared), every)?),
@@ -370,6 +378,7 @@ impl Wal {
             (from, first) = (at, first_lsn);
         }
         self.write_range(from..self.buf.len(), first)?;
+        self.shared.set_written_bytes(self.sealed_bytes + self.active.written);
         self.zero_ahead();
         self.buf.clear();
         if self.buf.capacity() > BUF_KEEP {

@@ -33,6 +33,7 @@ mod map_reduce;
 mod profile;
 mod roles;
 mod rw_concern;
+pub(crate) use diagnostics::scale_of;
 pub(crate) use rw_concern::DefaultRwConcern;
 pub mod search_indexes;
 mod shutdown;

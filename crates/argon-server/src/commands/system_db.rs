@@ -63,13 +63,18 @@ pub fn empty_read(ctx: &Ctx<'_>, call: &Call) -> CmdResult<Option<Document>> {
             coll("distinct")?;
             doc! { "values": [] }
         }
-        "collStats" if oplog("collStats") => crate::oplog::stats(&ctx.state),
+        "collStats" if oplog("collStats") => {
+            crate::oplog::stats(&ctx.state, super::diagnostics::scale_of(call.cmd.get("scale"))?)
+        }
         "listCollections" if call.db == crate::oplog::DB => {
             let name_only = matches!(call.cmd.get("nameOnly"), Some(Bson::Boolean(true)));
             let info = crate::oplog::collection_info(&ctx.state, name_only);
             let keep = match call.cmd.get("filter") {
                 Some(Bson::Document(f)) => argon_query::Filter::parse(f)?.try_matches(&info)?,
-                _ => true,
+                None | Some(Bson::Null) => true,
+                Some(_) => {
+                    return Err(CommandError::type_mismatch("listCollections.filter must be an object"))
+                }
             };
             let batch: Vec<Document> = if keep { vec![info] } else { vec![] };
             doc! { "cursor": { "firstBatch": batch, "id": 0i64, "ns": format!("{}.$cmd.listCollections", call.db) } }
