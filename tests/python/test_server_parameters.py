@@ -125,3 +125,14 @@ def test_default_read_and_write_concern():
         assert (got["defaultReadConcernSource"], got["defaultWriteConcernSource"]) == ("global", "global")
     finally:
         server.stop()
+
+
+def test_conn_pool_stats_and_lock_info(client):
+    # A single node opens no connections to other servers, and keeps no
+    # lock manager of MongoDB's kind: empty, but answered (monitoring asks).
+    pools = client.admin.command("connPoolStats")
+    assert (pools["totalInUse"], pools["totalCreated"], pools["pools"], pools["hosts"]) == (0, 0, {}, {})
+    assert client.admin.command("lockInfo")["lockInfo"] == []
+    with pytest.raises(OperationFailure) as e:
+        client.app.command("lockInfo")
+    assert e.value.code == 13

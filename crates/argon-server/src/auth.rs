@@ -125,6 +125,8 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "fsyncUnlock"
         | "shutdown"
         | "top"
+        | "lockInfo"
+        | "connPoolStats"
         | "getDefaultRWConcern"
         | "setDefaultRWConcern"
         | "setParameter" => Need::ServerAdmin,

@@ -368,6 +368,24 @@ pub fn list_commands(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document
     Ok(doc! { "commands": cmds })
 }
 
+/// `connPoolStats`: the connections this server opened to other servers.
+/// A single node opens none, so every pool is empty (monitoring agents ask).
+pub fn conn_pool_stats(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document> {
+    Ok(doc! {
+        "numClientConnections": 0, "numAScopedConnections": 0, "totalInUse": 0, "totalAvailable": 0,
+        "totalLeased": 0, "totalCreated": 0, "totalRefreshing": 0, "totalRefreshed": 0,
+        "pools": {}, "hosts": {}, "replicaSets": {},
+    })
+}
+
+/// `lockInfo` (admin): the locks operations hold and wait for. Argon has no
+/// lock manager of MongoDB's kind (a snapshot per read, commits serialised
+/// by one thread), so there are none to list.
+pub fn lock_info(_ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    super::admin_only(call, "lockInfo")?;
+    Ok(doc! { "lockInfo": [] })
+}
+
 /// `top`: per-collection counts and times of the operations run since the
 /// server started (`usage.rs`), by kind, as mongod reports them.
 pub fn top(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {

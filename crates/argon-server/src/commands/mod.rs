@@ -379,6 +379,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "collStats" => diagnostics::coll_stats(ctx, call),
         "commitTransaction" => transactions::commit(ctx, call).await,
         "connectionStatus" => auth_cmds::connection_status(ctx, call),
+        "connPoolStats" => diagnostics::conn_pool_stats(ctx, call),
         "count" => {
             let c = read_collation(ctx, call, &call.cmd)?;
             long_running(|| with_collation(c.as_ref(), || count::run(ctx, call)))
@@ -447,6 +448,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         "listBranches" => admin_branch::list_branches(ctx, call),
         "listCollections" => list::collections(ctx, call),
         "listCommands" => diagnostics::list_commands(ctx, call),
+        "lockInfo" => diagnostics::lock_info(ctx, call),
         "listDatabases" => list::databases(ctx, call),
         "listIndexes" => indexes::list(ctx, call),
         "listProjects" => admin_branch::list_projects(ctx, call),
@@ -562,6 +564,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "collStats",
     "convertToCapped",
     "commitTransaction",
+    "connPoolStats",
     "connectionStatus",
     "count",
     "create",
@@ -613,6 +616,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "listDatabases",
     "listIndexes",
     "listProjects",
+    "lockInfo",
     "logout",
     "mapReduce",
     "ping",
