@@ -136,3 +136,15 @@ def test_conn_pool_stats_and_lock_info(client):
     with pytest.raises(OperationFailure) as e:
         client.app.command("lockInfo")
     assert e.value.code == 13
+
+
+def test_get_diagnostic_data_samples_server_status(client):
+    client.diag.c.insert_one({"a": 1})
+    data = client.admin.command("getDiagnosticData")["data"]
+    assert data["start"] <= data["end"]
+    assert data["serverStatus"]["opcounters"]["insert"] >= 1
+    assert data["replSetGetStatus"]["myState"] == 1
+    assert data["local.oplog.rs.stats"]["count"] >= 1
+    with pytest.raises(OperationFailure) as e:
+        client.diag.command("getDiagnosticData")
+    assert e.value.code == 13

@@ -127,6 +127,7 @@ pub fn requirement(name: &str, cmd: &Document) -> Need {
         | "top"
         | "lockInfo"
         | "connPoolStats"
+        | "getDiagnosticData"
         | "getDefaultRWConcern"
         | "setDefaultRWConcern"
         | "setParameter" => Need::ServerAdmin,

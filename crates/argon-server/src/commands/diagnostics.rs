@@ -1,6 +1,6 @@
 //! Diagnostic commands: `serverStatus`, `collStats`, `dbStats`, `hostInfo`,
 //! `getParameter`, `getCmdLineOpts`, `getLog`, `currentOp`, `killOp`,
-//! `listCommands`.
+//! `listCommands`, `getDiagnosticData`, `connPoolStats`, `lockInfo`.
 
 use std::sync::atomic::Ordering;
 
@@ -366,6 +366,24 @@ pub fn list_commands(_ctx: &mut Ctx<'_>, _call: &mut Call) -> CmdResult<Document
         cmds.insert(*name, doc! { "help": "", "adminOnly": false, "requiresAuth": true });
     }
     Ok(doc! { "commands": cmds })
+}
+
+/// `getDiagnosticData` (admin): one sample of what mongod's diagnostic
+/// data capture (FTDC) records and monitoring exporters read:
+/// `serverStatus`, `replSetGetStatus` and the oplog's statistics, taken now.
+pub fn get_diagnostic_data(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
+    super::admin_only(call, "getDiagnosticData")?;
+    let start = bson::DateTime::now();
+    let status = server_status(ctx, call)?;
+    let repl = super::handshake::repl_set_get_status(ctx, call)?;
+    let oplog = crate::oplog::stats(&ctx.state, 1);
+    Ok(doc! { "data": {
+        "start": start,
+        "serverStatus": status,
+        "replSetGetStatus": repl,
+        "local.oplog.rs.stats": oplog,
+        "end": bson::DateTime::now(),
+    } })
 }
 
 /// `connPoolStats`: the connections this server opened to other servers.

@@ -425,6 +425,7 @@ async fn run_handler(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> 
         }
         "findAndModify" => find_and_modify::run(ctx, call).await,
         "getCmdLineOpts" => diagnostics::get_cmd_line_opts(ctx, call),
+        "getDiagnosticData" => diagnostics::get_diagnostic_data(ctx, call),
         "getLog" => diagnostics::get_log(ctx, call),
         "getMore" => cursor_cmds::get_more(ctx, call).await,
         "fsync" => fsync::fsync(ctx, call).await,
@@ -596,6 +597,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "fsyncUnlock",
     "getCmdLineOpts",
     "getDefaultRWConcern",
+    "getDiagnosticData",
     "getLog",
     "getMore",
     "getParameter",
