@@ -10,6 +10,10 @@ def test_local_and_config_read_as_empty_and_refuse_writes(client):
     config, local = client["config"], client["local"]
     assert list(config.collections.find({"_id": "app.users"})) == []  # Compass's shard-key lookup
     assert local.list_collection_names() == ["oplog.rs"]  # the WAL, read as an oplog (test_oplog.py)
+    assert local.list_collection_names(filter={"name": "other"}) == []
+    with pytest.raises(pymongo.errors.OperationFailure) as e:
+        local.command("listCollections", filter="oplog.rs")
+    assert e.value.code == 14
     assert config.system.sessions.count_documents({}) == 0
     assert config.x.estimated_document_count() == 0
     assert local.x.distinct("a") == []
