@@ -22,6 +22,7 @@ mod change_stream;
 mod commands;
 mod connection;
 mod cursor;
+mod durable_file;
 mod error;
 mod fast_path;
 mod geo_keys;

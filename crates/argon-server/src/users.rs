@@ -26,7 +26,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -412,29 +411,7 @@ fn save(path: &Path, table: &BTreeMap<String, UserRecord>) -> Result<(), UsersEr
     let file = UserFile { version: FILE_VERSION, users: table.values().cloned().collect() };
     let mut bytes = serde_json::to_vec_pretty(&file).map_err(|e| io(std::io::Error::other(e)))?;
     bytes.push(b'\n');
-    write_durably(path, &bytes).map_err(io)
-}
-
-/// Replaces the file at `path` with `bytes` (readable by its owner only)
-/// so that a crash leaves the old or the new file, never a torn one: a
-/// temp file, fsync, rename over, fsync the directory.
-pub(crate) fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    // The rename is durable only once the directory entry is.
-    std::fs::File::open(dir).and_then(|d| d.sync_all())
+    crate::durable_file::write_durably(path, &bytes).map_err(io)
 }
 
 /// A random (version 4) UUID's bytes.

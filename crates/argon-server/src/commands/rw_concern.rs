@@ -85,7 +85,7 @@ pub fn set(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     if let Some(file) = &ctx.state.default_rw_concern.file {
         let bytes = bson::serialize_to_vec(&next)
             .map_err(|e| CommandError::new(crate::error::code::INTERNAL_ERROR, e.to_string()))?;
-        crate::users::write_durably(file, &bytes).map_err(|e| {
+        crate::durable_file::write_durably(file, &bytes).map_err(|e| {
             CommandError::new(
                 crate::error::code::INTERNAL_ERROR,
                 format!("cannot keep the default read/write concerns in {}: {e}", file.display()),
