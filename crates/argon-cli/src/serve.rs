@@ -46,6 +46,11 @@ pub struct ServeArgs {
     /// another thread while it runs, so a long query never stalls the rest.
     #[arg(long)]
     pub worker_threads: Option<usize>,
+    /// With `--fsync always`: how many WAL fdatasyncs may run at once, each
+    /// on its own ack thread (a group written while one runs starts its own
+    /// at once instead of waiting for it).
+    #[arg(long, default_value_t = StoreOptions::default().wal_sync_threads as u64, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub fsync_threads: u64,
 }
 
 /// One less than the CPU count, at least one: the commit and ack threads
@@ -63,8 +68,9 @@ pub fn run(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
     }
     let sync: SyncMode =
         args.fsync.parse().map_err(|e| format!("bad --fsync value {:?}: {e}", args.fsync))?;
-    let store = Store::open_with(&data_dir, StoreOptions { sync, ..StoreOptions::default() })
-        .map_err(|e| e.to_string())?;
+    let opts =
+        StoreOptions { sync, wal_sync_threads: args.fsync_threads as usize, ..StoreOptions::default() };
+    let store = Store::open_with(&data_dir, opts).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()

@@ -13,7 +13,8 @@
 //! `-- always`, `-- never`, `-- "never tasks64"`, `-- encoded64`;
 //! `ARGON_BENCH_SECS=n` per measurement, default 5). `tasks64` hands the
 //! store `Document`s to encode; `encoded64` hands it BSON bytes built per
-//! insert, as the wire server does.
+//! insert, as the wire server does. `ARGON_BENCH_SYNC_THREADS=n` sets how
+//! many fdatasyncs may run at once (default: the store's, 2).
 //! Reference numbers (date, machine, results) are in docs/BENCHMARKS.md,
 //! "Storage core (issue 2)".
 
@@ -32,6 +33,13 @@ use common::*;
 fn secs() -> Duration {
     let s = std::env::var("ARGON_BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     Duration::from_secs_f64(s)
+}
+
+/// fdatasyncs in flight at once: `ARGON_BENCH_SYNC_THREADS`, else the
+/// store's default (to compare settings in alternated runs).
+fn sync_threads() -> usize {
+    let default = StoreOptions::default().wal_sync_threads;
+    std::env::var("ARGON_BENCH_SYNC_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
 /// Runs `writers` threads inserting one document per request for `dur`.
@@ -140,13 +148,15 @@ fn main() {
     print_fdatasync(500);
 
     for (name, sync) in [("always", SyncMode::Always), ("never", SyncMode::Never)] {
-        for (model, writers) in [("threads", 1usize), ("threads", 64), ("tasks", 64), ("encoded", 64)] {
+        for (model, writers) in
+            [("threads", 1usize), ("threads", 64), ("tasks", 64), ("encoded", 8), ("encoded", 64)]
+        {
             if !want(&format!("{name} {model}{writers}")) {
                 continue;
             }
             let dir = scratch_dir("write");
-            let store =
-                Store::open_with(dir.path(), StoreOptions { sync, ..Default::default() }).expect("open");
+            let opts = StoreOptions { sync, wal_sync_threads: sync_threads(), ..Default::default() };
+            let store = Store::open_with(dir.path(), opts).expect("open");
             store.create_project(PROJECT).expect("project");
             // Create the collection outside the measurement.
             store.write(insert_req(-1..0)).expect("first insert");

@@ -27,11 +27,12 @@ use std::sync::Arc;
 
 use argon_types::names::{check_branch, check_collection, check_project, MAIN_BRANCH};
 use argon_types::{keycodec, CommitTime, Lsn, TimelineId};
-use argon_wal::{SyncHandle, SyncMode, Wal};
+use argon_wal::{SyncMode, Wal};
 use bson::{doc, Bson, Document, RawDocumentBuf};
 use heed::RwTxn;
 use tokio::sync::oneshot;
 
+use crate::ack::{Acks, Done};
 use crate::entry::{Commit, DocOpKind, Entry, Op};
 use crate::error::{Result, StoreError};
 use crate::meta::{Catalog, Chain, CollectionMeta, Meta};
@@ -137,15 +138,19 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
     // Groups handed to the ack thread and not yet published: a group is
     // only published inline when none is in flight, so order is kept.
     let in_flight = Arc::new(AtomicUsize::new(0));
-    let ack = {
-        let (tx, ack_rx) = std::sync::mpsc::channel::<Done>();
-        let handle = wal.sync_handle();
-        let (s, n) = (Arc::clone(&shared), Arc::clone(&in_flight));
-        std::thread::Builder::new()
-            .name("argon-ack".into())
-            .spawn(move || run_ack(&s, always.then_some(handle), ack_rx, &n))
-            .ok()
-            .map(|thread| (tx, thread))
+    // Under `Always` each ack thread can have one fdatasync in flight.
+    let ack_threads = if always { wal.options().sync_threads.max(1) } else { 1 };
+    let ack = match Acks::spawn(
+        Arc::clone(&shared),
+        always.then(|| wal.sync_handle()),
+        ack_threads,
+        Arc::clone(&in_flight),
+    ) {
+        Ok(acks) => Some(acks),
+        Err(e) => {
+            tracing::warn!("no ack thread ({e}): groups are synced and published on the commit thread");
+            None
+        }
     };
     // The newest applied metadata, possibly ahead of the published one
     // while its group waits for its fdatasync.
@@ -194,11 +199,10 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
         match group_commit(&shared, &mut wal, &mut head, &mut batch, pipelined) {
             Ok(done) => match &ack {
                 Some(_) if inline => done.publish(&shared),
-                Some((tx, _)) => {
-                    in_flight.fetch_add(1, Ordering::AcqRel);
-                    if let Err(unsent) = tx.send(done) {
-                        // The ack thread is gone (it failed an fsync).
-                        fail(unsent.0.replies, || StoreError::Closed);
+                Some(acks) => {
+                    if let Err(unsent) = acks.push(done) {
+                        // An fdatasync failed.
+                        unsent.fail(|| StoreError::Closed);
                         shared.failed.store(true, Ordering::SeqCst);
                         break;
                     }
@@ -215,10 +219,9 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
             }
         }
     }
-    // Let the ack thread finish what it holds before the last sync.
-    if let Some((tx, thread)) = ack {
-        drop(tx);
-        let _ = thread.join();
+    // Let the ack threads finish what they hold before the last sync.
+    if let Some(acks) = ack {
+        acks.close();
     }
     // Closing (or failed): make what was written durable, then say so.
     let _ = wal.sync();
@@ -229,78 +232,6 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
     // Fail anything still queued.
     while let Ok((_, reply)) = rx.try_recv() {
         let _ = reply.send(Err(StoreError::Closed));
-    }
-}
-
-/// A group applied to the index (and written to the WAL) whose callers
-/// are still waiting: published once its records are durable.
-struct Done {
-    meta: Arc<Meta>,
-    replies: Vec<(Reply, Result<CommitOutcome>)>,
-    /// The group's entries, dropped on the ack thread (freeing documents is
-    /// a measurable share of the commit thread's time otherwise).
-    entries: Vec<Entry>,
-}
-
-impl Done {
-    /// Makes the group visible to readers, then answers its callers.
-    fn publish(self, shared: &Shared) {
-        let visible = self.meta.counters.applied_lsn;
-        let time = self.meta.counters.applied_time;
-        *shared.meta.write() = self.meta;
-        shared.visible_lsn.store(visible.0, Ordering::SeqCst);
-        shared.visible_time.store(time.0, Ordering::SeqCst);
-        // Answered from here on (before the answers, so a caller that
-        // commits again at once sees itself alone).
-        shared.jobs_in_flight.fetch_sub(self.replies.len(), Ordering::AcqRel);
-        for (reply, outcome) in self.replies {
-            let _ = reply.send(outcome);
-        }
-        drop(self.entries);
-    }
-}
-
-/// Answers every caller of a group that will never be durable.
-fn fail(replies: Vec<(Reply, Result<CommitOutcome>)>, err: impl Fn() -> StoreError) {
-    for (reply, _) in replies {
-        let _ = reply.send(Err(err()));
-    }
-}
-
-/// The ack thread: publishes applied groups in order and answers their
-/// callers. With a `SyncHandle` (`SyncMode::Always`) one fdatasync first
-/// covers every group written since the last one. A failed fdatasync poisons the WAL,
-/// fails these callers and stops (the commit thread then fails too).
-fn run_ack(shared: &Shared, wal: Option<SyncHandle>, rx: Receiver<Done>, in_flight: &AtomicUsize) {
-    let mut groups: Vec<Done> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        groups.push(first);
-        while let Ok(more) = rx.try_recv() {
-            groups.push(more);
-        }
-        match wal.as_ref().map_or(Ok(Lsn::ZERO), |w| w.sync()) {
-            Ok(_) => {
-                for done in groups.drain(..) {
-                    done.publish(shared);
-                    in_flight.fetch_sub(1, Ordering::AcqRel);
-                }
-            }
-            Err(e) => {
-                tracing::error!("WAL fdatasync failed, refusing further writes: {e}");
-                shared.failed.store(true, Ordering::SeqCst);
-                for done in groups.drain(..) {
-                    fail(done.replies, || {
-                        StoreError::Wal(argon_wal::WalError::Io(std::io::Error::other(format!(
-                            "fdatasync: {e}"
-                        ))))
-                    });
-                }
-                while let Ok(done) = rx.recv() {
-                    fail(done.replies, || StoreError::Closed);
-                }
-                return;
-            }
-        }
     }
 }
 

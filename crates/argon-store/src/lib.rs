@@ -9,6 +9,7 @@
 //!
 //! See docs/ARCHITECTURE.md at the repository root for the full picture.
 
+mod ack;
 mod capped;
 mod check;
 mod commit;

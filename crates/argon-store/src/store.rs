@@ -58,6 +58,9 @@ pub struct StoreOptions {
     /// document the group writes (and 32 times this per idle millisecond).
     /// Default = 256.
     pub materialize_batch: usize,
+    /// fdatasyncs in flight at once under `SyncMode::Always` (one per ack
+    /// thread; see `WalOptions::sync_threads`). Default = 2.
+    pub wal_sync_threads: usize,
 }
 
 impl Default for StoreOptions {
@@ -70,6 +73,7 @@ impl Default for StoreOptions {
             index_resident_bytes: 512 << 20,
             materialize_after: 4096,
             materialize_batch: 256,
+            wal_sync_threads: 2,
         }
     }
 }
@@ -323,8 +327,12 @@ impl Store {
         std::fs::create_dir_all(&dir)?;
         let lock = DirLock::acquire(&dir)?;
         let mut index = Index::open(&dir.join("index"), opts.index_map_bytes)?;
-        let wal_opts =
-            WalOptions { sync: opts.sync, segment_bytes: opts.wal_segment_bytes, ..WalOptions::default() };
+        let wal_opts = WalOptions {
+            sync: opts.sync,
+            segment_bytes: opts.wal_segment_bytes,
+            sync_threads: opts.wal_sync_threads,
+            ..WalOptions::default()
+        };
         let wal = Wal::open(&dir.join("wal"), wal_opts)?;
         let mut meta = index.load_meta()?;
         let torn = crate::session_marker::open(&dir.join("index"), &crate::session_marker::boot_id())?;

@@ -2,7 +2,7 @@
 //! its fdatasync on the ack thread, the commit thread applies the next.
 //! An acknowledged write must be visible to the writer's next read, must be
 //! durable (present after reopen), and the visible LSN must never pass the
-//! durable one.
+//! durable one, with one fdatasync in flight at a time or several.
 
 mod common;
 
@@ -16,9 +16,10 @@ use common::*;
 const WRITERS: i32 = 16;
 const PER_WRITER: i32 = 150;
 
-fn options() -> StoreOptions {
+fn options(wal_sync_threads: usize) -> StoreOptions {
     StoreOptions {
         sync: SyncMode::Always,
+        wal_sync_threads,
         wal_segment_bytes: 32 << 10,
         index_map_bytes: 256 << 20,
         ..Default::default()
@@ -27,8 +28,19 @@ fn options() -> StoreOptions {
 
 #[test]
 fn acknowledged_writes_are_visible_at_once_and_survive_reopen() {
+    acknowledged_writes_are_visible_and_durable(1);
+}
+
+/// Several ack threads, each with an fdatasync in flight: groups are still
+/// published in order and only once durable.
+#[test]
+fn with_several_fdatasyncs_in_flight_too() {
+    acknowledged_writes_are_visible_and_durable(3);
+}
+
+fn acknowledged_writes_are_visible_and_durable(sync_threads: usize) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_with(dir.path(), options()).unwrap();
+    let store = Store::open_with(dir.path(), options(sync_threads)).unwrap();
     store.create_project("p").unwrap();
     insert(&store, "p", "main", "c", doc_v(-1, 0));
 
@@ -87,7 +99,7 @@ fn acknowledged_writes_are_visible_at_once_and_survive_reopen() {
     assert_eq!(before.len(), (WRITERS * PER_WRITER + 1) as usize);
     drop(store);
 
-    let store = Store::open_with(dir.path(), options()).unwrap();
+    let store = Store::open_with(dir.path(), options(sync_threads)).unwrap();
     assert!(!store.stats().index_rebuilt);
     let after = read_all(&store, "p", "main", "c", At::Head);
     assert_eq!(after, before);

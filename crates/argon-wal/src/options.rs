@@ -103,11 +103,22 @@ pub struct WalOptions {
     /// (two ~200-byte images) was 23% of the thread's time for a small
     /// saving of disk bytes.
     pub compress_min_bytes: usize,
+    /// fdatasyncs that may run at once (each through its own descriptor,
+    /// [`crate::SyncHandle::sync_slot`]); the store runs this many ack
+    /// threads under [`SyncMode::Always`]. Default = 2: this machine's disk
+    /// completes two concurrent fdatasyncs nearly as fast as one
+    /// (docs/BENCHMARKS.md).
+    pub sync_threads: usize,
 }
 
 impl Default for WalOptions {
     fn default() -> Self {
-        WalOptions { sync: SyncMode::Always, segment_bytes: 64 << 20, compress_min_bytes: 4096 }
+        WalOptions {
+            sync: SyncMode::Always,
+            segment_bytes: 64 << 20,
+            compress_min_bytes: 4096,
+            sync_threads: 2,
+        }
     }
 }
 
@@ -168,5 +179,6 @@ mod tests {
         assert_eq!(o.sync, SyncMode::Always);
         assert_eq!(o.segment_bytes, 64 * 1024 * 1024);
         assert_eq!(o.compress_min_bytes, 4096);
+        assert_eq!(o.sync_threads, 2);
     }
 }

@@ -18,6 +18,9 @@ use parking_lot::{Condvar, Mutex};
 /// handed to the OS (all of it is in that file or in sealed, synced segments).
 pub struct SyncTarget {
     pub file: Arc<File>,
+    /// Descriptors of the same segment opened for [`crate::SyncHandle::sync_slot`],
+    /// one per syncing thread (see there).
+    pub slots: Arc<[File]>,
     pub written_lsn: Lsn,
 }
 
@@ -113,14 +116,26 @@ impl Shared {
         Duration::from_nanos(self.fsync_nanos.load(Ordering::Relaxed))
     }
 
-    pub fn set_target(&self, file: Arc<File>, written_lsn: Lsn) {
-        *self.target.lock() = SyncTarget { file, written_lsn };
+    pub fn set_target(&self, target: SyncTarget) {
+        *self.target.lock() = target;
     }
 
     /// The active segment and the last LSN written to it.
     pub fn target(&self) -> (Arc<File>, Lsn) {
         let t = self.target.lock();
         (Arc::clone(&t.file), t.written_lsn)
+    }
+
+    /// The active segment's descriptors for syncing threads, and the last
+    /// LSN written to it.
+    pub fn slot_target(&self) -> (Arc<[File]>, Lsn) {
+        let t = self.target.lock();
+        (Arc::clone(&t.slots), t.written_lsn)
+    }
+
+    /// The last LSN handed to the OS.
+    pub fn written_lsn(&self) -> Lsn {
+        self.target.lock().written_lsn
     }
 
     pub fn set_written(&self, written_lsn: Lsn) {
@@ -139,6 +154,11 @@ impl Shared {
         }
         let started = std::time::Instant::now();
         match file.sync_data() {
+            // Another thread's failed fdatasync poisoned the WAL while this
+            // one ran: trust neither.
+            Ok(()) if self.is_poisoned() => {
+                Err(std::io::Error::other("the WAL was poisoned by a failed fdatasync"))
+            }
             Ok(()) => {
                 self.fsyncs.fetch_add(1, Ordering::Relaxed);
                 self.fsync_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);

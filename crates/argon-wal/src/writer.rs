@@ -70,6 +70,7 @@ pub struct Wal {
 #[derive(Clone)]
 pub struct SyncHandle {
     shared: Arc<Shared>,
+    slots: usize,
 }
 
 impl SyncHandle {
@@ -106,6 +107,36 @@ impl SyncHandle {
         self.shared.durable_lsn()
     }
 
+    /// The last LSN handed to the OS: what a sync started now makes durable.
+    pub fn written_lsn(&self) -> Lsn {
+        self.shared.written_lsn()
+    }
+
+    /// How many threads can sync at once, each through its own
+    /// [`sync_slot`](Self::sync_slot) ([`WalOptions::sync_threads`]).
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// [`sync`](Self::sync) through descriptor `slot` (`0..slots()`) of the
+    /// active segment, so that several threads can each have an fdatasync
+    /// in flight. Each thread must use its own slot: Linux reports a
+    /// writeback error once per open file description, and a thread that
+    /// shared one could see success for pages whose error another consumed.
+    pub fn sync_slot(&self, slot: usize) -> Result<Lsn, WalError> {
+        if self.shared.is_poisoned() {
+            return Err(WalError::Poisoned);
+        }
+        let (files, upto) = self.shared.slot_target();
+        if upto > self.shared.durable_lsn() {
+            let file = files.get(slot).ok_or_else(|| {
+                WalError::Io(std::io::Error::other(format!("no sync slot {slot} of {}", files.len())))
+            })?;
+            self.shared.sync(file, upto)?;
+        }
+        Ok(self.shared.durable_lsn())
+    }
+
     /// fdatasyncs (and fsyncs of sealed segments) since the WAL was opened.
     pub fn fsyncs(&self) -> u64 {
         self.shared.fsyncs()
@@ -135,6 +166,12 @@ impl Active {
     fn new(seg: SegmentFile, file: File, written: u64) -> Active {
         Active { seg, file: Arc::new(file), written, zeroed: written, marked: HEADER_LEN as u64 }
     }
+}
+
+/// `n` (at least one) more descriptors of a segment, for the threads of
+/// [`SyncHandle::sync_slot`].
+fn open_sync_slots(path: &Path, n: usize) -> Result<Arc<[File]>, WalError> {
+    (0..n.max(1)).map(|_| File::open(path).map_err(io_at(path))).collect::<Result<Vec<_>, _>>().map(Arc::from)
 }
 
 /// Zeros are written ahead of the records a chunk at a time, when fewer
@@ -199,7 +236,8 @@ impl Wal {
             }
         };
 
-        let target = SyncTarget { file: Arc::clone(&active.file), written_lsn: last_lsn };
+        let slots = open_sync_slots(&active.seg.path, opts.sync_threads)?;
+        let target = SyncTarget { file: Arc::clone(&active.file), slots, written_lsn: last_lsn };
         let shared = Arc::new(Shared::new(target, last_lsn));
         for mark in marks {
             shared.add_mark(mark);
@@ -295,7 +333,7 @@ impl Wal {
     /// written so far. It lets the store pipeline group commits: while one
     /// group's fdatasync runs, the commit thread prepares the next group.
     pub fn sync_handle(&self) -> SyncHandle {
-        SyncHandle { shared: Arc::clone(&self.shared) }
+        SyncHandle { shared: Arc::clone(&self.shared), slots: self.opts.sync_threads.max(1) }
     }
 
     /// Writes everything appended and fdatasyncs it, whatever the mode
@@ -450,8 +488,21 @@ impl Wal {
         };
         self.sealed_segments += 1;
         self.sealed_bytes += self.active.written;
+        // Opened before any record is written to it, so each sees every
+        // writeback error of the segment.
+        let slots = match open_sync_slots(&seg.path, self.opts.sync_threads) {
+            Ok(slots) => slots,
+            Err(e) => {
+                self.shared.poison();
+                return Err(e);
+            }
+        };
         self.active = Active::new(seg, file, HEADER_LEN as u64);
-        self.shared.set_target(Arc::clone(&self.active.file), self.written_lsn);
+        self.shared.set_target(SyncTarget {
+            file: Arc::clone(&self.active.file),
+            slots,
+            written_lsn: self.written_lsn,
+        });
         Ok(())
     }
 
@@ -654,6 +705,66 @@ mod tests {
         drop(wal);
         let reopened = Wal::open(dir.path(), opts(SyncMode::Always)).unwrap();
         assert_eq!(reopened.last_lsn(), Lsn(300));
+    }
+
+    #[test]
+    fn several_threads_sync_through_their_own_slots_across_segments() {
+        use std::os::fd::AsRawFd;
+        let dir = tempfile::tempdir().unwrap();
+        let o = WalOptions { sync_threads: 3, ..opts(SyncMode::Always) };
+        let mut wal = Wal::open(dir.path(), o).unwrap();
+        let handle = wal.sync_handle();
+        assert_eq!(handle.slots(), 3);
+        // Each slot is its own open file description (not a dup of the
+        // writer's), so each sees every writeback error.
+        let (files, _) = wal.shared.slot_target();
+        let mut fds: Vec<i32> = files.iter().map(|f| f.as_raw_fd()).collect();
+        fds.push(wal.active.file.as_raw_fd());
+        fds.sort_unstable();
+        fds.dedup();
+        assert_eq!(fds.len(), 4);
+        assert!(matches!(handle.sync_slot(3), Ok(_)), "nothing to sync: no slot needed");
+        let syncers: Vec<_> = (0..3)
+            .map(|slot| {
+                let handle = handle.clone();
+                std::thread::spawn(move || {
+                    let mut last = Lsn(0);
+                    while last < Lsn(300) {
+                        last = handle.sync_slot(slot).unwrap();
+                    }
+                    last
+                })
+            })
+            .collect();
+        for i in 0..300u64 {
+            wal.append(CommitTime(i as i64), &[7u8; 100]).unwrap();
+            wal.write().unwrap();
+            assert!(wal.durable_lsn() <= Lsn(i + 1), "durable beyond what was written");
+        }
+        for s in syncers {
+            assert_eq!(s.join().unwrap(), Lsn(300));
+        }
+        assert!(wal.stats().segments > 1, "the test should cross segments");
+        wal.append(CommitTime(301), b"x").unwrap();
+        wal.write().unwrap();
+        assert!(matches!(handle.sync_slot(3), Err(WalError::Io(_))), "slot 3 of 3");
+        assert_eq!(handle.sync_slot(2).unwrap(), Lsn(301));
+    }
+
+    #[test]
+    fn a_failed_slot_sync_poisons_every_slot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), opts(SyncMode::Always)).unwrap();
+        let handle = wal.sync_handle();
+        wal.append(CommitTime(1), b"one").unwrap();
+        wal.write().unwrap();
+        assert_eq!(handle.sync_slot(1).unwrap(), Lsn(1));
+        wal.append(CommitTime(2), b"two").unwrap();
+        wal.write().unwrap();
+        wal.inject_sync_failure();
+        assert!(matches!(handle.sync_slot(0), Err(WalError::Io(_))));
+        assert!(matches!(handle.sync_slot(1), Err(WalError::Poisoned)));
+        assert_eq!(handle.durable_lsn(), Lsn(1));
     }
 
     #[test]
