@@ -44,7 +44,9 @@ pub struct WalReader {
     /// A stop in the last segment already judged to be its clean end (or a
     /// torn tail), so polling there does not judge it again.
     clean_stop: Option<u64>,
-    dctx: zstd::bulk::Decompressor<'static>,
+    /// Made at the first compressed record (a zstd context is ~100 KiB; a
+    /// change stream's reader may never meet one).
+    dctx: Option<zstd::bulk::Decompressor<'static>>,
     /// After an error the reader yields nothing more.
     failed: bool,
 }
@@ -66,7 +68,7 @@ impl WalReader {
             next_lsn: None,
             rechecks: 0,
             clean_stop: None,
-            dctx: zstd::bulk::Decompressor::new()?,
+            dctx: None,
             failed: false,
         })
     }
@@ -86,6 +88,14 @@ impl WalReader {
         Ok(reader)
     }
 
+    /// Memory the reader holds for its read buffers and its zstd context
+    /// (when it made one). Small while it waits at the live tail.
+    pub fn buffered_bytes(&self) -> usize {
+        let scan = self.scan.as_ref().map_or(0, SegmentScan::buffer_len);
+        // (ZSTD_DCtx is ~95 KiB before any window; counted as that.)
+        scan + self.spare_buf.capacity() + self.dctx.as_ref().map_or(0, |_| 95 << 10)
+    }
+
     fn read_next(&mut self) -> Result<Option<(RecordPos, Record)>, WalError> {
         loop {
             if self.scan.is_none() && !self.open_segment()? {
@@ -101,8 +111,15 @@ impl WalReader {
                     }
                     // The scan borrows its buffer; name the file from the list.
                     let path = &self.segments[self.idx].path;
-                    let payload = format::payload(&raw, &mut self.dctx)
-                        .map_err(|why| WalError::corrupt(path, offset, why))?;
+                    let payload = if raw.compressed() {
+                        let dctx = match &mut self.dctx {
+                            Some(d) => d,
+                            None => self.dctx.insert(zstd::bulk::Decompressor::new()?),
+                        };
+                        format::payload(&raw, dctx).map_err(|why| WalError::corrupt(path, offset, why))?
+                    } else {
+                        raw.stored.to_vec()
+                    };
                     let pos = RecordPos {
                         segment: path.clone(),
                         offset,

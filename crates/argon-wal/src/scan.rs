@@ -16,8 +16,15 @@ use crate::error::{io_at, WalError};
 use crate::format::{self, Decoded, RawRecord, HEADER_LEN, MAX_RECORD_LEN, MIN_RECORD_LEN};
 use crate::segment::{self, SegmentFile};
 
-/// Bytes read per refill.
+/// Bytes read per refill, at most.
 const CHUNK: usize = 256 << 10;
+
+/// Bytes read by the first refill after a stop at the live tail, doubling
+/// per refill that finds the file full up to its end, up to [`CHUNK`]. A
+/// tailing reader (a change stream) mostly finds a few new records followed
+/// by the zeros the writer wrote ahead: reading 256 KiB of them per poll
+/// (and checking they are zeros) cost more than the records.
+const TAIL_CHUNK: usize = 8 << 10;
 
 /// Why a scan stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +69,8 @@ pub struct SegmentScan {
     pos: u64,
     /// The LSN the next record must have.
     next_lsn: Lsn,
+    /// Bytes the next refill reads (see [`TAIL_CHUNK`]).
+    chunk: usize,
 }
 
 impl SegmentScan {
@@ -83,6 +92,7 @@ impl SegmentScan {
             buf_start: HEADER_LEN as u64,
             pos: HEADER_LEN as u64,
             next_lsn: seg.first_lsn,
+            chunk: CHUNK,
         })
     }
 
@@ -111,7 +121,13 @@ impl SegmentScan {
     /// read; says nothing of bytes past the buffer).
     pub fn buffered_rest_is_zero(&self) -> bool {
         let rel = (self.pos - self.buf_start) as usize;
-        self.buf[rel.min(self.filled)..self.filled].iter().all(|&b| b == 0)
+        // An OR over all bytes (no early exit) is vectorized.
+        self.buf[rel.min(self.filled)..self.filled].iter().fold(0u8, |acc, &b| acc | b) == 0
+    }
+
+    /// Bytes of read buffer held.
+    pub fn buffer_len(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// The read buffer, for the next segment's scan.
@@ -121,9 +137,18 @@ impl SegmentScan {
 
     /// Forgets buffered bytes, so the next step re-reads the file: a file
     /// being written may hold more (or different) bytes at the stop now.
+    ///
+    /// Also called at the live tail, where the reader waits for more: the
+    /// next refill reads [`TAIL_CHUNK`] first, and a large buffer is let go
+    /// (a reader parked at the tail, like an idle change stream, then
+    /// holds almost no memory).
     pub fn invalidate(&mut self) {
         self.filled = 0;
         self.buf_start = self.pos;
+        self.chunk = TAIL_CHUNK;
+        if self.buf.len() > TAIL_CHUNK {
+            self.buf = Vec::new();
+        }
     }
 
     /// The next record, or why there is none.
@@ -185,7 +210,7 @@ impl SegmentScan {
         self.buf.copy_within(rel..self.filled, 0);
         self.filled -= rel;
         self.buf_start = self.pos;
-        let want = need.max(CHUNK);
+        let want = need.max(self.chunk).max(self.filled + 1);
         if self.buf.len() < want {
             // vec! of zeros is calloc: no byte-by-byte fill, even unoptimized.
             let mut bigger = vec![0u8; want];
@@ -195,6 +220,10 @@ impl SegmentScan {
         let n =
             segment::read_up_to(&self.file, &mut self.buf[self.filled..want], self.pos + self.filled as u64)
                 .map_err(io_at(&self.path))?;
+        if self.filled + n == want {
+            // The file had all of it: read more at a time.
+            self.chunk = (self.chunk * 2).min(CHUNK);
+        }
         self.filled += n;
         Ok(self.filled)
     }
