@@ -38,6 +38,11 @@ pub struct ChangeStream {
     /// The WAL reader, kept between polls at `next_lsn`: opening one scans
     /// its segment from the start to the position.
     reader: Option<argon_store::LogReader>,
+    /// Events of an entry already read that did not fit in the last batch
+    /// (a batch stops at its size or about 16 MB, even inside an entry),
+    /// and the token that follows the entry once they are all returned.
+    pending: std::collections::VecDeque<Document>,
+    pending_token: Option<Document>,
 }
 
 fn token(lsn: Lsn, idx: u32) -> Document {
@@ -133,6 +138,8 @@ pub fn open(
         invalidated: false,
         expanded,
         reader: None,
+        pending: Default::default(),
+        pending_token: None,
     };
     let first = cs.poll(&ctx.state, batch_size.unwrap_or(usize::MAX))?;
     let ns = match coll {
@@ -176,31 +183,47 @@ impl ChangeStream {
     /// Reads the log from the current position up to the visible LSN.
     fn poll(&mut self, state: &ServerState, max: usize) -> CmdResult<Vec<Document>> {
         let mut out = Vec::new();
-        if self.invalidated {
-            return Ok(out);
-        }
-        let visible = state.store.visible_lsn();
-        if self.next_lsn > visible {
-            self.last_token = token(visible, u32::MAX);
-            return Ok(out);
-        }
-        let mut reader = state.store.log_resumed(self.reader.take(), self.next_lsn)?;
-        for r in reader.by_ref() {
+        let mut bytes = 0usize;
+        loop {
+            while let Some(ev) = self.pending.front() {
+                let size = crate::cursor::doc_batch_cost(ev, out.len());
+                if out.len() >= max || (!out.is_empty() && bytes + size > crate::cursor::BATCH_BYTES) {
+                    return Ok(out);
+                }
+                let ev = self.pending.pop_front().expect("front exists");
+                // An event's `_id` is its resume token: a batch that stops
+                // inside an entry resumes after its last event.
+                if let Ok(t) = ev.get_document("_id") {
+                    self.last_token = t.clone();
+                }
+                bytes += size;
+                out.push(ev);
+            }
+            if let Some(t) = self.pending_token.take() {
+                self.last_token = t;
+            }
+            if out.len() >= max || self.invalidated {
+                return Ok(out);
+            }
+            let visible = state.store.visible_lsn();
+            if self.next_lsn > visible {
+                self.last_token = token(visible, u32::MAX);
+                return Ok(out);
+            }
+            let mut reader = state.store.log_resumed(self.reader.take(), self.next_lsn)?;
+            let next = reader.next();
+            self.reader = Some(reader);
+            let Some(r) = next else { return Ok(out) };
             let (lsn, time, entry) = r?;
             let mut events = self.events(state, lsn, time, &entry)?;
             if let Some(p) = &self.pipeline {
                 events =
                     p.run(Box::new(events.into_iter()), &NoCollections { now: bson::DateTime::now() })?;
             }
-            out.extend(events);
             self.next_lsn = lsn.next();
-            self.last_token = token(lsn, u32::MAX);
-            if out.len() >= max || self.invalidated {
-                break;
-            }
+            self.pending.extend(events);
+            self.pending_token = Some(token(lsn, u32::MAX));
         }
-        self.reader = Some(reader);
-        Ok(out)
     }
 
     fn watches(&self, project: &str, branch: &str) -> bool {

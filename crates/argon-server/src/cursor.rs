@@ -75,18 +75,26 @@ impl TailCursor {
             }
             let mut scan = snap.natural_scan_after(&self.coll, self.after.as_deref(), false)?;
             let (n, mut out, mut bytes) = (n.unwrap_or(usize::MAX), Vec::new(), 0usize);
-            while out.len() < n && bytes < BATCH_BYTES {
+            while out.len() < n {
                 let Some((record, id_key)) = scan.next_raw()? else { break };
-                self.after = Some(record.to_vec());
-                let Some(doc) = snap.get_by_id_key(&self.coll, id_key)? else { continue };
+                let Some(doc) = snap.get_by_id_key(&self.coll, id_key)? else {
+                    self.after = Some(record.to_vec());
+                    continue;
+                };
                 if !self.query.filter.try_matches(&doc)? {
+                    self.after = Some(record.to_vec());
                     continue;
                 }
                 let doc = match &self.projection {
                     Some(p) => p.apply(&doc, Some(&self.query.filter))?,
                     None => doc,
                 };
-                bytes += doc.to_vec().map(|v| v.len()).unwrap_or(0);
+                let size = doc_batch_cost(&doc, out.len());
+                if !out.is_empty() && bytes + size > BATCH_BYTES {
+                    break; // not consumed: the next batch starts with it
+                }
+                self.after = Some(record.to_vec());
+                bytes += size;
                 out.push(doc);
             }
             Ok(out)
@@ -150,7 +158,7 @@ impl ScanCursor {
                     Some(p) => p.apply(&d, Some(&self.query.filter))?,
                     None => d,
                 };
-                let size = d.to_vec().map(|v| v.len()).unwrap_or(0);
+                let size = doc_batch_cost(&d, out.len());
                 if !out.is_empty() && bytes + size > BATCH_BYTES {
                     stopped = true;
                     return Ok(false); // not consumed: the next batch starts with it
@@ -192,6 +200,20 @@ pub struct Cursor {
 
 /// Replies larger than this end a batch early (MongoDB's 16 MB rule).
 pub const BATCH_BYTES: usize = 16 * 1024 * 1024;
+
+/// What a document of `doc_bytes` adds to a batch array as element
+/// `index`: itself, a type byte, and its key (the index in decimal, NUL
+/// ended). The keys matter: a million 14-byte documents are 14 MB of
+/// documents but 23 MB of array.
+pub fn batch_cost(doc_bytes: usize, index: usize) -> usize {
+    let digits = index.checked_ilog10().map_or(1, |d| d as usize + 1);
+    doc_bytes + 2 + digits
+}
+
+/// [`batch_cost`] of a decoded document.
+pub fn doc_batch_cost(doc: &Document, index: usize) -> usize {
+    batch_cost(doc.to_vec().map(|v| v.len()).unwrap_or(0), index)
+}
 
 pub struct Cursors {
     map: Mutex<HashMap<i64, Cursor>>,
@@ -294,7 +316,7 @@ pub fn take_batch(docs: &mut VecDeque<Document>, n: Option<usize>) -> Vec<Docume
     let mut bytes = 0usize;
     while out.len() < n {
         let Some(d) = docs.front() else { break };
-        let size = d.to_vec().map(|v| v.len()).unwrap_or(0);
+        let size = doc_batch_cost(d, out.len());
         if !out.is_empty() && bytes + size > BATCH_BYTES {
             break;
         }

@@ -183,6 +183,10 @@ pub struct OplogCursor {
     reader: Option<argon_store::LogReader>,
     /// Entries read and not yet looked at, in read order.
     pending: std::collections::VecDeque<Document>,
+    /// The front of `pending` is a result already matched, counted against
+    /// skip and limit, and projected (it did not fit in the last batch);
+    /// `Some(true)` when it is the last the limit lets through.
+    ready_front: Option<bool>,
 }
 
 impl OplogCursor {
@@ -209,6 +213,7 @@ impl OplogCursor {
             done: false,
             reader: None,
             pending: Default::default(),
+            ready_front: None,
         }
     }
 
@@ -217,7 +222,8 @@ impl OplogCursor {
     pub fn next_batch(&mut self, state: &ServerState, n: usize) -> CmdResult<Vec<Document>> {
         let mut out = Vec::new();
         let mut bytes = 0;
-        while !self.done && out.len() < n && bytes < crate::cursor::BATCH_BYTES {
+        let mut full = false;
+        while !self.done && !full && out.len() < n {
             if self.pending.is_empty() {
                 self.pending = self.read_window(state, n - out.len())?.into();
                 if self.pending.is_empty() {
@@ -227,28 +233,43 @@ impl OplogCursor {
                     break;
                 }
             }
-            while out.len() < n && bytes < crate::cursor::BATCH_BYTES {
+            while out.len() < n {
                 let Some(d) = self.pending.pop_front() else { break };
-                crate::ops::check_interrupted()?;
-                if !self.query.filter.try_matches(&d)? {
-                    continue;
-                }
-                if self.skip > 0 {
-                    self.skip -= 1;
-                    continue;
-                }
-                let d = match &self.projection {
-                    Some(p) => p.apply(&d, Some(&self.query.filter))?,
-                    None => d,
-                };
-                bytes += d.to_vec().map(|v| v.len()).unwrap_or(0);
-                out.push(d);
-                if let Some(r) = self.remaining.as_mut() {
-                    *r -= 1;
-                    if *r == 0 {
-                        self.done = true;
-                        break;
+                let (d, last) = if let Some(last) = self.ready_front.take() {
+                    (d, last)
+                } else {
+                    crate::ops::check_interrupted()?;
+                    if !self.query.filter.try_matches(&d)? {
+                        continue;
                     }
+                    if self.skip > 0 {
+                        self.skip -= 1;
+                        continue;
+                    }
+                    let d = match &self.projection {
+                        Some(p) => p.apply(&d, Some(&self.query.filter))?,
+                        None => d,
+                    };
+                    let mut last = false;
+                    if let Some(r) = self.remaining.as_mut() {
+                        *r -= 1;
+                        last = *r == 0;
+                    }
+                    (d, last)
+                };
+                let size = crate::cursor::doc_batch_cost(&d, out.len());
+                if !out.is_empty() && bytes + size > crate::cursor::BATCH_BYTES {
+                    // Not consumed: the next batch starts with it.
+                    self.pending.push_front(d);
+                    self.ready_front = Some(last);
+                    full = true;
+                    break;
+                }
+                bytes += size;
+                out.push(d);
+                if last {
+                    self.done = true;
+                    break;
                 }
             }
         }
