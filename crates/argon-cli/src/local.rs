@@ -2,7 +2,7 @@
 //! [`argon_store::Store`] (taking its lock, so a running server's data dir
 //! is refused with a message that suggests `--uri`).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use argon_store::{At, BranchInfo, Lsn, Store, StoreError, WriteOp, WriteRequest};
@@ -234,24 +234,23 @@ impl Backend for Local {
             .unwrap_or(Lsn(1));
         let on_chain = |tl: TimelineId, lsn: Lsn| chain.0.iter().any(|&(t, bound)| t == tl && lsn <= bound);
         let from = filter.from_lsn.unwrap_or(first).max(first);
+        let upto = filter.to_lsn.unwrap_or(self.store.visible_lsn());
         let bar = crate::output::counter("reading the log");
-        let mut lines = VecDeque::new();
-        for r in self.store.log(from)? {
-            let (lsn, time, entry) = r?;
-            bar.inc(1);
-            if filter.to_lsn.is_some_and(|t| lsn > t) {
+        let mut lines = Vec::new();
+        // Newest first: with a limit, only the newest part of the WAL is read.
+        for r in self.store.log_newest_first(from, upto)?.of_project(project) {
+            if filter.limit.is_some_and(|n| lines.len() >= n) {
                 break;
             }
+            let (lsn, time, entry) = r?;
+            bar.inc(1);
             if let Some(line) = crate::log::line_for(project, branch, &on_chain, (lsn, time, &entry), filter)
             {
-                lines.push_front(line);
-                if filter.limit.is_some_and(|n| lines.len() > n) {
-                    lines.pop_back();
-                }
+                lines.push(line);
             }
         }
         bar.finish_and_clear();
-        Ok(lines.into())
+        Ok(lines)
     }
 
     fn status(&self) -> Result<Status> {

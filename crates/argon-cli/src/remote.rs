@@ -391,6 +391,13 @@ impl Backend for Remote {
         // Shape: {entries: [{lsn, time, entry}]}, newest first; the server
         // filters, the CLI summarizes as in --data-dir mode.
         let entries = reply.get_array("entries").map_err(|_| CliError::new("history returned no entries"))?;
+        if reply.get_bool("truncated").unwrap_or(false) {
+            eprintln!(
+                "note: only the newest {} entries fit in one reply (16 MB); narrow the range with \
+                 --from-lsn/--to-lsn, --collection or --limit",
+                entries.len()
+            );
+        }
         let mut out = Vec::new();
         for e in entries.iter().filter_map(Bson::as_document) {
             let lsn = Lsn(int(e, "lsn"));

@@ -181,6 +181,8 @@ pub struct OplogCursor {
     /// The forward reader, kept between batches at `pos`: opening one
     /// scans its segment from the start up to the position.
     reader: Option<argon_store::LogReader>,
+    /// The backward reader (newest first), kept between batches.
+    backward: Option<argon_store::NewestFirst>,
     /// Entries read and not yet looked at, in read order.
     pending: std::collections::VecDeque<Document>,
     /// The front of `pending` is a result already matched, counted against
@@ -212,6 +214,7 @@ impl OplogCursor {
             await_data: false,
             done: false,
             reader: None,
+            backward: None,
             pending: Default::default(),
             ready_front: None,
         }
@@ -225,7 +228,10 @@ impl OplogCursor {
         let mut full = false;
         while !self.done && !full && out.len() < n {
             if self.pending.is_empty() {
-                self.pending = self.read_window(state, n - out.len())?.into();
+                // (No more than the limit lets through: an entry can be a
+                // commit of 100,000 documents, costly to turn into one.)
+                let want = (n - out.len()).min(self.remaining.map_or(usize::MAX, |r| r as usize));
+                self.pending = self.read_window(state, want)?.into();
                 if self.pending.is_empty() {
                     if !self.tailable || self.reverse {
                         self.done = true;
@@ -289,30 +295,35 @@ impl OplogCursor {
                 let (lsn, time, e) = r?;
                 docs.push(entry(state, lsn, time, &e));
                 self.pos = lsn.next();
-                if docs.len() >= want.clamp(64, 4096) {
+                if docs.len() >= want.clamp(1, 4096) {
                     break;
                 }
             }
             self.reader = Some(reader);
             return Ok(docs);
         }
-        // Backward: read the window below the position forward, then
-        // hand it out newest first.
+        // Backward: newest first from below the position (the reader reads
+        // the WAL a window at a time and is kept between batches).
         if self.pos <= self.floor {
             return Ok(Vec::new());
         }
-        let span = want.clamp(1, 4096) as u64;
-        let from = Lsn(self.pos.0.saturating_sub(span).max(self.floor.0));
+        let mut reader = match self.backward.take() {
+            Some(r) => r,
+            None => state.store.log_newest_first(self.floor, self.pos.prev())?,
+        };
         let mut docs = Vec::new();
-        for r in state.store.log(from)? {
+        for r in reader.by_ref() {
             let (lsn, time, e) = r?;
-            if lsn >= self.pos {
+            docs.push(entry(state, lsn, time, &e));
+            self.pos = lsn;
+            if docs.len() >= want.clamp(1, 4096) {
                 break;
             }
-            docs.push(entry(state, lsn, time, &e));
         }
-        self.pos = from;
-        docs.reverse();
+        if docs.is_empty() {
+            self.pos = self.floor;
+        }
+        self.backward = Some(reader);
         Ok(docs)
     }
 }

@@ -162,6 +162,12 @@ impl Entry {
             .map_err(|e| StoreError::Corrupt(format!("undecodable WAL entry: {e}")))
     }
 
+    /// The project of an encoded entry, read without decoding the rest (a
+    /// commit of many documents costs that much to decode).
+    pub fn peek_project(payload: &[u8]) -> Option<&str> {
+        bson::RawDocument::from_bytes(payload).ok()?.get_str("project").ok()
+    }
+
     /// The project the entry belongs to.
     pub fn project(&self) -> &str {
         match self {

@@ -38,7 +38,7 @@ pub use meta::{Catalog, Chain, CollectionMeta, IndexMeta};
 pub use secondary::{values_at, IndexDef};
 pub use snapshot::{decode_doc, ReadView, Scan, Snapshot};
 pub use store::{
-    At, BranchInfo, BranchStorage, BranchWal, LogReader, ProjectInfo, RestorePreview, Store, StoreOptions,
-    StoreStats, WalStorage,
+    At, BranchInfo, BranchStorage, BranchWal, LogReader, NewestFirst, ProjectInfo, RestorePreview, Store,
+    StoreOptions, StoreStats, WalStorage,
 };
 pub use write::{Check, CommitOutcome, OpEffect, ReadBase, WriteMode, WriteOp, WriteRequest};

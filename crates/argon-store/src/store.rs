@@ -887,6 +887,26 @@ impl Store {
         })
     }
 
+    /// The log from `upto` down to `floor` (both included, `upto` at most
+    /// the newest visible entry), decoded, newest first. It reads a window
+    /// at a time, from the WAL mark or segment start below the window's
+    /// end, forward, then hands the window out in reverse: a few hundred
+    /// KiB of WAL per window where the WAL has marks (every 256 KiB, kept
+    /// beside sealed segments), a segment where it has none. So the newest
+    /// entries of a long history cost no more than those of a short one.
+    pub fn log_newest_first(&self, floor: Lsn, upto: Lsn) -> Result<NewestFirst> {
+        let dir = self.dir().join("wal");
+        Ok(NewestFirst {
+            segments: argon_wal::segment_starts(&dir)?,
+            dir,
+            marks: self.shared().wal_sync.clone(),
+            floor: floor.max(Lsn(1)),
+            end: upto.min(self.visible_lsn()).next(),
+            window: Vec::new(),
+            project: None,
+        })
+    }
+
     /// Counters for `status` and metrics.
     pub fn stats(&self) -> StoreStats {
         let meta = self.meta();
@@ -948,6 +968,94 @@ impl Iterator for LogReader {
             return None;
         }
         Some(Entry::decode(&rec.payload).map(|e| (rec.lsn, rec.time, e)))
+    }
+}
+
+/// See [`Store::log_newest_first`].
+pub struct NewestFirst {
+    dir: std::path::PathBuf,
+    segments: Vec<Lsn>,
+    marks: argon_wal::SyncHandle,
+    floor: Lsn,
+    /// The next window ends below this.
+    end: Lsn,
+    /// The current window's records, oldest first (handed out from its
+    /// end, decoded then: a caller that stops early decodes only what it
+    /// takes, and a window can be a whole segment).
+    window: Vec<argon_wal::Record>,
+    /// Only entries of this project (see [`NewestFirst::of_project`]).
+    project: Option<String>,
+}
+
+impl NewestFirst {
+    /// Only the entries of `project`; the others are passed over without
+    /// being decoded.
+    pub fn of_project(mut self, project: &str) -> Self {
+        self.project = Some(project.to_string());
+        self
+    }
+
+    /// Reads the window below `end`.
+    fn read_window(&mut self) -> Result<()> {
+        let last = self.end.prev();
+        let Some(&seg) = self.segments[..self.segments.partition_point(|&s| s <= last)].last() else {
+            self.end = self.floor; // below the first segment: nothing more
+            return Ok(());
+        };
+        let mark = self.marks.mark_at_or_before(last).filter(|m| m.segment == seg && m.lsn > seg);
+        let start = mark.map_or(seg, |m| m.lsn).max(self.floor);
+        let reader = argon_wal::WalReader::open_near(&self.dir, start, mark.filter(|m| m.lsn <= start))?;
+        // A sealed segment without marks (sealed before mark files existed)
+        // read whole: note marks along the way, so the next reader of it
+        // reads a window, not the segment.
+        let next_seg = self.segments.iter().copied().find(|&s| s > seg);
+        let whole = mark.is_none() && start == seg && next_seg == Some(self.end);
+        let mut learned: Vec<argon_wal::Mark> = Vec::new();
+        let mut marked = None;
+        for r in reader {
+            let (pos, rec) = r?;
+            if rec.lsn >= self.end {
+                break;
+            }
+            if whole {
+                let base = *marked.get_or_insert(pos.offset);
+                if pos.offset >= base + argon_wal::MARK_EVERY {
+                    learned.push(argon_wal::Mark { lsn: rec.lsn, segment: seg, offset: pos.offset });
+                    marked = Some(pos.offset);
+                }
+            }
+            self.window.push(rec);
+        }
+        if whole && self.window.last().is_some_and(|r| r.lsn.next() == self.end) {
+            self.marks.learn_marks(&self.dir, seg, learned);
+        }
+        self.end = start;
+        Ok(())
+    }
+}
+
+impl Iterator for NewestFirst {
+    type Item = Result<(Lsn, CommitTime, Entry)>;
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            while self.window.is_empty() {
+                if self.end <= self.floor || self.segments.is_empty() {
+                    return None;
+                }
+                if let Err(e) = self.read_window() {
+                    self.end = self.floor; // nothing more after an error
+                    return Some(Err(e));
+                }
+            }
+            let rec = self.window.pop()?;
+            if let Some(p) = &self.project {
+                // (An entry whose project cannot be read is decoded: its error is reported.)
+                if Entry::peek_project(&rec.payload).is_some_and(|q| q != p) {
+                    continue;
+                }
+            }
+            return Some(Entry::decode(&rec.payload).map(|e| (rec.lsn, rec.time, e)));
+        }
     }
 }
 

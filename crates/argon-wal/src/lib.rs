@@ -35,6 +35,7 @@
 mod durable;
 mod error;
 mod format;
+mod marks;
 mod options;
 mod reader;
 mod recovery;
@@ -55,6 +56,11 @@ pub use crate::reader::WalReader;
 pub use crate::syncer::{Mark, MARK_EVERY};
 pub use crate::verify::{verify, BadRecord, VerifyReport};
 pub use crate::writer::{SyncHandle, Wal};
+
+/// The first LSN of every segment in the WAL at `dir`, in order.
+pub fn segment_starts(dir: &std::path::Path) -> Result<Vec<Lsn>, WalError> {
+    Ok(segment::list(dir)?.into_iter().map(|s| s.first_lsn).collect())
+}
 
 /// One decoded record.
 #[derive(Clone, Debug, PartialEq)]

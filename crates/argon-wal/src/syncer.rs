@@ -72,6 +72,23 @@ impl Shared {
         self.marks.lock().push(mark);
     }
 
+    /// Adds the marks of a sealed segment that has none yet (found by a
+    /// reader that scanned it whole), in LSN order among the others.
+    pub fn learn_marks(&self, segment: Lsn, new: &[Mark]) -> bool {
+        let mut marks = self.marks.lock();
+        if new.is_empty() || marks.iter().any(|m| m.segment == segment) {
+            return false;
+        }
+        let at = marks.partition_point(|m| m.lsn < new[0].lsn);
+        marks.splice(at..at, new.iter().copied());
+        true
+    }
+
+    /// The marks left in the segment whose first LSN is `segment`.
+    pub fn marks_of(&self, segment: Lsn) -> Vec<Mark> {
+        self.marks.lock().iter().filter(|m| m.segment == segment).copied().collect()
+    }
+
     /// The last mark at or before `lsn`.
     pub fn mark_at_or_before(&self, lsn: Lsn) -> Option<Mark> {
         let marks = self.marks.lock();

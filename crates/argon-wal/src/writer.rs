@@ -107,6 +107,24 @@ impl SyncHandle {
         self.shared.durable_lsn()
     }
 
+    /// Takes the [`Mark`]s a reader found scanning the whole of sealed
+    /// segment `segment` (first LSN) of the WAL at `dir`, which had none (a
+    /// segment sealed before mark files existed): kept for this process's
+    /// readers, and in a mark file for the next. `marks` must be the
+    /// segment's records at least [`MARK_EVERY`] bytes apart, in order.
+    pub fn learn_marks(&self, dir: &Path, segment: Lsn, marks: Vec<Mark>) {
+        if marks.iter().any(|m| m.segment != segment) || !self.shared.learn_marks(segment, &marks) {
+            return;
+        }
+        let seg = crate::segment::SegmentFile {
+            first_lsn: segment,
+            path: dir.join(format::segment_file_name(segment)),
+        };
+        if let Err(e) = crate::marks::write(&seg, &marks) {
+            tracing::debug!(segment = %seg.path.display(), "cannot write the segment's mark file: {e}");
+        }
+    }
+
     /// The last LSN handed to the OS: what a sync started now makes durable.
     pub fn written_lsn(&self) -> Lsn {
         self.shared.written_lsn()
@@ -208,10 +226,13 @@ impl Wal {
             }
             Some((last, sealed)) => {
                 let mut sealed_bytes = 0;
+                let mut sealed_marks = Vec::new();
                 for seg in sealed {
                     let f = File::open(&seg.path).map_err(io_at(&seg.path))?;
                     segment::check_header(seg, &f)?;
-                    sealed_bytes += f.metadata().map_err(io_at(&seg.path))?.len();
+                    let len = f.metadata().map_err(io_at(&seg.path))?.len();
+                    sealed_bytes += len;
+                    sealed_marks.extend(crate::marks::read(seg, len).unwrap_or_default());
                 }
                 let rec = recovery::recover_last_segment(last)?;
                 let path = &last.path;
@@ -232,7 +253,8 @@ impl Wal {
                 file.sync_all().map_err(io_at(path))?;
                 let mut active = Active::new(last.clone(), file, rec.end);
                 active.marked = rec.marks.last().map_or(active.marked, |m| m.offset);
-                (active, rec.last_lsn, sealed_bytes, rec.marks)
+                sealed_marks.extend(rec.marks);
+                (active, rec.last_lsn, sealed_bytes, sealed_marks)
             }
         };
 
@@ -477,6 +499,12 @@ impl Wal {
         }
         self.shared.count_fsync();
         self.shared.mark_durable(self.written_lsn);
+        // Its marks, for readers after a restart (a hint: no fsync).
+        if let Err(e) =
+            crate::marks::write(&self.active.seg, &self.shared.marks_of(self.active.seg.first_lsn))
+        {
+            tracing::warn!(segment = %path.display(), "cannot write the segment's mark file ({e}); its readers will scan it");
+        }
 
         let prealloc = self.opts.segment_bytes.max(HEADER_LEN as u64);
         let (seg, file) = match segment::create(&self.dir, first_lsn, prealloc) {
@@ -606,19 +634,43 @@ mod tests {
         assert_eq!(lsns(early).len() as u64, last.0 - 1);
 
         // Reopened, the WAL has marks in its last segment again (left by
-        // recovery's scan, at records rather than at groups), and readers
-        // started at them read what full scans read.
+        // recovery's scan, at records rather than at groups), those of the
+        // sealed segments from their mark files, the same as before; and
+        // readers started at them read what full scans read.
         let last_segment = far.segment;
+        let sealed_before: Vec<_> = (1..last_segment.0).map(|l| handle.mark_at_or_before(Lsn(l))).collect();
         drop(wal);
-        let wal = Wal::open(dir.path(), o).unwrap();
+        let wal = Wal::open(dir.path(), o.clone()).unwrap();
         let again = wal.sync_handle();
         assert!(again.mark_at_or_before(last).is_some_and(|m| m.segment == last_segment));
-        assert_eq!(again.mark_at_or_before(Lsn(last_segment.0 - 1)), None, "none in earlier segments");
-        for from in (last_segment.0..=last.0).step_by(3) {
+        let sealed_after: Vec<_> = (1..last_segment.0).map(|l| again.mark_at_or_before(Lsn(l))).collect();
+        assert_eq!(sealed_after, sealed_before, "sealed segments' marks restored from their files");
+        for from in (1..=last.0).step_by(3) {
             let mark = again.mark_at_or_before(Lsn(from));
             let near = lsns(WalReader::open_near(dir.path(), Lsn(from), mark).unwrap());
             assert_eq!(near, lsns(WalReader::open(dir.path(), Lsn(from)).unwrap()), "from {from}");
         }
+
+        // A missing or damaged mark file: its segment has no marks (and is
+        // read from its start), the others keep theirs.
+        drop(wal);
+        let segs = crate::segment::list(dir.path()).unwrap();
+        let (gone, bad, kept) = (&segs[0], &segs[1], &segs[2]);
+        std::fs::remove_file(crate::marks::path_for(&gone.path)).unwrap();
+        let bad_marks = crate::marks::path_for(&bad.path);
+        let mut bytes = std::fs::read(&bad_marks).unwrap();
+        bytes[12] ^= 1;
+        std::fs::write(&bad_marks, bytes).unwrap();
+        let wal = Wal::open(dir.path(), o).unwrap();
+        let h = wal.sync_handle();
+        let in_segment = |seg: &crate::segment::SegmentFile, next: Lsn| {
+            (seg.first_lsn.0..next.0)
+                .filter(|&l| h.mark_at_or_before(Lsn(l)).is_some_and(|m| m.segment == seg.first_lsn))
+                .count()
+        };
+        assert_eq!(in_segment(gone, bad.first_lsn), 0);
+        assert_eq!(in_segment(bad, kept.first_lsn), 0);
+        assert!(in_segment(kept, segs[3].first_lsn) > 0);
     }
 
     #[test]

@@ -2,7 +2,11 @@
 //! trail of who changed what (`argon log` over `--uri`).
 //!
 //! `{history: BRANCH, project, collection?, id?, fromLsn?, toLsn?, actor?, limit?}`
-//! → `{entries: [{lsn, time, entry}]}`. A branch's history is every commit
+//! → `{entries: [{lsn, time, entry}], truncated?: true}`. The WAL is read
+//! newest first (`Store::log_newest_first`), so the newest entries cost the
+//! same however long the history; the reading stops at `limit`, or before
+//! the reply would pass 16 MiB (then `truncated: true`: narrow the range
+//! or lower the limit). A branch's history is every commit
 //! on the timelines of its chain (its own, then its ancestors' below each
 //! fork point), plus the entries that created, reset, protected or deleted
 //! a branch of that name and the project's creation.
@@ -29,11 +33,15 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
     let chain = ctx.state.store.history_chain(&project, &branch)?;
     let on_chain = |tl, lsn| chain.0.iter().any(|&(t, bound)| t == tl && lsn <= bound);
     let mut out: Vec<Document> = Vec::new();
-    for r in ctx.state.store.log(from)? {
-        let (lsn, time, entry) = r?;
-        if to.is_some_and(|t| lsn > t) {
+    let mut bytes = 0usize;
+    let mut truncated = false;
+    let upto = to.unwrap_or(ctx.state.store.visible_lsn());
+    for r in ctx.state.store.log_newest_first(from, upto)?.of_project(&project) {
+        crate::ops::check_interrupted()?;
+        if limit.is_some_and(|l| out.len() >= l) {
             break;
         }
+        let (lsn, time, entry) = r?;
         if actor.as_deref().is_some_and(|a| entry.actor() != a) {
             continue;
         }
@@ -72,13 +80,18 @@ pub fn run(ctx: &mut Ctx<'_>, call: &mut Call) -> CmdResult<Document> {
         let entry = bson::serialize_to_document(&entry).map_err(|e| {
             CommandError::new(code::INTERNAL_ERROR, format!("cannot encode entry {lsn}: {e}"))
         })?;
-        out.push(
-            doc! { "lsn": lsn.0 as i64, "time": Bson::DateTime(time.to_bson_datetime()), "entry": entry },
-        );
+        let d = doc! { "lsn": lsn.0 as i64, "time": Bson::DateTime(time.to_bson_datetime()), "entry": entry };
+        let size = crate::cursor::doc_batch_cost(&d, out.len());
+        if bytes + size > crate::cursor::BATCH_BYTES {
+            truncated = true;
+            break;
+        }
+        bytes += size;
+        out.push(d);
     }
-    out.reverse();
-    if let Some(l) = limit {
-        out.truncate(l);
+    let mut reply = doc! { "entries": out };
+    if truncated {
+        reply.insert("truncated", true);
     }
-    Ok(doc! { "entries": out })
+    Ok(reply)
 }
