@@ -131,11 +131,11 @@ fn describe(e: &Entry) -> String {
 /// The first LSN a filter can match, read off a top-level `ts` or `lsn`
 /// lower bound (`$gt`/`$gte`, or equality), so a read by time starts
 /// there instead of at the beginning.
-fn lower_bound(filter: &Document) -> Lsn {
+fn lower_bound(state: &ServerState, filter: &Document) -> Lsn {
     let bound = |v: &Bson| -> Option<(u64, bool)> {
         match v {
             // Timestamps Argon hands out carry the LSN in the increment.
-            Bson::Timestamp(t) if t.increment > 0 => Some((t.increment as u64, true)),
+            Bson::Timestamp(t) if t.increment > 0 => Some((state.lsn_of_timestamp(*t).0, true)),
             Bson::Int32(n) => Some((*n as u64, true)),
             Bson::Int64(n) => Some((*n as u64, true)),
             _ => None,
@@ -200,7 +200,7 @@ impl OplogCursor {
         skip: u64,
         limit: Option<u64>,
     ) -> OplogCursor {
-        let floor = lower_bound(&query.doc);
+        let floor = lower_bound(state, &query.doc);
         let pos = if reverse { state.store.visible_lsn().next() } else { floor };
         OplogCursor {
             pos,

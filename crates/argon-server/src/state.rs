@@ -236,9 +236,25 @@ impl ServerState {
     ///
     /// Both parts grow with the LSN (commit times never go back), so drivers
     /// that compare cluster times see the same order as LSNs, and the LSN is
-    /// read back from the increment.
+    /// read back from the increment ([`ServerState::lsn_of_timestamp`]).
+    /// The increment has 32 bits; LSNs from 2^32 on (days of writes at
+    /// full speed) go on at 1 and wrap every 2^32 - 1 (never 0, which
+    /// means "no LSN"), and the second tells which turn it is.
     pub fn cluster_time(&self, lsn: Lsn, time: CommitTime) -> Timestamp {
-        Timestamp { time: (time.0.max(0) / 1_000_000) as u32, increment: lsn.0 as u32 }
+        Timestamp { time: (time.0.max(0) / 1_000_000) as u32, increment: increment_of(lsn) }
+    }
+
+    /// The LSN a Timestamp this server handed out stands for: the newest
+    /// LSN committed in the Timestamp's second or before whose increment it
+    /// is. (At most 2^32 - 1 LSNs commit in one second, so that is the one.)
+    pub fn lsn_of_timestamp(&self, ts: Timestamp) -> Lsn {
+        let inc = ts.increment as u64;
+        if self.store.visible_lsn().0 <= u32::MAX as u64 {
+            return Lsn(inc); // no LSN has wrapped yet
+        }
+        let end_of_second = CommitTime((ts.time as i64 + 1) * 1_000_000 - 1);
+        let base = self.store.lsn_at_time(end_of_second).unwrap_or(self.store.visible_lsn()).0;
+        lsn_with_increment(inc, base)
     }
 
     /// The cluster time of the newest visible state.
@@ -252,7 +268,7 @@ impl ServerState {
         if ts.increment == 0 {
             At::Time(CommitTime((ts.time as i64 + 1) * 1_000_000 - 1))
         } else {
-            At::Lsn(Lsn(ts.increment as u64))
+            At::Lsn(self.lsn_of_timestamp(ts))
         }
     }
 
@@ -290,5 +306,71 @@ impl ServerState {
     pub fn next_connection(&self) -> i64 {
         self.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// LSNs from 2^32 on: increments 1..=2^32-1, round and round.
+const WRAP_FROM: u64 = 1 << 32;
+const WRAP: u64 = (1 << 32) - 1;
+
+/// The increment of a Timestamp for `lsn` (see [`ServerState::cluster_time`]).
+pub fn increment_of(lsn: Lsn) -> u32 {
+    if lsn.0 < WRAP_FROM {
+        lsn.0 as u32
+    } else {
+        ((lsn.0 - WRAP_FROM) % WRAP + 1) as u32
+    }
+}
+
+/// The newest LSN at or below `base` whose increment is `inc`, or 0 when
+/// none is.
+pub fn lsn_with_increment(inc: u64, base: u64) -> Lsn {
+    let mut best = 0;
+    // Below 2^32 the increment is the LSN.
+    if inc <= base && inc < WRAP_FROM && inc > 0 {
+        best = inc;
+    }
+    // From 2^32 on: 2^32 + (inc - 1) + k * WRAP, the largest at most `base`.
+    if inc > 0 && inc <= WRAP && base >= WRAP_FROM + inc - 1 {
+        let first = WRAP_FROM + inc - 1;
+        best = best.max(first + (base - first) / WRAP * WRAP);
+    }
+    Lsn(best)
+}
+
+#[cfg(test)]
+mod timestamp_tests {
+    use super::*;
+
+    #[test]
+    fn increments_never_zero_and_map_back_near_their_second() {
+        let lsns = [
+            1u64,
+            5,
+            u32::MAX as u64 - 1,
+            u32::MAX as u64,
+            WRAP_FROM,
+            WRAP_FROM + 1,
+            WRAP_FROM + WRAP - 1,
+            WRAP_FROM + WRAP,
+            WRAP_FROM + 3 * WRAP + 17,
+            u64::MAX / 2,
+        ];
+        for &lsn in &lsns {
+            let inc = increment_of(Lsn(lsn));
+            assert_ne!(inc, 0, "LSN {lsn}");
+            // The newest LSN of the second is the LSN itself or up to a
+            // million after it.
+            for ahead in [0u64, 1, 999, 1_000_000] {
+                assert_eq!(lsn_with_increment(inc as u64, lsn + ahead), Lsn(lsn), "LSN {lsn}, base +{ahead}");
+            }
+        }
+        // A second that straddles 2^32: both sides read back.
+        let base = WRAP_FROM + 10;
+        for lsn in [WRAP_FROM - 5, WRAP_FROM - 1, WRAP_FROM, WRAP_FROM + 10] {
+            assert_eq!(lsn_with_increment(increment_of(Lsn(lsn)) as u64, base), Lsn(lsn));
+        }
+        // Increments grow with LSNs within a turn.
+        assert!(increment_of(Lsn(WRAP_FROM + 7)) < increment_of(Lsn(WRAP_FROM + 8)));
     }
 }

@@ -61,6 +61,9 @@ pub struct StoreOptions {
     /// fdatasyncs in flight at once under `SyncMode::Always` (one per ack
     /// thread; see `WalOptions::sync_threads`). Default = 2.
     pub wal_sync_threads: usize,
+    /// The first LSN of a new data dir's WAL (see `WalOptions::first_lsn`).
+    /// Default = 1.
+    pub first_lsn: Lsn,
 }
 
 impl Default for StoreOptions {
@@ -74,6 +77,7 @@ impl Default for StoreOptions {
             materialize_after: 4096,
             materialize_batch: 256,
             wal_sync_threads: 2,
+            first_lsn: Lsn(1),
         }
     }
 }
@@ -331,6 +335,7 @@ impl Store {
             sync: opts.sync,
             segment_bytes: opts.wal_segment_bytes,
             sync_threads: opts.wal_sync_threads,
+            first_lsn: opts.first_lsn,
             ..WalOptions::default()
         };
         let wal = Wal::open(&dir.join("wal"), wal_opts)?;

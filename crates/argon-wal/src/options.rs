@@ -4,6 +4,8 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use argon_types::Lsn;
+
 /// When committed records are made durable (fdatasync'd), like Redis'
 /// `appendfsync`.
 ///
@@ -109,6 +111,11 @@ pub struct WalOptions {
     /// completes two concurrent fdatasyncs nearly as fast as one
     /// (docs/BENCHMARKS.md).
     pub sync_threads: usize,
+    /// The LSN of the first record of a WAL created by this open (an
+    /// existing WAL goes on from its last record). Default = 1. Tests use
+    /// it to run a store past LSNs that take days of writes to reach (2^32,
+    /// where a MongoDB Timestamp's increment runs out).
+    pub first_lsn: Lsn,
 }
 
 impl Default for WalOptions {
@@ -118,6 +125,7 @@ impl Default for WalOptions {
             segment_bytes: 64 << 20,
             compress_min_bytes: 4096,
             sync_threads: 2,
+            first_lsn: Lsn(1),
         }
     }
 }

@@ -221,8 +221,9 @@ impl Wal {
 
         let (active, last_lsn, sealed_bytes, marks) = match segs.split_last() {
             None => {
-                let (seg, file) = segment::create(dir, Lsn(1), prealloc)?;
-                (Active::new(seg, file, HEADER_LEN as u64), Lsn::ZERO, 0, Vec::new())
+                let first = opts.first_lsn.max(Lsn(1));
+                let (seg, file) = segment::create(dir, first, prealloc)?;
+                (Active::new(seg, file, HEADER_LEN as u64), first.prev(), 0, Vec::new())
             }
             Some((last, sealed)) => {
                 let mut sealed_bytes = 0;

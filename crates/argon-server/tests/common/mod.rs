@@ -22,6 +22,17 @@ impl TestServer {
     /// a restart).
     pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
         let store = Store::open(dir.path().join("data")).unwrap();
+        Self::serve(dir, store).await
+    }
+
+    /// Serves a fresh data dir opened with `opts`.
+    pub async fn start_with(opts: argon_store::StoreOptions) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(dir.path().join("data"), opts).unwrap();
+        Self::serve(dir, store).await
+    }
+
+    async fn serve(dir: tempfile::TempDir, store: Store) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let config = ServerConfig { advertised_host: addr.to_string(), ..ServerConfig::default() };
