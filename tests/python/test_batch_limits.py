@@ -123,3 +123,33 @@ def test_change_stream_getmore_replies_stay_under_the_limit(server):
         db.command({"killCursors": "cs_raw", "cursors": [cursor_id]})
     finally:
         c.close()
+
+
+def test_a_commit_too_large_for_one_oplog_entry_is_logged_in_several(client):
+    """One insert command of ~20 MB is one WAL commit; its `applyOps` would
+    pass 16 MiB, so it is logged as several entries sharing its ts and lsn
+    (MongoDB's form for a large transaction), each readable."""
+    db = client.batchlim
+    db.big_commit.drop()
+    db.create_collection("big_commit")
+    n = 10000
+    db.big_commit.insert_many([{"_id": i, "f": "q" * 2000} for i in range(n)])
+    oplog = client.local["oplog.rs"]
+    # The newest entry (what rs.printReplicationInfo() reads) can be read.
+    newest = oplog.find_one({}, sort=[("$natural", -1)])
+    lsn = newest["lsn"]
+    sizes, parts = [], []
+    for raw in oplog.find_raw_batches({"lsn": lsn}, batch_size=1):
+        sizes.append(len(raw))
+        parts.extend(bson.decode_all(raw))
+    assert len(parts) >= 2
+    assert max(sizes) <= MAX_REPLY
+    assert len({p["ts"] for p in parts}) == 1
+    assert [p["o"].get("partialTxn") for p in parts] == [True] * (len(parts) - 1) + [None]
+    assert parts[-1]["o"]["count"] == n
+    ids = [op["o"]["_id"] for p in parts for op in p["o"]["applyOps"]]
+    assert ids == list(range(n))
+    assert all(op["op"] == "i" and op["ns"] == "batchlim.big_commit" for p in parts for op in p["o"]["applyOps"])
+    # Newest first, the parts come last one first.
+    backward = list(oplog.find({"lsn": lsn}, {"o.applyOps": 0}).sort("$natural", -1))
+    assert [b["o"].get("count") for b in backward] == [n] + [None] * (len(parts) - 1)

@@ -62,8 +62,9 @@ def test_changes_read_as_oplog_entries_in_order(client, db):
     # (Other work of the shared server may add entries meanwhile: at least.)
     assert stats["capped"] and stats["count"] >= last["lsn"] and stats["maxSize"] > 0
     # The WAL's records, not its preallocated space: a few hundred bytes
-    # per entry here, not megabytes.
-    assert 50 < stats["avgObjSize"] < 4096, stats
+    # per entry here (a few KiB where other tests of the shared server
+    # wrote large, well-compressed documents), not megabytes.
+    assert 50 < stats["avgObjSize"] < 64 * 1024, stats
     kib = client["local"].command("collStats", "oplog.rs", scale=1024)
     assert kib["size"] < stats["size"] and kib["scaleFactor"] == 1024
     assert log.count_documents({"ns": ns}) == 3
@@ -72,10 +73,15 @@ def test_changes_read_as_oplog_entries_in_order(client, db):
     ops = {d["_id"]: d["n"] for d in log.aggregate([{"$match": {"ns": ns}}, {"$group": {"_id": "$op", "n": {"$sum": 1}}}])}
     assert ops == {"i": 1, "u": 1, "d": 1}
     # Skip, limit, projection, and batches over getMore, both ways.
+    # (One entry per LSN, except a commit too large for one entry, which
+    # another test of the shared server may have made: compare with one read.)
+    everything = [e["lsn"] for e in log.find({}, {"lsn": 1})]
+    assert everything == sorted(everything) and everything[0] == 1
     forward = [e["lsn"] for e in log.find({}, {"lsn": 1, "_id": 0}, batch_size=2).skip(1).limit(5)]
-    assert forward == [2, 3, 4, 5, 6]
+    assert forward == everything[1:6]
+    newest = [e["lsn"] for e in log.find({}, {"lsn": 1}).sort("$natural", -1).limit(5)]
     backward = [e["lsn"] for e in log.find({}, {"lsn": 1}, batch_size=2).sort("$natural", -1).limit(5)]
-    assert backward[0] >= last["lsn"] and backward == list(range(backward[0], backward[0] - 5, -1))
+    assert backward[0] >= last["lsn"] and backward == newest and backward == sorted(backward, reverse=True)
 
 
 def test_a_tailable_cursor_follows_new_writes(client, db):

@@ -15,7 +15,8 @@
 //!   `createIndexes`, `dropIndexes`, `collMod`) on `<db>.$cmd`;
 //! - a commit of several (a transaction, a multi-document write):
 //!   `c` on `admin.$cmd` with `o: {applyOps: [...]}`, as MongoDB logs a
-//!   transaction;
+//!   transaction (several such entries, sharing the commit's `ts` and
+//!   `lsn`, when the changes pass 15 MiB: see [`commit`]);
 //! - a project or branch operation: a no-op `n` whose `o.msg` says what it
 //!   did.
 //!
@@ -40,28 +41,79 @@ pub fn is_oplog(db: &str, coll: &str) -> bool {
     db == DB && coll == COLL
 }
 
-/// The oplog entry of the WAL entry at `lsn`.
-pub fn entry(state: &ServerState, lsn: Lsn, time: CommitTime, e: &Entry) -> Document {
-    let mut d = match e {
+/// The oplog entries of the WAL entry at `lsn`: one, or several when a
+/// commit's `applyOps` would pass 16 MiB (see [`commit`]).
+pub fn entry(state: &ServerState, lsn: Lsn, time: CommitTime, e: &Entry) -> Vec<Document> {
+    let mut docs = match e {
         Entry::Commit(c) => commit(c),
-        other => doc! { "op": "n", "ns": "", "o": { "msg": describe(other) } },
+        other => vec![doc! { "op": "n", "ns": "", "o": { "msg": describe(other) } }],
     };
-    d.insert("ts", Bson::Timestamp(state.cluster_time(lsn, time)));
-    d.insert("t", 1i64);
-    d.insert("v", 2i64);
-    d.insert("wall", time.to_bson_datetime());
-    d.insert("lsn", lsn.0 as i64);
-    d.insert("actor", e.actor());
-    d
+    for d in &mut docs {
+        d.insert("ts", Bson::Timestamp(state.cluster_time(lsn, time)));
+        d.insert("t", 1i64);
+        d.insert("v", 2i64);
+        d.insert("wall", time.to_bson_datetime());
+        d.insert("lsn", lsn.0 as i64);
+        d.insert("actor", e.actor());
+    }
+    docs
 }
 
-fn commit(c: &Commit) -> Document {
+/// An `applyOps` entry's changes take at most this many bytes; a commit
+/// with more (one `insert_many` of 20 MB) is logged as several entries,
+/// as MongoDB logs a transaction too large for one: all but the last say
+/// `o.partialTxn: true`, the last gives the `o.count` of changes. (All of
+/// them carry the commit's `ts` and `lsn`: one WAL entry, one cluster
+/// time.) A single entry over 16 MiB could never be read.
+const APPLY_OPS_BYTES: usize = 15 << 20;
+
+fn commit(c: &Commit) -> Vec<Document> {
     let db = crate::commands::db_name(&c.project, &c.branch);
-    let mut ops: Vec<Document> = c.ops.iter().map(|op| change(&db, op)).collect();
-    if ops.len() == 1 {
-        return ops.remove(0);
+    if c.ops.len() == 1 {
+        return vec![change(&db, &c.ops[0])];
     }
-    doc! { "op": "c", "ns": "admin.$cmd", "o": { "applyOps": ops } }
+    let mut chunks: Vec<Vec<Document>> = vec![Vec::new()];
+    let mut bytes = 0usize;
+    for op in &c.ops {
+        let size = op_size(op);
+        if bytes + size > APPLY_OPS_BYTES && !chunks.last().is_some_and(Vec::is_empty) {
+            chunks.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        chunks.last_mut().expect("one chunk at least").push(change(&db, op));
+    }
+    let last = chunks.len() - 1;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, ops)| {
+            let o = match (last, i == last) {
+                (0, _) => doc! { "applyOps": ops },
+                (_, false) => doc! { "applyOps": ops, "partialTxn": true },
+                (_, true) => doc! { "applyOps": ops, "count": c.ops.len() as i64 },
+            };
+            doc! { "op": "c", "ns": "admin.$cmd", "o": o }
+        })
+        .collect()
+}
+
+/// About what a change takes in an `applyOps` array.
+fn op_size(op: &Op) -> usize {
+    match op {
+        Op::Doc { coll, post, id, .. } => {
+            100 + coll.len() + post.as_ref().map_or(0, |p| p.as_bytes().len()) + bson_size(id)
+        }
+        _ => 1024,
+    }
+}
+
+fn bson_size(v: &Bson) -> usize {
+    match v {
+        Bson::String(s) => s.len() + 5,
+        Bson::Document(d) => d.to_vec().map_or(64, |b| b.len()),
+        _ => 16,
+    }
 }
 
 /// One change of a commit: `{op, ns, o, o2?}`.
@@ -293,7 +345,7 @@ impl OplogCursor {
             let mut reader = state.store.log_resumed(self.reader.take(), self.pos)?;
             for r in reader.by_ref() {
                 let (lsn, time, e) = r?;
-                docs.push(entry(state, lsn, time, &e));
+                docs.extend(entry(state, lsn, time, &e));
                 self.pos = lsn.next();
                 if docs.len() >= want.clamp(1, 4096) {
                     break;
@@ -314,7 +366,7 @@ impl OplogCursor {
         let mut docs = Vec::new();
         for r in reader.by_ref() {
             let (lsn, time, e) = r?;
-            docs.push(entry(state, lsn, time, &e));
+            docs.extend(entry(state, lsn, time, &e).into_iter().rev());
             self.pos = lsn;
             if docs.len() >= want.clamp(1, 4096) {
                 break;
@@ -330,10 +382,14 @@ impl OplogCursor {
 
 /// Every entry, oldest first, as a stream (for `aggregate` and `count`).
 pub fn all(state: &ServerState) -> CmdResult<impl Iterator<Item = argon_query::Result<Document>> + '_> {
-    Ok(state.store.log(Lsn(1))?.map(move |r| {
-        let (lsn, time, e) =
-            r.map_err(|e| argon_query::QueryError::new(argon_query::codes::INTERNAL_ERROR, e.to_string()))?;
-        Ok(entry(state, lsn, time, &e))
+    Ok(state.store.log(Lsn(1))?.flat_map(move |r| {
+        let docs: Vec<argon_query::Result<Document>> = match r {
+            Ok((lsn, time, e)) => entry(state, lsn, time, &e).into_iter().map(Ok).collect(),
+            Err(e) => {
+                vec![Err(argon_query::QueryError::new(argon_query::codes::INTERNAL_ERROR, e.to_string()))]
+            }
+        };
+        docs
     }))
 }
 
