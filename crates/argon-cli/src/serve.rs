@@ -40,10 +40,10 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics and /healthz over HTTP on this port.
     #[arg(long)]
     pub metrics_port: Option<u16>,
-    /// Threads serving connections (default: one less than the CPU count,
-    /// at least one). The store's commit and ack threads come on top, and a
-    /// command that may scan for long hands its thread's connections to
-    /// another thread while it runs, so a long query never stalls the rest.
+    /// Threads serving connections (default: the CPU count). The store's
+    /// commit and ack threads come on top, and a command that may scan for
+    /// long hands its thread's connections to another thread while it
+    /// runs, so a long query never stalls the rest.
     #[arg(long)]
     pub worker_threads: Option<usize>,
     /// With `--fsync always`: how many WAL fdatasyncs may run at once, each
@@ -53,12 +53,12 @@ pub struct ServeArgs {
     pub fsync_threads: u64,
 }
 
-/// One less than the CPU count, at least one: the commit and ack threads
-/// need a core of their own. On 2 cores, a second connection thread cost
-/// more in wake-ups between the two than it added (BENCHMARKS.md, wire
-/// server, session 5).
+/// The CPU count: on 2 cores, two connection threads served the 50/50
+/// read/update mix 22% faster than one and finds and inserts no slower
+/// (BENCHMARKS.md, wire server, session 14; session 5 had found one
+/// thread faster for finds, before the connection path changed).
 fn default_worker_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).saturating_sub(1).max(1)
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).max(1)
 }
 
 pub fn run(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
