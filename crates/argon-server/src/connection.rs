@@ -61,6 +61,9 @@ pub struct ConnState {
     pub close_unanswered: bool,
 }
 
+/// Bytes a read asks for when no frame length says more is coming.
+const READ_CHUNK: usize = 4 * 1024;
+
 /// Serves one connection until the peer closes it or sends garbage framing.
 pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, mut stream: S, peer: Peer) {
     let id = state.next_connection();
@@ -78,7 +81,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
     };
     tracing::debug!(conn = id, peer = %conn.peer, "connection accepted");
     let mut stopping = state.stopping.subscribe();
-    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut next_request_id: i32 = 1;
     'conn: loop {
         // Read until one whole frame is buffered.
@@ -92,8 +95,14 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
                 }
             }
             // Read straight into the buffer's spare capacity (a zeroed
-            // stack chunk per read showed up as 7% memset in profiles).
-            buf.reserve(64 * 1024);
+            // stack chunk per read showed up as 7% memset in profiles):
+            // room for the rest of the frame when its length is known,
+            // else a small chunk, so an idle connection holds little.
+            let rest = match argon_wire::frame_length(&buf) {
+                Ok(Some(len)) => len.saturating_sub(buf.len()),
+                _ => 0,
+            };
+            buf.reserve(rest.max(READ_CHUNK));
             let read = tokio::select! {
                 read = stream.read_buf(&mut buf) => read,
                 // Stopping: a connection between requests closes now (one
@@ -106,6 +115,10 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(state: Arc<ServerState>, m
             }
         };
         let frame: Vec<u8> = buf.drain(..len).collect();
+        if buf.is_empty() && buf.capacity() > 4 * READ_CHUNK {
+            // A large message came: do not keep its room while idle.
+            buf = Vec::with_capacity(READ_CHUNK);
+        }
         let reply = handle_frame(&state, &mut conn, &frame, &mut next_request_id).await;
         if conn.close_unanswered {
             break;
