@@ -153,3 +153,22 @@ def test_a_commit_too_large_for_one_oplog_entry_is_logged_in_several(client):
     # Newest first, the parts come last one first.
     backward = list(oplog.find({"lsn": lsn}, {"o.applyOps": 0}).sort("$natural", -1))
     assert [b["o"].get("count") for b in backward] == [n] + [None] * (len(parts) - 1)
+
+
+def test_history_stops_before_the_reply_limit_and_says_so(client):
+    db = client.batchlim
+    db.hist_docs.drop()
+    db.create_collection("hist_docs")
+    for d in big_docs():
+        db.hist_docs.insert_one(d)
+    full = client.admin.command("history", "main", project="batchlim", collection="hist_docs")
+    entries = full["entries"]
+    # Twelve 1.5 MiB post-images do not fit in one reply: the newest that do.
+    assert full.get("truncated") is True
+    assert 2 <= len(entries) < 12
+    lsns = [e["lsn"] for e in entries]
+    assert lsns == sorted(lsns, reverse=True)
+    assert [e["entry"]["ops"][0]["id"] for e in entries] == list(range(11, 11 - len(entries), -1))
+    # Asked for fewer, it is whole.
+    two = client.admin.command("history", "main", project="batchlim", collection="hist_docs", limit=2)
+    assert "truncated" not in two and [e["lsn"] for e in two["entries"]] == lsns[:2]
