@@ -290,16 +290,17 @@ impl ServerState {
     pub fn append_time_fields_raw(&self, reply: &mut bson::RawDocumentBuf, op: Option<(Lsn, CommitTime)>) {
         let now = self.current_cluster_time();
         let op_time = op.map(|(l, t)| self.cluster_time(l, t)).unwrap_or(now);
-        reply.append(
-            bson::raw::cstr!("$clusterTime"),
-            bson::rawdoc! {
-                "clusterTime": now.max(op_time),
-                "signature": {
-                    "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },
-                    "keyId": 0i64,
-                },
-            },
-        );
+        // The `$clusterTime` document is the same bytes every time but for
+        // its timestamp: patched into a copy of them (building it with
+        // `rawdoc!` was ~0.6 µs, a twentieth of a point read).
+        let mut bytes = *CLUSTER_TIME_DOC;
+        let ts = now.max(op_time);
+        let packed = (u64::from(ts.time) << 32) | u64::from(ts.increment);
+        bytes[CLUSTER_TIME_AT..CLUSTER_TIME_AT + 8].copy_from_slice(&packed.to_le_bytes());
+        match bson::RawDocument::from_bytes(&bytes) {
+            Ok(doc) => reply.append(bson::raw::cstr!("$clusterTime"), doc),
+            Err(e) => tracing::error!("$clusterTime template: {e}"),
+        }
         reply.append(bson::raw::cstr!("operationTime"), op_time);
     }
 
@@ -308,6 +309,22 @@ impl ServerState {
         self.next_connection_id.fetch_add(1, Ordering::Relaxed)
     }
 }
+
+/// `{clusterTime: Timestamp(0, 0), signature: {hash: <20 zero bytes>,
+/// keyId: 0}}` as BSON; the timestamp's 8 bytes start at
+/// [`CLUSTER_TIME_AT`] (after the length, the type byte and the key).
+const CLUSTER_TIME_LEN: usize = 88;
+const CLUSTER_TIME_AT: usize = 4 + 1 + b"clusterTime\0".len();
+static CLUSTER_TIME_DOC: std::sync::LazyLock<[u8; CLUSTER_TIME_LEN]> = std::sync::LazyLock::new(|| {
+    let doc = bson::rawdoc! {
+        "clusterTime": Timestamp { time: 0, increment: 0 },
+        "signature": {
+            "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },
+            "keyId": 0i64,
+        },
+    };
+    doc.as_bytes().try_into().expect("the $clusterTime document is CLUSTER_TIME_LEN bytes")
+});
 
 /// LSNs from 2^32 on: increments 1..=2^32-1, round and round.
 const WRAP_FROM: u64 = 1 << 32;
@@ -341,6 +358,22 @@ pub fn lsn_with_increment(inc: u64, base: u64) -> Lsn {
 #[cfg(test)]
 mod timestamp_tests {
     use super::*;
+
+    #[test]
+    fn the_patched_cluster_time_document_is_the_one_rawdoc_builds() {
+        let ts = Timestamp { time: 1_796_000_000, increment: 4_000_000_123 };
+        let mut bytes = *CLUSTER_TIME_DOC;
+        let packed = (u64::from(ts.time) << 32) | u64::from(ts.increment);
+        bytes[CLUSTER_TIME_AT..CLUSTER_TIME_AT + 8].copy_from_slice(&packed.to_le_bytes());
+        let built = bson::rawdoc! {
+            "clusterTime": ts,
+            "signature": {
+                "hash": bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![0; 20] },
+                "keyId": 0i64,
+            },
+        };
+        assert_eq!(&bytes[..], built.as_bytes());
+    }
 
     #[test]
     fn increments_never_zero_and_map_back_near_their_second() {
