@@ -1,5 +1,5 @@
-//! The commit thread: the single writer of the WAL and the index, and the
-//! ack thread that makes its groups durable and visible.
+//! The commit thread: the single writer of the WAL and the index. The ack
+//! threads (`ack.rs`) make its groups durable and visible.
 //!
 //! ```text
 //!  callers ──jobs──▶ [commit thread] ── validate against head (index + this batch)
@@ -8,9 +8,9 @@
 //!                        ▼
 //!                    WAL write (one write call for the whole batch)
 //!                    LMDB commit (no fsync; it records the LSN it covers)
-//!                        │ Done ──▶ [ack thread] one fdatasync for every group written
-//!                        ▼                         (Always: group commit), then publish
-//!                    next batch                    metadata and the visible LSN; wake callers
+//!                        │ Done ──▶ [ack threads] fdatasyncs (Always: group commit; up to
+//!                        ▼                          one in flight per ack thread), then publish
+//!                    next batch                     metadata and the visible LSN; wake callers
 //! ```
 //!
 //! The fdatasync of one group overlaps the work on the next. A lone small
