@@ -98,8 +98,6 @@ struct Queue {
 #[derive(Default)]
 struct State {
     groups: VecDeque<Done>,
-    /// fdatasyncs running now.
-    syncing: usize,
     /// The highest LSN a running or finished fdatasync started with: a
     /// group above it needs another.
     sync_started: Lsn,
@@ -175,10 +173,8 @@ fn run(q: &Queue, slot: usize) {
             let unsynced = st.groups.back().is_some_and(|g| g.lsn() > st.sync_started);
             // (Each thread runs at most one, so at most one per thread run at once.)
             if unsynced {
-                st.syncing += 1;
                 st.sync_started = st.sync_started.max(wal.written_lsn());
                 let synced = MutexGuard::unlocked(&mut st, || wal.sync_slot(slot));
-                st.syncing -= 1;
                 if let Err(e) = synced {
                     tracing::error!("WAL fdatasync failed, refusing further writes: {e}");
                     q.store.failed.store(true, Ordering::SeqCst);
@@ -198,7 +194,9 @@ fn run(q: &Queue, slot: usize) {
                 continue;
             }
         }
-        if st.closed && st.groups.is_empty() && st.syncing == 0 {
+        // (A thread still in an fdatasync finds the queue empty and stops
+        // after it; `close` joins every thread.)
+        if st.closed && st.groups.is_empty() {
             // Let the others see it too.
             q.wake.notify_all();
             return;
