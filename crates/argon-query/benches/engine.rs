@@ -149,14 +149,42 @@ fn apply_raw_cost() {
     println!("apply_raw $inc: {:.0} ns per call ({bytes} bytes written)", start.secs() * 1e9 / 1e6);
 }
 
+/// What the update lane does with a driver's `{$inc: {counter: 1}}` before
+/// applying it: decode the raw update and parse it.
+fn parse_update_cost() {
+    let raw = bson::rawdoc! { "$inc": { "counter": 1 } };
+    let start = Clock::start();
+    let mut ops = 0usize;
+    for _ in 0..1_000_000 {
+        let d = Document::try_from(raw.as_ref()).unwrap();
+        let u = argon_query::Update::parse(&bson::Bson::Document(d), None).unwrap();
+        ops += usize::from(!u.is_replacement());
+    }
+    println!("decode + parse {{$inc: {{counter: 1}}}}: {:.0} ns per call ({ops})", start.secs() * 1e9 / 1e6);
+}
+
 fn main() {
     // `cargo test` runs bench targets only when asked; do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
         println!("engine bench: skipped (run with cargo bench)");
         return;
     }
-    filter_throughput();
-    group_throughput();
-    collation_cost();
-    apply_raw_cost();
+    // Optional filter: `cargo bench -p argon-query --bench engine -- update`.
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let want = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
+    if want("filter") {
+        filter_throughput();
+    }
+    if want("group") {
+        group_throughput();
+    }
+    if want("collation") {
+        collation_cost();
+    }
+    if want("update apply_raw") {
+        apply_raw_cost();
+    }
+    if want("update parse") {
+        parse_update_cost();
+    }
 }

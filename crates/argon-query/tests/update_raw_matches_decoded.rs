@@ -99,3 +99,99 @@ fn a_document_with_a_repeated_field_is_declined() {
     let update = Update::parse(&Bson::Document(doc! {"$inc": {"m": 1}}), None).unwrap();
     assert!(update.apply_raw(&stored, now()).is_none());
 }
+
+mod generated {
+    //! The same comparison over generated documents and `$set`/`$inc`
+    //! updates (the kind `apply_raw` works out without building documents).
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 5] = ["a", "b", "n", "s", "zz"];
+
+    fn number() -> impl Strategy<Value = Bson> {
+        prop_oneof![
+            any::<i32>().prop_map(Bson::Int32),
+            prop_oneof![Just(i32::MAX), Just(i32::MIN), Just(0), Just(1), Just(-1)].prop_map(Bson::Int32),
+            any::<i64>().prop_map(Bson::Int64),
+            prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(0i64), Just(1i64)].prop_map(Bson::Int64),
+            prop_oneof![Just(0.0), Just(-0.0), Just(1.5), Just(f64::NAN), Just(f64::INFINITY)]
+                .prop_map(Bson::Double),
+            any::<f64>().prop_map(Bson::Double),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Bson> {
+        prop_oneof![
+            4 => number(),
+            1 => "[a-c]{0,3}".prop_map(Bson::String),
+            1 => any::<bool>().prop_map(Bson::Boolean),
+            1 => Just(Bson::Null),
+            1 => (0..3i32).prop_map(|i| Bson::Document(doc! {"k": i})),
+            1 => (0..3i32).prop_map(|i| Bson::Array(vec![Bson::Int32(i)])),
+        ]
+    }
+
+    fn document() -> impl Strategy<Value = Document> {
+        (
+            prop_oneof![any::<i32>().prop_map(Bson::Int32), "[a-z]{1,4}".prop_map(Bson::String)],
+            proptest::collection::vec((0..NAMES.len(), value()), 0..5),
+        )
+            .prop_map(|(id, fields)| {
+                let mut d = doc! {"_id": id};
+                for (i, v) in fields {
+                    d.insert(NAMES[i], v);
+                }
+                d
+            })
+    }
+
+    fn update() -> impl Strategy<Value = Document> {
+        (
+            proptest::collection::btree_map(0..NAMES.len(), value(), 0..3),
+            proptest::collection::btree_map(0..NAMES.len(), number(), 0..3),
+        )
+            .prop_filter_map("one operator per field, at least one", |(set, inc)| {
+                if set.keys().any(|k| inc.contains_key(k)) || (set.is_empty() && inc.is_empty()) {
+                    return None;
+                }
+                let mut u = Document::new();
+                if !set.is_empty() {
+                    u.insert(
+                        "$set",
+                        set.into_iter().map(|(k, v)| (NAMES[k].to_string(), v)).collect::<Document>(),
+                    );
+                }
+                if !inc.is_empty() {
+                    u.insert(
+                        "$inc",
+                        inc.into_iter().map(|(k, v)| (NAMES[k].to_string(), v)).collect::<Document>(),
+                    );
+                }
+                Some(u)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn set_and_inc_raw_give_what_decoded_gives(doc in document(), update_doc in update()) {
+            let update = Update::parse(&Bson::Document(update_doc.clone()), None).expect("valid update");
+            let stored = RawDocumentBuf::try_from(&doc).unwrap();
+            let decoded = update.apply(&doc, None, now());
+            let raw = update.apply_raw(&stored, now()).expect("top-level $set/$inc are applied raw");
+            let case = format!("{update_doc} on {doc}");
+            match (raw, decoded) {
+                (Ok(None), Ok(after)) => prop_assert_eq!(after, doc, "{}: raw says unchanged", case),
+                (Ok(Some(bytes)), Ok(after)) => {
+                    prop_assert_ne!(&after, &doc, "{}: raw says changed", case);
+                    let want = RawDocumentBuf::try_from(&after).unwrap();
+                    prop_assert_eq!(bytes.as_bytes(), want.as_bytes(), "{}", case);
+                }
+                (Err(raw), Err(decoded)) => {
+                    prop_assert_eq!((raw.code, raw.to_string()), (decoded.code, decoded.to_string()), "{}", case)
+                }
+                (raw, decoded) => prop_assert!(false, "{}: raw {:?}, decoded {:?}", case, raw, decoded),
+            }
+        }
+    }
+}

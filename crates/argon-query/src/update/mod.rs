@@ -24,6 +24,7 @@ use crate::display;
 use crate::error::{codes, err, QueryError, Result};
 use crate::expr::Vars;
 use crate::filter::Filter;
+use crate::numeric::Num;
 use crate::pipeline::Pipeline;
 
 pub(crate) use array_filters::ArrayFilters;
@@ -121,8 +122,6 @@ enum Kind {
 pub struct Update {
     kind: Kind,
     array_filters: ArrayFilters,
-    /// The update as given, for error messages.
-    source: Bson,
     /// The command's `let` variables (pipeline updates read them).
     lets: Vars,
 }
@@ -233,7 +232,7 @@ impl Update {
         } else if !filters.is_empty() {
             filters.check_all_used(&[], update)?;
         }
-        Ok(Update { kind, array_filters: filters, source: update.clone(), lets: lets.clone() })
+        Ok(Update { kind, array_filters: filters, lets: lets.clone() })
     }
 
     pub fn is_replacement(&self) -> bool {
@@ -346,10 +345,10 @@ impl Update {
                 _ => return None,
             }
         }
-        // `_id` and the named fields as a small document, in stored order;
+        // `_id` and the named fields' stored values, in stored order;
         // every element's byte range, to copy the others unchanged.
         let bytes = stored.as_bytes();
-        let mut before = Document::new();
+        let mut found: Vec<(&str, bson::raw::RawBsonRef)> = Vec::with_capacity(named.len() + 1);
         let mut spans: Vec<(&str, std::ops::Range<usize>)> = Vec::with_capacity(16);
         let mut offset = 4;
         for element in stored.iter_elements() {
@@ -360,7 +359,7 @@ impl Update {
                 return None; // decoding keeps one of a repeated field
             }
             if key == "_id" || named.contains(&key) {
-                before.insert(key, Bson::try_from(element.value().ok()?).ok()?);
+                found.push((key, element.value().ok()?));
             }
             // type byte, key, its terminator, value
             let end = offset + 1 + key.len() + 1 + element.size();
@@ -369,6 +368,17 @@ impl Update {
         }
         if offset + 1 != bytes.len() {
             return None;
+        }
+        if let Some(changes) = plain_changes(updates, &found) {
+            return match changes {
+                None => Some(Ok(None)),
+                Some(c) => Some(Ok(Some(write_changes(bytes, &spans, &c)?))),
+            };
+        }
+        // Other operators: `apply` on `_id` and the named fields.
+        let mut before = Document::new();
+        for (key, value) in &found {
+            before.insert(*key, Bson::try_from(*value).ok()?);
         }
         let after = match self.apply(&before, None, now) {
             Ok(after) => after,
@@ -450,11 +460,6 @@ impl Update {
         let out = id_first(out);
         validate_for_storage(&out)?;
         Ok(out)
-    }
-
-    /// The update as it was given.
-    pub fn source(&self) -> &Bson {
-        &self.source
     }
 }
 
@@ -614,7 +619,108 @@ pub(crate) fn type_mismatch(msg: String) -> QueryError {
 }
 
 /// Appends one element (type, key, value) to BSON bytes being built.
+/// The new values of an update made of `$set` and `$inc` on top-level
+/// fields only, the commonest kind, worked out from the stored values
+/// (`found`: field and value, `_id` among them) by the rules `apply`
+/// follows, without building documents: `Some(None)` when nothing changes,
+/// else each field the update names with its new value, in the update's
+/// order. `None` leaves it to `apply`: another operator, or an `$inc` that
+/// `apply` refuses (a value that is not a number, an overflow), whose error
+/// it words.
+fn plain_changes<'u>(
+    updates: &'u [FieldUpdate],
+    found: &[(&str, bson::raw::RawBsonRef<'_>)],
+) -> Option<Option<Vec<(&'u str, Bson)>>> {
+    use bson::raw::RawBsonRef;
+    let stored = |name: &str| found.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
+    // `apply` refuses to store these `_id`s; so does the full path.
+    match stored("_id") {
+        Some(RawBsonRef::Array(_) | RawBsonRef::RegularExpression(_) | RawBsonRef::Undefined) => return None,
+        // (`apply` decodes it: a sub-document that does not decode is
+        // declined there.)
+        Some(id @ RawBsonRef::Document(_)) => {
+            Bson::try_from(id).ok()?;
+        }
+        _ => {}
+    }
+    let mut changes = Vec::with_capacity(updates.len());
+    let mut changed = false;
+    for fu in updates {
+        let [Component::Field(name)] = fu.path.parts.as_slice() else { return None };
+        let current = stored(name);
+        let new = match &fu.op {
+            UpdateOp::Set(v) => v.clone(),
+            UpdateOp::Inc(n) => match current {
+                None => n.to_bson(),
+                Some(cur) => {
+                    let cur = match cur {
+                        RawBsonRef::Int32(i) => Num::Int(i),
+                        RawBsonRef::Int64(i) => Num::Long(i),
+                        RawBsonRef::Double(d) => Num::Double(d),
+                        RawBsonRef::Decimal128(d) => Num::Decimal(d),
+                        _ => return None,
+                    };
+                    cur.checked_add(*n)?.to_bson()
+                }
+            },
+            _ => return None,
+        };
+        // What `after == before` finds: a new field, or a value that is
+        // not equal (types and all) to the stored one.
+        changed |= match current {
+            None => true,
+            Some(cur) => Bson::try_from(cur).ok()? != new,
+        };
+        changes.push((name.as_str(), new));
+    }
+    Some(changed.then_some(changes))
+}
+
+/// `stored` (its elements' byte ranges in `spans`) with the fields of
+/// `changes` given their new values: in place when stored, after the
+/// others in `changes`' order when new.
+fn write_changes(
+    stored: &[u8],
+    spans: &[(&str, std::ops::Range<usize>)],
+    changes: &[(&str, Bson)],
+) -> Option<bson::RawDocumentBuf> {
+    let mut out = Vec::with_capacity(stored.len() + 32);
+    out.extend_from_slice(&[0; 4]); // length, set below
+    for (key, range) in spans {
+        match changes.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => append_element(&mut out, key, v)?,
+            None => out.extend_from_slice(&stored[range.clone()]),
+        }
+    }
+    for (key, v) in changes {
+        if !spans.iter().any(|(k, _)| k == key) {
+            append_element(&mut out, key, v)?;
+        }
+    }
+    out.push(0);
+    let len = i32::try_from(out.len()).ok()?;
+    out[..4].copy_from_slice(&len.to_le_bytes());
+    bson::RawDocumentBuf::from_bytes(out).ok()
+}
+
 fn append_element(out: &mut Vec<u8>, key: &str, v: &Bson) -> Option<()> {
+    // Numbers (what `$inc` writes) directly: type byte, key, value.
+    let number: Option<(u8, [u8; 8], usize)> = match v {
+        Bson::Int32(i) => Some((0x10, (*i as i64).to_le_bytes(), 4)),
+        Bson::Int64(i) => Some((0x12, i.to_le_bytes(), 8)),
+        Bson::Double(d) => Some((0x01, d.to_le_bytes(), 8)),
+        _ => None,
+    };
+    if let Some((tag, value, len)) = number {
+        if key.as_bytes().contains(&0) {
+            return None;
+        }
+        out.push(tag);
+        out.extend_from_slice(key.as_bytes());
+        out.push(0);
+        out.extend_from_slice(&value[..len]);
+        return Some(());
+    }
     let mut one = bson::RawDocumentBuf::new();
     let key: &bson::raw::CStr = key.try_into().ok()?;
     one.append(key, bson::RawBson::try_from(v.clone()).ok()?);
