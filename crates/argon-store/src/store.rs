@@ -117,7 +117,9 @@ pub(crate) struct Shared {
 
 struct Inner {
     shared: Arc<Shared>,
-    tx: Mutex<Option<Sender<(Job, Reply)>>>,
+    /// Taken (`None`) to close the channel. A read lock to send: callers on
+    /// several threads do not queue for it (a `Sender` is `Sync`).
+    tx: RwLock<Option<Sender<(Job, Reply)>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     trimmer: Mutex<Option<crate::resident::Trimmer>>,
     _lock: DirLock,
@@ -126,7 +128,7 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.trimmer.lock().take();
-        self.tx.lock().take();
+        self.tx.write().take();
         if let Some(t) = self.thread.lock().take() {
             let _ = t.join();
         }
@@ -397,7 +399,7 @@ impl Store {
         Ok(Store {
             inner: Arc::new(Inner {
                 shared,
-                tx: Mutex::new(Some(tx)),
+                tx: RwLock::new(Some(tx)),
                 thread: Mutex::new(Some(thread)),
                 trimmer: Mutex::new(trimmer),
                 _lock: lock,
@@ -421,7 +423,7 @@ impl Store {
             return Err(StoreError::Closed);
         }
         let (tx, rx) = oneshot::channel();
-        let guard = self.inner.tx.lock();
+        let guard = self.inner.tx.read();
         let sender = guard.as_ref().ok_or(StoreError::Closed)?;
         self.shared().jobs_in_flight.fetch_add(1, Ordering::AcqRel);
         if sender.send((job, tx)).is_err() {
