@@ -207,7 +207,11 @@ pub async fn insert(
             let (n, errors) = crud_insert::tally(outcome.results, &indexes, vec![], ordered);
             let mut reply = match errors.is_empty() {
                 // The common reply, built as bytes.
-                true => rawdoc! { "n": n as i32 },
+                true => {
+                    let mut reply = reply_buf();
+                    reply.append(bson::raw::cstr!("n"), n as i32);
+                    reply
+                }
                 false => encoded_reply(&crud_insert::reply(n, errors)),
             };
             reply.append(bson::raw::cstr!("ok"), 1.0);
@@ -226,6 +230,15 @@ pub async fn insert(
 
 // Once a write is submitted, its request must never go to the full path
 // (it would run twice): the helpers below cannot fail.
+
+/// An empty reply document with room for a write's reply and its time
+/// fields: appending them then moves no bytes (growing a `rawdoc!` built
+/// to size field by field was a tenth of the insert lane).
+fn reply_buf() -> RawDocumentBuf {
+    let mut bytes = Vec::with_capacity(192);
+    bytes.extend_from_slice(&[5, 0, 0, 0, 0]);
+    RawDocumentBuf::from_bytes(bytes).expect("the empty document")
+}
 
 /// A reply built as a `Document` (write errors, a store error), as bytes.
 fn encoded_reply(reply: &Document) -> RawDocumentBuf {
@@ -338,7 +351,10 @@ pub async fn update_by_id(
     state.metrics.ops_command.fetch_add(1, Ordering::Relaxed);
     state.metrics.ops_update.fetch_add(1, Ordering::Relaxed);
     let modified = i32::from(outcome.is_some());
-    let mut reply = rawdoc! { "n": matched, "nModified": modified, "ok": 1.0 };
+    let mut reply = reply_buf();
+    reply.append(bson::raw::cstr!("n"), matched);
+    reply.append(bson::raw::cstr!("nModified"), modified);
+    reply.append(bson::raw::cstr!("ok"), 1.0);
     state.append_time_fields_raw(&mut reply, outcome.and_then(|o| o.lsn.map(|l| (l, o.time))));
     if let Some((key, n)) = retry {
         store_reply(state, &key, n, &reply);
@@ -441,6 +457,14 @@ mod tests {
                 assert_eq!(got.as_bytes(), want.as_bytes(), "{db}.{coll} found={}", found.is_some());
             }
         }
+        // The write replies: the same bytes as `rawdoc!` builds, whatever
+        // their room.
+        let mut reply = reply_buf();
+        reply.append(bson::raw::cstr!("n"), 1);
+        reply.append(bson::raw::cstr!("nModified"), 0);
+        reply.append(bson::raw::cstr!("ok"), 1.0);
+        assert_eq!(reply.as_bytes(), rawdoc! { "n": 1, "nModified": 0, "ok": 1.0 }.as_bytes());
+        assert_eq!(reply_buf().as_bytes(), rawdoc! {}.as_bytes());
         // Bytes that are not a document are refused, not copied into a reply.
         assert!(find_reply(Some(&[5, 0, 0, 0, 1]), "d", "c").is_none());
     }
