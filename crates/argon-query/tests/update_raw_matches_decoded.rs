@@ -195,3 +195,50 @@ mod generated {
         }
     }
 }
+
+/// `Update::parse_raw` gives the `Update` that `Update::parse` gives on the
+/// decoded document, or declines; it declines nothing common.
+#[test]
+fn updates_parsed_from_bytes_are_the_decoded_ones() {
+    let mut odd = vec![
+        doc! {},
+        doc! {"$inc": {}},
+        doc! {"$nope": {"n": 1}},
+        doc! {"$inc": 1},
+        doc! {"$inc": {"n": 1}, "$set": {"n": 2}},
+        doc! {"$set": {"a": 1, "a.b": 2}},
+        doc! {"$set": {"a.$[x]": 1}},
+        doc! {"$inc": {"n": "one"}},
+    ];
+    let mut all = updates();
+    all.append(&mut odd);
+    let mut parsed_raw = 0;
+    for update_doc in all {
+        let raw = RawDocumentBuf::try_from(&update_doc).unwrap();
+        let decoded = Update::parse(&Bson::Document(update_doc.clone()), None);
+        match (Update::parse_raw(&raw), decoded) {
+            (Some(from_raw), Ok(decoded)) => {
+                parsed_raw += 1;
+                assert_eq!(format!("{from_raw:?}"), format!("{decoded:?}"), "{update_doc}");
+            }
+            (Some(from_raw), Err(e)) => {
+                panic!("{update_doc}: parsed from bytes as {from_raw:?}, decoded: {e}")
+            }
+            (None, _) => {
+                let first = update_doc.keys().next().map(String::as_str).unwrap_or("");
+                let common = ["$set", "$inc", "$unset", "$push", "$mul", "$min"];
+                assert!(
+                    !common.contains(&first)
+                        || Update::parse(&Bson::Document(update_doc.clone()), None).is_err(),
+                    "{update_doc}: a valid common update was declined"
+                );
+            }
+        }
+    }
+    assert!(parsed_raw >= 20, "{parsed_raw} parsed from bytes");
+    // A repeated operator: decoding keeps one, so the bytes are declined.
+    let mut repeated = RawDocumentBuf::new();
+    repeated.append(bson::raw::cstr!("$inc"), bson::rawdoc! {"n": 1});
+    repeated.append(bson::raw::cstr!("$inc"), bson::rawdoc! {"m": 1});
+    assert!(Update::parse_raw(&repeated).is_none());
+}

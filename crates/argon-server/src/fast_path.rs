@@ -291,7 +291,10 @@ pub async fn update_by_id(
     if let Some(reply) = write.retried {
         return RawDocumentBuf::try_from(&reply).ok();
     }
-    let update = Update::parse(&Bson::Document(Document::try_from(update).ok()?), None).ok()?;
+    let update = match Update::parse_raw(update) {
+        Some(update) => update,
+        None => Update::parse(&Bson::Document(Document::try_from(update).ok()?), None).ok()?,
+    };
     // Only the positional `$` reads the filter.
     let filter = match update.needs_filter() {
         true => Some(Filter::parse(&Document::try_from(filter).ok()?).ok()?),

@@ -235,6 +235,46 @@ impl Update {
         Ok(Update { kind, array_filters: filters, lets: lets.clone() })
     }
 
+    /// [`Update::parse`] of an operator update given as BSON bytes (what the
+    /// update lane has), without decoding it into `Document`s first: the
+    /// same `Update`. `None` when it is not a plain operator update or
+    /// anything in it is amiss (an unknown or repeated operator, an empty
+    /// one, a path conflict, a value that does not decode): [`Update::parse`]
+    /// of the decoded document then gives the answer, and words the error.
+    pub fn parse_raw(update: &bson::RawDocument) -> Option<Update> {
+        let mut all = Vec::new();
+        let mut ops: Vec<&str> = Vec::with_capacity(2);
+        for element in update.iter() {
+            let (op, arg) = element.ok()?;
+            let op = op.as_str();
+            // (Decoding keeps one of a repeated key.)
+            if !OPERATORS.contains(&op) || ops.contains(&op) {
+                return None;
+            }
+            ops.push(op);
+            let bson::raw::RawBsonRef::Document(fields) = arg else { return None };
+            let before = all.len();
+            for field in fields.iter() {
+                let (field, value) = field.ok()?;
+                add_field_update(&mut all, op, field.as_str(), &Bson::try_from(value).ok()?).ok()?;
+            }
+            if all.len() == before {
+                return None; // an empty operator
+            }
+        }
+        if ops.is_empty() {
+            return None; // `{}` replaces the document
+        }
+        sort_field_updates(&mut all);
+        let filters = ArrayFilters::parse(&[]).ok()?;
+        filters.check_all_used(&all, &Bson::Null).ok()?;
+        Some(Update {
+            kind: Kind::Operators(all),
+            array_filters: filters,
+            lets: Vars::new(bson::DateTime::from_millis(0)),
+        })
+    }
+
     pub fn is_replacement(&self) -> bool {
         matches!(self.kind, Kind::Replacement(_))
     }
@@ -568,44 +608,53 @@ fn parse_operators(update: &Document) -> Result<Vec<FieldUpdate>> {
             );
         }
         for (field, value) in fields {
-            let path = UpdatePath::parse(field)?;
-            let op = UpdateOp::parse(op, &path, field, value)?;
-            let mut paths = vec![path.clone()];
-            if let UpdateOp::Rename { to } = &op {
-                paths.push(to.clone());
-            }
-            for p in &paths {
-                for existing in &all {
-                    let mut existing_paths = vec![&existing.path];
-                    if let UpdateOp::Rename { to } = &existing.op {
-                        existing_paths.push(to);
-                    }
-                    for e in existing_paths {
-                        if e.is_prefix_of(p) || p.is_prefix_of(e) {
-                            let shorter = if e.parts.len() <= p.parts.len() { e } else { p };
-                            return err(
-                                codes::CONFLICTING_UPDATE_OPERATORS,
-                                format!(
-                                    "Updating the path '{}' would create a conflict at '{}'",
-                                    p.dotted, shorter.dotted
-                                ),
-                            );
-                        }
-                    }
-                }
-                if paths.len() == 2 && paths[0].is_prefix_of(&paths[1]) {
-                    // Handled by $rename's own validation.
-                }
-            }
-            all.push(FieldUpdate { path, op });
+            add_field_update(&mut all, op, field, value)?;
         }
     }
+    sort_field_updates(&mut all);
+    Ok(all)
+}
+
+/// Parses `{<op>: {<field>: <value>}}`'s one field into `all`, refusing a
+/// path that conflicts with one already there.
+fn add_field_update(all: &mut Vec<FieldUpdate>, op: &str, field: &str, value: &Bson) -> Result<()> {
+    let path = UpdatePath::parse(field)?;
+    let op = UpdateOp::parse(op, &path, field, value)?;
+    let mut paths = vec![path.clone()];
+    if let UpdateOp::Rename { to } = &op {
+        paths.push(to.clone());
+    }
+    for p in &paths {
+        for existing in all.iter() {
+            let mut existing_paths = vec![&existing.path];
+            if let UpdateOp::Rename { to } = &existing.op {
+                existing_paths.push(to);
+            }
+            for e in existing_paths {
+                if e.is_prefix_of(p) || p.is_prefix_of(e) {
+                    let shorter = if e.parts.len() <= p.parts.len() { e } else { p };
+                    return err(
+                        codes::CONFLICTING_UPDATE_OPERATORS,
+                        format!(
+                            "Updating the path '{}' would create a conflict at '{}'",
+                            p.dotted, shorter.dotted
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    all.push(FieldUpdate { path, op });
+    Ok(())
+}
+
+/// Updates apply in path order, whatever the order given.
+fn sort_field_updates(all: &mut [FieldUpdate]) {
     all.sort_by(|a, b| {
         let ka: Vec<String> = a.path.parts.iter().map(Component::text).collect();
         let kb: Vec<String> = b.path.parts.iter().map(Component::text).collect();
         ka.cmp(&kb)
     });
-    Ok(all)
 }
 
 impl From<&UpdatePath> for String {
@@ -618,7 +667,6 @@ pub(crate) fn type_mismatch(msg: String) -> QueryError {
     QueryError::new(codes::TYPE_MISMATCH, msg)
 }
 
-/// Appends one element (type, key, value) to BSON bytes being built.
 /// The new values of an update made of `$set` and `$inc` on top-level
 /// fields only, the commonest kind, worked out from the stored values
 /// (`found`: field and value, `_id` among them) by the rules `apply`
@@ -703,6 +751,7 @@ fn write_changes(
     bson::RawDocumentBuf::from_bytes(out).ok()
 }
 
+/// Appends one element (type, key, value) to BSON bytes being built.
 fn append_element(out: &mut Vec<u8>, key: &str, v: &Bson) -> Option<()> {
     // Numbers (what `$inc` writes) directly: type byte, key, value.
     let number: Option<(u8, [u8; 8], usize)> = match v {
