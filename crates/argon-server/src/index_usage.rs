@@ -4,9 +4,9 @@
 //!
 //! Counted per branch, as MongoDB counts per node: a branch is a database
 //! of its own to its users. In memory only, like MongoDB's (which resets
-//! on restart). One counter per (data dir, project, branch, collection id,
-//! index id), found by a hash of those so that counting allocates nothing:
-//! the `_id` lookups of the find fast lane count too.
+//! on restart). One counter per (opened store, project, branch, collection
+//! id, index id), found by a hash of those so that counting allocates
+//! nothing: the `_id` lookups of the find fast lane count too.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -17,7 +17,7 @@ use argon_store::Snapshot;
 use parking_lot::RwLock;
 
 /// Every counter of this process (tests run several servers in one, so
-/// the data dir is part of the key).
+/// the opened store is part of the key).
 static COUNTERS: LazyLock<RwLock<HashMap<u64, Arc<AtomicU64>>>> = LazyLock::new(Default::default);
 
 /// Stands for the `_id` index, which has no catalog entry (index ids of
@@ -27,7 +27,7 @@ pub const ID_INDEX: u64 = 0;
 fn key(snap: &Snapshot, coll_id: u64, index_id: u64) -> u64 {
     let view = snap.view();
     let mut h = DefaultHasher::new();
-    snap.data_dir().hash(&mut h);
+    snap.store_instance().hash(&mut h);
     view.project.hash(&mut h);
     view.branch.hash(&mut h);
     coll_id.hash(&mut h);

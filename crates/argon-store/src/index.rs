@@ -58,6 +58,8 @@ pub struct Index {
     /// Indexes with a lower id are taken as multikey: they were built by a
     /// version without markers, so an array may hide in them unmarked.
     unmarked_below: u64,
+    /// This opening's number in the process (see [`Index::instance`]).
+    instance: u64,
 }
 
 const COUNTERS_KEY: &[u8] = b"counters";
@@ -157,7 +159,17 @@ impl Index {
             branches,
             multikey,
             unmarked_below,
+            instance: {
+                static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
         })
+    }
+
+    /// A number for this opening of the index, unique in the process: tells
+    /// one data dir's snapshots from another's without hashing its path.
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// Whether index `index_id` may hold several entries for one document

@@ -66,6 +66,13 @@ impl Snapshot {
         self.index.env.path()
     }
 
+    /// A number for the opening of the store this snapshot reads, unique
+    /// in the process (cheaper than [`Snapshot::data_dir`] to tell stores
+    /// apart; a store opened again gets a new one).
+    pub fn store_instance(&self) -> u64 {
+        self.index.instance()
+    }
+
     /// The LSN this snapshot reads at.
     pub fn lsn(&self) -> Lsn {
         self.view.lsn
