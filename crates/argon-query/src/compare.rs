@@ -99,6 +99,27 @@ pub fn values_equal(a: &Bson, b: &Bson) -> bool {
     compare(a, b) == Ordering::Equal
 }
 
+/// True when the two values would be stored as the same bytes: same types,
+/// fields in the same order, doubles bit for bit (a NaN is itself, -0.0 is
+/// not 0.0). What MongoDB compares to decide that an update changed
+/// nothing; `==` on `Bson` is not that (NaN differs from itself, -0.0
+/// equals 0.0, and documents compare as unordered maps).
+pub fn identical(a: &Bson, b: &Bson) -> bool {
+    match (a, b) {
+        (Bson::Double(x), Bson::Double(y)) => x.to_bits() == y.to_bits(),
+        (Bson::Document(x), Bson::Document(y)) => identical_documents(x, y),
+        (Bson::Array(x), Bson::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| identical(x, y))
+        }
+        _ => a == b,
+    }
+}
+
+/// [`identical`] for documents.
+pub fn identical_documents(a: &bson::Document, b: &bson::Document) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && identical(va, vb))
+}
+
 /// Compares two documents field by field (type, then name, then value).
 pub fn compare_documents(a: &Document, b: &Document) -> Ordering {
     let mut ia = a.iter();

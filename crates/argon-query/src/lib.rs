@@ -50,7 +50,7 @@ pub mod text;
 pub mod types;
 pub mod update;
 
-pub use compare::{compare, compare_documents, values_equal};
+pub use compare::{compare, compare_documents, identical, identical_documents, values_equal};
 pub use deps::Deps;
 pub use error::{codes, ErrorCode, QueryError, Result};
 pub use filter::{Filter, MatchDetails};

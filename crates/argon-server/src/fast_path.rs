@@ -329,7 +329,7 @@ pub async fn update_by_id(
             None => {
                 let before = Document::try_from(stored).ok()?;
                 let after = update.apply(&before, filter.as_ref(), now).ok()?;
-                if after == before {
+                if argon_query::identical_documents(&after, &before) {
                     break (1, None);
                 }
                 req.ops.push(WriteOp::Update {

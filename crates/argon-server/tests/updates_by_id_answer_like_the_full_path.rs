@@ -145,3 +145,42 @@ async fn fast_and_full_paths_give_the_same_replies_and_data() {
     fast.stop().await;
     full.stop().await;
 }
+
+/// An update changed nothing when the document would be stored as the same
+/// bytes, as MongoDB decides: a NaN elsewhere in the document does not make
+/// it "changed", `-0.0` set to `0.0` does. The same in the lane and on the
+/// full path.
+#[tokio::test]
+async fn no_op_updates_are_decided_on_the_stored_bytes() {
+    let server = TestServer::start().await;
+    let mut c = RawClient::connect(server.addr).await;
+    // One document for the lane, one for the full path, alike.
+    let seed = doc! {"insert": "c", "documents": [
+        {"_id": 1, "n": 0, "x": f64::NAN, "z": -0.0},
+        {"_id": 2, "n": 0, "x": f64::NAN, "z": -0.0},
+    ], "$db": "app"};
+    assert_eq!(c.command(seed).await.get_i32("n").unwrap(), 2);
+    let cases = [
+        (doc! {"$inc": {"n": 0}}, 0),
+        (doc! {"$set": {"x": f64::NAN}}, 0),
+        (doc! {"$set": {"n": 0, "x": f64::NAN}}, 0),
+        (doc! {"$set": {"z": 0.0}}, 1),
+        (doc! {"$set": {"z": -0.0}}, 1),
+        (doc! {"$set": {"n": 0.0}}, 1),
+        (doc! {"$set": {"n": 0.0}}, 0),
+    ];
+    for (update, modified) in cases {
+        for (id, full_path) in [(1, false), (2, true)] {
+            let mut body = doc! { "update": "c", "$db": "app" };
+            if full_path {
+                body.insert("comment", "full path");
+            }
+            let stmts = vec![doc! {"q": {"_id": id}, "u": update.clone()}];
+            let r = c.command_with_sequence(body, Some(("updates", stmts))).await;
+            assert_eq!(r.get_i32("n").unwrap(), 1, "{update}: {r}");
+            assert_eq!(r.get_i32("nModified").unwrap(), modified, "{update} (full path: {full_path}): {r}");
+        }
+    }
+    drop(c);
+    server.stop().await;
+}

@@ -424,27 +424,18 @@ impl Update {
             Ok(after) => after,
             Err(e) => return Some(Err(e)),
         };
-        if after == before {
+        if crate::compare::identical_documents(&after, &before) {
             return Some(Ok(None));
         }
-        let mut out = Vec::with_capacity(bytes.len() + 32);
-        out.extend_from_slice(&[0; 4]); // length, set below
-        for (key, range) in &spans {
-            if !named.contains(key) {
-                out.extend_from_slice(&bytes[range.clone()]);
-            } else if let Some(v) = after.get(*key) {
-                append_element(&mut out, key, v)?;
-            }
-        }
-        for (key, v) in &after {
-            if !spans.iter().any(|(k, _)| k == key) {
-                append_element(&mut out, key, v)?;
-            }
-        }
-        out.push(0);
-        let len = i32::try_from(out.len()).ok()?;
-        out[..4].copy_from_slice(&len.to_le_bytes());
-        Some(Ok(Some(bson::RawDocumentBuf::from_bytes(out).ok()?)))
+        // The named fields `after` keeps or creates, in its order, then the
+        // ones it removed.
+        let mut changes: Vec<(&str, Option<Bson>)> = after
+            .iter()
+            .filter(|(k, _)| named.contains(&k.as_str()))
+            .map(|(k, v)| (k.as_str(), Some(v.clone())))
+            .collect();
+        changes.extend(named.iter().filter(|k| !after.contains_key(**k)).map(|k| (*k, None)));
+        Some(Ok(Some(write_changes(bytes, &spans, &changes)?)))
     }
 
     /// The document an upsert inserts when nothing matched `filter`: the
@@ -678,7 +669,7 @@ pub(crate) fn type_mismatch(msg: String) -> QueryError {
 fn plain_changes<'u>(
     updates: &'u [FieldUpdate],
     found: &[(&str, bson::raw::RawBsonRef<'_>)],
-) -> Option<Option<Vec<(&'u str, Bson)>>> {
+) -> Option<Option<Vec<(&'u str, Option<Bson>)>>> {
     use bson::raw::RawBsonRef;
     let stored = |name: &str| found.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     // `apply` refuses to store these `_id`s; so does the full path.
@@ -713,35 +704,35 @@ fn plain_changes<'u>(
             },
             _ => return None,
         };
-        // What `after == before` finds: a new field, or a value that is
-        // not equal (types and all) to the stored one.
+        // A new field, or a value not stored as the same bytes.
         changed |= match current {
             None => true,
-            Some(cur) => Bson::try_from(cur).ok()? != new,
+            Some(cur) => !crate::compare::identical(&Bson::try_from(cur).ok()?, &new),
         };
-        changes.push((name.as_str(), new));
+        changes.push((name.as_str(), Some(new)));
     }
     Some(changed.then_some(changes))
 }
 
 /// `stored` (its elements' byte ranges in `spans`) with the fields of
-/// `changes` given their new values: in place when stored, after the
-/// others in `changes`' order when new.
+/// `changes` given their new values (`None`: removed): in place when
+/// stored, after the others in `changes`' order when new.
 fn write_changes(
     stored: &[u8],
     spans: &[(&str, std::ops::Range<usize>)],
-    changes: &[(&str, Bson)],
+    changes: &[(&str, Option<Bson>)],
 ) -> Option<bson::RawDocumentBuf> {
     let mut out = Vec::with_capacity(stored.len() + 32);
     out.extend_from_slice(&[0; 4]); // length, set below
     for (key, range) in spans {
         match changes.iter().find(|(k, _)| k == key) {
-            Some((_, v)) => append_element(&mut out, key, v)?,
+            Some((_, Some(v))) => append_element(&mut out, key, v)?,
+            Some((_, None)) => {}
             None => out.extend_from_slice(&stored[range.clone()]),
         }
     }
     for (key, v) in changes {
-        if !spans.iter().any(|(k, _)| k == key) {
+        if let (Some(v), false) = (v, spans.iter().any(|(k, _)| k == key)) {
             append_element(&mut out, key, v)?;
         }
     }

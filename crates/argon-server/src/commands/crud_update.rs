@@ -191,7 +191,7 @@ pub async fn apply(ctx: &mut Ctx<'_>, call: &mut Call, spec: &UpdateSpec<'_>) ->
                     result.before = Some(d.clone());
                     result.after = Some(new_doc.clone());
                 }
-                if &new_doc == d {
+                if argon_query::identical_documents(&new_doc, d) {
                     continue; // a no-op update writes nothing
                 }
                 if let Some(v) = &validator {
