@@ -429,7 +429,7 @@ impl Update {
         }
         // The named fields `after` keeps or creates, in its order, then the
         // ones it removed.
-        let mut changes: Vec<(&str, Option<Bson>)> = after
+        let mut changes: FieldChanges = after
             .iter()
             .filter(|(k, _)| named.contains(&k.as_str()))
             .map(|(k, v)| (k.as_str(), Some(v.clone())))
@@ -658,6 +658,9 @@ pub(crate) fn type_mismatch(msg: String) -> QueryError {
     QueryError::new(codes::TYPE_MISMATCH, msg)
 }
 
+/// Fields and their new values (`None`: removed), for [`write_changes`].
+type FieldChanges<'a> = Vec<(&'a str, Option<Bson>)>;
+
 /// The new values of an update made of `$set` and `$inc` on top-level
 /// fields only, the commonest kind, worked out from the stored values
 /// (`found`: field and value, `_id` among them) by the rules `apply`
@@ -669,7 +672,7 @@ pub(crate) fn type_mismatch(msg: String) -> QueryError {
 fn plain_changes<'u>(
     updates: &'u [FieldUpdate],
     found: &[(&str, bson::raw::RawBsonRef<'_>)],
-) -> Option<Option<Vec<(&'u str, Option<Bson>)>>> {
+) -> Option<Option<FieldChanges<'u>>> {
     use bson::raw::RawBsonRef;
     let stored = |name: &str| found.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     // `apply` refuses to store these `_id`s; so does the full path.
