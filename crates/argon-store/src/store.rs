@@ -669,7 +669,7 @@ impl Store {
             read_chain,
             catalog,
         };
-        self.reopen(&view)
+        self.open_view(view)
     }
 
     /// The catalog at a branch's head, from memory (no index transaction):
@@ -700,9 +700,15 @@ impl Store {
     /// Opens a new snapshot of a view taken earlier (a cursor's next batch).
     /// It reads exactly the same state, however much was written since.
     pub fn reopen(&self, view: &ReadView) -> Result<Snapshot> {
+        self.open_view(view.clone())
+    }
+
+    /// A snapshot reading `view`: an index read transaction opened now,
+    /// which sees every commit up to the view's LSN (it was visible before).
+    fn open_view(&self, view: ReadView) -> Result<Snapshot> {
         let index = self.shared().index.clone();
         let txn = index.env.clone().static_read_txn()?;
-        Ok(Snapshot { index, txn, view: view.clone() })
+        Ok(Snapshot { index, txn, view })
     }
 
     /// What resetting `branch` to `at` would discard.
