@@ -62,6 +62,9 @@ pub struct Index {
     instance: u64,
 }
 
+/// Openings of an index in this process, for [`Index::instance`].
+static OPENINGS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 const COUNTERS_KEY: &[u8] = b"counters";
 /// In `state`: the id below which indexes are unmarked (see
 /// [`Index::unmarked_below`]); present once markers are kept.
@@ -159,10 +162,7 @@ impl Index {
             branches,
             multikey,
             unmarked_below,
-            instance: {
-                static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-                OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            },
+            instance: OPENINGS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
