@@ -51,6 +51,12 @@ pub struct ServeArgs {
     /// at once instead of waiting for it).
     #[arg(long, default_value_t = StoreOptions::default().wal_sync_threads as u64, value_parser = clap::value_parser!(u64).range(1..=16))]
     pub fsync_threads: u64,
+    /// With `--fsync always`: start writing each group's WAL bytes to disk
+    /// as soon as they are written, so its fdatasync is left mostly with
+    /// the disk's cache flush (`false` leaves the whole write to the
+    /// fdatasync).
+    #[arg(long, default_value_t = StoreOptions::default().wal_early_writeback, action = clap::ArgAction::Set)]
+    pub early_writeback: bool,
 }
 
 /// The CPU count: on 2 cores, two connection threads served the 50/50
@@ -68,8 +74,12 @@ pub fn run(data_dir: PathBuf, args: ServeArgs) -> Result<(), String> {
     }
     let sync: SyncMode =
         args.fsync.parse().map_err(|e| format!("bad --fsync value {:?}: {e}", args.fsync))?;
-    let opts =
-        StoreOptions { sync, wal_sync_threads: args.fsync_threads as usize, ..StoreOptions::default() };
+    let opts = StoreOptions {
+        sync,
+        wal_sync_threads: args.fsync_threads as usize,
+        wal_early_writeback: args.early_writeback,
+        ..StoreOptions::default()
+    };
     let store = Store::open_with(&data_dir, opts).map_err(|e| e.to_string())?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)

@@ -14,7 +14,9 @@
 //! `ARGON_BENCH_SECS=n` per measurement, default 5). `tasks64` hands the
 //! store `Document`s to encode; `encoded64` hands it BSON bytes built per
 //! insert, as the wire server does. `ARGON_BENCH_SYNC_THREADS=n` sets how
-//! many fdatasyncs may run at once (default: the store's, 2).
+//! many fdatasyncs may run at once (default: the store's, 2);
+//! `ARGON_BENCH_EARLY_WRITEBACK=0` turns off starting each group's disk
+//! write before its fdatasync.
 //! Reference numbers (date, machine, results) are in docs/BENCHMARKS.md,
 //! "Storage core (issue 2)".
 
@@ -40,6 +42,12 @@ fn secs() -> Duration {
 fn sync_threads() -> usize {
     let default = StoreOptions::default().wal_sync_threads;
     std::env::var("ARGON_BENCH_SYNC_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
+}
+
+/// `ARGON_BENCH_EARLY_WRITEBACK=0|1`, else the store's default (true).
+fn early_writeback() -> bool {
+    let default = StoreOptions::default().wal_early_writeback;
+    std::env::var("ARGON_BENCH_EARLY_WRITEBACK").ok().map_or(default, |s| s != "0")
 }
 
 /// Runs `writers` threads inserting one document per request for `dur`.
@@ -155,7 +163,12 @@ fn main() {
                 continue;
             }
             let dir = scratch_dir("write");
-            let opts = StoreOptions { sync, wal_sync_threads: sync_threads(), ..Default::default() };
+            let opts = StoreOptions {
+                sync,
+                wal_sync_threads: sync_threads(),
+                wal_early_writeback: early_writeback(),
+                ..Default::default()
+            };
             let store = Store::open_with(dir.path(), opts).expect("open");
             store.create_project(PROJECT).expect("project");
             // Create the collection outside the measurement.

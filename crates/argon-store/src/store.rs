@@ -61,6 +61,10 @@ pub struct StoreOptions {
     /// fdatasyncs in flight at once under `SyncMode::Always` (one per ack
     /// thread; see `WalOptions::sync_threads`). Default = 2.
     pub wal_sync_threads: usize,
+    /// Under `SyncMode::Always`, start writing a group's WAL bytes to disk
+    /// as soon as they are written, ahead of their fdatasync (see
+    /// `WalOptions::early_writeback`). Default = true.
+    pub wal_early_writeback: bool,
     /// The first LSN of a new data dir's WAL (see `WalOptions::first_lsn`).
     /// Default = 1.
     pub first_lsn: Lsn,
@@ -77,6 +81,7 @@ impl Default for StoreOptions {
             materialize_after: 4096,
             materialize_batch: 256,
             wal_sync_threads: 2,
+            wal_early_writeback: true,
             first_lsn: Lsn(1),
         }
     }
@@ -337,6 +342,7 @@ impl Store {
             sync: opts.sync,
             segment_bytes: opts.wal_segment_bytes,
             sync_threads: opts.wal_sync_threads,
+            early_writeback: opts.wal_early_writeback,
             first_lsn: opts.first_lsn,
             ..WalOptions::default()
         };

@@ -92,3 +92,27 @@ fn fallocate(file: &File, offset: u64, len: u64) -> io::Result<()> {
 fn fallocate(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
     Err(io::Error::new(io::ErrorKind::Unsupported, "fallocate is Linux-only"))
 }
+
+/// Best-effort: starts the disk write of `len` bytes at `offset` without
+/// waiting for it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that a
+/// later fdatasync finds them written or on their way and is left mostly
+/// with the cache flush. Makes nothing durable by itself; an error here
+/// (the pages stay dirty) is seen by that fdatasync.
+#[cfg(target_os = "linux")]
+pub fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a plain syscall on a file descriptor we own for the duration.
+    let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+    if rc != 0 {
+        tracing::debug!(
+            "starting the WAL's write-out failed ({}); the fdatasync will do it",
+            io::Error::last_os_error()
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
