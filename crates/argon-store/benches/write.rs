@@ -10,7 +10,8 @@
 //! write + fdatasync in a loop, same filesystem).
 //!
 //! Run: `cargo bench -p argon-store --bench write` (optional filters:
-//! `-- always`, `-- never`, `-- "never tasks64"`, `-- encoded64`;
+//! `-- always`, `-- never`, `-- "never tasks64"`, `-- encoded64`, `-- entry`
+//! for the WAL entry encoding alone;
 //! `ARGON_BENCH_SECS=n` per measurement, default 5). `tasks64` hands the
 //! store `Document`s to encode; `encoded64` hands it BSON bytes built per
 //! insert, as the wire server does. `ARGON_BENCH_SYNC_THREADS=n` sets how
@@ -144,6 +145,51 @@ fn run_tasks(
     )
 }
 
+/// ns per WAL entry encoded by `Entry::encode_into` (a commit of document
+/// changes is written by hand) and by serde (the format's definition), for
+/// commits of `ops` inserts of the benchmark's document.
+fn encode_entries(ops: usize) {
+    use argon_store::{Commit, DocOpKind, Entry, Op, TimelineId};
+    let entry = Entry::Commit(Commit {
+        project: PROJECT.into(),
+        branch: "main".into(),
+        timeline: TimelineId(1),
+        actor: "anonymous".into(),
+        txn: None,
+        continues: None,
+        ops: (0..ops as i64)
+            .map(|i| Op::Doc {
+                coll: COLL.into(),
+                coll_id: 1,
+                kind: DocOpKind::Insert,
+                id: bson::Bson::Int64(i),
+                post: Some(make_raw_doc(i, 0)),
+                pre: None,
+            })
+            .collect(),
+    });
+    let mut buf = Vec::with_capacity(64 << 10);
+    let rounds = 200_000 / ops;
+    let mut time = |by_hand: bool| {
+        let start = Instant::now();
+        for _ in 0..rounds {
+            buf.clear();
+            if by_hand {
+                entry.encode_into(&mut buf).expect("encode");
+            } else {
+                bson::serialize_to_buffer(&entry, &mut buf).expect("encode");
+            }
+            std::hint::black_box(&buf);
+        }
+        start.elapsed().as_nanos() as f64 / rounds as f64
+    };
+    let (serde, hand) = (time(false), time(true));
+    println!(
+        "encode WAL entry, {ops} insert(s): serde {serde:.0} ns, by hand {hand:.0} ns ({} bytes)",
+        buf.len()
+    );
+}
+
 fn main() {
     if skip_unless_bench("write") {
         return;
@@ -152,6 +198,11 @@ fn main() {
     let want = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     print_machine();
     let dur = secs();
+
+    if want("entry") {
+        encode_entries(1);
+        encode_entries(16);
+    }
 
     print_fdatasync(500);
 
