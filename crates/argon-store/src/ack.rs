@@ -101,6 +101,9 @@ struct State {
     /// The highest LSN a running or finished fdatasync started with: a
     /// group above it needs another.
     sync_started: Lsn,
+    /// Written to the WAL by the commit thread, possibly ahead of the
+    /// groups handed over (see [`Acks::written`]).
+    written: bool,
     /// A thread is publishing (outside the lock); only one at a time, so
     /// groups are published in order.
     publishing: bool,
@@ -141,6 +144,16 @@ impl Acks {
         Ok(())
     }
 
+    /// Says the commit thread wrote a group's records to the WAL before
+    /// handing the group over (it applies them to the index meanwhile): an
+    /// idle ack thread starts their fdatasync now.
+    pub fn written(&self) {
+        let mut st = self.queue.state.lock();
+        st.written = true;
+        drop(st);
+        self.queue.wake.notify_one();
+    }
+
     /// Waits until every group handed over is published (or failed).
     pub fn close(self) {
         self.queue.state.lock().closed = true;
@@ -170,7 +183,10 @@ fn run(q: &Queue, slot: usize) {
             continue;
         }
         if let Some(wal) = &q.wal {
-            let unsynced = st.groups.back().is_some_and(|g| g.lsn() > st.sync_started);
+            // (A group handed over is written; records said written may
+            // already be covered by a running fdatasync.)
+            let unsynced = st.groups.back().is_some_and(|g| g.lsn() > st.sync_started)
+                || (std::mem::take(&mut st.written) && wal.written_lsn() > st.sync_started);
             // (Each thread runs at most one, so at most one per thread run at once.)
             if unsynced {
                 st.sync_started = st.sync_started.max(wal.written_lsn());

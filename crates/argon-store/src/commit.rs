@@ -196,7 +196,12 @@ pub(crate) fn run(shared: Arc<Shared>, mut wal: Wal, rx: Receiver<(Job, Reply)>)
                 && shared.jobs_in_flight.load(Ordering::Acquire) <= batch.len());
         let pipelined = always && !inline;
         last_batch = batch.len();
-        match group_commit(&shared, &mut wal, &mut head, &mut batch, pipelined) {
+        let written = || {
+            if let Some(acks) = &ack {
+                acks.written();
+            }
+        };
+        match group_commit(&shared, &mut wal, &mut head, &mut batch, pipelined, &written) {
             Ok(done) => match &ack {
                 Some(_) if inline => done.publish(&shared),
                 Some(acks) => {
@@ -250,14 +255,22 @@ fn idle_copy(shared: &Shared, head: &mut Arc<Meta>) -> Result<Done> {
 /// One group commit: validates and applies `batch` to one LMDB write
 /// transaction and writes its WAL records. Without `pipelined` the records
 /// are also synced per the WAL's mode; with it, the returned [`Done`] waits
-/// for the ack thread's fdatasync. `Err` only for failures that must stop
-/// the writer.
+/// for the ack thread's fdatasync, which may start as soon as the records
+/// are written (`written` is called then). `Err` only for failures that
+/// must stop the writer.
+///
+/// Requests that only write documents of plain collections ([`defers`])
+/// are applied to the index after the WAL write, not one by one: their
+/// fdatasync then runs while the index is updated. Later requests of the
+/// group see their documents through [`GroupDocs`]; any other request
+/// first applies what is pending, so it sees the index as it would be.
 fn group_commit(
     shared: &Shared,
     wal: &mut Wal,
     head: &mut Arc<Meta>,
     batch: &mut Vec<(Job, Reply)>,
     pipelined: bool,
+    written: &dyn Fn(),
 ) -> Result<Done> {
     let mut meta: Meta = (**head).clone();
     let mut w = shared.index.env.write_txn()?;
@@ -265,26 +278,37 @@ fn group_commit(
     let mut sync_requested = false;
     let mut wrote = false;
     let mut applied: Vec<Entry> = Vec::new();
+    let mut unapplied = Unapplied::default();
     let mut payload = Vec::with_capacity(1024);
     let mut ops_written = 0usize;
+    // Commit times never go back, even when the clock does.
+    let mut last_time = meta.counters.applied_time;
 
     for (job, _) in batch.iter_mut() {
         if matches!(job, Job::Sync) {
             sync_requested = true;
-            outcomes.push(Ok(CommitOutcome { lsn: None, time: meta.counters.applied_time, results: vec![] }));
+            outcomes.push(Ok(CommitOutcome { lsn: None, time: last_time, results: vec![] }));
             continue;
         }
-        let prepared = prepare(shared, &meta, &w, job);
+        let defer = matches!(job, Job::Write(req) if defers(shared, &meta, req));
+        if !defer {
+            unapplied.apply(shared, &mut w, &mut meta, &applied)?;
+        }
+        let group = GroupDocs { unapplied: &unapplied, entries: &applied };
+        let prepared = prepare(shared, &meta, &w, &group, job);
         let outcome = match prepared {
             Ok((entries, results)) => {
                 let mut last = None;
-                let mut time = meta.counters.applied_time;
                 for entry in entries {
-                    time = CommitTime::now().max(meta.counters.applied_time);
+                    last_time = CommitTime::now().max(last_time);
                     payload.clear();
                     entry.encode_into(&mut payload)?;
-                    let lsn = wal.append(time, &payload)?;
-                    shared.index.apply(&mut w, &mut meta, &entry, lsn, time)?;
+                    let lsn = wal.append(last_time, &payload)?;
+                    if defer {
+                        unapplied.record(&entry, applied.len(), lsn, last_time);
+                    } else {
+                        shared.index.apply(&mut w, &mut meta, &entry, lsn, last_time)?;
+                    }
                     if let Entry::Commit(c) = &entry {
                         ops_written += c.ops.len();
                     }
@@ -292,7 +316,7 @@ fn group_commit(
                     last = Some(lsn);
                     wrote = true;
                 }
-                Ok(CommitOutcome { lsn: last, time, results })
+                Ok(CommitOutcome { lsn: last, time: last_time, results })
             }
             Err(e) => Err(e),
         };
@@ -304,10 +328,14 @@ fn group_commit(
     } else if wrote {
         if pipelined {
             wal.write()?;
+            // The group's records can be synced from now on, while they
+            // are applied to the index below.
+            written();
         } else {
             wal.commit()?;
         }
     }
+    unapplied.apply(shared, &mut w, &mut meta, &applied)?;
     if !meta.materializing.is_empty() {
         // Copy faster than superseded versions arrive, so a copy finishes
         // before the next one is due even under a steady write load.
@@ -332,6 +360,7 @@ fn prepare(
     shared: &Shared,
     meta: &Meta,
     w: &RwTxn,
+    group: &GroupDocs,
     job: &mut Job,
 ) -> Result<(Vec<Entry>, Vec<Result<OpEffect>>)> {
     let mut next_timeline = meta.counters.next_timeline.max(1);
@@ -346,7 +375,7 @@ fn prepare(
         shared.capped_sizes.lock().clear();
     }
     match job {
-        Job::Write(req) => prepare_write(shared, meta, w, req),
+        Job::Write(req) => prepare_write(shared, meta, w, group, req),
         Job::CreateProject { project, actor } => {
             check_project(project)?;
             if meta.project(project).is_some() {
@@ -500,6 +529,103 @@ fn resolve_at(shared: &Shared, w: &RwTxn, at: &At, head: Lsn) -> Result<Lsn> {
     }
 }
 
+/// Whether a request's entry may be applied to the index after the group's
+/// WAL write: it only writes (or reads) documents of existing collections
+/// with no secondary index and no cap, on a branch not due to move to a
+/// new timeline. Then preparing it reads nothing from the index but
+/// document versions, which [`GroupDocs`] answers for the group's pending
+/// entries, and applying it changes nothing a later request reads but them.
+fn defers(shared: &Shared, meta: &Meta, req: &WriteRequest) -> bool {
+    let Some(b) = meta.branch(&req.project, &req.branch) else { return false };
+    if crate::materialize::due(meta, b.timeline, shared.materialize_after) {
+        return false;
+    }
+    let catalog = meta.catalog(&meta.read_chain(b.timeline, Lsn::MAX));
+    let plain = |coll: &str| {
+        catalog.get(coll).is_some_and(|c| {
+            c.indexes.is_empty()
+                && crate::capped::cap_of(&c.options).is_none()
+                && !c.options.contains_key("viewOn")
+        })
+    };
+    req.ops.iter().all(|op| match op {
+        WriteOp::Insert { coll, .. }
+        | WriteOp::InsertEncoded { coll, .. }
+        | WriteOp::Update { coll, .. }
+        | WriteOp::UpdateEncoded { coll, .. }
+        | WriteOp::Delete { coll, .. }
+        | WriteOp::Read { coll, .. } => plain(coll),
+        _ => false,
+    })
+}
+
+/// Entries of the group written to the WAL and not yet applied to the
+/// index (see [`group_commit`]).
+#[derive(Default)]
+struct Unapplied {
+    /// (index in the group's entries, LSN, commit time), in LSN order.
+    entries: Vec<(usize, Lsn, CommitTime)>,
+    /// The newest pending version of each document they write.
+    docs: HashMap<DocAt, (Lsn, usize, usize)>,
+}
+
+/// A document of a timeline: (timeline, collection id, encoded `_id`),
+/// mapped to its newest pending version: (LSN, entry index, op index).
+type DocAt = (TimelineId, u64, Vec<u8>);
+
+impl Unapplied {
+    fn record(&mut self, entry: &Entry, index: usize, lsn: Lsn, time: CommitTime) {
+        if let Entry::Commit(c) = entry {
+            for (op_index, op) in c.ops.iter().enumerate() {
+                if let Op::Doc { coll_id, id, .. } = op {
+                    self.docs.insert((c.timeline, *coll_id, keycodec::encode(id)), (lsn, index, op_index));
+                }
+            }
+        }
+        self.entries.push((index, lsn, time));
+    }
+
+    /// Applies the pending entries to the index, in order.
+    fn apply(&mut self, shared: &Shared, w: &mut RwTxn, meta: &mut Meta, entries: &[Entry]) -> Result<()> {
+        for (index, lsn, time) in self.entries.drain(..) {
+            shared.index.apply(w, meta, &entries[index], lsn, time)?;
+        }
+        self.docs.clear();
+        Ok(())
+    }
+}
+
+/// The documents a request of the group sees besides the index: those of
+/// the group's entries not yet applied to it.
+struct GroupDocs<'a> {
+    unapplied: &'a Unapplied,
+    entries: &'a [Entry],
+}
+
+impl GroupDocs<'_> {
+    /// The newest pending version of a document as `chain` sees it: (LSN,
+    /// post-image, `None` for a delete).
+    fn version(&self, chain: &Chain, coll_id: u64, id_key: &[u8]) -> Option<(Lsn, Option<RawDocumentBuf>)> {
+        if self.unapplied.docs.is_empty() {
+            return None;
+        }
+        // Pending entries are newer than anything forked from: only the
+        // chain's own timeline, read at its head, sees them.
+        let &(timeline, bound) = chain.0.first()?;
+        let &(lsn, index, op_index) = self.unapplied.docs.get(&(timeline, coll_id, id_key.to_vec()))?;
+        if lsn > bound {
+            return None;
+        }
+        match &self.entries[index] {
+            Entry::Commit(c) => match &c.ops[op_index] {
+                Op::Doc { post, .. } => Some((lsn, post.clone())),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
 /// The state of one document as a request sees it: committed head plus the
 /// request's own earlier ops.
 struct Pending {
@@ -581,6 +707,7 @@ fn prepare_write(
     shared: &Shared,
     meta: &Meta,
     w: &RwTxn,
+    group: &GroupDocs,
     req: &mut WriteRequest,
 ) -> Result<(Vec<Entry>, Vec<Result<OpEffect>>)> {
     let mut entries = Vec::new();
@@ -649,6 +776,7 @@ fn prepare_write(
         let r = prepare_op(
             shared,
             w,
+            group,
             &chain,
             &mut catalog,
             &mut next_collection,
@@ -715,6 +843,7 @@ enum DocWrite {
 fn prepare_op(
     shared: &Shared,
     w: &RwTxn,
+    group: &GroupDocs,
     chain: &Chain,
     catalog: &mut Arc<Catalog>,
     next_collection: &mut u64,
@@ -749,6 +878,9 @@ fn prepare_op(
         |pending: &Pending, coll_id: u64, id_key: &[u8]| -> Result<(Option<Lsn>, Option<RawDocumentBuf>)> {
             if let Some(d) = pending.docs.get(&(coll_id, id_key.to_vec())) {
                 return Ok((None, d.clone()));
+            }
+            if let Some((lsn, doc)) = group.version(chain, coll_id, id_key) {
+                return Ok((Some(lsn), doc));
             }
             match shared.index.get_version(w, chain, coll_id, id_key)? {
                 Some((lsn, Some(bytes))) => Ok((Some(lsn), Some(crate::snapshot::raw_doc(bytes)?))),
