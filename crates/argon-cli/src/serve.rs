@@ -52,9 +52,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = StoreOptions::default().wal_sync_threads as u64, value_parser = clap::value_parser!(u64).range(1..=16))]
     pub fsync_threads: u64,
     /// With `--fsync always`: start writing each group's WAL bytes to disk
-    /// as soon as they are written, so its fdatasync is left mostly with
-    /// the disk's cache flush (`false` leaves the whole write to the
-    /// fdatasync).
+    /// as soon as they are written, ahead of their fdatasync (off by
+    /// default: the fdatasync starts right after the write anyway, and
+    /// starting the write costs the commit thread more than it saves here).
     #[arg(long, default_value_t = StoreOptions::default().wal_early_writeback, action = clap::ArgAction::Set)]
     pub early_writeback: bool,
 }

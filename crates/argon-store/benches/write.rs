@@ -16,8 +16,8 @@
 //! store `Document`s to encode; `encoded64` hands it BSON bytes built per
 //! insert, as the wire server does. `ARGON_BENCH_SYNC_THREADS=n` sets how
 //! many fdatasyncs may run at once (default: the store's, 2);
-//! `ARGON_BENCH_EARLY_WRITEBACK=0` turns off starting each group's disk
-//! write before its fdatasync.
+//! `ARGON_BENCH_EARLY_WRITEBACK=1` starts each group's disk write before
+//! its fdatasync (`WalOptions::early_writeback`).
 //! Reference numbers (date, machine, results) are in docs/BENCHMARKS.md,
 //! "Storage core (issue 2)".
 
@@ -45,7 +45,7 @@ fn sync_threads() -> usize {
     std::env::var("ARGON_BENCH_SYNC_THREADS").ok().and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
-/// `ARGON_BENCH_EARLY_WRITEBACK=0|1`, else the store's default (true).
+/// `ARGON_BENCH_EARLY_WRITEBACK=0|1`, else the store's default (false).
 fn early_writeback() -> bool {
     let default = StoreOptions::default().wal_early_writeback;
     std::env::var("ARGON_BENCH_EARLY_WRITEBACK").ok().map_or(default, |s| s != "0")

@@ -63,7 +63,7 @@ pub struct StoreOptions {
     pub wal_sync_threads: usize,
     /// Under `SyncMode::Always`, start writing a group's WAL bytes to disk
     /// as soon as they are written, ahead of their fdatasync (see
-    /// `WalOptions::early_writeback`). Default = true.
+    /// `WalOptions::early_writeback`). Default = false.
     pub wal_early_writeback: bool,
     /// The first LSN of a new data dir's WAL (see `WalOptions::first_lsn`).
     /// Default = 1.
@@ -81,7 +81,7 @@ impl Default for StoreOptions {
             materialize_after: 4096,
             materialize_batch: 256,
             wal_sync_threads: 2,
-            wal_early_writeback: true,
+            wal_early_writeback: false,
             first_lsn: Lsn(1),
         }
     }

@@ -112,15 +112,17 @@ pub struct WalOptions {
     /// (docs/BENCHMARKS.md).
     pub sync_threads: usize,
     /// Under [`SyncMode::Always`], start the disk write of a group's bytes
-    /// (the pages it completed) as soon as they are handed to the OS, and
-    /// of the zeros written ahead of the records, with `sync_file_range`'s
-    /// `SYNC_FILE_RANGE_WRITE`, which does not wait. An fdatasync here is
-    /// two trips to the disk, the data write and the cache flush (the
-    /// virtio disk has no FUA); the write then runs while the group waits
-    /// for a sync slot, and the fdatasync is left mostly with the flush and
-    /// the group's last page (mean 170-240 µs -> 128-147 µs under 64
-    /// writers; docs/BENCHMARKS.md). Durability still comes only from the
-    /// fdatasync. Default = true.
+    /// (the pages it completed) as soon as they are handed to the OS, with
+    /// `sync_file_range`'s `SYNC_FILE_RANGE_WRITE`, which does not wait:
+    /// an fdatasync here is two trips to the disk, the data write and the
+    /// cache flush (the virtio disk has no FUA), and a group waiting for a
+    /// sync slot then has its write under way. Durability still comes only
+    /// from the fdatasync. Default = false: the store's commit thread hands
+    /// a group to an fdatasync right after its WAL write, before applying
+    /// it to the index, so the write starts then anyway, and starting it
+    /// costs the commit thread ~25 µs per group (the virtio doorbell),
+    /// which cost more than it saved (docs/BENCHMARKS.md, session 16). (The
+    /// zeros written ahead of the records are always sent on their way.)
     pub early_writeback: bool,
     /// The LSN of the first record of a WAL created by this open (an
     /// existing WAL goes on from its last record). Default = 1. Tests use
@@ -136,7 +138,7 @@ impl Default for WalOptions {
             segment_bytes: 64 << 20,
             compress_min_bytes: 4096,
             sync_threads: 2,
-            early_writeback: true,
+            early_writeback: false,
             first_lsn: Lsn(1),
         }
     }
