@@ -137,10 +137,20 @@ impl Acks {
         if st.failed {
             return Err(done);
         }
+        // An fdatasync that started after the group's records were written
+        // and has not returned: the thread running it publishes the group
+        // when it does (it takes this lock first, so it finds the group
+        // queued). Waking another thread for it would be a wasted wake-up,
+        // ~15 µs of CPU between two vCPUs here.
+        let lsn = done.lsn();
+        let covered =
+            self.queue.wal.as_ref().is_some_and(|wal| st.sync_started >= lsn && wal.durable_lsn() < lsn);
         self.queue.in_flight.fetch_add(1, Ordering::AcqRel);
         st.groups.push_back(done);
         drop(st);
-        self.queue.wake.notify_one();
+        if !covered {
+            self.queue.wake.notify_one();
+        }
         Ok(())
     }
 
