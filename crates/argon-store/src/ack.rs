@@ -195,8 +195,9 @@ fn run(q: &Queue, slot: usize) {
         if let Some(wal) = &q.wal {
             // (A group handed over is written; records said written may
             // already be covered by a running fdatasync.)
+            let said_written = std::mem::take(&mut st.written);
             let unsynced = st.groups.back().is_some_and(|g| g.lsn() > st.sync_started)
-                || (std::mem::take(&mut st.written) && wal.written_lsn() > st.sync_started);
+                || (said_written && wal.written_lsn() > st.sync_started);
             // (Each thread runs at most one, so at most one per thread run at once.)
             if unsynced {
                 st.sync_started = st.sync_started.max(wal.written_lsn());
