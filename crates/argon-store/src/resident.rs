@@ -12,6 +12,14 @@
 //! Safe for a shared file mapping: the pages stay in the page cache (dirty
 //! ones are still written back, and `msync`/`fsync` still cover them); the
 //! next access to an unmapped page is a minor fault that maps it again.
+//!
+//! The same thread keeps the map populated a little past LMDB's last used
+//! page ([`AHEAD`], `MADV_POPULATE_READ`). The index grows into fresh pages
+//! of its sparse file (~10,000 a second under 64 inserting writers), and
+//! the first write to a fresh page cost the commit thread ~9 µs (a read
+//! of the hole into a zeroed page-cache page, then the write fault); a page
+//! populated ahead costs it ~0.8 µs. Populating only reads: no block of
+//! the file is allocated, nothing is dirtied.
 
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
@@ -22,6 +30,9 @@ use std::time::Duration;
 const CHECK_EVERY: Duration = Duration::from_millis(10);
 /// Address range unmapped per step of the sweep.
 const CHUNK: usize = 32 << 20;
+/// How far past the last used page the map is kept populated (at ~40 MB/s
+/// of index growth, 20 checks' worth).
+const AHEAD: usize = 8 << 20;
 
 /// The running trimmer; dropping it stops the thread.
 pub(crate) struct Trimmer {
@@ -54,6 +65,7 @@ pub(crate) fn spawn(env: heed::Env<heed::WithoutTls>, data_file: &Path, budget: 
 
 fn run(env: &heed::Env<heed::WithoutTls>, base: usize, budget: usize, stop: &(Mutex<bool>, Condvar)) {
     let mut hand = 0usize;
+    let mut populated = Some(0usize);
     loop {
         {
             let (lock, wake) = stop;
@@ -66,8 +78,41 @@ fn run(env: &heed::Env<heed::WithoutTls>, base: usize, budget: usize, stop: &(Mu
         if file_backed_rss().is_some_and(|rss| rss > budget) {
             hand = trim(env, base, budget * 3 / 4, hand);
         }
+        if let Some(to) = populated {
+            populated = populate_ahead(env, base, to);
+        }
     }
 }
+
+/// Populates the map from `to` (where an earlier call stopped) or the end
+/// of the used pages, whichever is further, to [`AHEAD`] past the used
+/// pages, when less than half of that is left. Returns where it stopped,
+/// `None` when the kernel cannot (before Linux 5.14): then never again.
+fn populate_ahead(env: &heed::Env<heed::WithoutTls>, base: usize, to: usize) -> Option<usize> {
+    let info = env.info();
+    let used = (info.last_page_number + 1).saturating_mul(page_size());
+    let end = used.saturating_add(AHEAD).min(info.map_size);
+    let from = to.max(used);
+    if from >= end || end - from < AHEAD / 2 {
+        return Some(to);
+    }
+    // SAFETY: [base + from, base + end) lies inside LMDB's shared file
+    // mapping (below its map size), page-aligned (the base and LMDB's
+    // pages are). Populating for reading maps the pages and changes no
+    // byte of the file.
+    let rc = unsafe { libc::madvise((base + from) as *mut libc::c_void, end - from, MADV_POPULATE_READ) };
+    if rc != 0 {
+        tracing::debug!(
+            "populating the index map ahead failed ({}); its new pages fault in as written",
+            std::io::Error::last_os_error()
+        );
+        return None;
+    }
+    Some(end)
+}
+
+/// `MADV_POPULATE_READ` (Linux 5.14), not in every libc crate version.
+const MADV_POPULATE_READ: libc::c_int = 22;
 
 /// Unmaps chunks from `hand` on until the file-backed RSS is under
 /// `target` or the whole used map was swept once. Returns the new hand.
@@ -147,4 +192,63 @@ fn map_base(file: &Path) -> Option<usize> {
         }
         usize::from_str_radix(range.split('-').next()?, 16).ok()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    /// Pages of the map in `[base + from, base + to)` that are in the page
+    /// cache (`mincore`).
+    fn resident_pages(base: usize, from: usize, to: usize) -> usize {
+        let pages = (to - from) / page_size();
+        let mut vec = vec![0u8; pages];
+        // SAFETY: the range lies inside the live mapping; `vec` has a byte per page.
+        let rc = unsafe { libc::mincore((base + from) as *mut libc::c_void, to - from, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+        vec.iter().filter(|b| *b & 1 == 1).count()
+    }
+
+    #[test]
+    fn the_map_is_populated_past_the_used_pages_without_writing_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = unsafe {
+            let mut opts = heed::EnvOpenOptions::new().read_txn_without_tls();
+            opts.map_size(256 << 20).max_dbs(1);
+            opts.flags(heed::EnvFlags::NO_SYNC | heed::EnvFlags::NO_READ_AHEAD | heed::EnvFlags::WRITE_MAP);
+            opts.open(dir.path()).unwrap()
+        };
+        let mut w = env.write_txn().unwrap();
+        let db: heed::Database<heed::types::Bytes, heed::types::Bytes> =
+            env.create_database(&mut w, None).unwrap();
+        for i in 0u32..2_000 {
+            db.put(&mut w, &i.to_be_bytes(), &[7u8; 300]).unwrap();
+        }
+        w.commit().unwrap();
+        let file = dir.path().join("data.mdb");
+        let base = map_base(&file).expect("the map of data.mdb");
+        let used = (env.info().last_page_number + 1) * page_size();
+        let blocks = std::fs::metadata(&file).unwrap().blocks();
+        assert_eq!(resident_pages(base, used, used + AHEAD), 0, "past the used pages the file is a hole");
+
+        let Some(to) = populate_ahead(&env, base, 0) else {
+            eprintln!("MADV_POPULATE_READ is not supported here (Linux 5.14+): nothing to observe");
+            return;
+        };
+        assert_eq!(to, used + AHEAD);
+        assert_eq!(resident_pages(base, used, to), AHEAD / page_size(), "every page ahead is populated");
+        assert_eq!(std::fs::metadata(&file).unwrap().blocks(), blocks, "no block of the file was allocated");
+        // Nothing more to do until the index grows into half of it.
+        assert_eq!(populate_ahead(&env, base, to), Some(to));
+        // The index still reads and writes as before.
+        let mut w = env.write_txn().unwrap();
+        for i in 2_000u32..4_000 {
+            db.put(&mut w, &i.to_be_bytes(), &[8u8; 300]).unwrap();
+        }
+        w.commit().unwrap();
+        let r = env.read_txn().unwrap();
+        assert_eq!(db.get(&r, &1u32.to_be_bytes()).unwrap(), Some(&[7u8; 300][..]));
+        assert_eq!(db.get(&r, &3_999u32.to_be_bytes()).unwrap(), Some(&[8u8; 300][..]));
+    }
 }
