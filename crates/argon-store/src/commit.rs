@@ -259,9 +259,9 @@ fn idle_copy(shared: &Shared, head: &mut Arc<Meta>) -> Result<Done> {
 /// are written (`written` is called then). `Err` only for failures that
 /// must stop the writer.
 ///
-/// Requests that only write documents of plain collections ([`defers`])
-/// are applied to the index after the WAL write, not one by one: their
-/// fdatasync then runs while the index is updated. Later requests of the
+/// With `pipelined`, requests that only write documents of plain
+/// collections ([`defers`]) are applied to the index after the WAL write,
+/// not one by one: their fdatasync then runs while the index is updated. Later requests of the
 /// group see their documents through [`GroupDocs`]; any other request
 /// first applies what is pending, so it sees the index as it would be.
 fn group_commit(
@@ -290,7 +290,8 @@ fn group_commit(
             outcomes.push(Ok(CommitOutcome { lsn: None, time: last_time, results: vec![] }));
             continue;
         }
-        let defer = matches!(job, Job::Write(req) if defers(shared, &meta, req));
+        // (Only worth it when an fdatasync can run meanwhile.)
+        let defer = pipelined && matches!(job, Job::Write(req) if defers(shared, &meta, req));
         if !defer {
             unapplied.apply(shared, &mut w, &mut meta, &applied)?;
         }
