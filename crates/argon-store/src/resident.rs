@@ -90,7 +90,7 @@ fn run(env: &heed::Env<heed::WithoutTls>, base: usize, budget: usize, stop: &(Mu
 /// `None` when the kernel cannot (before Linux 5.14): then never again.
 fn populate_ahead(env: &heed::Env<heed::WithoutTls>, base: usize, to: usize) -> Option<usize> {
     let info = env.info();
-    let used = (info.last_page_number + 1).saturating_mul(page_size());
+    let used = used_bytes(&info);
     let end = used.saturating_add(AHEAD).min(info.map_size);
     let from = to.max(used);
     if from >= end || end - from < AHEAD / 2 {
@@ -117,8 +117,7 @@ const MADV_POPULATE_READ: libc::c_int = 22;
 /// Unmaps chunks from `hand` on until the file-backed RSS is under
 /// `target` or the whole used map was swept once. Returns the new hand.
 fn trim(env: &heed::Env<heed::WithoutTls>, base: usize, target: usize, mut hand: usize) -> usize {
-    let info = env.info();
-    let used = (info.last_page_number + 1).saturating_mul(page_size()).min(info.map_size);
+    let used = used_bytes(&env.info());
     if used == 0 {
         return hand;
     }
@@ -142,6 +141,11 @@ fn trim(env: &heed::Env<heed::WithoutTls>, base: usize, target: usize, mut hand:
         }
     }
     hand
+}
+
+/// Bytes of the map LMDB uses: up to its last page.
+fn used_bytes(info: &heed::EnvInfo) -> usize {
+    (info.last_page_number + 1).saturating_mul(page_size()).min(info.map_size)
 }
 
 impl Drop for Trimmer {
@@ -228,7 +232,7 @@ mod tests {
         w.commit().unwrap();
         let file = dir.path().join("data.mdb");
         let base = map_base(&file).expect("the map of data.mdb");
-        let used = (env.info().last_page_number + 1) * page_size();
+        let used = used_bytes(&env.info());
         let blocks = std::fs::metadata(&file).unwrap().blocks();
         assert_eq!(resident_pages(base, used, used + AHEAD), 0, "past the used pages the file is a hole");
 

@@ -47,7 +47,9 @@ pub struct StoreOptions {
     /// The budget for the process's file-backed resident memory, which is
     /// the index's memory map (plus the program's own code): above it,
     /// pages of the map are unmapped in a sweep (they stay in the OS page
-    /// cache). Default = 512 MiB; `usize::MAX` leaves it to the kernel.
+    /// cache). Default = 512 MiB; `usize::MAX` leaves it to the kernel
+    /// (and then the map is not populated ahead of the index's growth
+    /// either: the same thread does both, see `resident.rs`).
     pub index_resident_bytes: usize,
     /// A branch's timeline is materialized (its visible state copied into
     /// a fresh timeline, so reads stop stepping over old versions) once it
