@@ -109,7 +109,7 @@ async fn granted_and_revoked_roles_change_access_at_once() {
         .await
         .unwrap();
     let rw = rw.get_array("roles").unwrap()[0].as_document().unwrap().clone();
-    assert_eq!(rw.get_bool("isBuiltin").unwrap(), true);
+    assert!(rw.get_bool("isBuiltin").unwrap());
     assert_eq!(role_names(&doc! { "roles": rw.get_array("inheritedRoles").unwrap().clone() }), ["read@shop"]);
     let privileges = rw.get_array("privileges").unwrap()[0].as_document().unwrap().clone();
     assert_eq!(privileges.get_document("resource").unwrap(), &doc! { "db": "shop", "collection": "" });

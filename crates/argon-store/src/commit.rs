@@ -648,6 +648,7 @@ impl Pending {
 
 /// Fails with a duplicate key error if `doc` would give a unique index of
 /// the collection a key another visible document already has.
+#[allow(clippy::too_many_arguments)]
 fn check_unique(
     shared: &Shared,
     w: &RwTxn,

@@ -39,6 +39,10 @@ use crate::secondary::{self, IndexDef};
 /// written before them is rebuilt from the WAL, which restores them).
 pub(crate) const LAYOUT: u32 = 1;
 
+/// A document version read in place: its LSN and its bytes (`None` for a
+/// tombstone).
+pub type Version<'t> = (Lsn, Option<&'t [u8]>);
+
 /// Handles to the LMDB environment and its tables.
 #[derive(Clone)]
 pub struct Index {
@@ -372,7 +376,7 @@ impl Index {
         chain: &Chain,
         coll_id: u64,
         id_key: &[u8],
-    ) -> Result<Option<(Lsn, Option<&'t [u8]>)>> {
+    ) -> Result<Option<Version<'t>>> {
         for &(tl, bound) in &chain.0 {
             let dk = DocKey::from_parts(tl, coll_id, id_key);
             let seek = dk.at(bound);

@@ -206,7 +206,6 @@ fn map_base(file: &Path) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::MetadataExt;
 
     /// Pages of the map in `[base + from, base + to)` that are in the page
     /// cache (`mincore`).

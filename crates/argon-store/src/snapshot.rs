@@ -283,6 +283,10 @@ impl Snapshot {
     }
 }
 
+/// An entry a scan returns with its chain position: (sub-key, document
+/// bytes, position of the timeline it came from).
+pub type LevelledEntry<'t> = (&'t [u8], &'t [u8], usize);
+
 /// An ordered scan through a chain: for each timeline, the range
 /// `prefix(timeline, id) | lower ..< upper` of `db` (`upper` exclusive), merged by sub-key with
 /// the child's version winning. Used for documents (sub-key = encoded `_id`,
@@ -489,7 +493,7 @@ impl<'t> Scan<'t> {
     /// timeline the entry came from (0: the branch's own timeline).
     /// A copy of another branch's version that a materialization made
     /// counts as coming from an ancestor (position 1 at least).
-    pub fn next_raw_with_level(&mut self) -> Result<Option<(&'t [u8], &'t [u8], usize)>> {
+    pub fn next_raw_with_level(&mut self) -> Result<Option<LevelledEntry<'t>>> {
         Ok(self.next_version()?.and_then(|(v, level)| {
             let level = if keys::value::is_inherited(v.value) { level.max(1) } else { level };
             keys::value::doc_bytes(v.value).map(|bytes| (v.sub, bytes, level))

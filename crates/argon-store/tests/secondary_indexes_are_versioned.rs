@@ -194,7 +194,8 @@ proptest::proptest! {
         }
         let def = IndexDef::from_spec(&doc! {"key": {"g": 1}, "name": "g_1"});
         let (k1, k3) = (def.encode_field(0, &Bson::Int32(1)), def.encode_field(0, &Bson::Int32(3)));
-        let bounds: [(Bound<&[u8]>, Bound<&[u8]>); 3] = [
+        type Range<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
+        let bounds: [Range; 3] = [
             (Bound::Unbounded, Bound::Unbounded),
             (Bound::Included(&k1), Bound::Included(&k3)),
             (Bound::Excluded(&k1), Bound::Excluded(&k3)),
