@@ -101,6 +101,13 @@ fn time_key(time: CommitTime, lsn: Lsn) -> [u8; 16] {
     k
 }
 
+/// (commit time, LSN) of a `times` key.
+fn decode_time_key(k: &[u8]) -> Option<(CommitTime, Lsn)> {
+    let time = u64::from_be_bytes(k.get(..8)?.try_into().ok()?) ^ (1 << 63);
+    let lsn = u64::from_be_bytes(k.get(8..16)?.try_into().ok()?);
+    Some((CommitTime(time as i64), Lsn(lsn)))
+}
+
 fn branch_key(project: &str, branch: &str) -> Vec<u8> {
     [project.as_bytes(), &[0], branch.as_bytes()].concat()
 }
@@ -347,25 +354,37 @@ impl Index {
         })
     }
 
-    /// Commit time of an LSN, if it is known.
+    /// Commit time of an LSN, if it is known. The times table is ordered by
+    /// (time, LSN) and both grow together: a recent LSN is a few rows back
+    /// from the newest; an older one is found by bisecting over time with
+    /// [`Index::lsn_at_time`] (64 seeks at most, however long the history).
     pub fn time_of_lsn(&self, txn: &RoTxn, lsn: Lsn) -> Result<Option<CommitTime>> {
-        // The times table is ordered by (time, lsn) and both grow together, so
-        // scan backwards from the newest entry whose time could hold it.
-        for r in self.times.rev_iter(txn)? {
+        const RECENT: usize = 16;
+        for r in self.times.rev_iter(txn)?.take(RECENT) {
             let (k, _) = r?;
-            if k.len() != 16 {
-                break;
-            }
-            let l = Lsn(u64::from_be_bytes(k[8..].try_into().unwrap_or_default()));
+            let Some((time, l)) = decode_time_key(k) else { return Ok(None) };
             if l == lsn {
-                let t = u64::from_be_bytes(k[..8].try_into().unwrap_or_default()) ^ (1 << 63);
-                return Ok(Some(CommitTime(t as i64)));
+                return Ok(Some(time));
             }
             if l < lsn {
-                break;
+                return Ok(None);
             }
         }
-        Ok(None)
+        let bound = |row: Option<(&[u8], &[u8])>| row.and_then(|(k, _)| decode_time_key(k)).map(|(t, _)| t.0);
+        let (Some(mut lo), Some(mut hi)) = (bound(self.times.first(txn)?), bound(self.times.last(txn)?))
+        else {
+            return Ok(None);
+        };
+        // The first time whose newest LSN reaches `lsn` is `lsn`'s own.
+        while lo < hi {
+            let mid = lo + ((i128::from(hi) - i128::from(lo)) / 2) as i64;
+            if self.lsn_at_time(txn, CommitTime(mid))? >= lsn {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Ok(self.times.get(txn, &time_key(CommitTime(lo), lsn))?.map(|_| CommitTime(lo)))
     }
 
     /// The newest version of a document visible through `chain`: its LSN and

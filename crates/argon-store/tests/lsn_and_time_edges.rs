@@ -258,3 +258,48 @@ fn a_log_reader_stops_at_its_head_and_goes_on_when_let_further() {
     reader.extend_to(store.visible_lsn());
     assert_eq!(lsns(&mut reader), written[4..].to_vec());
 }
+
+/// An LSN's commit time, for every LSN of a history longer than the few
+/// newest rows looked at first: the older ones are found by bisecting over
+/// time, with several commits in one microsecond too (a group's commits
+/// often share one).
+#[test]
+fn every_lsn_maps_to_its_commit_time_however_far_back() {
+    let dir = scratch_dir();
+    let store = open(dir.path());
+    store.create_project("app").unwrap();
+    let mut written = Vec::new();
+    std::thread::scope(|s| {
+        let writers: Vec<_> = (0..4)
+            .map(|t| {
+                let store = store.clone();
+                s.spawn(move || {
+                    (0..75)
+                        .map(|i| {
+                            let req = argon_store::WriteRequest::new("app", "main").op(
+                                argon_store::WriteOp::Insert {
+                                    coll: "c".into(),
+                                    doc: doc_v(t * 1000 + i, i),
+                                },
+                            );
+                            let out = store.write(req).unwrap();
+                            (out.lsn.unwrap(), out.time)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for w in writers {
+            written.extend(w.join().unwrap());
+        }
+    });
+    written.sort();
+    assert_eq!(written.len(), 300);
+    for &(lsn, time) in &written {
+        assert_eq!(store.time_of_lsn(lsn).unwrap(), Some(time), "LSN {lsn}");
+        assert!(store.lsn_at_time(time).unwrap() >= lsn);
+    }
+    let head = written.last().unwrap().0;
+    assert_eq!(store.time_of_lsn(head.next()).unwrap(), None, "past the head");
+    assert_eq!(store.time_of_lsn(Lsn(0)).unwrap(), None, "LSN 0 is no commit");
+}
