@@ -348,10 +348,8 @@ impl Index {
     /// The newest LSN whose commit time is at or before `time` (0 if none).
     pub fn lsn_at_time(&self, txn: &RoTxn, time: CommitTime) -> Result<Lsn> {
         let key = time_key(time, Lsn::MAX);
-        Ok(match self.times.get_lower_than_or_equal_to(txn, &key)? {
-            Some((k, _)) if k.len() == 16 => Lsn(u64::from_be_bytes(k[8..].try_into().unwrap_or_default())),
-            _ => Lsn::ZERO,
-        })
+        let row = self.times.get_lower_than_or_equal_to(txn, &key)?;
+        Ok(row.and_then(|(k, _)| decode_time_key(k)).map_or(Lsn::ZERO, |(_, lsn)| lsn))
     }
 
     /// Commit time of an LSN, if it is known. The times table is ordered by
