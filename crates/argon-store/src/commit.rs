@@ -261,9 +261,10 @@ fn idle_copy(shared: &Shared, head: &mut Arc<Meta>) -> Result<Done> {
 ///
 /// With `pipelined`, requests that only write documents of plain
 /// collections ([`defers`]) are applied to the index after the WAL write,
-/// not one by one: their fdatasync then runs while the index is updated. Later requests of the
-/// group see their documents through [`GroupDocs`]; any other request
-/// first applies what is pending, so it sees the index as it would be.
+/// not one by one: their fdatasync then runs while the index is updated.
+/// Later requests of the group see their documents through [`GroupDocs`];
+/// any other request first applies what is pending, so it sees the index
+/// as it would be.
 fn group_commit(
     shared: &Shared,
     wal: &mut Wal,
@@ -566,12 +567,12 @@ fn defers(shared: &Shared, meta: &Meta, req: &WriteRequest) -> bool {
 struct Unapplied {
     /// (index in the group's entries, LSN, commit time), in LSN order.
     entries: Vec<(usize, Lsn, CommitTime)>,
-    /// The newest pending version of each document they write.
+    /// The newest pending version of each document they write: (LSN,
+    /// entry index, op index).
     docs: HashMap<DocAt, (Lsn, usize, usize)>,
 }
 
-/// A document of a timeline: (timeline, collection id, encoded `_id`),
-/// mapped to its newest pending version: (LSN, entry index, op index).
+/// A document of a timeline: (timeline, collection id, encoded `_id`).
 type DocAt = (TimelineId, u64, Vec<u8>);
 
 impl Unapplied {

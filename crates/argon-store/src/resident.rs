@@ -91,7 +91,9 @@ fn run(env: &heed::Env<heed::WithoutTls>, base: usize, budget: usize, stop: &(Mu
 /// Populates the map from `to` (where an earlier call stopped) or the end
 /// of the used pages, whichever is further, to [`AHEAD`] past the used
 /// pages, when less than half of that is left. Returns where it stopped,
-/// `None` when the kernel cannot (before Linux 5.14): then never again.
+/// `None` when populating fails (before Linux 5.14, or with the disk full,
+/// where the write fault would be a SIGBUS and `madvise` says `EFAULT`):
+/// then never again, and LMDB's first writes fault the pages in as before.
 fn populate_ahead(env: &heed::Env<heed::WithoutTls>, base: usize, to: usize) -> Option<usize> {
     let info = env.info();
     let used = used_bytes(&info);
