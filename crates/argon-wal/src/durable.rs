@@ -116,3 +116,25 @@ pub fn start_writeback(file: &File, offset: u64, len: u64) {
 
 #[cfg(not(target_os = "linux"))]
 pub fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
+
+/// Best-effort: asks the kernel to drop the cached pages of `len` bytes at
+/// `offset` (`posix_fadvise(POSIX_FADV_DONTNEED)`). Dirty pages are not
+/// lost: the kernel starts their write-out and keeps them; only clean
+/// pages go.
+#[cfg(target_os = "linux")]
+pub fn drop_cached(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a plain syscall on a file descriptor we own for the duration.
+    let rc = unsafe { libc::posix_fadvise64(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED) };
+    if rc != 0 {
+        tracing::debug!(
+            "dropping written WAL pages from the page cache failed (error {rc}); they stay cached"
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn drop_cached(_file: &File, _offset: u64, _len: u64) {}
