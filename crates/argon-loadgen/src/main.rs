@@ -74,10 +74,12 @@ struct Args {
     /// Database (project) to use; a fresh name per run avoids collisions.
     #[arg(long, default_value = "loadgen")]
     db: String,
-    /// Client threads. One (the default) is an event loop like
-    /// redis-benchmark's: on a 2-core machine shared with the server, a
-    /// multi-threaded client spends the server's CPU on its own wake-ups.
-    #[arg(long, default_value_t = 1)]
+    /// Client threads (tokio workers; one is an event loop like
+    /// redis-benchmark's). Two by default: once the server answered a find
+    /// in ~10 µs of CPU, one client thread (~8 µs per operation, ~0.7 of a
+    /// core) became the limit of `find` and `ping` at 64 connections
+    /// (docs/BENCHMARKS.md, session 18).
+    #[arg(long, default_value_t = 2)]
     threads: usize,
 }
 
