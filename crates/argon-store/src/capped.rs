@@ -110,7 +110,7 @@ pub(crate) fn apply(
     let entry = |values: &[u8]| {
         let mut k = values.to_vec();
         k.extend_from_slice(&id_key);
-        DocKey::from_parts(tl, coll_id, &k).at(lsn)
+        DocKey::from_parts(tl, coll_id, &k).into_version(lsn)
     };
     match change {
         (false, true) => {

@@ -165,11 +165,11 @@ mod tests {
         let mut w = index.env.write_txn().unwrap();
         let id = bson::Bson::Int32(3);
         let entry = crate::secondary::entry_key(&argon_types::keycodec::encode(&bson::Bson::Int32(3)), &id);
-        let key = DocKey::from_parts(tl, ix.id, &entry).at(lsn);
+        let key = DocKey::from_parts(tl, ix.id, &entry).into_version(lsn);
         assert!(index.idx.delete(&mut w, key.as_bytes()).unwrap(), "the entry was there");
         let ghost = bson::Bson::Int32(99);
         let entry = crate::secondary::entry_key(&argon_types::keycodec::encode(&ghost), &ghost);
-        let key = DocKey::from_parts(tl, ix.id, &entry).at(lsn);
+        let key = DocKey::from_parts(tl, ix.id, &entry).into_version(lsn);
         index
             .idx
             .put(&mut w, key.as_bytes(), &keys::value::live(&argon_types::keycodec::encode(&ghost)))

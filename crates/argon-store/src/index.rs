@@ -395,11 +395,10 @@ impl Index {
         id_key: &[u8],
     ) -> Result<Option<Version<'t>>> {
         for &(tl, bound) in &chain.0 {
-            let dk = DocKey::from_parts(tl, coll_id, id_key);
-            let seek = dk.at(bound);
+            let seek = DocKey::from_parts(tl, coll_id, id_key).into_version(bound);
             if let Some((k, v)) = self.docs.get_greater_than_or_equal_to(txn, seek.as_bytes())? {
                 if let Some((doc, lsn)) = keys::split_version_key(k) {
-                    if doc == dk.as_bytes() {
+                    if doc == seek.doc_bytes() {
                         return Ok(Some((lsn, keys::value::doc_bytes(v))));
                     }
                 }
@@ -594,7 +593,7 @@ impl Index {
                         (true, true) => superseded += 1,
                         (false, false) => {}
                     }
-                    let key = DocKey::new(c.timeline, *coll_id, id).at(lsn);
+                    let key = DocKey::new(c.timeline, *coll_id, id).into_version(lsn);
                     value.clear();
                     match post {
                         Some(doc) => {
@@ -692,11 +691,11 @@ impl Index {
         let new = post.map(|d| def.key_values(d)).unwrap_or_default();
         let id_key = keycodec::encode(id);
         for gone in old.difference(&new) {
-            let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(gone, id)).at(lsn);
+            let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(gone, id)).into_version(lsn);
             self.idx.put(w, k.as_bytes(), &keys::value::tombstone())?;
         }
         for added in new.difference(&old) {
-            let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(added, id)).at(lsn);
+            let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(added, id)).into_version(lsn);
             self.idx.put(w, k.as_bytes(), &keys::value::live(&id_key))?;
         }
         if !new.is_empty() && post.is_some_and(|d| def.has_array(d)) {
@@ -736,7 +735,8 @@ impl Index {
                     let kvs = def.key_values(&doc);
                     multikey |= !kvs.is_empty() && def.has_array(&doc);
                     for kv in kvs {
-                        let k = DocKey::from_parts(tl, ix.id, &secondary::entry_key(&kv, &id)).at(lsn);
+                        let k =
+                            DocKey::from_parts(tl, ix.id, &secondary::entry_key(&kv, &id)).into_version(lsn);
                         entries.push((k.as_bytes().to_vec(), keys::value::live(id_key)));
                     }
                     after = Some(id_key.to_vec());

@@ -156,7 +156,7 @@ pub(crate) fn step(index: &Index, w: &mut RwTxn, meta: &mut Meta, budget: usize)
                     finished = true;
                     break;
                 };
-                let key = DocKey::from_parts(tl, id, v.sub).at(v.lsn);
+                let key = DocKey::from_parts(tl, id, v.sub).into_version(v.lsn);
                 let inherited = table == CopyTable::Docs && !own[level];
                 let value = match v.value.split_first() {
                     Some((&keys::value::LIVE, rest)) if inherited => {
