@@ -940,6 +940,7 @@ mod tests {
         assert_eq!(wal.append(CommitTime(0), b"ok").unwrap(), Lsn(1));
     }
 
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     #[repr(C)]
     #[derive(Default)]
     struct CacheStat {
@@ -986,6 +987,7 @@ mod tests {
 
     /// Held by the tests that watch the page cache: one's fdatasyncs slow
     /// the write-out the other waits for.
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
     static PAGE_CACHE_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
     #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
