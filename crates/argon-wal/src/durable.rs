@@ -93,6 +93,12 @@ fn fallocate(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
     Err(io::Error::new(io::ErrorKind::Unsupported, "fallocate is Linux-only"))
 }
 
+/// `offset` and `len` as the kernel takes them (`None` past its range).
+#[cfg(target_os = "linux")]
+fn kernel_range(offset: u64, len: u64) -> Option<(libc::off64_t, libc::off64_t)> {
+    Some((libc::off64_t::try_from(offset).ok()?, libc::off64_t::try_from(len).ok()?))
+}
+
 /// Best-effort: starts the disk write of `len` bytes at `offset` without
 /// waiting for it (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that a
 /// later fdatasync finds them written or on their way and is left mostly
@@ -101,9 +107,7 @@ fn fallocate(_file: &File, _offset: u64, _len: u64) -> io::Result<()> {
 #[cfg(target_os = "linux")]
 pub fn start_writeback(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
-    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
-        return;
-    };
+    let Some((offset, len)) = kernel_range(offset, len) else { return };
     // SAFETY: a plain syscall on a file descriptor we own for the duration.
     let rc = unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
     if rc != 0 {
@@ -124,9 +128,7 @@ pub fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
 #[cfg(target_os = "linux")]
 pub fn drop_cached(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
-    let (Ok(offset), Ok(len)) = (libc::off64_t::try_from(offset), libc::off64_t::try_from(len)) else {
-        return;
-    };
+    let Some((offset, len)) = kernel_range(offset, len) else { return };
     // SAFETY: a plain syscall on a file descriptor we own for the duration.
     let rc = unsafe { libc::posix_fadvise64(file.as_raw_fd(), offset, len, libc::POSIX_FADV_DONTNEED) };
     if rc != 0 {
